@@ -1,0 +1,25 @@
+//! optgate: an SMPP 3.4 consent gateway.
+//!
+//! # Layout
+//! - [`pdu`]: pure SMPP 3.4 model — every PDU typed, nom decoders, `BufMut`
+//!   encoders, TLVs, command_status codes. No tokio, no I/O.
+//! - [`codec`]: the tokio-util `Decoder`/`Encoder` over [`pdu`]; checks
+//!   `command_length` before anything is parsed.
+//! - [`text`]: SMS text — GSM 03.38, Latin-1, IA5, UCS-2, UDH / SAR,
+//!   multipart reassembly and splitting, keyword normalisation. Pure.
+//! - [`config`]: serde structs, loading with the `config` crate, `validate()`.
+//! - [`store`]: SQLite on its own thread behind one interface.
+//! - [`session`]: the pure bind-state machine (which PDU is allowed when).
+//! - [`server`]: the platform side — listener, per-bind task, auth.
+//! - [`upstream`]: the carrier side — bind pool, reconnect, windows, seq maps.
+//! - [`policy`]: pure consent decisions.
+
+pub mod codec;
+pub mod config;
+pub mod pdu;
+pub mod policy;
+pub mod server;
+pub mod session;
+pub mod store;
+pub mod text;
+pub mod upstream;

@@ -1,0 +1,3 @@
+fn main() {
+    println!("optgate {}", env!("CARGO_PKG_VERSION"));
+}
