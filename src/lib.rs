@@ -23,3 +23,8 @@ pub mod session;
 pub mod store;
 pub mod text;
 pub mod upstream;
+pub mod daemon;
+pub mod deliver;
+pub mod inbound;
+pub mod route;
+pub mod sdnotify;

@@ -1,1 +1,143 @@
-//! See the crate-level Layout.
+//! The platform side: the SMPP listener and one task per connection.
+
+pub mod auth;
+mod conn;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use crate::inbound::Inbound;
+use crate::upstream::Pool;
+use auth::{Account, FailedBinds};
+
+/// Settings of the platform side, from `[server]`.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub max_connections: usize,
+    pub window: usize,
+    pub bind_timeout: Duration,
+    pub inactivity_timeout: Duration,
+    pub enquire_link_interval: Duration,
+    pub response_timeout: Duration,
+    pub max_pdu_len: usize,
+    pub failed_bind_limit: u32,
+    pub failed_bind_window: Duration,
+}
+
+/// What every platform session shares.
+pub struct ServerCtx {
+    pub settings: ServerSettings,
+    accounts: RwLock<Arc<HashMap<String, Account>>>,
+    pub pool: Arc<Pool>,
+    pub inbound: Arc<Inbound>,
+    binds: Mutex<HashMap<Arc<str>, usize>>,
+    failed: Mutex<FailedBinds>,
+    next_session: AtomicU64,
+}
+
+impl ServerCtx {
+    /// Shared state for the listener and its sessions.
+    pub fn new(settings: ServerSettings, accounts: HashMap<String, Account>, pool: Arc<Pool>, inbound: Arc<Inbound>) -> Arc<ServerCtx> {
+        let failed = FailedBinds::new(settings.failed_bind_limit, settings.failed_bind_window);
+        Arc::new(ServerCtx {
+            settings,
+            accounts: RwLock::new(Arc::new(accounts)),
+            pool,
+            inbound,
+            binds: Mutex::new(HashMap::new()),
+            failed: Mutex::new(failed),
+            next_session: AtomicU64::new(1),
+        })
+    }
+
+    /// Replaces the accounts (SIGHUP). Existing binds stay up.
+    pub fn set_accounts(&self, accounts: HashMap<String, Account>) {
+        match self.accounts.write() {
+            Ok(mut g) => *g = Arc::new(accounts),
+            Err(e) => *e.into_inner() = Arc::new(accounts),
+        }
+    }
+
+    fn accounts(&self) -> Arc<HashMap<String, Account>> {
+        self.accounts.read().map(|a| a.clone()).unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Takes a bind slot for `account`; false when `max_binds` are in use.
+    fn take_bind(&self, account: &Account) -> bool {
+        let Ok(mut binds) = self.binds.lock() else { return false };
+        let n = binds.entry(account.system_id.clone()).or_insert(0);
+        if *n >= account.max_binds {
+            return false;
+        }
+        *n += 1;
+        metrics::gauge!("optgate_binds", "side" => "platform", "account" => account.system_id.to_string()).set(*n as f64);
+        true
+    }
+
+    fn release_bind(&self, account: &Arc<str>) {
+        if let Ok(mut binds) = self.binds.lock() {
+            if let Some(n) = binds.get_mut(account) {
+                *n = n.saturating_sub(1);
+                metrics::gauge!("optgate_binds", "side" => "platform", "account" => account.to_string()).set(*n as f64);
+            }
+        }
+    }
+
+    fn bind_blocked(&self, ip: IpAddr) -> bool {
+        self.failed.lock().map(|mut f| f.is_blocked(ip, std::time::Instant::now())).unwrap_or(false)
+    }
+
+    fn bind_failed(&self, ip: IpAddr) {
+        metrics::counter!("optgate_failed_binds_total").increment(1);
+        if let Ok(mut f) = self.failed.lock() {
+            f.record(ip, std::time::Instant::now());
+        }
+    }
+}
+
+/// Accepts platform connections until `shutdown` turns true, then waits for
+/// the sessions (which unbind and drain by themselves) up to `grace`.
+pub async fn serve(listener: TcpListener, ctx: Arc<ServerCtx>, mut shutdown: watch::Receiver<bool>, grace: Duration) {
+    let limit = Arc::new(Semaphore::new(ctx.settings.max_connections));
+    let mut sessions = JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.changed() => break,
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.changed() => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: wait a little rather than spin.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        sessions.spawn(async move {
+            conn::Session::new(ctx, stream, peer, shutdown).run().await;
+            drop(permit);
+        });
+        // Reap finished sessions so the set does not grow.
+        while sessions.try_join_next().is_some() {}
+    }
+    drop(listener);
+    info!(sessions = sessions.len(), "listener closed; draining platform sessions");
+    if tokio::time::timeout(grace, async { while sessions.join_next().await.is_some() {} }).await.is_err() {
+        warn!("grace period over; closing remaining platform sessions");
+        sessions.abort_all();
+    }
+}

@@ -1,1 +1,101 @@
-//! See the crate-level Layout.
+//! The carrier side: a pool of binds to the SMSC, each a task that reconnects
+//! with capped exponential backoff, keeps its own window and sequence numbers,
+//! and hands carrier-originated PDUs to [`crate::inbound`].
+
+mod bind;
+pub mod tps;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use bind::{BindRole, UpstreamSettings};
+
+use crate::inbound::Inbound;
+use crate::route::UpRequest;
+
+/// One carrier bind as the pool sees it.
+struct Slot {
+    tx: mpsc::Sender<UpRequest>,
+    accepting: Arc<AtomicBool>,
+}
+
+/// The carrier binds. Cheap to share behind an `Arc`.
+pub struct Pool {
+    slots: Vec<Slot>,
+    up: Vec<Arc<AtomicBool>>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    /// Starts the binds. They run until `shutdown` turns true.
+    pub fn spawn(
+        settings: Arc<UpstreamSettings>,
+        inbound: Arc<Inbound>,
+        shutdown: watch::Receiver<bool>,
+    ) -> (Arc<Pool>, Vec<JoinHandle<()>>) {
+        let mut slots = Vec::new();
+        let mut up = Vec::new();
+        let mut tasks = Vec::new();
+        let roles: &[BindRole] = if settings.split_tx_rx {
+            &[BindRole::Transmitter, BindRole::Receiver]
+        } else {
+            &[BindRole::Transceiver]
+        };
+        for index in 0..settings.binds {
+            for &role in roles {
+                let (tx, rx) = mpsc::channel(settings.window.max(1));
+                let accepting = Arc::new(AtomicBool::new(false));
+                let is_up = Arc::new(AtomicBool::new(false));
+                let task = bind::BindTask {
+                    index,
+                    role,
+                    settings: settings.clone(),
+                    inbound: inbound.clone(),
+                    requests: rx,
+                    accepting: accepting.clone(),
+                    up: is_up.clone(),
+                    shutdown: shutdown.clone(),
+                };
+                tasks.push(tokio::spawn(task.run()));
+                up.push(is_up);
+                if role != BindRole::Receiver {
+                    slots.push(Slot { tx, accepting });
+                }
+            }
+        }
+        let pool = Pool {
+            slots,
+            up,
+            next: AtomicUsize::new(0),
+        };
+        (Arc::new(pool), tasks)
+    }
+
+    /// Hands a request to the next bind that is up and has room. `Err` gives
+    /// the request back: every bind is down, backing off or full, and the
+    /// platform should be told ESME_RTHROTTLED now rather than wait.
+    pub fn submit(&self, req: UpRequest) -> Result<(), UpRequest> {
+        let n = self.slots.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut req = req;
+        for i in 0..n {
+            let slot = &self.slots[(start + i) % n];
+            if !slot.accepting.load(Ordering::Acquire) {
+                continue;
+            }
+            match slot.tx.try_send(req) {
+                Ok(()) => return Ok(()),
+                Err(e) => req = e.into_inner(),
+            }
+        }
+        Err(req)
+    }
+
+    /// How many binds (of any role) are bound right now.
+    pub fn binds_up(&self) -> usize {
+        self.up.iter().filter(|u| u.load(Ordering::Acquire)).count()
+    }
+}

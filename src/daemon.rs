@@ -1,0 +1,211 @@
+//! Wiring of a running optgate: store, carrier pool, inbound path, platform
+//! listener. `main` and the integration tests both start it through
+//! [`Daemon::start`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::config::{Config, UpstreamBind};
+use crate::deliver::Dispatcher;
+use crate::inbound::{Inbound, Routes};
+use crate::server::auth::Account;
+use crate::server::{ServerCtx, ServerSettings};
+use crate::store::{Store, StoreError, StoreOptions};
+use crate::upstream::tps::TokenBucket;
+use crate::upstream::{Pool, UpstreamSettings};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("store {path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error("listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+}
+
+/// A running optgate.
+pub struct Daemon {
+    smpp_addr: SocketAddr,
+    store: Store,
+    ctx: Arc<ServerCtx>,
+    inbound: Arc<Inbound>,
+    shutdown_tx: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    upstream: Vec<JoinHandle<()>>,
+    dispatchers: std::sync::Mutex<HashMap<Arc<str>, Dispatcher>>,
+    pool: Arc<Pool>,
+}
+
+impl Daemon {
+    /// Opens the store, starts the carrier binds and serves platforms on
+    /// `listener` (or on `[server] listen` when `None`).
+    pub async fn start(cfg: &Config, listener: Option<TcpListener>) -> Result<Daemon, StartError> {
+        let store = Store::open(store_options(cfg)).map_err(|source| StartError::Store {
+            path: cfg.store.path.clone(),
+            source,
+        })?;
+        let listener = match listener {
+            Some(l) => l,
+            None => TcpListener::bind(&cfg.server.listen).await.map_err(|source| StartError::Listen {
+                addr: cfg.server.listen.clone(),
+                source,
+            })?,
+        };
+        let smpp_addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: cfg.server.listen.clone(),
+            source,
+        })?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut dispatchers = HashMap::new();
+        let routes = build_routes(cfg, &store, &mut dispatchers);
+        let inbound = Arc::new(Inbound::new(store.clone(), routes, 200_000));
+        let (pool, upstream) = Pool::spawn(Arc::new(upstream_settings(cfg)), inbound.clone(), shutdown_rx.clone());
+        let ctx = ServerCtx::new(server_settings(cfg), accounts(cfg), pool.clone(), inbound.clone());
+        let grace = cfg.server.shutdown_grace;
+        let server = tokio::spawn(crate::server::serve(listener, ctx.clone(), shutdown_rx, grace));
+        info!(listen = %smpp_addr, upstream = %cfg.upstream.address, "optgate started");
+        Ok(Daemon {
+            smpp_addr,
+            store,
+            ctx,
+            inbound,
+            shutdown_tx,
+            server,
+            upstream,
+            dispatchers: std::sync::Mutex::new(dispatchers),
+            pool,
+        })
+    }
+
+    /// Where platforms connect.
+    pub fn smpp_addr(&self) -> SocketAddr {
+        self.smpp_addr
+    }
+
+    /// The store (for the admin surface and tests).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// How many carrier binds are up.
+    pub fn upstream_binds_up(&self) -> usize {
+        self.pool.binds_up()
+    }
+
+    /// Applies a new, already validated config: accounts, numbers, routes.
+    /// Binds stay up; listener addresses and store settings need a restart.
+    pub fn reload(&self, cfg: &Config) {
+        let routes = match self.dispatchers.lock() {
+            Ok(mut d) => build_routes(cfg, &self.store, &mut d),
+            Err(e) => build_routes(cfg, &self.store, &mut e.into_inner()),
+        };
+        self.inbound.set_routes(routes);
+        self.ctx.set_accounts(accounts(cfg));
+        info!("configuration reloaded");
+    }
+
+    /// Graceful stop: stop accepting, unbind platforms and carrier, answer
+    /// what is in flight within `grace`, flush the store.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.shutdown_tx.send(true);
+        let all = async {
+            let _ = self.server.await;
+            for t in self.upstream {
+                let _ = t.await;
+            }
+        };
+        if tokio::time::timeout(grace + Duration::from_secs(2), all).await.is_err() {
+            warn!("shutdown grace exceeded");
+        }
+        if let Err(e) = self.store.close().await {
+            warn!(error = %e, "store close failed");
+        }
+        info!("optgate stopped");
+    }
+}
+
+fn store_options(cfg: &Config) -> StoreOptions {
+    StoreOptions {
+        path: cfg.store.path.clone().into(),
+        durability_full: matches!(cfg.store.durability, crate::config::Durability::Full),
+        batch_max: cfg.store.batch_max as usize,
+        max_stored_deliveries: cfg.store.max_stored_deliveries,
+        id_map_ttl: cfg.upstream.id_map_ttl,
+    }
+}
+
+/// Number → account routes, with a dispatcher per account (kept across reloads).
+fn build_routes(cfg: &Config, store: &Store, dispatchers: &mut HashMap<Arc<str>, Dispatcher>) -> Routes {
+    let cc = cfg.numbers.default_country_code.clone();
+    let mut routes = Routes { country_code: cc.clone(), ..Default::default() };
+    for a in &cfg.server.accounts {
+        let id: Arc<str> = Arc::from(a.system_id.as_str());
+        let d = dispatchers
+            .entry(id.clone())
+            .or_insert_with(|| Dispatcher::spawn(id.clone(), store.clone()))
+            .clone();
+        routes.dispatchers.insert(id.clone(), d);
+        for n in &a.numbers {
+            routes.numbers.insert(crate::numbers::normalise(n, 0, &cc), id.clone());
+        }
+    }
+    routes
+}
+
+fn accounts(cfg: &Config) -> HashMap<String, Account> {
+    cfg.server
+        .accounts
+        .iter()
+        .map(|a| {
+            let account = Account {
+                system_id: Arc::from(a.system_id.as_str()),
+                password: a.password.clone(),
+                max_binds: a.max_binds as usize,
+                // validate() has already rejected bad networks.
+                allowed_ips: a.allowed_ips.iter().filter_map(|s| s.parse().ok()).collect(),
+            };
+            (a.system_id.clone(), account)
+        })
+        .collect()
+}
+
+fn server_settings(cfg: &Config) -> ServerSettings {
+    let s = &cfg.server;
+    ServerSettings {
+        max_connections: s.max_connections as usize,
+        window: s.window as usize,
+        bind_timeout: s.bind_timeout,
+        inactivity_timeout: s.inactivity_timeout,
+        enquire_link_interval: cfg.upstream.enquire_link_interval,
+        response_timeout: cfg.upstream.response_timeout,
+        max_pdu_len: s.max_pdu_len as usize,
+        failed_bind_limit: s.failed_bind_limit,
+        failed_bind_window: s.failed_bind_window,
+    }
+}
+
+fn upstream_settings(cfg: &Config) -> UpstreamSettings {
+    let u = &cfg.upstream;
+    UpstreamSettings {
+        address: u.address.clone(),
+        system_id: u.system_id.clone(),
+        password: u.password.clone(),
+        system_type: u.system_type.clone(),
+        binds: u.binds as usize,
+        split_tx_rx: matches!(u.bind, UpstreamBind::TransmitterReceiver),
+        window: u.window as usize,
+        enquire_link_interval: u.enquire_link_interval,
+        response_timeout: u.response_timeout,
+        reconnect_min: u.reconnect_min,
+        reconnect_max: u.reconnect_max,
+        max_pdu_len: cfg.server.max_pdu_len as usize,
+        tps: TokenBucket::new(u.max_tps),
+    }
+}

@@ -1,0 +1,254 @@
+//! Delivery of MOs and receipts to platform binds, one dispatcher task per
+//! account. Everything it delivers is already committed to the store; a row is
+//! deleted only after the platform answered its deliver_sm with ESME_ROK, so a
+//! crash can repeat a delivery (at least once) but never lose one.
+//!
+//! The dispatcher keeps a bounded in-memory queue ordered by store id. When the
+//! queue overflows, or at start-up, it is in *backlog* mode and pages rows in
+//! from the store once a session can take them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::pdu::{status, Pdu};
+use crate::route::ToPlatform;
+use crate::store::Store;
+
+/// Rows kept in memory per account before falling back to paging.
+const MEMORY_CAP: usize = 10_000;
+/// Rows read from the store per page.
+const PAGE: usize = 500;
+/// How long a delivery the platform deferred waits before the next try.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Deliveries outstanding per platform session.
+pub const SESSION_WINDOW: usize = 64;
+
+/// What sessions and the inbound path tell a dispatcher.
+#[derive(Debug)]
+pub enum DispatchMsg {
+    /// A row just committed to the store.
+    Stored { id: u64, pdu: Pdu },
+    /// A receiver/transceiver session bound.
+    Register { session: u64, tx: mpsc::Sender<ToPlatform> },
+    /// The session ended; deliveries it had not seen answered come back.
+    Unregister { session: u64, returned: Vec<(u64, Pdu)> },
+    /// The platform answered delivery `id`; on any status but OK the PDU
+    /// comes back so it can be retried.
+    Answered { session: u64, id: u64, status: u32, pdu: Option<Pdu> },
+}
+
+/// Handle to an account's dispatcher.
+#[derive(Clone, Debug)]
+pub struct Dispatcher {
+    tx: mpsc::Sender<DispatchMsg>,
+}
+
+impl Dispatcher {
+    /// Starts the dispatcher of `account`.
+    pub fn spawn(account: Arc<str>, store: Store) -> Dispatcher {
+        let (tx, rx) = mpsc::channel(4096);
+        let task = Task {
+            account,
+            store,
+            rx,
+            queue: BTreeMap::new(),
+            cursor: 0,
+            backlog: true,
+            sessions: Vec::new(),
+            rr: 0,
+            deferred: Vec::new(),
+        };
+        tokio::spawn(task.run());
+        Dispatcher { tx }
+    }
+
+    /// Sends a message to the dispatcher. The channel is bounded; waiting here
+    /// is back-pressure on whoever feeds it.
+    pub async fn send(&self, msg: DispatchMsg) {
+        let _ = self.tx.send(msg).await;
+    }
+
+    /// Like `send` but never waits: a `Stored` row that does not fit is still
+    /// in the store and will be paged in later.
+    pub fn try_send(&self, msg: DispatchMsg) -> bool {
+        self.tx.try_send(msg).is_ok()
+    }
+}
+
+struct SessionSlot {
+    id: u64,
+    tx: mpsc::Sender<ToPlatform>,
+    inflight: usize,
+}
+
+struct Task {
+    account: Arc<str>,
+    store: Store,
+    rx: mpsc::Receiver<DispatchMsg>,
+    /// Rows waiting to be handed to a session, by store id (= arrival order).
+    queue: BTreeMap<u64, Pdu>,
+    /// Every row with a smaller id was loaded into `queue` (or delivered).
+    cursor: u64,
+    /// Rows may be in the store that are not in `queue`.
+    backlog: bool,
+    sessions: Vec<SessionSlot>,
+    rr: usize,
+    /// Deliveries the platform answered with a temporary error, and when to retry.
+    deferred: Vec<(tokio::time::Instant, u64, Pdu)>,
+}
+
+impl Task {
+    async fn run(mut self) {
+        loop {
+            let next_retry = self.deferred.iter().map(|d| d.0).min();
+            let msg = tokio::select! {
+                m = self.rx.recv() => match m { Some(m) => Some(m), None => return },
+                _ = async { match next_retry { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => None,
+            };
+            if let Some(msg) = msg {
+                self.handle(msg);
+            }
+            let now = tokio::time::Instant::now();
+            for (_, id, pdu) in extract_due(&mut self.deferred, now) {
+                self.queue.insert(id, pdu);
+            }
+            // Take whatever else is queued before doing the slower work.
+            while let Ok(msg) = self.rx.try_recv() {
+                self.handle(msg);
+            }
+            if self.backlog && self.queue.is_empty() && !self.sessions.is_empty() {
+                self.load_page().await;
+            }
+            self.pump();
+        }
+    }
+
+    fn handle(&mut self, msg: DispatchMsg) {
+        match msg {
+            DispatchMsg::Stored { id, pdu } => self.enqueue(id, pdu),
+            DispatchMsg::Register { session, tx } => {
+                self.sessions.push(SessionSlot { id: session, tx, inflight: 0 });
+            }
+            DispatchMsg::Unregister { session, returned } => {
+                self.sessions.retain(|s| s.id != session);
+                for (id, pdu) in returned {
+                    // Back at the head of the queue, in their old order.
+                    self.queue.insert(id, pdu);
+                }
+            }
+            DispatchMsg::Answered { session, id, status, pdu } => self.answered(session, id, status, pdu),
+        }
+    }
+
+    fn enqueue(&mut self, id: u64, pdu: Pdu) {
+        if id < self.cursor && !self.backlog {
+            return; // already loaded from the store
+        }
+        if self.queue.len() >= MEMORY_CAP {
+            // The row is safe in the store; page it in later.
+            self.backlog = true;
+            return;
+        }
+        self.queue.insert(id, pdu);
+    }
+
+    fn answered(&mut self, session: u64, id: u64, code: u32, pdu: Option<Pdu>) {
+        if let Some(s) = self.sessions.iter_mut().find(|s| s.id == session) {
+            s.inflight = s.inflight.saturating_sub(1);
+        }
+        match (code, pdu) {
+            (status::ESME_ROK, _) => self.delivered(id),
+            (status::ESME_RX_R_APPN, _) => {
+                // The platform refuses it for good: do not loop on it.
+                warn!(account = %self.account, id, "platform rejected a delivery permanently; dropped");
+                self.delivered(id);
+            }
+            (other, Some(pdu)) => {
+                // Temporary trouble: retry in a few seconds rather than spin.
+                debug!(account = %self.account, id, status = other, "platform deferred a delivery");
+                let at = tokio::time::Instant::now() + RETRY_AFTER;
+                self.deferred.push((at, id, pdu));
+            }
+            (_, None) => {
+                // No copy came back: it is still in the store; page it in again.
+                self.backlog = true;
+                self.cursor = self.cursor.min(id);
+            }
+        }
+    }
+
+    fn delivered(&mut self, id: u64) {
+        self.store.ack_delivery(id);
+        metrics::gauge!("optgate_stored_deliveries").decrement(1.0);
+    }
+
+    async fn load_page(&mut self) {
+        match self.store.pending_deliveries(&self.account, self.cursor, PAGE).await {
+            Ok(rows) => {
+                let n = rows.len();
+                for (id, bytes) in rows {
+                    self.cursor = self.cursor.max(id + 1);
+                    match Pdu::decode(bytes::Bytes::from(bytes)) {
+                        Ok(pdu) => {
+                            self.queue.insert(id, pdu);
+                        }
+                        Err(e) => {
+                            warn!(account = %self.account, id, error = %e, "stored delivery unreadable; dropped");
+                            self.store.ack_delivery(id);
+                        }
+                    }
+                }
+                if n < PAGE {
+                    self.backlog = false;
+                }
+            }
+            Err(e) => warn!(account = %self.account, error = %e, "reading stored deliveries failed"),
+        }
+    }
+
+    /// Hands queued rows to sessions with room, round-robin.
+    fn pump(&mut self) {
+        while !self.queue.is_empty() && !self.sessions.is_empty() {
+            let n = self.sessions.len();
+            let mut sent = false;
+            for i in 0..n {
+                let idx = (self.rr + i) % n;
+                let slot = &mut self.sessions[idx];
+                if slot.inflight >= SESSION_WINDOW {
+                    continue;
+                }
+                let Some((id, pdu)) = self.queue.pop_first() else { return };
+                match slot.tx.try_send(ToPlatform::Deliver { id, pdu }) {
+                    Ok(()) => {
+                        slot.inflight += 1;
+                        self.rr = idx + 1;
+                        sent = true;
+                        break;
+                    }
+                    Err(e) => {
+                        if let ToPlatform::Deliver { id, pdu } = e.into_inner() {
+                            self.queue.insert(id, pdu);
+                        }
+                    }
+                }
+            }
+            if !sent {
+                return;
+            }
+        }
+    }
+}
+
+/// Removes and returns the deferred deliveries that are due.
+fn extract_due(
+    deferred: &mut Vec<(tokio::time::Instant, u64, Pdu)>,
+    now: tokio::time::Instant,
+) -> Vec<(tokio::time::Instant, u64, Pdu)> {
+    let (due, later): (Vec<_>, Vec<_>) = std::mem::take(deferred).into_iter().partition(|d| d.0 <= now);
+    *deferred = later;
+    due
+}

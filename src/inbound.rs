@@ -1,0 +1,232 @@
+//! Carrier-originated traffic (MOs and receipts): find the account it belongs
+//! to, commit it to the store, answer the carrier, hand it to the account's
+//! dispatcher. The carrier's deliver_sm_resp is sent only after the commit.
+//!
+//! PDUs are taken in the order the carrier bind read them, and their store
+//! writes are queued in that order too (only the wait for the commit runs in a
+//! separate task), so a STOP followed by a START is recorded in that order.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use tracing::{debug, warn};
+
+use crate::deliver::{DispatchMsg, Dispatcher};
+use crate::pdu::{status, Body, Pdu};
+use crate::route::AckTo;
+use crate::store::{DeliveryKind, Store};
+
+/// Where carrier traffic goes: sender number → account, account → dispatcher.
+#[derive(Debug, Default)]
+pub struct Routes {
+    /// Normalised sender number → account system_id.
+    pub numbers: HashMap<String, Arc<str>>,
+    /// Account system_id → its dispatcher.
+    pub dispatchers: HashMap<Arc<str>, Dispatcher>,
+    /// `[numbers] default_country_code`, for normalising addresses.
+    pub country_code: String,
+}
+
+impl Routes {
+    /// The account that owns the (raw) business number `addr` with `ton`.
+    pub fn account_for_number(&self, addr: &[u8], ton: u8) -> Option<Arc<str>> {
+        let raw = std::str::from_utf8(addr).ok()?;
+        let n = crate::numbers::normalise(raw, ton, &self.country_code);
+        self.numbers.get(n.as_str()).cloned()
+    }
+}
+
+/// Recent carrier message ids → account, in memory in front of the store.
+struct IdCache {
+    map: HashMap<Bytes, Arc<str>>,
+    order: std::collections::VecDeque<Bytes>,
+    cap: usize,
+}
+
+impl IdCache {
+    fn insert(&mut self, id: Bytes, account: Arc<str>) {
+        if self.map.insert(id.clone(), account).is_none() {
+            self.order.push_back(id);
+            while self.order.len() > self.cap {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+/// The inbound path. Shared by all carrier binds.
+pub struct Inbound {
+    store: Store,
+    routes: RwLock<Arc<Routes>>,
+    ids: Mutex<IdCache>,
+}
+
+impl Inbound {
+    /// A new inbound path over `store` with the given routes.
+    pub fn new(store: Store, routes: Routes, id_cache_cap: usize) -> Inbound {
+        Inbound {
+            store,
+            routes: RwLock::new(Arc::new(routes)),
+            ids: Mutex::new(IdCache {
+                map: HashMap::new(),
+                order: Default::default(),
+                cap: id_cache_cap.max(1),
+            }),
+        }
+    }
+
+    /// The routes in force.
+    pub fn routes(&self) -> Arc<Routes> {
+        self.routes.read().map(|r| r.clone()).unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Replaces the routes (config reload).
+    pub fn set_routes(&self, routes: Routes) {
+        match self.routes.write() {
+            Ok(mut g) => *g = Arc::new(routes),
+            Err(e) => *e.into_inner() = Arc::new(routes),
+        }
+    }
+
+    /// Records which account a carrier message id belongs to: in memory at
+    /// once, in the store written behind.
+    pub fn remember_message(&self, carrier_id: Bytes, account: Arc<str>) {
+        self.store.map_message_id(
+            String::from_utf8_lossy(&carrier_id).into_owned(),
+            account.to_string(),
+            None,
+        );
+        if let Ok(mut ids) = self.ids.lock() {
+            ids.insert(carrier_id, account);
+        }
+    }
+
+    /// Takes one deliver_sm / data_sm from the carrier.
+    pub async fn accept(self: &Arc<Self>, pdu: Pdu, ack: AckTo) {
+        let routes = self.routes();
+        let receipt = is_receipt(&pdu);
+        let mut account = None;
+        if receipt {
+            if let Some(id) = receipt_id(&pdu) {
+                account = self.ids.lock().ok().and_then(|ids| ids.map.get(&id).cloned());
+                if account.is_none() {
+                    // Not in memory: ask the store, off this bind's read loop.
+                    let this = self.clone();
+                    tokio::spawn(async move {
+                        let key = String::from_utf8_lossy(&id).into_owned();
+                        let found = match this.store.lookup_message_id(&key).await {
+                            Ok(Some((acct, _))) => Some(Arc::<str>::from(acct)),
+                            _ => None,
+                        };
+                        let routes = this.routes();
+                        let acct = found.or_else(|| dest_account(&routes, &pdu));
+                        this.commit_and_ack(&routes, acct, pdu, ack, DeliveryKind::Dlr).await;
+                    });
+                    return;
+                }
+            }
+        }
+        if account.is_none() {
+            account = dest_account(&routes, &pdu);
+        }
+        let kind = if receipt { DeliveryKind::Dlr } else { DeliveryKind::Mo };
+        self.commit_and_ack(&routes, account, pdu, ack, kind).await;
+    }
+
+    /// Queues the store write now (keeping order), answers the carrier once it
+    /// is committed, then hands the row to the account's dispatcher.
+    async fn commit_and_ack(&self, routes: &Routes, account: Option<Arc<str>>, pdu: Pdu, ack: AckTo, kind: DeliveryKind) {
+        let Some(account) = account else {
+            warn!(kind = ?kind, "carrier message for a number no account owns; refused");
+            metrics::counter!("optgate_unroutable_total").increment(1);
+            ack.send(status::ESME_RINVDSTADR).await;
+            return;
+        };
+        let Some(dispatcher) = routes.dispatchers.get(&account).cloned() else {
+            ack.send(status::ESME_RX_T_APPN).await;
+            return;
+        };
+        let bytes = pdu.to_bytes().to_vec();
+        let pending = match self.store.enqueue_delivery_ordered(account.to_string(), bytes, kind).await {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(error = %e, "store refused a delivery");
+                ack.send(status::ESME_RX_T_APPN).await;
+                return;
+            }
+        };
+        tokio::spawn(async move {
+            match pending.await {
+                Ok(Ok(id)) => {
+                    metrics::gauge!("optgate_stored_deliveries").increment(1.0);
+                    // If the dispatcher is busy the row waits in the store.
+                    dispatcher.try_send(DispatchMsg::Stored { id, pdu });
+                    ack.send(status::ESME_ROK).await;
+                }
+                Ok(Err(crate::store::StoreError::Full)) => ack.send(status::ESME_RMSGQFUL).await,
+                Ok(Err(e)) => {
+                    warn!(error = %e, "delivery not stored; carrier told to retry");
+                    ack.send(status::ESME_RX_T_APPN).await;
+                }
+                Err(_) => ack.send(status::ESME_RX_T_APPN).await,
+            }
+        });
+        debug!(account = %account, "carrier message queued for delivery");
+    }
+}
+
+/// The account owning the business number a carrier message is addressed to.
+fn dest_account(routes: &Routes, pdu: &Pdu) -> Option<Arc<str>> {
+    match &pdu.body {
+        Body::DeliverSm(sm) => routes.account_for_number(&sm.destination_addr, sm.dest_addr_ton),
+        Body::DataSm(sm) => routes.account_for_number(&sm.destination_addr, sm.dest_addr_ton),
+        _ => None,
+    }
+}
+
+/// True for a delivery receipt (never scanned for keywords).
+pub fn is_receipt(pdu: &Pdu) -> bool {
+    match &pdu.body {
+        Body::DeliverSm(sm) => sm.is_receipt(),
+        Body::DataSm(sm) => sm.is_receipt(),
+        _ => false,
+    }
+}
+
+/// The carrier message id a receipt is about: the receipted_message_id TLV,
+/// else the `id:` field of the receipt text.
+pub fn receipt_id(pdu: &Pdu) -> Option<Bytes> {
+    let (tlvs, text) = match &pdu.body {
+        Body::DeliverSm(sm) => (&sm.tlvs, sm.message_bytes().clone()),
+        Body::DataSm(sm) => (&sm.tlvs, sm.message_bytes().clone()),
+        _ => return None,
+    };
+    if let Some(id) = tlvs.receipted_message_id().filter(|id| !id.is_empty()) {
+        return Some(id);
+    }
+    receipt_text_id(&text)
+}
+
+/// `id:XXXX` from a receipt's text (case-insensitive key, value up to a space).
+fn receipt_text_id(text: &Bytes) -> Option<Bytes> {
+    let pos = text.windows(3).position(|w| w.eq_ignore_ascii_case(b"id:"))?;
+    let start = pos + 3;
+    let len = text[start..].iter().position(|&b| b == b' ').unwrap_or(text.len() - start);
+    (len > 0).then(|| text.slice(start..start + len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipt_text_id_is_found() {
+        let t = Bytes::from_static(b"id:0A1B2C sub:001 dlvrd:001 submit date:2401011200 stat:DELIVRD err:000 text:hi");
+        assert_eq!(receipt_text_id(&t).as_deref(), Some(&b"0A1B2C"[..]));
+        assert_eq!(receipt_text_id(&Bytes::from_static(b"hello")), None);
+        assert_eq!(receipt_text_id(&Bytes::from_static(b"ID:77")).as_deref(), Some(&b"77"[..]));
+    }
+}

@@ -1,0 +1,191 @@
+//! Platform authentication: accounts, passwords, source-IP allow-lists, bind
+//! limits, and a per-IP limit on failed binds.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::pdu::status;
+
+/// An IPv4/IPv6 network in CIDR form, e.g. `127.0.0.1/32`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        let (a, p) = s.split_once('/').unwrap_or((s, ""));
+        let addr: IpAddr = a.parse().map_err(|_| format!("{a:?} is not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = if p.is_empty() {
+            max
+        } else {
+            p.parse::<u8>().ok().filter(|&n| n <= max).ok_or_else(|| format!("bad prefix length {p:?}"))?
+        };
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+impl Cidr {
+    /// True when `ip` lies in this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.octets(), self.prefix),
+            (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(&n.octets(), &a.octets(), self.prefix),
+            (IpAddr::V6(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.to_ipv6_mapped().octets(), self.prefix),
+            (IpAddr::V4(n), IpAddr::V6(a)) => match a.to_ipv4_mapped() {
+                Some(a4) => prefix_eq(&n.octets(), &a4.octets(), self.prefix),
+                None => false,
+            },
+        }
+    }
+}
+
+fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
+    let full = usize::from(bits / 8);
+    if a[..full] != b[..full] {
+        return false;
+    }
+    let rest = bits % 8;
+    if rest == 0 {
+        return true;
+    }
+    let mask = 0xFFu8 << (8 - rest);
+    (a[full] & mask) == (b[full] & mask)
+}
+
+/// One platform account as the server needs it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub system_id: Arc<str>,
+    pub password: String,
+    pub max_binds: usize,
+    pub allowed_ips: Vec<Cidr>,
+}
+
+/// Checks a bind request against the accounts. `Err` is the bind_resp status.
+pub fn authenticate<'a>(
+    accounts: &'a HashMap<String, Account>,
+    system_id: &[u8],
+    password: &[u8],
+    peer: IpAddr,
+) -> Result<&'a Account, u32> {
+    let id = std::str::from_utf8(system_id).map_err(|_| status::ESME_RINVSYSID)?;
+    let account = accounts.get(id).ok_or(status::ESME_RINVSYSID)?;
+    if !constant_time_eq(account.password.as_bytes(), password) {
+        return Err(status::ESME_RINVPASWD);
+    }
+    if !account.allowed_ips.is_empty() && !account.allowed_ips.iter().any(|c| c.contains(peer)) {
+        return Err(status::ESME_RBINDFAIL);
+    }
+    Ok(account)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Counts failed binds per source IP over a sliding window.
+#[derive(Debug)]
+pub struct FailedBinds {
+    limit: u32,
+    window: Duration,
+    seen: HashMap<IpAddr, (u32, Instant)>,
+}
+
+impl FailedBinds {
+    /// At most `limit` failures per `window` per IP.
+    pub fn new(limit: u32, window: Duration) -> FailedBinds {
+        FailedBinds { limit, window, seen: HashMap::new() }
+    }
+
+    /// True when `ip` has used up its failures and must wait.
+    pub fn is_blocked(&mut self, ip: IpAddr, now: Instant) -> bool {
+        match self.seen.get(&ip) {
+            Some(&(n, since)) if now.duration_since(since) < self.window => n >= self.limit,
+            Some(_) => {
+                self.seen.remove(&ip);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Records one failure from `ip`.
+    pub fn record(&mut self, ip: IpAddr, now: Instant) {
+        let window = self.window;
+        let e = self.seen.entry(ip).or_insert((0, now));
+        if now.duration_since(e.1) >= window {
+            *e = (0, now);
+        }
+        e.0 += 1;
+        // Bound the table: drop stale entries when it grows.
+        if self.seen.len() > 10_000 {
+            self.seen.retain(|_, v| now.duration_since(v.1) < window);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accounts() -> HashMap<String, Account> {
+        let mut m = HashMap::new();
+        m.insert(
+            "pbx".to_string(),
+            Account {
+                system_id: "pbx".into(),
+                password: "secret".into(),
+                max_binds: 2,
+                allowed_ips: vec!["10.0.0.0/8".parse().unwrap()],
+            },
+        );
+        m
+    }
+
+    #[test]
+    fn credentials_and_allow_list() {
+        let a = accounts();
+        let ok: IpAddr = "10.1.2.3".parse().unwrap();
+        let bad: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(authenticate(&a, b"pbx", b"secret", ok).is_ok());
+        assert_eq!(authenticate(&a, b"nope", b"secret", ok).unwrap_err(), status::ESME_RINVSYSID);
+        assert_eq!(authenticate(&a, b"pbx", b"wrong", ok).unwrap_err(), status::ESME_RINVPASWD);
+        assert_eq!(authenticate(&a, b"pbx", b"secret", bad).unwrap_err(), status::ESME_RBINDFAIL);
+    }
+
+    #[test]
+    fn cidr_matching() {
+        let c: Cidr = "127.0.0.1/32".parse().unwrap();
+        assert!(c.contains("127.0.0.1".parse().unwrap()));
+        assert!(!c.contains("127.0.0.2".parse().unwrap()));
+        assert!(c.contains("::ffff:127.0.0.1".parse().unwrap()));
+        let c: Cidr = "192.168.0.0/23".parse().unwrap();
+        assert!(c.contains("192.168.1.200".parse().unwrap()));
+        assert!(!c.contains("192.168.2.1".parse().unwrap()));
+        assert!("1.2.3.4/33".parse::<Cidr>().is_err());
+        assert!("nonsense".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn failed_binds_limit_and_reset() {
+        let mut f = FailedBinds::new(3, Duration::from_secs(60));
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(!f.is_blocked(ip, t0));
+            f.record(ip, t0);
+        }
+        assert!(f.is_blocked(ip, t0));
+        assert!(!f.is_blocked(ip, t0 + Duration::from_secs(61)));
+    }
+}

@@ -1,0 +1,413 @@
+//! One platform connection: bind, requests to the carrier, deliveries from the
+//! account's dispatcher, keep-alives and timeouts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::timeout;
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tracing::{debug, info, info_span, warn, Instrument};
+
+use super::auth;
+use super::ServerCtx;
+use crate::codec::SmppCodec;
+use crate::deliver::{DispatchMsg, Dispatcher, SESSION_WINDOW};
+use crate::pdu::{command as cmd, status, Body, BindResp, Pdu};
+use crate::policy::{self, MtDecision};
+use crate::route::{ToPlatform, UpRequest};
+use crate::session::{BindKind, BindState, Verdict};
+use crate::upstream::bind::SeqGen;
+
+type Reader = FramedRead<OwnedReadHalf, SmppCodec>;
+type Writer = FramedWrite<OwnedWriteHalf, SmppCodec>;
+
+/// A delivery handed to the platform, waiting for its deliver_sm_resp.
+struct Delivering {
+    id: u64,
+    pdu: Pdu,
+    sent: Instant,
+}
+
+/// The state of one platform connection.
+pub(super) struct Session {
+    ctx: Arc<ServerCtx>,
+    peer: SocketAddr,
+    id: u64,
+    reader: Reader,
+    writer: Writer,
+    shutdown: watch::Receiver<bool>,
+    state: BindState,
+    account: Option<Arc<str>>,
+    dispatcher: Option<Dispatcher>,
+    out_tx: mpsc::Sender<ToPlatform>,
+    out_rx: mpsc::Receiver<ToPlatform>,
+    /// Requests forwarded to the carrier and not answered yet.
+    outstanding: usize,
+    delivering: HashMap<u32, Delivering>,
+    seq: SeqGen,
+    connected: Instant,
+    last_rx: Instant,
+    enquire_out: Option<Instant>,
+}
+
+/// One event while draining at shutdown.
+enum Step {
+    Out(ToPlatform),
+    UnbindResp,
+    Other,
+    Gone,
+}
+
+/// How the session loop goes on after one event.
+enum Flow {
+    Continue,
+    Close,
+}
+
+impl Session {
+    pub(super) fn new(ctx: Arc<ServerCtx>, stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) -> Session {
+        let _ = stream.set_nodelay(true);
+        let (rd, wr) = stream.into_split();
+        let max = ctx.settings.max_pdu_len;
+        let id = ctx.next_session.fetch_add(1, Ordering::Relaxed);
+        // Room for every answer to requests in flight plus the delivery window,
+        // so carrier answers are never refused by a full queue.
+        let (out_tx, out_rx) = mpsc::channel(ctx.settings.window + SESSION_WINDOW + 8);
+        let now = Instant::now();
+        Session {
+            reader: FramedRead::with_capacity(rd, SmppCodec::new(max), 64 * 1024),
+            writer: FramedWrite::new(wr, SmppCodec::new(max)),
+            ctx,
+            peer,
+            id,
+            shutdown,
+            state: BindState::Open,
+            account: None,
+            dispatcher: None,
+            out_tx,
+            out_rx,
+            outstanding: 0,
+            delivering: HashMap::new(),
+            seq: SeqGen::new(1),
+            connected: now,
+            last_rx: now,
+            enquire_out: None,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let span = info_span!("session", peer = %self.peer, system_id = tracing::field::Empty);
+        async {
+            let reason = self.serve().await;
+            debug!(reason, "platform session closing");
+            self.finish().await;
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn serve(&mut self) -> &'static str {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            let flow = tokio::select! {
+                biased;
+                _ = self.shutdown.changed() => return self.unbind_for_shutdown().await,
+                Some(out) = self.out_rx.recv() => self.on_outgoing(out).await,
+                item = self.reader.next() => match item {
+                    None => return "platform closed the connection",
+                    Some(Err(e)) => {
+                        // Framing is lost (bad command_length): nothing more can be read.
+                        warn!(error = %e, "framing lost; closing");
+                        let nack = Pdu::generic_nack(0, status::ESME_RINVCMDLEN);
+                        let _ = self.writer.send(&nack).await;
+                        return "framing lost";
+                    }
+                    Some(Ok(Err(bad))) => {
+                        self.last_rx = Instant::now();
+                        debug!(error = %bad, "malformed PDU answered");
+                        self.feed(bad.response()).await
+                    }
+                    Some(Ok(Ok(pdu))) => {
+                        self.last_rx = Instant::now();
+                        self.on_pdu(pdu).await
+                    }
+                },
+                _ = tick.tick() => self.on_tick().await,
+            };
+            if let Flow::Close = flow {
+                return "closed by protocol";
+            }
+            // Write everything queued in one go.
+            while let Ok(out) = self.out_rx.try_recv() {
+                if let Flow::Close = self.on_outgoing(out).await {
+                    return "write failed";
+                }
+            }
+            let flushed = timeout(self.ctx.settings.response_timeout, self.writer.flush()).await;
+            if !matches!(flushed, Ok(Ok(()))) {
+                return "write to platform failed or stalled";
+            }
+        }
+    }
+
+    async fn feed(&mut self, pdu: Pdu) -> Flow {
+        let label = cmd::command_name(pdu.command_id());
+        match self.writer.feed(&pdu).await {
+            Ok(()) => {
+                metrics::counter!("optgate_pdus_total", "side" => "platform", "direction" => "out", "command" => label).increment(1);
+                Flow::Continue
+            }
+            Err(_) => Flow::Close,
+        }
+    }
+
+    async fn on_outgoing(&mut self, out: ToPlatform) -> Flow {
+        match out {
+            ToPlatform::Response(pdu) => {
+                self.outstanding = self.outstanding.saturating_sub(1);
+                self.feed(pdu).await
+            }
+            ToPlatform::Deliver { id, mut pdu } => {
+                let seq = self.seq.next();
+                pdu.sequence_number = seq;
+                let copy = pdu.clone();
+                self.delivering.insert(seq, Delivering { id, pdu: copy, sent: Instant::now() });
+                self.feed(pdu).await
+            }
+        }
+    }
+
+    async fn on_tick(&mut self) -> Flow {
+        let now = Instant::now();
+        let s = &self.ctx.settings;
+        if self.state == BindState::Open && now.duration_since(self.connected) >= s.bind_timeout {
+            info!("no bind within bind_timeout; closing");
+            return Flow::Close;
+        }
+        if now.duration_since(self.last_rx) >= s.inactivity_timeout {
+            info!("inactivity timeout; unbinding");
+            let unbind = Pdu::new(self.seq.next(), Body::Unbind);
+            let _ = self.feed(unbind).await;
+            return Flow::Close;
+        }
+        // Deliveries the platform never answered go back to the dispatcher.
+        let late: Vec<u32> = self.delivering.iter().filter(|(_, d)| now.duration_since(d.sent) >= s.response_timeout).map(|(k, _)| *k).collect();
+        for seq in late {
+            if let Some(d) = self.delivering.remove(&seq) {
+                self.report(d, status::ESME_RX_T_APPN).await;
+            }
+        }
+        if matches!(self.state, BindState::Bound(_)) {
+            match self.enquire_out {
+                Some(sent) if now.duration_since(sent) >= s.response_timeout => {
+                    info!("enquire_link unanswered; closing");
+                    return Flow::Close;
+                }
+                None if now.duration_since(self.last_rx) >= s.enquire_link_interval => {
+                    self.enquire_out = Some(now);
+                    let el = Pdu::new(self.seq.next(), Body::EnquireLink);
+                    return self.feed(el).await;
+                }
+                _ => {}
+            }
+        }
+        Flow::Continue
+    }
+
+    async fn report(&mut self, d: Delivering, code: u32) {
+        if let Some(disp) = &self.dispatcher {
+            let pdu = (code != status::ESME_ROK).then_some(d.pdu);
+            disp.send(DispatchMsg::Answered { session: self.id, id: d.id, status: code, pdu }).await;
+        }
+    }
+
+    async fn on_pdu(&mut self, pdu: Pdu) -> Flow {
+        let id = pdu.command_id();
+        metrics::counter!("optgate_pdus_total", "side" => "platform", "direction" => "in", "command" => cmd::command_name(id)).increment(1);
+        if let Verdict::Refuse(code) = self.state.check(id) {
+            return self.feed(crate::route::answer(id, code, pdu.sequence_number)).await;
+        }
+        if cmd::is_response(id) {
+            return self.on_response(pdu).await;
+        }
+        match id {
+            cmd::BIND_TRANSMITTER | cmd::BIND_RECEIVER | cmd::BIND_TRANSCEIVER => self.on_bind(pdu).await,
+            cmd::ENQUIRE_LINK => self.feed(Pdu::new(pdu.sequence_number, Body::EnquireLinkResp)).await,
+            cmd::UNBIND => {
+                self.state = BindState::Unbinding;
+                let _ = self.feed(Pdu::new(pdu.sequence_number, Body::UnbindResp)).await;
+                Flow::Close
+            }
+            _ => self.on_request(pdu).await,
+        }
+    }
+
+    async fn on_response(&mut self, pdu: Pdu) -> Flow {
+        match pdu.command_id() {
+            cmd::ENQUIRE_LINK_RESP => self.enquire_out = None,
+            cmd::UNBIND_RESP => return Flow::Close,
+            cmd::DELIVER_SM_RESP | cmd::DATA_SM_RESP | cmd::GENERIC_NACK => {
+                if let Some(d) = self.delivering.remove(&pdu.sequence_number) {
+                    let code = if pdu.command_id() == cmd::GENERIC_NACK && pdu.command_status == status::ESME_ROK {
+                        status::ESME_RX_T_APPN
+                    } else {
+                        pdu.command_status
+                    };
+                    self.report(d, code).await;
+                }
+            }
+            _ => debug!(command = pdu.command_id(), "unexpected response from platform ignored"),
+        }
+        Flow::Continue
+    }
+
+    async fn on_bind(&mut self, pdu: Pdu) -> Flow {
+        let seq = pdu.sequence_number;
+        let cid = pdu.command_id();
+        let Some(kind) = BindKind::from_bind_command(cid) else { return Flow::Continue };
+        let (Body::BindTransmitter(b) | Body::BindReceiver(b) | Body::BindTransceiver(b)) = &pdu.body else {
+            return Flow::Continue;
+        };
+        let ip = self.peer.ip();
+        let accounts = self.ctx.accounts();
+        let verdict = if self.ctx.bind_blocked(ip) {
+            warn!(peer = %ip, "bind refused: too many failed binds from this address");
+            Err(status::ESME_RBINDFAIL)
+        } else {
+            auth::authenticate(&accounts, &b.system_id, &b.password, ip).and_then(|a| {
+                if self.ctx.take_bind(a) {
+                    Ok(a)
+                } else {
+                    Err(status::ESME_RBINDFAIL)
+                }
+            })
+        };
+        let account = match verdict {
+            Ok(a) => a,
+            Err(code) => {
+                if code != status::ESME_RBINDFAIL || !self.ctx.bind_blocked(ip) {
+                    self.ctx.bind_failed(ip);
+                }
+                info!(status = status::status_name(code), "bind refused");
+                let _ = self.feed(bind_resp(cid, seq, code, false)).await;
+                let _ = self.writer.flush().await;
+                return Flow::Close;
+            }
+        };
+        let system_id = account.system_id.clone();
+        tracing::Span::current().record("system_id", &*system_id);
+        info!(bind = kind.as_str(), "platform bound");
+        self.state = BindState::Bound(kind);
+        self.account = Some(system_id.clone());
+        let dispatcher = self.ctx.inbound.routes().dispatchers.get(&system_id).cloned();
+        let tlv_ok = b.interface_version >= 0x34;
+        let flow = self.feed(bind_resp(cid, seq, status::ESME_ROK, tlv_ok)).await;
+        if kind.can_receive() {
+            if let Some(d) = &dispatcher {
+                d.send(DispatchMsg::Register { session: self.id, tx: self.out_tx.clone() }).await;
+            }
+        }
+        self.dispatcher = dispatcher;
+        flow
+    }
+
+    async fn on_request(&mut self, pdu: Pdu) -> Flow {
+        let seq = pdu.sequence_number;
+        let cid = pdu.command_id();
+        let Some(account) = self.account.clone() else {
+            return self.feed(crate::route::answer(cid, status::ESME_RINVBNDSTS, seq)).await;
+        };
+        if self.outstanding >= self.ctx.settings.window {
+            return self.feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq)).await;
+        }
+        match policy::decide_mt(&account, &pdu) {
+            MtDecision::Forward => {}
+            MtDecision::Reject(code) => {
+                return self.feed(crate::route::answer(cid, code, seq)).await;
+            }
+        }
+        let req = UpRequest { pdu, reply: self.out_tx.clone(), account, received: Instant::now() };
+        match self.ctx.pool.submit(req) {
+            Ok(()) => {
+                self.outstanding += 1;
+                Flow::Continue
+            }
+            Err(_) => self.feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq)).await,
+        }
+    }
+
+    /// Shutdown: tell the platform, wait briefly for its unbind_resp (some
+    /// clients never send one), answer what is still in flight.
+    async fn unbind_for_shutdown(&mut self) -> &'static str {
+        if matches!(self.state, BindState::Bound(_)) {
+            self.state = BindState::Unbinding;
+            let unbind = Pdu::new(self.seq.next(), Body::Unbind);
+            if self.writer.send(&unbind).await.is_err() {
+                return "shutdown";
+            }
+        }
+        let deadline = tokio::time::Instant::now() + self.ctx.settings.response_timeout;
+        // Keep relaying carrier answers for requests in flight until they are all
+        // answered (the carrier binds drain too), the platform goes, or time is up.
+        let mut unbind_answered = self.state != BindState::Unbinding;
+        while self.outstanding > 0 || !unbind_answered {
+            let step = tokio::time::timeout_at(deadline, async {
+                tokio::select! {
+                    Some(out) = self.out_rx.recv() => Step::Out(out),
+                    item = self.reader.next() => match item {
+                        Some(Ok(Ok(p))) if p.command_id() == cmd::UNBIND_RESP => Step::UnbindResp,
+                        Some(Ok(_)) => Step::Other,
+                        _ => Step::Gone,
+                    },
+                }
+            })
+            .await;
+            match step {
+                Ok(Step::Out(out)) => {
+                    if let Flow::Close = self.on_outgoing(out).await {
+                        break;
+                    }
+                    let _ = self.writer.flush().await;
+                }
+                Ok(Step::UnbindResp) => unbind_answered = true,
+                Ok(Step::Other) => {}
+                Ok(Step::Gone) | Err(_) => break,
+            }
+        }
+        "shutdown"
+    }
+
+    /// Gives back everything this session held.
+    async fn finish(&mut self) {
+        let _ = self.writer.flush().await;
+        if let Some(account) = &self.account {
+            self.ctx.release_bind(account);
+        }
+        if let Some(d) = self.dispatcher.take() {
+            let returned = self.delivering.drain().map(|(_, d)| (d.id, d.pdu)).collect();
+            d.send(DispatchMsg::Unregister { session: self.id, returned }).await;
+        }
+    }
+}
+
+fn bind_resp(command_id: u32, seq: u32, code: u32, with_version: bool) -> Pdu {
+    // Clients bound with interface_version < 0x34 get no TLVs (SMPP 3.3 has none).
+    let version = (with_version && code == status::ESME_ROK).then_some(0x34);
+    let resp = BindResp::new(Bytes::from_static(b"optgate"), version);
+    let body = match command_id {
+        cmd::BIND_TRANSMITTER => Body::BindTransmitterResp(resp),
+        cmd::BIND_RECEIVER => Body::BindReceiverResp(resp),
+        _ => Body::BindTransceiverResp(resp),
+    };
+    let mut pdu = Pdu::new(seq, body);
+    pdu.command_status = code;
+    pdu
+}

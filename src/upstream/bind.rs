@@ -1,0 +1,467 @@
+//! One carrier bind: connect, bind, pump requests and carrier PDUs, reconnect.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep, sleep_until, timeout};
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tracing::{debug, info, warn};
+
+use super::tps::TokenBucket;
+use crate::codec::SmppCodec;
+use crate::inbound::Inbound;
+use crate::pdu::{command as cmd, status, Bind, Body, Pdu};
+use crate::route::{AckTo, ToPlatform, UpRequest};
+
+/// What the carrier side needs to know, taken from `[upstream]`.
+#[derive(Debug)]
+pub struct UpstreamSettings {
+    pub address: String,
+    pub system_id: String,
+    pub password: String,
+    pub system_type: String,
+    pub binds: usize,
+    /// `bind = "transmitter_receiver"`: a transmitter and a receiver per bind.
+    pub split_tx_rx: bool,
+    pub window: usize,
+    pub enquire_link_interval: Duration,
+    pub response_timeout: Duration,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+    pub max_pdu_len: usize,
+    pub tps: TokenBucket,
+}
+
+/// The SMPP bind a carrier connection makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindRole {
+    Transceiver,
+    Transmitter,
+    Receiver,
+}
+
+impl BindRole {
+    fn command(self) -> u32 {
+        match self {
+            BindRole::Transceiver => cmd::BIND_TRANSCEIVER,
+            BindRole::Transmitter => cmd::BIND_TRANSMITTER,
+            BindRole::Receiver => cmd::BIND_RECEIVER,
+        }
+    }
+}
+
+/// The task of one carrier connection.
+pub(super) struct BindTask {
+    pub index: usize,
+    pub role: BindRole,
+    pub settings: Arc<UpstreamSettings>,
+    pub inbound: Arc<Inbound>,
+    pub requests: mpsc::Receiver<UpRequest>,
+    pub accepting: Arc<AtomicBool>,
+    pub up: Arc<AtomicBool>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A request waiting for the carrier's answer.
+struct InFlight {
+    orig_seq: u32,
+    reply: Option<mpsc::Sender<ToPlatform>>,
+    account: Option<Arc<str>>,
+    command_id: u32,
+    sent: Instant,
+    deadline: Instant,
+}
+
+type Reader = FramedRead<OwnedReadHalf, SmppCodec>;
+type Writer = FramedWrite<OwnedWriteHalf, SmppCodec>;
+
+/// Why a connected session ended.
+enum End {
+    Shutdown,
+    Lost(String),
+}
+
+impl BindTask {
+    /// Runs until shutdown: connect, bind, serve, back off, again.
+    pub async fn run(mut self) {
+        let mut backoff = self.settings.reconnect_min;
+        loop {
+            if *self.shutdown.borrow() {
+                return;
+            }
+            match self.connect_and_bind().await {
+                Ok((reader, writer)) => {
+                    backoff = self.settings.reconnect_min;
+                    info!(bind = self.index, role = ?self.role, "carrier bind up");
+                    self.up.store(true, Ordering::Release);
+                    metrics::gauge!("optgate_upstream_up", "bind" => self.index.to_string()).set(1.0);
+                    self.accepting.store(self.role != BindRole::Receiver, Ordering::Release);
+                    let end = self.serve(reader, writer).await;
+                    self.accepting.store(false, Ordering::Release);
+                    self.up.store(false, Ordering::Release);
+                    metrics::gauge!("optgate_upstream_up", "bind" => self.index.to_string()).set(0.0);
+                    match end {
+                        End::Shutdown => return,
+                        End::Lost(why) => warn!(bind = self.index, %why, "carrier bind lost"),
+                    }
+                }
+                Err(why) => warn!(bind = self.index, %why, "carrier bind failed"),
+            }
+            let wait = jitter(backoff);
+            backoff = (backoff * 2).min(self.settings.reconnect_max);
+            if self.refuse_while_waiting(wait).await {
+                return;
+            }
+        }
+    }
+
+    /// While down: answer anything queued with ESME_RTHROTTLED so no platform
+    /// request hangs. Returns true on shutdown.
+    async fn refuse_while_waiting(&mut self, wait: Duration) -> bool {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            tokio::select! {
+                _ = sleep_until(until) => return false,
+                _ = self.shutdown.changed() => return true,
+                Some(req) = self.requests.recv() => {
+                    answer(&req.reply, &req.pdu, status::ESME_RTHROTTLED).await;
+                }
+            }
+        }
+    }
+
+    async fn connect_and_bind(&mut self) -> Result<(Reader, Writer), String> {
+        let s = &self.settings;
+        let stream = timeout(s.response_timeout, TcpStream::connect(&s.address))
+            .await
+            .map_err(|_| format!("connect to {} timed out", s.address))?
+            .map_err(|e| format!("connect to {}: {e}", s.address))?;
+        let _ = stream.set_nodelay(true);
+        let (rd, wr) = stream.into_split();
+        let mut reader = FramedRead::with_capacity(rd, SmppCodec::new(s.max_pdu_len), 64 * 1024);
+        let mut writer = FramedWrite::new(wr, SmppCodec::new(s.max_pdu_len));
+        let bind = Bind {
+            system_id: Bytes::from(s.system_id.clone()),
+            password: Bytes::from(s.password.clone()),
+            system_type: Bytes::from(s.system_type.clone()),
+            interface_version: 0x34,
+            addr_ton: 0,
+            addr_npi: 0,
+            address_range: Bytes::new(),
+            tlvs: Default::default(),
+        };
+        let body = match self.role {
+            BindRole::Transceiver => Body::BindTransceiver(bind),
+            BindRole::Transmitter => Body::BindTransmitter(bind),
+            BindRole::Receiver => Body::BindReceiver(bind),
+        };
+        let req = Pdu::new(1, body);
+        timeout(s.response_timeout, writer.send(&req))
+            .await
+            .map_err(|_| "bind write timed out".to_string())?
+            .map_err(|e| format!("bind write: {e}"))?;
+        let resp = timeout(s.response_timeout, reader.next())
+            .await
+            .map_err(|_| "no bind_resp within response_timeout".to_string())?
+            .ok_or_else(|| "carrier closed during bind".to_string())?
+            .map_err(|e| format!("bind read: {e}"))?
+            .map_err(|e| format!("bad bind_resp: {e}"))?;
+        if resp.command_id() != (self.role.command() | 0x8000_0000) {
+            return Err(format!("unexpected answer to bind: {:#010x}", resp.command_id()));
+        }
+        if resp.command_status != status::ESME_ROK {
+            return Err(format!(
+                "carrier refused bind: {} ({:#x})",
+                status::status_name(resp.command_status),
+                resp.command_status
+            ));
+        }
+        Ok((reader, writer))
+    }
+
+    /// Serves one bound connection until it is lost or optgate shuts down.
+    async fn serve(&mut self, mut reader: Reader, mut writer: Writer) -> End {
+        let s = self.settings.clone();
+        let (ack_tx, mut ack_rx) = mpsc::channel::<Pdu>(s.window.max(16) * 2);
+        let mut inflight: HashMap<u32, InFlight> = HashMap::with_capacity(s.window);
+        let mut seq = SeqGen::new(2);
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut last_rx = Instant::now();
+        let mut enquire_out: Option<Instant> = None;
+        let mut paused_until: Option<tokio::time::Instant> = None;
+        let end = loop {
+            let can_take = inflight.len() < s.window && paused_until.is_none();
+            tokio::select! {
+                biased;
+                _ = self.shutdown.changed() => break End::Shutdown,
+                item = reader.next() => {
+                    last_rx = Instant::now();
+                    let pdu = match item {
+                        None => break End::Lost("carrier closed the connection".into()),
+                        Some(Err(e)) => break End::Lost(format!("framing lost: {e}")),
+                        Some(Ok(Err(bad))) => {
+                            warn!(bind = self.index, error = %bad, "malformed PDU from carrier");
+                            if writer.feed(bad.response()).await.is_err() {
+                                break End::Lost("write failed".into());
+                            }
+                            continue;
+                        }
+                        Some(Ok(Ok(pdu))) => pdu,
+                    };
+                    metrics::counter!("optgate_pdus_total", "side" => "carrier", "direction" => "in", "command" => cmd::command_name(pdu.command_id())).increment(1);
+                    match self.on_carrier_pdu(pdu, &mut inflight, &ack_tx, &mut enquire_out, &mut paused_until, &mut writer).await {
+                        Ok(true) => {}
+                        Ok(false) => break End::Lost("carrier unbound".into()),
+                        Err(e) => break End::Lost(e),
+                    }
+                }
+                Some(ack) = ack_rx.recv() => {
+                    if writer.feed(&ack).await.is_err() {
+                        break End::Lost("write failed".into());
+                    }
+                }
+                Some(req) = self.requests.recv(), if can_take => {
+                    if let Err(wait) = s.tps.take(Instant::now()) {
+                        paused_until = Some(tokio::time::Instant::now() + wait);
+                        self.accepting.store(false, Ordering::Release);
+                    }
+                    let up_seq = seq.next();
+                    let mut pdu = req.pdu;
+                    let orig_seq = pdu.sequence_number;
+                    pdu.sequence_number = up_seq;
+                    let now = Instant::now();
+                    inflight.insert(up_seq, InFlight {
+                        orig_seq,
+                        command_id: pdu.command_id(),
+                        reply: Some(req.reply),
+                        account: Some(req.account),
+                        sent: now,
+                        deadline: now + s.response_timeout,
+                    });
+                    metrics::counter!("optgate_pdus_total", "side" => "carrier", "direction" => "out", "command" => cmd::command_name(pdu.command_id())).increment(1);
+                    if writer.feed(&pdu).await.is_err() {
+                        break End::Lost("write failed".into());
+                    }
+                }
+                _ = async { if let Some(t) = paused_until { sleep_until(t).await } else { std::future::pending::<()>().await } } => {
+                    paused_until = None;
+                    self.accepting.store(self.role != BindRole::Receiver, Ordering::Release);
+                }
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    expire(&mut inflight, now).await;
+                    if let Some(sent) = enquire_out {
+                        if now.duration_since(sent) > s.response_timeout {
+                            break End::Lost("enquire_link unanswered".into());
+                        }
+                    } else if now.duration_since(last_rx) >= s.enquire_link_interval {
+                        let el = Pdu::new(seq.next(), Body::EnquireLink);
+                        enquire_out = Some(now);
+                        if writer.feed(&el).await.is_err() {
+                            break End::Lost("write failed".into());
+                        }
+                    }
+                }
+            }
+            if timeout(s.response_timeout, writer.flush()).await.map(|r| r.is_err()).unwrap_or(true) {
+                break End::Lost("write to carrier failed or stalled".into());
+            }
+        };
+        if let End::Shutdown = end {
+            self.unbind(&mut reader, &mut writer, &mut inflight, &mut seq).await;
+        }
+        fail_all(&mut inflight, status::ESME_RSYSERR).await;
+        end
+    }
+
+    /// Handles one PDU from the carrier. `Ok(false)`: the carrier unbound us.
+    #[allow(clippy::too_many_arguments)]
+    async fn on_carrier_pdu(
+        &self,
+        pdu: Pdu,
+        inflight: &mut HashMap<u32, InFlight>,
+        ack_tx: &mpsc::Sender<Pdu>,
+        enquire_out: &mut Option<Instant>,
+        paused_until: &mut Option<tokio::time::Instant>,
+        writer: &mut Writer,
+    ) -> Result<bool, String> {
+        let id = pdu.command_id();
+        let seq = pdu.sequence_number;
+        if cmd::is_response(id) {
+            if id == cmd::ENQUIRE_LINK_RESP {
+                *enquire_out = None;
+                return Ok(true);
+            }
+            let Some(entry) = inflight.remove(&seq) else {
+                debug!(bind = self.index, seq, "late or unknown response from carrier dropped");
+                return Ok(true);
+            };
+            if pdu.command_status == status::ESME_RTHROTTLED {
+                // The carrier is pushing back: pause this bind for a moment.
+                *paused_until = Some(tokio::time::Instant::now() + Duration::from_millis(500));
+                self.accepting.store(false, Ordering::Release);
+            }
+            metrics::histogram!("optgate_upstream_response_seconds").record(entry.sent.elapsed().as_secs_f64());
+            self.answer_platform(entry, pdu).await;
+            return Ok(true);
+        }
+        match id {
+            cmd::ENQUIRE_LINK => {
+                let resp = Pdu::new(seq, Body::EnquireLinkResp);
+                writer.feed(&resp).await.map_err(|e| e.to_string())?;
+            }
+            cmd::UNBIND => {
+                let resp = Pdu::new(seq, Body::UnbindResp);
+                let _ = writer.send(&resp).await;
+                return Ok(false);
+            }
+            cmd::DELIVER_SM | cmd::DATA_SM => {
+                let ack = AckTo { tx: ack_tx.clone(), sequence_number: seq, command_id: id };
+                self.inbound.accept(pdu, ack).await;
+            }
+            cmd::ALERT_NOTIFICATION | cmd::OUTBIND => {
+                debug!(bind = self.index, command = id, "ignored carrier PDU");
+            }
+            _ => {
+                let nack = Pdu::generic_nack(seq, status::ESME_RINVCMDID);
+                writer.feed(&nack).await.map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Routes a carrier answer back to the platform that asked.
+    async fn answer_platform(&self, entry: InFlight, mut pdu: Pdu) {
+        pdu.sequence_number = entry.orig_seq;
+        if pdu.command_status == status::ESME_ROK {
+            if let (Some(account), Some(mid)) = (&entry.account, message_id_of(&pdu)) {
+                self.inbound.remember_message(mid, account.clone());
+            }
+        }
+        if let Some(reply) = entry.reply {
+            // The platform's queue has room for every request it has in flight;
+            // a full or closed queue means the session is gone.
+            let _ = reply.try_send(ToPlatform::Response(pdu));
+        }
+    }
+
+    /// Graceful end: answer what can be answered, unbind, wait briefly.
+    async fn unbind(&mut self, reader: &mut Reader, writer: &mut Writer, inflight: &mut HashMap<u32, InFlight>, seq: &mut SeqGen) {
+        let grace = self.settings.response_timeout;
+        let deadline = tokio::time::Instant::now() + grace;
+        // Give in-flight submits a chance to be answered.
+        while !inflight.is_empty() {
+            match tokio::time::timeout_at(deadline, reader.next()).await {
+                Ok(Some(Ok(Ok(pdu)))) if cmd::is_response(pdu.command_id()) => {
+                    if let Some(entry) = inflight.remove(&pdu.sequence_number) {
+                        self.answer_platform(entry, pdu).await;
+                    }
+                }
+                Ok(Some(Ok(Ok(_)))) => {}
+                _ => break,
+            }
+        }
+        let unbind = Pdu::new(seq.next(), Body::Unbind);
+        if writer.send(&unbind).await.is_ok() {
+            let _ = timeout(Duration::from_secs(2), async {
+                while let Some(Ok(Ok(pdu))) = reader.next().await {
+                    if pdu.command_id() == cmd::UNBIND_RESP {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+    }
+}
+
+/// Carrier message id out of a submit_sm_resp / data_sm_resp.
+fn message_id_of(pdu: &Pdu) -> Option<Bytes> {
+    match &pdu.body {
+        Body::SubmitSmResp(r) => r.message_id.clone().filter(|m| !m.is_empty()),
+        Body::DataSmResp(r) => r.message_id.clone().filter(|m| !m.is_empty()),
+        _ => None,
+    }
+}
+
+/// Answers every request whose deadline passed with a temporary error.
+async fn expire(inflight: &mut HashMap<u32, InFlight>, now: Instant) {
+    let late: Vec<u32> = inflight.iter().filter(|(_, e)| e.deadline <= now).map(|(k, _)| *k).collect();
+    for seq in late {
+        if let Some(e) = inflight.remove(&seq) {
+            warn!(seq, "carrier response timeout");
+            if let Some(reply) = e.reply {
+                let resp = crate::route::answer(e.command_id, status::ESME_RSYSERR, e.orig_seq);
+                let _ = reply.try_send(ToPlatform::Response(resp));
+            }
+        }
+    }
+}
+
+/// Answers every outstanding request with `code` (the connection is gone).
+async fn fail_all(inflight: &mut HashMap<u32, InFlight>, code: u32) {
+    for (_, e) in inflight.drain() {
+        if let Some(reply) = e.reply {
+            let resp = crate::route::answer(e.command_id, code, e.orig_seq);
+            let _ = reply.try_send(ToPlatform::Response(resp));
+        }
+    }
+}
+
+async fn answer(reply: &mpsc::Sender<ToPlatform>, req: &Pdu, code: u32) {
+    let resp = crate::route::answer(req.command_id(), code, req.sequence_number);
+    let _ = reply.try_send(ToPlatform::Response(resp));
+}
+
+/// Sequence numbers 1..=0x7FFFFFFF, wrapping.
+pub struct SeqGen(u32);
+
+impl SeqGen {
+    pub fn new(first: u32) -> SeqGen {
+        SeqGen(first.clamp(1, 0x7FFF_FFFF))
+    }
+    pub fn next(&mut self) -> u32 {
+        let v = self.0;
+        self.0 = if v >= 0x7FFF_FFFF { 1 } else { v + 1 };
+        v
+    }
+}
+
+/// Full jitter on the lower half: wait between d/2 and d.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    let frac = f64::from(nanos % 1000) / 1000.0;
+    d.mul_f64(0.5 + 0.5 * frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_wraps_to_one() {
+        let mut s = SeqGen::new(0x7FFF_FFFE);
+        assert_eq!(s.next(), 0x7FFF_FFFE);
+        assert_eq!(s.next(), 0x7FFF_FFFF);
+        assert_eq!(s.next(), 1);
+        assert_eq!(SeqGen::new(0).next(), 1);
+    }
+
+    #[test]
+    fn jitter_stays_within_half_to_full() {
+        for _ in 0..100 {
+            let j = jitter(Duration::from_secs(2));
+            assert!(j >= Duration::from_secs(1) && j <= Duration::from_secs(2));
+        }
+    }
+}
