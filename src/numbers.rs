@@ -55,8 +55,9 @@ pub fn normalise(addr: &str, ton: u8, default_country_code: &str) -> String {
     national_cached(&digits, default_country_code).unwrap_or(digits)
 }
 
-/// Whether `code` (e.g. `"1"`, `"44"`) is a country calling code known to the
-/// metadata; for config validation of `[numbers] default_country_code`.
+/// Whether `code` is a country calling code known to the metadata, spelled
+/// canonically (`"1"`, `"44"`; not `"+1"` or `"001"`); for config validation
+/// of `[numbers] default_country_code`.
 pub fn is_known_country_code(code: &str) -> bool {
     region_for(code).is_some()
 }
@@ -88,7 +89,14 @@ fn lock(cache: &Cache) -> std::sync::MutexGuard<'_, HashMap<(String, String), Op
 }
 
 /// The main region of a calling code, e.g. `"1"` → US, `"44"` → GB.
+/// Only the canonical spelling counts: 1–3 digits, no `+`, no leading zero.
 fn region_for(cc: &str) -> Option<(u16, country::Id)> {
+    let canonical = (1..=3).contains(&cc.len())
+        && cc.bytes().all(|b| b.is_ascii_digit())
+        && !cc.starts_with('0');
+    if !canonical {
+        return None;
+    }
     let code: u16 = cc.parse().ok()?;
     let regions = DATABASE.region(&code)?;
     let id = regions.first()?.parse().ok()?;
