@@ -45,16 +45,11 @@ pub enum Septets {
 
 impl Septets {
     /// Number of septets this char costs (1 or 2).
-    pub fn len(self) -> usize {
+    pub fn cost(self) -> usize {
         match self {
             Septets::Basic(_) => 1,
             Septets::Extended(_) => 2,
         }
-    }
-
-    /// Never empty; present for clippy's `len_without_is_empty`.
-    pub fn is_empty(self) -> bool {
-        false
     }
 }
 
@@ -136,7 +131,7 @@ pub fn encode(text: &str) -> Option<Vec<u8>> {
 /// it is not representable.
 pub fn septet_len(text: &str) -> Option<usize> {
     text.chars()
-        .try_fold(0usize, |n, c| encode_char(c).map(|s| n + s.len()))
+        .try_fold(0usize, |n, c| encode_char(c).map(|s| n + s.cost()))
 }
 
 /// Whether every char of `text` is representable in GSM 7-bit.

@@ -5,7 +5,7 @@
 //! else that separates conversations into it) plus the [`Concat`] reference,
 //! reference width and total.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
@@ -64,7 +64,7 @@ struct PartSet<P> {
 pub struct Reassembler<K, P = Vec<u8>> {
     sets: HashMap<SetKey<K>, PartSet<P>>,
     parts_held: usize,
-    evicted: Vec<(K, Vec<P>)>,
+    evicted: VecDeque<(K, Vec<P>)>,
     evicted_parts: usize,
     dropped: u64,
     max_sets: usize,
@@ -79,7 +79,7 @@ impl<K: Hash + Eq + Clone, P> Reassembler<K, P> {
         Reassembler {
             sets: HashMap::new(),
             parts_held: 0,
-            evicted: Vec::new(),
+            evicted: VecDeque::new(),
             evicted_parts: 0,
             dropped: 0,
             max_sets,
@@ -158,9 +158,11 @@ impl<K: Hash + Eq + Clone, P> Reassembler<K, P> {
 
     fn keep_evicted(&mut self, key: K, parts: Vec<P>) {
         self.evicted_parts += parts.len();
-        self.evicted.push((key, parts));
-        while self.evicted_parts > self.max_parts_total && !self.evicted.is_empty() {
-            let (_, old) = self.evicted.remove(0);
+        self.evicted.push_back((key, parts));
+        while self.evicted_parts > self.max_parts_total {
+            let Some((_, old)) = self.evicted.pop_front() else {
+                break;
+            };
             self.evicted_parts -= old.len();
             self.dropped += 1;
         }
@@ -189,7 +191,7 @@ impl<K: Hash + Eq + Clone, P> Reassembler<K, P> {
     /// [`push`](Self::push)), so the caller can still deliver what arrived.
     /// Each set's parts are in `seq` order, missing parts left out.
     pub fn expire(&mut self, now: Instant) -> Vec<(K, Vec<P>)> {
-        let mut out = std::mem::take(&mut self.evicted);
+        let mut out: Vec<(K, Vec<P>)> = std::mem::take(&mut self.evicted).into();
         self.evicted_parts = 0;
         out.extend(self.take_expired(now));
         out
