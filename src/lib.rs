@@ -16,6 +16,7 @@
 
 pub mod codec;
 pub mod config;
+pub mod numbers;
 pub mod pdu;
 pub mod policy;
 pub mod server;

@@ -1,0 +1,165 @@
+//! Phone number normal form (DESIGN.md §1): digits only, international, no `+`.
+//!
+//! Every sender and recipient is compared in this form. Whether digits are a
+//! "possible" national number is judged from libphonenumber metadata (the
+//! `phonenumber` crate), never from hand-written length tables.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use phonenumber::country;
+use phonenumber::metadata::{Descriptors, DATABASE};
+use phonenumber::Type;
+
+/// TON 1: international.
+pub const TON_INTERNATIONAL: u8 = 1;
+/// TON 2: national.
+pub const TON_NATIONAL: u8 = 2;
+/// TON 5: alphanumeric.
+pub const TON_ALPHANUMERIC: u8 = 5;
+
+/// Most distinct (country code, digits) results remembered. Parsing costs
+/// microseconds and the same few numbers recur on every message, so a small
+/// cache pays; when it fills it is simply cleared, which keeps it bounded
+/// without bookkeeping.
+const CACHE_MAX: usize = 8192;
+
+/// Normal form of an SMPP address:
+///
+/// - Any letter in `addr`, or TON 5: alphanumeric — trimmed and lowercased.
+/// - Otherwise digits only. A leading `+` or `00` marks the number as
+///   international: it is stripped and the rest taken as is, as with TON 1.
+/// - TON 0 (unknown) or 2 (national): if the digits are a possible national
+///   number of `default_country_code` (national trunk prefix or the country
+///   code itself in front allowed: `15550000001`, `5550000001` for `"1"`),
+///   the result is country code + national number. Otherwise the digits are
+///   kept as they are (whether or not they form a possible international
+///   number such as `447700900123`, the design keeps them unchanged, so no
+///   second check is made).
+/// - Other TONs (network-specific, subscriber, abbreviated, …): digits as is.
+///
+/// An unknown `default_country_code` leaves national digits unchanged.
+pub fn normalise(addr: &str, ton: u8, default_country_code: &str) -> String {
+    let addr = addr.trim_matches(|c: char| c.is_whitespace() || c == '\0');
+    if ton == TON_ALPHANUMERIC || addr.chars().any(char::is_alphabetic) {
+        return addr.to_lowercase();
+    }
+    let plus = addr.starts_with('+');
+    let digits: String = addr.chars().filter(char::is_ascii_digit).collect();
+    if let Some(rest) = digits.strip_prefix("00") {
+        return rest.to_owned();
+    }
+    if plus || !matches!(ton, 0 | TON_NATIONAL) {
+        return digits;
+    }
+    national_cached(&digits, default_country_code).unwrap_or(digits)
+}
+
+/// Whether `code` is a country calling code known to the metadata, spelled
+/// canonically (`"1"`, `"44"`; not `"+1"` or `"001"`); for config validation
+/// of `[numbers] default_country_code`.
+pub fn is_known_country_code(code: &str) -> bool {
+    region_for(code).is_some()
+}
+
+type Cache = Mutex<HashMap<(String, String), Option<String>>>;
+
+fn national_cached(digits: &str, cc: &str) -> Option<String> {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let key = (cc.to_owned(), digits.to_owned());
+    // A poisoned lock only means another thread panicked mid-insert; the map
+    // is still a valid cache, so keep using it.
+    if let Some(hit) = lock(cache).get(&key) {
+        return hit.clone();
+    }
+    let result = national(digits, cc);
+    let mut map = lock(cache);
+    if map.len() >= CACHE_MAX {
+        map.clear();
+    }
+    map.insert(key, result.clone());
+    result
+}
+
+fn lock(cache: &Cache) -> std::sync::MutexGuard<'_, HashMap<(String, String), Option<String>>> {
+    cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The main region of a calling code, e.g. `"1"` → US, `"44"` → GB.
+/// Only the canonical spelling counts: 1–3 digits, no `+`, no leading zero.
+fn region_for(cc: &str) -> Option<(u16, country::Id)> {
+    let canonical = (1..=3).contains(&cc.len())
+        && cc.bytes().all(|b| b.is_ascii_digit())
+        && !cc.starts_with('0');
+    if !canonical {
+        return None;
+    }
+    let code: u16 = cc.parse().ok()?;
+    let regions = DATABASE.region(&code)?;
+    let id = regions.first()?.parse().ok()?;
+    Some((code, id))
+}
+
+/// `cc + national` when `digits` parse as a possible national number of `cc`.
+fn national(digits: &str, cc: &str) -> Option<String> {
+    let (code, id) = region_for(cc)?;
+    let number = phonenumber::parse(Some(id), digits).ok()?;
+    if number.code().value() != code || number.extension().is_some() {
+        return None;
+    }
+    let national = number.national().to_string();
+    let len = u16::try_from(national.len()).ok()?;
+    let meta = DATABASE.by_id(id.as_ref())?;
+    if !is_possible_length(meta.descriptors(), len) {
+        return None;
+    }
+    Some(format!("{code}{national}"))
+}
+
+/// "Possible" as in libphonenumber's isPossibleNumber: the length of some
+/// number type of the region. Local-only lengths do not count, since a 7-digit
+/// US local number cannot be made international. The crate leaves the general
+/// descriptor's lengths empty, so the union over the number types is taken, as
+/// libphonenumber builds it.
+fn is_possible_length(d: &Descriptors, len: u16) -> bool {
+    const TYPES: [Type; 10] = [
+        Type::FixedLine,
+        Type::Mobile,
+        Type::TollFree,
+        Type::PremiumRate,
+        Type::SharedCost,
+        Type::PersonalNumber,
+        Type::Voip,
+        Type::Pager,
+        Type::Uan,
+        Type::Voicemail,
+    ];
+    d.general().possible_length().contains(&len)
+        || TYPES
+            .iter()
+            .filter_map(|&t| d.get(t))
+            .any(|desc| desc.possible_length().contains(&len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn national_forms_for_nanp() {
+        assert_eq!(normalise("5550000001", 0, "1"), "15550000001");
+        assert_eq!(normalise("15550000001", 2, "1"), "15550000001");
+        assert_eq!(normalise("555000", 2, "1"), "555000");
+    }
+
+    #[test]
+    fn unknown_country_code_keeps_digits() {
+        assert_eq!(normalise("4155550100", 2, "999"), "4155550100");
+        assert_eq!(normalise("4155550100", 2, "x"), "4155550100");
+        assert!(is_known_country_code("44"));
+        assert!(!is_known_country_code("999"));
+    }
+}
