@@ -5,6 +5,7 @@
 mod de;
 mod enums;
 mod error;
+mod ipnet;
 mod keywords;
 mod sections;
 mod validate;
@@ -20,13 +21,14 @@ pub use enums::{
     OutboundUnknown, PhraseOptOut, UnassignedSenders, UpstreamBind,
 };
 pub use error::{ConfigErrors, Problem};
+pub use ipnet::{parse_ip_net, IpNet};
 pub use keywords::{KeywordsConfig, DEFAULT_HELP, DEFAULT_OPT_IN, DEFAULT_OPT_OUT};
 pub use sections::{
     AccountConfig, AdminConfig, CampaignConfig, NumbersConfig, PolicyConfig, ServerConfig,
     StatusCodes, StoreConfig, TextConfig, UpstreamConfig, DEFAULT_HELP_RESPONSE,
     DEFAULT_OPT_IN_MESSAGE,
 };
-pub use validate::{coarse_number_key, parse_ip_net, IpNet, NumberKey, TEMPLATE_PLACEHOLDERS};
+pub use validate::{coarse_number_key, NumberKey, TEMPLATE_PLACEHOLDERS};
 
 /// Prefix of environment overrides: `OPTGATE__SECTION__KEY`.
 pub const ENV_PREFIX: &str = "OPTGATE";

@@ -1,10 +1,11 @@
 //! `Config::validate`: every check serde can not make, each problem one line.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::error::Problem;
+use super::ipnet::parse_ip_net;
 use super::keywords::fold;
 use super::{AccountConfig, CampaignConfig, Config};
 
@@ -385,47 +386,4 @@ fn positive(p: &mut Vec<Problem>, key: &str, value: Duration) {
     if value.is_zero() {
         p.push(Problem::raw(key, "\"0s\"", "must be longer than zero"));
     }
-}
-
-/// An IP network from `allowed_ips`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    /// Network address as written.
-    pub addr: IpAddr,
-    /// Prefix length in bits.
-    pub prefix: u8,
-}
-
-impl IpNet {
-    /// Whether `ip` is inside this network (IPv4 and IPv6 never match each other).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_eq(
-                u128::from(u32::from(net)),
-                u128::from(u32::from(ip)),
-                32,
-                self.prefix,
-            ),
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                prefix_eq(u128::from(net), u128::from(ip), 128, self.prefix)
-            }
-            _ => false,
-        }
-    }
-}
-
-fn prefix_eq(a: u128, b: u128, bits: u8, prefix: u8) -> bool {
-    let shift = u32::from(bits - prefix.min(bits));
-    a.checked_shr(shift).unwrap_or(0) == b.checked_shr(shift).unwrap_or(0)
-}
-
-/// Parses `addr` or `addr/len`; `None` when malformed or the length is too long.
-pub fn parse_ip_net(s: &str) -> Option<IpNet> {
-    let (addr, prefix) = match s.trim().split_once('/') {
-        Some((a, l)) => (a.parse::<IpAddr>().ok()?, Some(l.parse::<u8>().ok()?)),
-        None => (s.trim().parse::<IpAddr>().ok()?, None),
-    };
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = prefix.unwrap_or(max);
-    (prefix <= max).then_some(IpNet { addr, prefix })
 }
