@@ -14,6 +14,7 @@
 //! - [`upstream`]: the carrier side — bind pool, reconnect, windows, seq maps.
 //! - [`policy`]: pure consent decisions.
 
+pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod numbers;

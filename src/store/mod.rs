@@ -1,1 +1,275 @@
-//! See the crate-level Layout.
+//! Durable state: SQLite on its own OS thread behind one async interface.
+//!
+//! [`Store`] is the only way the daemon touches storage, so another backend
+//! (PostgreSQL, DESIGN.md §7) can be added behind the same methods. Requests
+//! travel over a bounded channel to the store thread, which drains up to
+//! `batch_max` of them, runs them in one transaction and commits once
+//! (group commit); each waiter is answered only after that commit, so an
+//! `Ok` means durable. A failed commit is reported to every waiter of the
+//! batch and the thread carries on (the disk may recover).
+//!
+//! [`Database`] is the blocking API over the same schema for CLI commands.
+
+mod blocking;
+mod error;
+mod ops;
+pub mod schema;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use blocking::Database;
+pub use error::StoreError;
+
+use crate::config::{Config, Durability};
+use worker::Request;
+
+/// What the store needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Database file; parent directories are created.
+    pub path: PathBuf,
+    /// `synchronous=FULL` or `NORMAL`.
+    pub durability: Durability,
+    /// Bound on stored deliveries.
+    pub max_stored_deliveries: u64,
+    /// Most requests per commit.
+    pub batch_max: usize,
+    /// Id map rows older than this are ignored and purged.
+    pub id_map_ttl: Duration,
+    /// Requests queued towards the store thread before senders wait.
+    pub queue_capacity: usize,
+    /// How long a statement waits for another process's lock (e.g. a CLI
+    /// command) before failing.
+    pub busy_timeout: Duration,
+}
+
+impl StoreOptions {
+    /// Options from the loaded configuration.
+    pub fn from_config(cfg: &Config) -> Self {
+        let batch_max = usize::try_from(cfg.store.batch_max)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        Self {
+            path: PathBuf::from(&cfg.store.path),
+            durability: cfg.store.durability,
+            max_stored_deliveries: cfg.store.max_stored_deliveries,
+            batch_max,
+            id_map_ttl: cfg.upstream.id_map_ttl,
+            queue_capacity: batch_max.saturating_mul(8).max(1024),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Defaults (as in the bundled config) for a database at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let mut opts = Self::from_config(&Config::default());
+        opts.path = path.into();
+        opts
+    }
+}
+
+/// Whether a stored delivery is a mobile-originated message or a receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKind {
+    /// Mobile-originated message.
+    Mo,
+    /// Delivery receipt.
+    Dlr,
+}
+
+impl DeliveryKind {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::Mo => "mo",
+            DeliveryKind::Dlr => "dlr",
+        }
+    }
+}
+
+/// An MO or receipt waiting for a platform bind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDelivery {
+    /// Id to pass to [`Store::ack_delivery`]; increases with insertion order.
+    pub id: u64,
+    /// MO or receipt.
+    pub kind: DeliveryKind,
+    /// The encoded deliver_sm / data_sm as received.
+    pub pdu: Vec<u8>,
+}
+
+/// Who sent the message a carrier id belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageOwner {
+    /// The platform account (`system_id`).
+    pub account: String,
+    /// optgate's own id when the platform was given one (released holds).
+    pub optgate_id: Option<String>,
+}
+
+/// Counters of the store thread (for tests and metrics).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    commits: AtomicU64,
+    failed_commits: AtomicU64,
+    requests: AtomicU64,
+    lost_writes: AtomicU64,
+    last_commit_nanos: AtomicU64,
+}
+
+/// A snapshot of the store thread's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Transactions committed.
+    pub commits: u64,
+    /// Transactions that failed to commit.
+    pub failed_commits: u64,
+    /// Requests executed (every kind).
+    pub requests: u64,
+    /// Write-behind rows lost to a failed commit.
+    pub lost_writes: u64,
+    /// Duration of the last commit.
+    pub last_commit: Duration,
+}
+
+/// Handle to the store thread. Cheap to clone; all clones share the thread.
+#[derive(Debug, Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Request>,
+    counters: Arc<Counters>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+impl Store {
+    /// Opens (creating and migrating) the database on a new store thread.
+    /// Waits without blocking the async runtime.
+    pub async fn open(opts: StoreOptions) -> Result<Store, StoreError> {
+        let (tx, rx) = mpsc::channel(opts.queue_capacity.max(1));
+        let counters = Arc::new(Counters::default());
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let thread_counters = Arc::clone(&counters);
+        std::thread::Builder::new()
+            .name("optgate-store".into())
+            .spawn(move || worker::run(opts, rx, thread_counters, ready_tx))
+            .map_err(|e| StoreError::Thread(Arc::new(e)))?;
+        ready_rx.await.map_err(|_| StoreError::Closed)??;
+        Ok(Store { tx, counters })
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Remembers which account sent the message the carrier calls
+    /// `carrier_id`. Write-behind: returns once queued, not once durable
+    /// (a crash may lose the last few milliseconds of mappings).
+    pub async fn map_message_id(
+        &self,
+        carrier_id: String,
+        account: String,
+        optgate_id: Option<String>,
+    ) -> Result<(), StoreError> {
+        let req = Request::MapId {
+            carrier_id,
+            account,
+            optgate_id,
+        };
+        self.tx.send(req).await.map_err(|_| StoreError::Closed)
+    }
+
+    /// The owner of `carrier_id`, if mapped within `id_map_ttl`.
+    pub async fn lookup_message_id(
+        &self,
+        carrier_id: String,
+    ) -> Result<Option<MessageOwner>, StoreError> {
+        self.call(|reply| Request::LookupId { carrier_id, reply })
+            .await
+    }
+
+    /// Durably stores an MO or receipt for `account`; returns its id.
+    /// `StoreError::Full` when `max_stored_deliveries` are already stored.
+    pub async fn enqueue_delivery(
+        &self,
+        account: String,
+        pdu: Vec<u8>,
+        kind: DeliveryKind,
+    ) -> Result<u64, StoreError> {
+        self.call(|reply| Request::Enqueue {
+            account,
+            kind,
+            pdu,
+            reply,
+        })
+        .await
+    }
+
+    /// Up to `limit` stored deliveries of `account`, in insertion order.
+    pub async fn pending_deliveries(
+        &self,
+        account: String,
+        limit: u32,
+    ) -> Result<Vec<StoredDelivery>, StoreError> {
+        self.call(|reply| Request::Pending {
+            account,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    /// Durably deletes a delivered entry; `false` if it was already gone.
+    pub async fn ack_delivery(&self, id: u64) -> Result<bool, StoreError> {
+        self.call(|reply| Request::Ack { id, reply }).await
+    }
+
+    /// Number of stored deliveries (committed state).
+    pub async fn count_deliveries(&self) -> Result<u64, StoreError> {
+        self.call(|reply| Request::Count { reply }).await
+    }
+
+    /// Commits a small write: `Ok` proves the database is writable now.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.call(|reply| Request::Ping { reply }).await
+    }
+
+    /// [`Store::ping`] as a readiness flag.
+    pub async fn is_writable(&self) -> bool {
+        self.ping().await.is_ok()
+    }
+
+    /// Waits until everything queued before this call is committed
+    /// (write-behind rows included). Errors if that commit failed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.call(|reply| Request::Flush { reply }).await
+    }
+
+    /// Commits what is queued, then stops the thread and closes the
+    /// database. Later calls on any clone fail with `StoreError::Closed`.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.call(|reply| Request::Close { reply }).await
+    }
+
+    /// Counters of the store thread.
+    pub fn stats(&self) -> StoreStats {
+        let c = &self.counters;
+        StoreStats {
+            commits: c.commits.load(Ordering::Relaxed),
+            failed_commits: c.failed_commits.load(Ordering::Relaxed),
+            requests: c.requests.load(Ordering::Relaxed),
+            lost_writes: c.lost_writes.load(Ordering::Relaxed),
+            last_commit: Duration::from_nanos(c.last_commit_nanos.load(Ordering::Relaxed)),
+        }
+    }
+}

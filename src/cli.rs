@@ -1,0 +1,206 @@
+//! The command line (DESIGN.md §5): argument types and the subcommands.
+//! `main.rs` only parses and calls [`main`].
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{CampaignStatus, Config, ConfigErrors};
+
+/// Exit code for any configuration problem (DESIGN.md §4).
+pub const EXIT_CONFIG: u8 = 64;
+/// Exit code when the daemon fails after a valid config was loaded.
+pub const EXIT_FAILURE: u8 = 1;
+/// Environment variable naming the config file when `-c` is not given.
+pub const CONFIG_ENV: &str = "OPTGATE_CONFIG";
+/// Config file tried when neither `-c` nor `$OPTGATE_CONFIG` is given.
+pub const LOCAL_CONFIG: &str = "config/optgate.toml";
+/// Config file used when nothing else names one and the local file is absent.
+pub const SYSTEM_CONFIG: &str = "/etc/optgate/optgate.toml";
+
+/// optgate: SMPP 3.4 consent gateway.
+#[derive(Debug, Parser)]
+#[command(name = "optgate", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon.
+    Run(RunArgs),
+    /// Validate the configuration and print a summary; exit 64 on errors.
+    CheckConfig(ConfigArg),
+}
+
+/// `-c FILE`, shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// Config file [default: $OPTGATE_CONFIG, then config/optgate.toml, then /etc/optgate/optgate.toml]
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// The config file to load: `-c`, then `$OPTGATE_CONFIG` (if not
+    /// empty), then `config/optgate.toml` if it exists, then the system file.
+    pub fn resolve(&self) -> PathBuf {
+        let from_env = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty());
+        resolve_config_path(self.config.clone(), from_env.map(PathBuf::from), |p| {
+            p.exists()
+        })
+    }
+}
+
+/// The `-c` default resolution as a pure function (testable without the
+/// process environment): explicit, then env, then local if `exists`, then system.
+pub fn resolve_config_path(
+    explicit: Option<PathBuf>,
+    from_env: Option<PathBuf>,
+    exists: impl Fn(&Path) -> bool,
+) -> PathBuf {
+    explicit
+        .or(from_env)
+        .or_else(|| Some(PathBuf::from(LOCAL_CONFIG)).filter(|p| exists(p)))
+        .unwrap_or_else(|| PathBuf::from(SYSTEM_CONFIG))
+}
+
+/// `optgate run` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Why the daemon stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The daemon entry point is not wired into the CLI yet.
+    #[error("daemon not built yet")]
+    NotBuilt,
+    /// The async runtime could not be started.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+}
+
+/// Runs one parsed command line and returns the process exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Run(args) => run(&args),
+        Command::CheckConfig(arg) => check_config(&arg.resolve()),
+    }
+}
+
+/// Loads and validates `path`; on problems prints each line to stderr.
+fn load_or_report(path: &Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|errors: ConfigErrors| {
+        eprintln!("{}: invalid configuration", path.display());
+        for p in &errors.problems {
+            eprintln!("{p}");
+        }
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+fn check_config(path: &Path) -> ExitCode {
+    match load_or_report(path) {
+        Ok(cfg) => {
+            print!("{}", summary(path, &cfg));
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// The short `check-config` summary of a valid configuration.
+pub fn summary(path: &Path, cfg: &Config) -> String {
+    let approved = cfg
+        .campaigns
+        .iter()
+        .filter(|c| c.status == CampaignStatus::Approved)
+        .count();
+    let mut out = String::new();
+    // Writing to a String can not fail.
+    let _ = writeln!(out, "{}: OK", path.display());
+    let _ = writeln!(out, "smpp listen:  {}", cfg.server.listen);
+    let _ = writeln!(out, "admin listen: {}", cfg.admin.listen);
+    let _ = writeln!(out, "accounts:     {}", cfg.server.accounts.len());
+    let _ = writeln!(
+        out,
+        "campaigns:    {} ({approved} approved)",
+        cfg.campaigns.len()
+    );
+    let _ = writeln!(
+        out,
+        "upstream:     {} as {} ({} x{})",
+        cfg.upstream.address, cfg.upstream.system_id, cfg.upstream.bind, cfg.upstream.binds
+    );
+    let _ = writeln!(
+        out,
+        "store:        {} (durability {})",
+        cfg.store.path, cfg.store.durability
+    );
+    out
+}
+
+fn run(args: &RunArgs) -> ExitCode {
+    let path = args.config.resolve();
+    let cfg = match load_or_report(&path) {
+        Ok(cfg) => cfg,
+        Err(code) => return code,
+    };
+    init_tracing(args.log_format);
+    tracing::info!(config = %path.display(), "configuration loaded");
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(DaemonError::from)
+        .and_then(|rt| rt.block_on(run_daemon(cfg)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "optgate stopped");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Installs the global tracing subscriber: `RUST_LOG` filter (default
+/// `info`), text or JSON lines on stderr. A second call is a no-op.
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // try_init fails only when a subscriber is already set; keep that one.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// The daemon entry point called by `optgate run` with a validated config.
+/// Placeholder until the lead wires `optgate::run`: always fails.
+pub async fn run_daemon(cfg: Config) -> Result<(), DaemonError> {
+    let _ = cfg;
+    Err(DaemonError::NotBuilt)
+}

@@ -1,0 +1,77 @@
+//! Blocking access to the same database for CLI commands (`optgate logs`,
+//! `consent set`, ...), which may run while the daemon does: WAL lets them
+//! read alongside it, and `busy_timeout` makes their writes wait their turn.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{ops, schema, MessageOwner, StoreError, StoredDelivery};
+
+/// How long a CLI statement waits for the daemon's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A synchronous connection to the optgate database.
+#[derive(Debug)]
+pub struct Database {
+    conn: Connection,
+}
+
+impl Database {
+    /// Opens an existing database read-only. Fails if the file is missing or
+    /// its schema is not exactly this build's (older: the daemon migrates it).
+    pub fn open_readonly(path: &Path) -> Result<Database, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        schema::check_current(&conn)?;
+        Ok(Database { conn })
+    }
+
+    /// Opens the database read-write, creating and migrating it as the
+    /// daemon would. For CLI commands that change state.
+    pub fn open(path: &Path) -> Result<Database, StoreError> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        schema::migrate(&mut conn)?;
+        Ok(Database { conn })
+    }
+
+    /// The underlying connection, for queries added by later modules.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The owner of `carrier_id` if mapped within `ttl`.
+    pub fn lookup_message_id(
+        &self,
+        carrier_id: &str,
+        ttl: Duration,
+    ) -> Result<Option<MessageOwner>, StoreError> {
+        ops::lookup_message_id(&self.conn, carrier_id, ttl)
+    }
+
+    /// Up to `limit` stored deliveries of `account`, oldest first.
+    pub fn pending_deliveries(
+        &self,
+        account: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredDelivery>, StoreError> {
+        ops::pending_deliveries(&self.conn, account, limit)
+    }
+
+    /// Number of stored deliveries.
+    pub fn count_deliveries(&self) -> Result<u64, StoreError> {
+        ops::count_deliveries(&self.conn)
+    }
+
+    /// The schema version of the file.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        schema::version(&self.conn)
+    }
+}

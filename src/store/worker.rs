@@ -1,0 +1,405 @@
+//! The store thread: owns the read-write connection and runs group commits.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    ops, schema, Counters, DeliveryKind, MessageOwner, Reply, StoreError, StoreOptions,
+    StoredDelivery,
+};
+use crate::config::Durability;
+
+/// How often expired id map rows are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+/// Id map rows deleted per purge step; steps interleave with batches so a
+/// large backlog never stalls requests for long.
+const PURGE_CHUNK: u32 = 5_000;
+
+/// One request to the store thread.
+pub(super) enum Request {
+    MapId {
+        carrier_id: String,
+        account: String,
+        optgate_id: Option<String>,
+    },
+    LookupId {
+        carrier_id: String,
+        reply: Reply<Option<MessageOwner>>,
+    },
+    Enqueue {
+        account: String,
+        kind: DeliveryKind,
+        pdu: Vec<u8>,
+        reply: Reply<u64>,
+    },
+    Pending {
+        account: String,
+        limit: u32,
+        reply: Reply<Vec<StoredDelivery>>,
+    },
+    Ack {
+        id: u64,
+        reply: Reply<bool>,
+    },
+    Count {
+        reply: Reply<u64>,
+    },
+    Ping {
+        reply: Reply<()>,
+    },
+    Flush {
+        reply: Reply<()>,
+    },
+    Close {
+        reply: Reply<()>,
+    },
+}
+
+/// Sends a request's result once the batch's fate is known: a commit
+/// failure replaces every result, so nothing uncommitted is acknowledged.
+type Answer = Box<dyn FnOnce(Option<&Arc<rusqlite::Error>>)>;
+
+fn answer<T: 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Answer {
+    Box::new(move |failed| {
+        let out = match failed {
+            Some(e) => Err(StoreError::Commit(Arc::clone(e))),
+            None => result,
+        };
+        // The waiter may have gone away (cancelled); nothing to do then.
+        let _ = reply.send(out);
+    })
+}
+
+struct Worker {
+    conn: Connection,
+    opts: StoreOptions,
+    counters: Arc<Counters>,
+    /// Committed number of stored deliveries (kept here: COUNT(*) per
+    /// enqueue would scan the table).
+    stored: u64,
+    purge_due: bool,
+    last_purge: Instant,
+}
+
+/// What a batch needs to know about the committed state.
+struct Ctx {
+    stored: u64,
+    limit: u64,
+    ttl: Duration,
+}
+
+/// Per-batch state that only becomes real if the batch commits.
+#[derive(Default)]
+struct Batch {
+    answers: Vec<Answer>,
+    stored_delta: i64,
+    write_behind: u64,
+    close: Option<Reply<()>>,
+}
+
+/// The store thread's body: open, then serve batches until closed or every
+/// [`super::Store`] handle is dropped.
+pub(super) fn run(
+    opts: StoreOptions,
+    mut rx: mpsc::Receiver<Request>,
+    counters: Arc<Counters>,
+    ready: oneshot::Sender<Result<(), StoreError>>,
+) {
+    let mut worker = match Worker::open(opts, counters) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    let mut requests = Vec::with_capacity(worker.opts.batch_max);
+    while let Some(first) = rx.blocking_recv() {
+        requests.push(first);
+        // Stop draining at a Close: what was queued after it is refused.
+        while requests.len() < worker.opts.batch_max
+            && !matches!(requests.last(), Some(Request::Close { .. }))
+        {
+            match rx.try_recv() {
+                Ok(r) => requests.push(r),
+                Err(_) => break,
+            }
+        }
+        if let Some((close, result)) = worker.run_batch(&mut requests) {
+            rx.close();
+            while let Ok(late) = rx.try_recv() {
+                refuse(late);
+            }
+            drop(worker);
+            let _ = close.send(result);
+            return;
+        }
+        worker.purge_step();
+    }
+}
+
+/// Answers a request that arrived after Close with `StoreError::Closed`.
+fn refuse(req: Request) {
+    let mut batch = Batch::default();
+    skip(req, &mut batch);
+    for a in batch.answers {
+        a(None);
+    }
+    if let Some(reply) = batch.close {
+        let _ = reply.send(Err(StoreError::Closed));
+    }
+}
+
+impl Worker {
+    fn open(opts: StoreOptions, counters: Arc<Counters>) -> Result<Worker, StoreError> {
+        if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source: Arc::new(e),
+            })?;
+        }
+        let mut conn = Connection::open(&opts.path)?;
+        // SQLite silently falls back to read-only for an unwritable file;
+        // fail at start with a clear reason instead of on every write.
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(StoreError::ReadOnly(opts.path.clone()));
+        }
+        conn.busy_timeout(opts.busy_timeout)?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::NotWal(mode));
+        }
+        let sync = match opts.durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        schema::migrate(&mut conn)?;
+        let stored = ops::count_deliveries(&conn)?;
+        tracing::info!(path = %opts.path.display(), stored, "store opened");
+        Ok(Worker {
+            conn,
+            opts,
+            counters,
+            stored,
+            purge_due: true,
+            last_purge: Instant::now(),
+        })
+    }
+
+    /// Runs `requests` in one transaction, commits once, then answers them.
+    /// Returns the Close reply (and the batch result) when a Close was seen.
+    fn run_batch(
+        &mut self,
+        requests: &mut Vec<Request>,
+    ) -> Option<(Reply<()>, Result<(), StoreError>)> {
+        let count = requests.len() as u64;
+        self.counters.requests.fetch_add(count, Ordering::Relaxed);
+        let mut batch = Batch::default();
+        let started = Instant::now();
+        let ctx = Ctx {
+            stored: self.stored,
+            limit: self.opts.max_stored_deliveries,
+            ttl: self.opts.id_map_ttl,
+        };
+        let failure = match self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+        {
+            Ok(mut tx) => {
+                let failed = execute_all(&mut tx, requests, &mut batch, &ctx);
+                failed.or_else(|| tx.commit().err()).map(Arc::new)
+            }
+            Err(e) => Some(Arc::new(e)),
+        };
+        // Requests not reached by execute_all (aborted batch) are failed too.
+        for req in requests.drain(..) {
+            skip(req, &mut batch);
+        }
+        self.finish(batch, failure, started)
+    }
+
+    fn finish(
+        &mut self,
+        batch: Batch,
+        failure: Option<Arc<rusqlite::Error>>,
+        started: Instant,
+    ) -> Option<(Reply<()>, Result<(), StoreError>)> {
+        let elapsed = started.elapsed();
+        match &failure {
+            None => {
+                self.counters.commits.fetch_add(1, Ordering::Relaxed);
+                let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+                self.counters
+                    .last_commit_nanos
+                    .store(nanos, Ordering::Relaxed);
+                metrics::histogram!("optgate_store_commit_seconds").record(elapsed.as_secs_f64());
+                self.stored = self.stored.saturating_add_signed(batch.stored_delta);
+            }
+            Some(e) => {
+                self.counters.failed_commits.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .lost_writes
+                    .fetch_add(batch.write_behind, Ordering::Relaxed);
+                tracing::error!(error = %e, "store commit failed; the batch was answered with errors");
+            }
+        }
+        for a in batch.answers {
+            a(failure.as_ref());
+        }
+        let result = match failure {
+            Some(e) => Err(StoreError::Commit(e)),
+            None => Ok(()),
+        };
+        batch.close.map(|reply| (reply, result))
+    }
+
+    /// Deletes one chunk of expired id map rows when a purge is due.
+    fn purge_step(&mut self) {
+        if !self.purge_due && self.last_purge.elapsed() < PURGE_EVERY {
+            return;
+        }
+        self.purge_due = true;
+        self.last_purge = Instant::now();
+        match ops::purge_message_ids(&self.conn, self.opts.id_map_ttl, PURGE_CHUNK) {
+            Ok(n) => {
+                self.purge_due = n as u64 >= u64::from(PURGE_CHUNK);
+                if n > 0 {
+                    tracing::debug!(rows = n, "purged expired message ids");
+                }
+            }
+            Err(e) => {
+                self.purge_due = false;
+                tracing::warn!(error = %e, "id map purge failed");
+            }
+        }
+    }
+}
+
+/// Executes each request inside `tx`, each write in its own savepoint so a
+/// failing request leaves no partial effect. Returns the error that aborted
+/// the whole transaction, if SQLite rolled it back.
+fn execute_all(
+    tx: &mut Transaction<'_>,
+    requests: &mut Vec<Request>,
+    batch: &mut Batch,
+    ctx: &Ctx,
+) -> Option<rusqlite::Error> {
+    let mut pending = std::mem::take(requests).into_iter();
+    for req in pending.by_ref() {
+        execute(tx, req, batch, ctx);
+        // Some errors (I/O, disk full) make SQLite roll the transaction
+        // back; later statements would then autocommit one by one.
+        if tx.is_autocommit() {
+            requests.extend(pending);
+            return Some(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                Some("transaction rolled back by SQLite".into()),
+            ));
+        }
+    }
+    None
+}
+
+/// Runs `f` in a savepoint: committed into the transaction on success,
+/// rolled back on error.
+fn in_savepoint<T>(
+    tx: &mut Transaction<'_>,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let sp = tx.savepoint()?;
+    let value = f(&sp)?;
+    sp.commit()?;
+    Ok(value)
+}
+
+fn execute(tx: &mut Transaction<'_>, req: Request, batch: &mut Batch, ctx: &Ctx) {
+    let a = match req {
+        Request::MapId {
+            carrier_id,
+            account,
+            optgate_id,
+        } => {
+            batch.write_behind += 1;
+            let r = in_savepoint(tx, |c| {
+                ops::map_message_id(c, &carrier_id, &account, optgate_id.as_deref())
+            });
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "message id mapping not stored");
+            }
+            return;
+        }
+        Request::LookupId { carrier_id, reply } => {
+            answer(reply, ops::lookup_message_id(tx, &carrier_id, ctx.ttl))
+        }
+        Request::Enqueue {
+            account,
+            kind,
+            pdu,
+            reply,
+        } => {
+            let now = ctx.stored.saturating_add_signed(batch.stored_delta);
+            let r = if now >= ctx.limit {
+                Err(StoreError::Full { limit: ctx.limit })
+            } else {
+                in_savepoint(tx, |c| ops::insert_delivery(c, &account, kind, &pdu))
+            };
+            if r.is_ok() {
+                batch.stored_delta += 1;
+            }
+            answer(reply, r)
+        }
+        Request::Pending {
+            account,
+            limit: max,
+            reply,
+        } => answer(reply, ops::pending_deliveries(tx, &account, max)),
+        Request::Ack { id, reply } => {
+            let r = in_savepoint(tx, |c| ops::delete_delivery(c, id));
+            if matches!(r, Ok(true)) {
+                batch.stored_delta -= 1;
+            }
+            answer(reply, r)
+        }
+        Request::Count { reply } => answer(
+            reply,
+            Ok(ctx.stored.saturating_add_signed(batch.stored_delta)),
+        ),
+        Request::Ping { reply } => answer(reply, in_savepoint(tx, ops::touch)),
+        Request::Flush { reply } => answer(reply, Ok(())),
+        Request::Close { reply } => {
+            batch.close = Some(reply);
+            return;
+        }
+    };
+    batch.answers.push(a);
+}
+
+/// Records a request that is not executed: its answer is `Closed`, or the
+/// batch's commit failure when the batch failed.
+fn skip(req: Request, batch: &mut Batch) {
+    let a = match req {
+        Request::MapId { .. } => {
+            batch.write_behind += 1;
+            return;
+        }
+        Request::Close { reply } => {
+            batch.close = Some(reply);
+            return;
+        }
+        Request::LookupId { reply, .. } => answer(reply, Err(StoreError::Closed)),
+        Request::Enqueue { reply, .. } => answer(reply, Err(StoreError::Closed)),
+        Request::Pending { reply, .. } => answer(reply, Err(StoreError::Closed)),
+        Request::Ack { reply, .. } => answer(reply, Err(StoreError::Closed)),
+        Request::Count { reply } => answer(reply, Err(StoreError::Closed)),
+        Request::Ping { reply } | Request::Flush { reply } => {
+            answer(reply, Err(StoreError::Closed))
+        }
+    };
+    batch.answers.push(a);
+}
