@@ -93,9 +93,9 @@ pub enum LogFormat {
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// The daemon entry point is not wired into the CLI yet.
-    #[error("daemon not built yet")]
-    NotBuilt,
+    /// The daemon could not start (store, listener).
+    #[error("{0}")]
+    Start(#[from] crate::daemon::StartError),
     /// The async runtime could not be started.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[from] std::io::Error),
@@ -173,7 +173,7 @@ fn run(args: &RunArgs) -> ExitCode {
         .enable_all()
         .build()
         .map_err(DaemonError::from)
-        .and_then(|rt| rt.block_on(run_daemon(cfg)));
+        .and_then(|rt| rt.block_on(run_daemon(cfg, path.clone())));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -198,9 +198,53 @@ pub fn init_tracing(format: LogFormat) {
     };
 }
 
-/// The daemon entry point called by `optgate run` with a validated config.
-/// Placeholder until the lead wires `optgate::run`: always fails.
-pub async fn run_daemon(cfg: Config) -> Result<(), DaemonError> {
-    let _ = cfg;
-    Err(DaemonError::NotBuilt)
+/// The daemon: starts it, tells systemd it is ready, then serves until a
+/// signal. SIGTERM drains gracefully within `[server] shutdown_grace`;
+/// SIGINT stops fast (the store still commits what it acknowledged); SIGHUP
+/// reloads accounts and routes from `path`, keeping the old config if the
+/// new one does not validate.
+pub async fn run_daemon(cfg: Config, path: PathBuf) -> Result<(), DaemonError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let daemon = crate::daemon::Daemon::start(&cfg, None).await?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let watchdog = crate::sdnotify::watchdog_interval();
+    let mut wd = tokio::time::interval(watchdog.unwrap_or(std::time::Duration::from_secs(3600)));
+    crate::sdnotify::notify("READY=1");
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: draining");
+                crate::sdnotify::notify("STOPPING=1");
+                daemon.shutdown(cfg.server.shutdown_grace).await;
+                return Ok(());
+            }
+            _ = int.recv() => {
+                tracing::info!("SIGINT: stopping fast");
+                crate::sdnotify::notify("STOPPING=1");
+                daemon.shutdown(std::time::Duration::from_millis(200)).await;
+                return Ok(());
+            }
+            _ = hup.recv() => reload(&daemon, &cfg, &path),
+            _ = wd.tick(), if watchdog.is_some() => crate::sdnotify::notify("WATCHDOG=1"),
+        }
+    }
+}
+
+fn reload(daemon: &crate::daemon::Daemon, running: &Config, path: &Path) {
+    match Config::load(path) {
+        Ok(new) => {
+            if new.server.listen != running.server.listen || new.store.path != running.store.path {
+                tracing::warn!("listen address and store path changes need a restart; kept the old ones");
+            }
+            daemon.reload(&new);
+        }
+        Err(errors) => {
+            tracing::warn!(problems = errors.problems.len(), "reload refused: the new config is invalid; keeping the old one");
+            for p in &errors.problems {
+                tracing::warn!(problem = %p, "config problem");
+            }
+        }
+    }
 }

@@ -47,7 +47,7 @@ impl Daemon {
     /// Opens the store, starts the carrier binds and serves platforms on
     /// `listener` (or on `[server] listen` when `None`).
     pub async fn start(cfg: &Config, listener: Option<TcpListener>) -> Result<Daemon, StartError> {
-        let store = Store::open(store_options(cfg)).map_err(|source| StartError::Store {
+        let store = Store::open(StoreOptions::from_config(cfg)).await.map_err(|source| StartError::Store {
             path: cfg.store.path.clone(),
             source,
         })?;
@@ -128,16 +128,6 @@ impl Daemon {
             warn!(error = %e, "store close failed");
         }
         info!("optgate stopped");
-    }
-}
-
-fn store_options(cfg: &Config) -> StoreOptions {
-    StoreOptions {
-        path: cfg.store.path.clone().into(),
-        durability_full: matches!(cfg.store.durability, crate::config::Durability::Full),
-        batch_max: cfg.store.batch_max as usize,
-        max_stored_deliveries: cfg.store.max_stored_deliveries,
-        id_map_ttl: cfg.upstream.id_map_ttl,
     }
 }
 

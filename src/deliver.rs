@@ -120,7 +120,7 @@ impl Task {
             while let Ok(msg) = self.rx.try_recv() {
                 self.handle(msg);
             }
-            if self.backlog && self.queue.is_empty() && !self.sessions.is_empty() {
+            if self.backlog && !self.sessions.is_empty() && self.queue.len() < MEMORY_CAP {
                 self.load_page().await;
             }
             self.pump();
@@ -145,7 +145,7 @@ impl Task {
     }
 
     fn enqueue(&mut self, id: u64, pdu: Pdu) {
-        if id < self.cursor && !self.backlog {
+        if id < self.cursor {
             return; // already loaded from the store
         }
         if self.queue.len() >= MEMORY_CAP {
@@ -174,31 +174,39 @@ impl Task {
                 self.deferred.push((at, id, pdu));
             }
             (_, None) => {
-                // No copy came back: it is still in the store; page it in again.
-                self.backlog = true;
-                self.cursor = self.cursor.min(id);
+                // No copy came back: it stays in the store and goes out after
+                // the next restart.
+                warn!(account = %self.account, id, "deferred delivery kept in the store only");
             }
         }
     }
 
     fn delivered(&mut self, id: u64) {
-        self.store.ack_delivery(id);
+        // Deleting is not on the delivery path: a crash before it commits only
+        // means the row is delivered once more after restart.
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.ack_delivery(id).await {
+                warn!(id, error = %e, "could not delete a delivered row; it will be redelivered");
+            }
+        });
         metrics::gauge!("optgate_stored_deliveries").decrement(1.0);
     }
 
     async fn load_page(&mut self) {
-        match self.store.pending_deliveries(&self.account, self.cursor, PAGE).await {
+        match self.store.pending_deliveries_from(self.account.to_string(), self.cursor, PAGE as u32).await {
             Ok(rows) => {
                 let n = rows.len();
-                for (id, bytes) in rows {
+                for row in rows {
+                    let id = row.id;
                     self.cursor = self.cursor.max(id + 1);
-                    match Pdu::decode(bytes::Bytes::from(bytes)) {
+                    match Pdu::decode(bytes::Bytes::from(row.pdu)) {
                         Ok(pdu) => {
                             self.queue.insert(id, pdu);
                         }
                         Err(e) => {
                             warn!(account = %self.account, id, error = %e, "stored delivery unreadable; dropped");
-                            self.store.ack_delivery(id);
+                            self.delivered(id);
                         }
                     }
                 }
@@ -212,7 +220,9 @@ impl Task {
 
     /// Hands queued rows to sessions with room, round-robin.
     fn pump(&mut self) {
-        while !self.queue.is_empty() && !self.sessions.is_empty() {
+        // In backlog mode only rows below the cursor are known to have no
+        // older row still waiting in the store.
+        while self.queue.first_key_value().is_some_and(|(id, _)| !self.backlog || *id < self.cursor) && !self.sessions.is_empty() {
             let n = self.sessions.len();
             let mut sent = false;
             for i in 0..n {

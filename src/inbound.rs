@@ -93,14 +93,13 @@ impl Inbound {
 
     /// Records which account a carrier message id belongs to: in memory at
     /// once, in the store written behind.
-    pub fn remember_message(&self, carrier_id: Bytes, account: Arc<str>) {
-        self.store.map_message_id(
-            String::from_utf8_lossy(&carrier_id).into_owned(),
-            account.to_string(),
-            None,
-        );
+    pub async fn remember_message(&self, carrier_id: Bytes, account: Arc<str>) {
+        let key = String::from_utf8_lossy(&carrier_id).into_owned();
         if let Ok(mut ids) = self.ids.lock() {
-            ids.insert(carrier_id, account);
+            ids.insert(carrier_id, account.clone());
+        }
+        if let Err(e) = self.store.map_message_id(key, account.to_string(), None).await {
+            warn!(error = %e, "id map write failed; receipts will be routed by address");
         }
     }
 
@@ -117,8 +116,8 @@ impl Inbound {
                     let this = self.clone();
                     tokio::spawn(async move {
                         let key = String::from_utf8_lossy(&id).into_owned();
-                        let found = match this.store.lookup_message_id(&key).await {
-                            Ok(Some((acct, _))) => Some(Arc::<str>::from(acct)),
+                        let found = match this.store.lookup_message_id(key).await {
+                            Ok(Some(owner)) => Some(Arc::<str>::from(owner.account)),
                             _ => None,
                         };
                         let routes = this.routes();
@@ -150,7 +149,7 @@ impl Inbound {
             return;
         };
         let bytes = pdu.to_bytes().to_vec();
-        let pending = match self.store.enqueue_delivery_ordered(account.to_string(), bytes, kind).await {
+        let pending = match self.store.enqueue_delivery_queued(account.to_string(), bytes, kind).await {
             Ok(p) => p,
             Err(e) => {
                 warn!(error = %e, "store refused a delivery");
@@ -166,7 +165,7 @@ impl Inbound {
                     dispatcher.try_send(DispatchMsg::Stored { id, pdu });
                     ack.send(status::ESME_ROK).await;
                 }
-                Ok(Err(crate::store::StoreError::Full)) => ack.send(status::ESME_RMSGQFUL).await,
+                Ok(Err(crate::store::StoreError::Full { .. })) => ack.send(status::ESME_RMSGQFUL).await,
                 Ok(Err(e)) => {
                     warn!(error = %e, "delivery not stored; carrier told to retry");
                     ack.send(status::ESME_RX_T_APPN).await;

@@ -61,6 +61,7 @@ pub(super) struct Session {
 /// One event while draining at shutdown.
 enum Step {
     Out(ToPlatform),
+    Request(Pdu),
     UnbindResp,
     Other,
     Gone,
@@ -151,7 +152,7 @@ impl Session {
                     return "write failed";
                 }
             }
-            let flushed = timeout(self.ctx.settings.response_timeout, self.writer.flush()).await;
+            let flushed = timeout(self.ctx.settings.response_timeout, SinkExt::<&Pdu>::flush(&mut self.writer)).await;
             if !matches!(flushed, Ok(Ok(()))) {
                 return "write to platform failed or stalled";
             }
@@ -187,7 +188,8 @@ impl Session {
 
     async fn on_tick(&mut self) -> Flow {
         let now = Instant::now();
-        let s = &self.ctx.settings;
+        let ctx = self.ctx.clone();
+        let s = &ctx.settings;
         if self.state == BindState::Open && now.duration_since(self.connected) >= s.bind_timeout {
             info!("no bind within bind_timeout; closing");
             return Flow::Close;
@@ -298,7 +300,7 @@ impl Session {
                 }
                 info!(status = status::status_name(code), "bind refused");
                 let _ = self.feed(bind_resp(cid, seq, code, false)).await;
-                let _ = self.writer.flush().await;
+                let _ = SinkExt::<&Pdu>::flush(&mut self.writer).await;
                 return Flow::Close;
             }
         };
@@ -364,6 +366,7 @@ impl Session {
                     Some(out) = self.out_rx.recv() => Step::Out(out),
                     item = self.reader.next() => match item {
                         Some(Ok(Ok(p))) if p.command_id() == cmd::UNBIND_RESP => Step::UnbindResp,
+                        Some(Ok(Ok(p))) if !cmd::is_response(p.command_id()) => Step::Request(p),
                         Some(Ok(_)) => Step::Other,
                         _ => Step::Gone,
                     },
@@ -375,9 +378,16 @@ impl Session {
                     if let Flow::Close = self.on_outgoing(out).await {
                         break;
                     }
-                    let _ = self.writer.flush().await;
+                    let _ = SinkExt::<&Pdu>::flush(&mut self.writer).await;
                 }
                 Ok(Step::UnbindResp) => unbind_answered = true,
+                Ok(Step::Request(p)) => {
+                    // Sent before the platform saw our unbind: answer it with a
+                    // temporary error so it is retried, never silently dropped.
+                    let code = if p.command_id() == cmd::ENQUIRE_LINK { status::ESME_ROK } else { status::ESME_RTHROTTLED };
+                    let _ = self.feed(crate::route::answer(p.command_id(), code, p.sequence_number)).await;
+                    let _ = SinkExt::<&Pdu>::flush(&mut self.writer).await;
+                }
                 Ok(Step::Other) => {}
                 Ok(Step::Gone) | Err(_) => break,
             }
@@ -387,7 +397,7 @@ impl Session {
 
     /// Gives back everything this session held.
     async fn finish(&mut self) {
-        let _ = self.writer.flush().await;
+        let _ = SinkExt::<&Pdu>::flush(&mut self.writer).await;
         if let Some(account) = &self.account {
             self.ctx.release_bind(account);
         }

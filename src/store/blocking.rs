@@ -62,7 +62,7 @@ impl Database {
         account: &str,
         limit: u32,
     ) -> Result<Vec<StoredDelivery>, StoreError> {
-        ops::pending_deliveries(&self.conn, account, limit)
+        ops::pending_deliveries(&self.conn, account, 0, limit)
     }
 
     /// Number of stored deliveries.

@@ -221,12 +221,44 @@ impl Store {
         account: String,
         limit: u32,
     ) -> Result<Vec<StoredDelivery>, StoreError> {
+        self.pending_deliveries_from(account, 0, limit).await
+    }
+
+    /// Like [`Store::pending_deliveries`], starting at id `from_id` (paging).
+    pub async fn pending_deliveries_from(
+        &self,
+        account: String,
+        from_id: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredDelivery>, StoreError> {
         self.call(|reply| Request::Pending {
             account,
+            from_id,
             limit,
             reply,
         })
         .await
+    }
+
+    /// Queues a durable store of an MO or receipt and returns at once with
+    /// a receiver for the commit's outcome. Requests queued one after the
+    /// other are committed in that order, which is what keeps a STOP and a
+    /// following START in order while many commits are in flight.
+    pub async fn enqueue_delivery_queued(
+        &self,
+        account: String,
+        pdu: Vec<u8>,
+        kind: DeliveryKind,
+    ) -> Result<oneshot::Receiver<Result<u64, StoreError>>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let req = Request::Enqueue {
+            account,
+            kind,
+            pdu,
+            reply,
+        };
+        self.tx.send(req).await.map_err(|_| StoreError::Closed)?;
+        Ok(rx)
     }
 
     /// Durably deletes a delivered entry; `false` if it was already gone.

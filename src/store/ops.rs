@@ -88,12 +88,13 @@ pub fn insert_delivery(
 pub fn pending_deliveries(
     conn: &Connection,
     account: &str,
+    from_id: u64,
     limit: u32,
 ) -> Result<Vec<StoredDelivery>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, kind, pdu FROM deliveries WHERE account = ?1 ORDER BY id LIMIT ?2",
+        "SELECT id, kind, pdu FROM deliveries WHERE account = ?1 AND id >= ?2 ORDER BY id LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![account, limit], |r| {
+    let rows = stmt.query_map(params![account, from_id, limit], |r| {
         let kind: String = r.get(1)?;
         Ok(StoredDelivery {
             id: r.get(0)?,

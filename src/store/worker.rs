@@ -38,6 +38,7 @@ pub(super) enum Request {
     },
     Pending {
         account: String,
+        from_id: u64,
         limit: u32,
         reply: Reply<Vec<StoredDelivery>>,
     },
@@ -356,9 +357,10 @@ fn execute(tx: &mut Transaction<'_>, req: Request, batch: &mut Batch, ctx: &Ctx)
         }
         Request::Pending {
             account,
+            from_id,
             limit: max,
             reply,
-        } => answer(reply, ops::pending_deliveries(tx, &account, max)),
+        } => answer(reply, ops::pending_deliveries(tx, &account, from_id, max)),
         Request::Ack { id, reply } => {
             let r = in_savepoint(tx, |c| ops::delete_delivery(c, id));
             if matches!(r, Ok(true)) {

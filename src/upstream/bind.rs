@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
-use tokio::time::{sleep, sleep_until, timeout};
+use tokio::time::{sleep_until, timeout};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
 
@@ -270,7 +270,7 @@ impl BindTask {
                     }
                 }
             }
-            if timeout(s.response_timeout, writer.flush()).await.map(|r| r.is_err()).unwrap_or(true) {
+            if timeout(s.response_timeout, SinkExt::<&Pdu>::flush(&mut writer)).await.map(|r| r.is_err()).unwrap_or(true) {
                 break End::Lost("write to carrier failed or stalled".into());
             }
         };
@@ -342,7 +342,7 @@ impl BindTask {
         pdu.sequence_number = entry.orig_seq;
         if pdu.command_status == status::ESME_ROK {
             if let (Some(account), Some(mid)) = (&entry.account, message_id_of(&pdu)) {
-                self.inbound.remember_message(mid, account.clone());
+                self.inbound.remember_message(mid, account.clone()).await;
             }
         }
         if let Some(reply) = entry.reply {

@@ -2,7 +2,7 @@
 //! with capped exponential backoff, keeps its own window and sequence numbers,
 //! and hands carrier-originated PDUs to [`crate::inbound`].
 
-mod bind;
+pub mod bind;
 pub mod tps;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
