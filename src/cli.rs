@@ -236,12 +236,17 @@ fn reload(daemon: &crate::daemon::Daemon, running: &Config, path: &Path) {
     match Config::load(path) {
         Ok(new) => {
             if new.server.listen != running.server.listen || new.store.path != running.store.path {
-                tracing::warn!("listen address and store path changes need a restart; kept the old ones");
+                tracing::warn!(
+                    "listen address and store path changes need a restart; kept the old ones"
+                );
             }
             daemon.reload(&new);
         }
         Err(errors) => {
-            tracing::warn!(problems = errors.problems.len(), "reload refused: the new config is invalid; keeping the old one");
+            tracing::warn!(
+                problems = errors.problems.len(),
+                "reload refused: the new config is invalid; keeping the old one"
+            );
             for p in &errors.problems {
                 tracing::warn!(problem = %p, "config problem");
             }

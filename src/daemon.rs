@@ -27,7 +27,10 @@ pub enum StartError {
     #[error("store {path}: {source}")]
     Store { path: String, source: StoreError },
     #[error("listen on {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// A running optgate.
@@ -47,16 +50,20 @@ impl Daemon {
     /// Opens the store, starts the carrier binds and serves platforms on
     /// `listener` (or on `[server] listen` when `None`).
     pub async fn start(cfg: &Config, listener: Option<TcpListener>) -> Result<Daemon, StartError> {
-        let store = Store::open(StoreOptions::from_config(cfg)).await.map_err(|source| StartError::Store {
-            path: cfg.store.path.clone(),
-            source,
-        })?;
+        let store = Store::open(StoreOptions::from_config(cfg))
+            .await
+            .map_err(|source| StartError::Store {
+                path: cfg.store.path.clone(),
+                source,
+            })?;
         let listener = match listener {
             Some(l) => l,
-            None => TcpListener::bind(&cfg.server.listen).await.map_err(|source| StartError::Listen {
-                addr: cfg.server.listen.clone(),
-                source,
-            })?,
+            None => TcpListener::bind(&cfg.server.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: cfg.server.listen.clone(),
+                    source,
+                })?,
         };
         let smpp_addr = listener.local_addr().map_err(|source| StartError::Listen {
             addr: cfg.server.listen.clone(),
@@ -66,10 +73,24 @@ impl Daemon {
         let mut dispatchers = HashMap::new();
         let routes = build_routes(cfg, &store, &mut dispatchers);
         let inbound = Arc::new(Inbound::new(store.clone(), routes, 200_000));
-        let (pool, upstream) = Pool::spawn(Arc::new(upstream_settings(cfg)), inbound.clone(), shutdown_rx.clone());
-        let ctx = ServerCtx::new(server_settings(cfg), accounts(cfg), pool.clone(), inbound.clone());
+        let (pool, upstream) = Pool::spawn(
+            Arc::new(upstream_settings(cfg)),
+            inbound.clone(),
+            shutdown_rx.clone(),
+        );
+        let ctx = ServerCtx::new(
+            server_settings(cfg),
+            accounts(cfg),
+            pool.clone(),
+            inbound.clone(),
+        );
         let grace = cfg.server.shutdown_grace;
-        let server = tokio::spawn(crate::server::serve(listener, ctx.clone(), shutdown_rx, grace));
+        let server = tokio::spawn(crate::server::serve(
+            listener,
+            ctx.clone(),
+            shutdown_rx,
+            grace,
+        ));
         info!(listen = %smpp_addr, upstream = %cfg.upstream.address, "optgate started");
         Ok(Daemon {
             smpp_addr,
@@ -121,7 +142,10 @@ impl Daemon {
                 let _ = t.await;
             }
         };
-        if tokio::time::timeout(grace + Duration::from_secs(2), all).await.is_err() {
+        if tokio::time::timeout(grace + Duration::from_secs(2), all)
+            .await
+            .is_err()
+        {
             warn!("shutdown grace exceeded");
         }
         if let Err(e) = self.store.close().await {
@@ -132,9 +156,16 @@ impl Daemon {
 }
 
 /// Number → account routes, with a dispatcher per account (kept across reloads).
-fn build_routes(cfg: &Config, store: &Store, dispatchers: &mut HashMap<Arc<str>, Dispatcher>) -> Routes {
+fn build_routes(
+    cfg: &Config,
+    store: &Store,
+    dispatchers: &mut HashMap<Arc<str>, Dispatcher>,
+) -> Routes {
     let cc = cfg.numbers.default_country_code.clone();
-    let mut routes = Routes { country_code: cc.clone(), ..Default::default() };
+    let mut routes = Routes {
+        country_code: cc.clone(),
+        ..Default::default()
+    };
     for a in &cfg.server.accounts {
         let id: Arc<str> = Arc::from(a.system_id.as_str());
         let d = dispatchers
@@ -143,7 +174,9 @@ fn build_routes(cfg: &Config, store: &Store, dispatchers: &mut HashMap<Arc<str>,
             .clone();
         routes.dispatchers.insert(id.clone(), d);
         for n in &a.numbers {
-            routes.numbers.insert(crate::numbers::normalise(n, 0, &cc), id.clone());
+            routes
+                .numbers
+                .insert(crate::numbers::normalise(n, 0, &cc), id.clone());
         }
     }
     routes
@@ -159,7 +192,11 @@ fn accounts(cfg: &Config) -> HashMap<String, Account> {
                 password: a.password.clone(),
                 max_binds: a.max_binds as usize,
                 // validate() has already rejected bad networks.
-                allowed_ips: a.allowed_ips.iter().filter_map(|s| s.parse().ok()).collect(),
+                allowed_ips: a
+                    .allowed_ips
+                    .iter()
+                    .filter_map(|s| s.parse().ok())
+                    .collect(),
             };
             (a.system_id.clone(), account)
         })

@@ -33,12 +33,23 @@ pub enum DispatchMsg {
     /// A row just committed to the store.
     Stored { id: u64, pdu: Pdu },
     /// A receiver/transceiver session bound.
-    Register { session: u64, tx: mpsc::Sender<ToPlatform> },
+    Register {
+        session: u64,
+        tx: mpsc::Sender<ToPlatform>,
+    },
     /// The session ended; deliveries it had not seen answered come back.
-    Unregister { session: u64, returned: Vec<(u64, Pdu)> },
+    Unregister {
+        session: u64,
+        returned: Vec<(u64, Pdu)>,
+    },
     /// The platform answered delivery `id`; on any status but OK the PDU
     /// comes back so it can be retried.
-    Answered { session: u64, id: u64, status: u32, pdu: Option<Pdu> },
+    Answered {
+        session: u64,
+        id: u64,
+        status: u32,
+        pdu: Option<Pdu>,
+    },
 }
 
 /// Handle to an account's dispatcher.
@@ -131,7 +142,11 @@ impl Task {
         match msg {
             DispatchMsg::Stored { id, pdu } => self.enqueue(id, pdu),
             DispatchMsg::Register { session, tx } => {
-                self.sessions.push(SessionSlot { id: session, tx, inflight: 0 });
+                self.sessions.push(SessionSlot {
+                    id: session,
+                    tx,
+                    inflight: 0,
+                });
             }
             DispatchMsg::Unregister { session, returned } => {
                 self.sessions.retain(|s| s.id != session);
@@ -140,7 +155,12 @@ impl Task {
                     self.queue.insert(id, pdu);
                 }
             }
-            DispatchMsg::Answered { session, id, status, pdu } => self.answered(session, id, status, pdu),
+            DispatchMsg::Answered {
+                session,
+                id,
+                status,
+                pdu,
+            } => self.answered(session, id, status, pdu),
         }
     }
 
@@ -194,7 +214,11 @@ impl Task {
     }
 
     async fn load_page(&mut self) {
-        match self.store.pending_deliveries_from(self.account.to_string(), self.cursor, PAGE as u32).await {
+        match self
+            .store
+            .pending_deliveries_from(self.account.to_string(), self.cursor, PAGE as u32)
+            .await
+        {
             Ok(rows) => {
                 let n = rows.len();
                 for row in rows {
@@ -214,7 +238,9 @@ impl Task {
                     self.backlog = false;
                 }
             }
-            Err(e) => warn!(account = %self.account, error = %e, "reading stored deliveries failed"),
+            Err(e) => {
+                warn!(account = %self.account, error = %e, "reading stored deliveries failed")
+            }
         }
     }
 
@@ -222,7 +248,12 @@ impl Task {
     fn pump(&mut self) {
         // In backlog mode only rows below the cursor are known to have no
         // older row still waiting in the store.
-        while self.queue.first_key_value().is_some_and(|(id, _)| !self.backlog || *id < self.cursor) && !self.sessions.is_empty() {
+        while self
+            .queue
+            .first_key_value()
+            .is_some_and(|(id, _)| !self.backlog || *id < self.cursor)
+            && !self.sessions.is_empty()
+        {
             let n = self.sessions.len();
             let mut sent = false;
             for i in 0..n {
@@ -231,7 +262,9 @@ impl Task {
                 if slot.inflight >= SESSION_WINDOW {
                     continue;
                 }
-                let Some((id, pdu)) = self.queue.pop_first() else { return };
+                let Some((id, pdu)) = self.queue.pop_first() else {
+                    return;
+                };
                 match slot.tx.try_send(ToPlatform::Deliver { id, pdu }) {
                     Ok(()) => {
                         slot.inflight += 1;
@@ -258,7 +291,9 @@ fn extract_due(
     deferred: &mut Vec<(tokio::time::Instant, u64, Pdu)>,
     now: tokio::time::Instant,
 ) -> Vec<(tokio::time::Instant, u64, Pdu)> {
-    let (due, later): (Vec<_>, Vec<_>) = std::mem::take(deferred).into_iter().partition(|d| d.0 <= now);
+    let (due, later): (Vec<_>, Vec<_>) = std::mem::take(deferred)
+        .into_iter()
+        .partition(|d| d.0 <= now);
     *deferred = later;
     due
 }

@@ -80,7 +80,10 @@ impl Inbound {
 
     /// The routes in force.
     pub fn routes(&self) -> Arc<Routes> {
-        self.routes.read().map(|r| r.clone()).unwrap_or_else(|e| e.into_inner().clone())
+        self.routes
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     /// Replaces the routes (config reload).
@@ -98,7 +101,11 @@ impl Inbound {
         if let Ok(mut ids) = self.ids.lock() {
             ids.insert(carrier_id, account.clone());
         }
-        if let Err(e) = self.store.map_message_id(key, account.to_string(), None).await {
+        if let Err(e) = self
+            .store
+            .map_message_id(key, account.to_string(), None)
+            .await
+        {
             warn!(error = %e, "id map write failed; receipts will be routed by address");
         }
     }
@@ -110,7 +117,11 @@ impl Inbound {
         let mut account = None;
         if receipt {
             if let Some(id) = receipt_id(&pdu) {
-                account = self.ids.lock().ok().and_then(|ids| ids.map.get(&id).cloned());
+                account = self
+                    .ids
+                    .lock()
+                    .ok()
+                    .and_then(|ids| ids.map.get(&id).cloned());
                 if account.is_none() {
                     // Not in memory: ask the store, off this bind's read loop.
                     let this = self.clone();
@@ -122,7 +133,8 @@ impl Inbound {
                         };
                         let routes = this.routes();
                         let acct = found.or_else(|| dest_account(&routes, &pdu));
-                        this.commit_and_ack(&routes, acct, pdu, ack, DeliveryKind::Dlr).await;
+                        this.commit_and_ack(&routes, acct, pdu, ack, DeliveryKind::Dlr)
+                            .await;
                     });
                     return;
                 }
@@ -131,13 +143,24 @@ impl Inbound {
         if account.is_none() {
             account = dest_account(&routes, &pdu);
         }
-        let kind = if receipt { DeliveryKind::Dlr } else { DeliveryKind::Mo };
+        let kind = if receipt {
+            DeliveryKind::Dlr
+        } else {
+            DeliveryKind::Mo
+        };
         self.commit_and_ack(&routes, account, pdu, ack, kind).await;
     }
 
     /// Queues the store write now (keeping order), answers the carrier once it
     /// is committed, then hands the row to the account's dispatcher.
-    async fn commit_and_ack(&self, routes: &Routes, account: Option<Arc<str>>, pdu: Pdu, ack: AckTo, kind: DeliveryKind) {
+    async fn commit_and_ack(
+        &self,
+        routes: &Routes,
+        account: Option<Arc<str>>,
+        pdu: Pdu,
+        ack: AckTo,
+        kind: DeliveryKind,
+    ) {
         let Some(account) = account else {
             warn!(kind = ?kind, "carrier message for a number no account owns; refused");
             metrics::counter!("optgate_unroutable_total").increment(1);
@@ -149,7 +172,11 @@ impl Inbound {
             return;
         };
         let bytes = pdu.to_bytes().to_vec();
-        let pending = match self.store.enqueue_delivery_queued(account.to_string(), bytes, kind).await {
+        let pending = match self
+            .store
+            .enqueue_delivery_queued(account.to_string(), bytes, kind)
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 warn!(error = %e, "store refused a delivery");
@@ -165,7 +192,9 @@ impl Inbound {
                     dispatcher.try_send(DispatchMsg::Stored { id, pdu });
                     ack.send(status::ESME_ROK).await;
                 }
-                Ok(Err(crate::store::StoreError::Full { .. })) => ack.send(status::ESME_RMSGQFUL).await,
+                Ok(Err(crate::store::StoreError::Full { .. })) => {
+                    ack.send(status::ESME_RMSGQFUL).await
+                }
                 Ok(Err(e)) => {
                     warn!(error = %e, "delivery not stored; carrier told to retry");
                     ack.send(status::ESME_RX_T_APPN).await;
@@ -211,9 +240,14 @@ pub fn receipt_id(pdu: &Pdu) -> Option<Bytes> {
 
 /// `id:XXXX` from a receipt's text (case-insensitive key, value up to a space).
 fn receipt_text_id(text: &Bytes) -> Option<Bytes> {
-    let pos = text.windows(3).position(|w| w.eq_ignore_ascii_case(b"id:"))?;
+    let pos = text
+        .windows(3)
+        .position(|w| w.eq_ignore_ascii_case(b"id:"))?;
     let start = pos + 3;
-    let len = text[start..].iter().position(|&b| b == b' ').unwrap_or(text.len() - start);
+    let len = text[start..]
+        .iter()
+        .position(|&b| b == b' ')
+        .unwrap_or(text.len() - start);
     (len > 0).then(|| text.slice(start..start + len))
 }
 
@@ -223,9 +257,14 @@ mod tests {
 
     #[test]
     fn receipt_text_id_is_found() {
-        let t = Bytes::from_static(b"id:0A1B2C sub:001 dlvrd:001 submit date:2401011200 stat:DELIVRD err:000 text:hi");
+        let t = Bytes::from_static(
+            b"id:0A1B2C sub:001 dlvrd:001 submit date:2401011200 stat:DELIVRD err:000 text:hi",
+        );
         assert_eq!(receipt_text_id(&t).as_deref(), Some(&b"0A1B2C"[..]));
         assert_eq!(receipt_text_id(&Bytes::from_static(b"hello")), None);
-        assert_eq!(receipt_text_id(&Bytes::from_static(b"ID:77")).as_deref(), Some(&b"77"[..]));
+        assert_eq!(
+            receipt_text_id(&Bytes::from_static(b"ID:77")).as_deref(),
+            Some(&b"77"[..])
+        );
     }
 }

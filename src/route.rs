@@ -64,7 +64,8 @@ pub fn answer(command_id: u32, status: u32, sequence_number: u32) -> Pdu {
     };
     pdu.command_status = status;
     if status == crate::pdu::status::ESME_ROK {
-        if let Body::DeliverSmResp(r) | Body::DataSmResp(r) | Body::SubmitSmResp(r) = &mut pdu.body {
+        if let Body::DeliverSmResp(r) | Body::DataSmResp(r) | Body::SubmitSmResp(r) = &mut pdu.body
+        {
             r.message_id = Some(Bytes::new());
         }
     }

@@ -6,8 +6,12 @@ use std::os::unix::net::UnixDatagram;
 /// Sends `state` (e.g. `READY=1`) to systemd if it is listening. Errors are
 /// ignored on purpose: notification is advisory and must never stop optgate.
 pub fn notify(state: &str) {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
-    let Ok(sock) = UnixDatagram::unbound() else { return };
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = UnixDatagram::unbound() else {
+        return;
+    };
     let bytes = path.as_encoded_bytes();
     if let Some(name) = bytes.strip_prefix(b"@") {
         // Abstract namespace socket.

@@ -125,18 +125,30 @@ mod tests {
     #[test]
     fn open_allows_only_bind_and_enquire_link() {
         let s = BindState::Open;
-        for b in [cmd::BIND_TRANSMITTER, cmd::BIND_RECEIVER, cmd::BIND_TRANSCEIVER] {
+        for b in [
+            cmd::BIND_TRANSMITTER,
+            cmd::BIND_RECEIVER,
+            cmd::BIND_TRANSCEIVER,
+        ] {
             assert_eq!(s.check(b), Verdict::Allow);
         }
         assert_eq!(s.check(cmd::ENQUIRE_LINK), Verdict::Allow);
         for c in SENDS.iter().chain([cmd::UNBIND].iter()) {
-            assert_eq!(s.check(*c), Verdict::Refuse(status::ESME_RINVBNDSTS), "{c:#x}");
+            assert_eq!(
+                s.check(*c),
+                Verdict::Refuse(status::ESME_RINVBNDSTS),
+                "{c:#x}"
+            );
         }
     }
 
     #[test]
     fn bound_matrix() {
-        for kind in [BindKind::Transmitter, BindKind::Receiver, BindKind::Transceiver] {
+        for kind in [
+            BindKind::Transmitter,
+            BindKind::Receiver,
+            BindKind::Transceiver,
+        ] {
             let s = BindState::Bound(kind);
             for c in SENDS {
                 let want = if kind == BindKind::Receiver {
@@ -146,11 +158,17 @@ mod tests {
                 };
                 assert_eq!(s.check(c), want, "{kind:?} {c:#x}");
             }
-            assert_eq!(s.check(cmd::BIND_TRANSCEIVER), Verdict::Refuse(status::ESME_RALYBND));
+            assert_eq!(
+                s.check(cmd::BIND_TRANSCEIVER),
+                Verdict::Refuse(status::ESME_RALYBND)
+            );
             assert_eq!(s.check(cmd::ENQUIRE_LINK), Verdict::Allow);
             assert_eq!(s.check(cmd::UNBIND), Verdict::Allow);
             // deliver_sm is a carrier-to-platform request: a platform may not send it.
-            assert_eq!(s.check(cmd::DELIVER_SM), Verdict::Refuse(status::ESME_RINVBNDSTS));
+            assert_eq!(
+                s.check(cmd::DELIVER_SM),
+                Verdict::Refuse(status::ESME_RINVBNDSTS)
+            );
             assert_eq!(s.can_receive(), kind != BindKind::Transmitter);
         }
     }
@@ -159,7 +177,10 @@ mod tests {
     fn responses_always_pass_and_unbinding_refuses_new_work() {
         assert_eq!(BindState::Open.check(cmd::DELIVER_SM_RESP), Verdict::Allow);
         let s = BindState::Unbinding;
-        assert_eq!(s.check(cmd::SUBMIT_SM), Verdict::Refuse(status::ESME_RINVBNDSTS));
+        assert_eq!(
+            s.check(cmd::SUBMIT_SM),
+            Verdict::Refuse(status::ESME_RINVBNDSTS)
+        );
         assert_eq!(s.check(cmd::UNBIND), Verdict::Allow);
         assert!(!s.can_receive());
     }

@@ -1,4 +1,5 @@
 //! The daemon against a fake carrier: binds, forwarding, routing, faults.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -17,7 +18,9 @@ async fn start(carrier: &FakeCarrier, dir: &std::path::Path) -> Daemon {
 
 fn message_id(p: &Pdu) -> String {
     match &p.body {
-        Body::SubmitSmResp(r) => String::from_utf8_lossy(r.message_id.as_deref().unwrap_or_default()).into_owned(),
+        Body::SubmitSmResp(r) => {
+            String::from_utf8_lossy(r.message_id.as_deref().unwrap_or_default()).into_owned()
+        }
         _ => panic!("not a submit_sm_resp: {p:?}"),
     }
 }
@@ -43,7 +46,10 @@ async fn bind_matrix() {
     let mut bad_id = Esme::connect(d.smpp_addr()).await;
     let r = bad_id.bind(cmd::BIND_TRANSMITTER, "nobody", "secret").await;
     assert_eq!(r.command_status, status::ESME_RINVSYSID);
-    assert!(bad_id.closed().await, "connection must close after a failed bind");
+    assert!(
+        bad_id.closed().await,
+        "connection must close after a failed bind"
+    );
 
     let mut bad_pw = Esme::connect(d.smpp_addr()).await;
     let r = bad_pw.bind(cmd::BIND_RECEIVER, "pbx", "wrong").await;
@@ -52,22 +58,42 @@ async fn bind_matrix() {
 
     // Anything but a bind before binding.
     let mut early = Esme::connect(d.smpp_addr()).await;
-    let (r, _) = early.request(submit("14155550100", "14155551234", "hi")).await;
+    let (r, _) = early
+        .request(submit("14155550100", "14155551234", "hi"))
+        .await;
     assert_eq!(r.command_id(), cmd::SUBMIT_SM_RESP);
     assert_eq!(r.command_status, status::ESME_RINVBNDSTS);
 
     // A receiver may not submit.
     let mut rx = Esme::connect(d.smpp_addr()).await;
-    assert_eq!(rx.bind(cmd::BIND_RECEIVER, "crm", "secret2").await.command_status, 0);
+    assert_eq!(
+        rx.bind(cmd::BIND_RECEIVER, "crm", "secret2")
+            .await
+            .command_status,
+        0
+    );
     let (r, _) = rx.request(submit("14155550200", "14155551234", "hi")).await;
     assert_eq!(r.command_status, status::ESME_RINVBNDSTS);
-    assert!(carrier.submits().is_empty(), "nothing may reach the carrier");
+    assert!(
+        carrier.submits().is_empty(),
+        "nothing may reach the carrier"
+    );
 
     // max_binds = 2 for pbx: the third concurrent bind is refused.
     let mut b2 = Esme::connect(d.smpp_addr()).await;
-    assert_eq!(b2.bind(cmd::BIND_TRANSMITTER, "pbx", "secret").await.command_status, 0);
+    assert_eq!(
+        b2.bind(cmd::BIND_TRANSMITTER, "pbx", "secret")
+            .await
+            .command_status,
+        0
+    );
     let mut b3 = Esme::connect(d.smpp_addr()).await;
-    assert_eq!(b3.bind(cmd::BIND_TRANSMITTER, "pbx", "secret").await.command_status, status::ESME_RBINDFAIL);
+    assert_eq!(
+        b3.bind(cmd::BIND_TRANSMITTER, "pbx", "secret")
+            .await
+            .command_status,
+        status::ESME_RBINDFAIL
+    );
     d.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -79,7 +105,10 @@ async fn bind_timeout_closes_silent_connections() {
     let mut c = Esme::connect(d.smpp_addr()).await;
     let t0 = std::time::Instant::now();
     assert!(c.closed().await, "an unbound connection is closed");
-    assert!(t0.elapsed() >= Duration::from_millis(1500), "not before bind_timeout (2s)");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1500),
+        "not before bind_timeout (2s)"
+    );
     d.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -91,12 +120,24 @@ async fn submit_round_trip_rewrites_sequence_numbers() {
     let mut p = Esme::connect(d.smpp_addr()).await;
     p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
     p.seq = 0x7FFF_0000;
-    let (r, _) = p.request(submit("14155550100", "14155551234", "hello")).await;
+    let (r, _) = p
+        .request(submit("14155550100", "14155551234", "hello"))
+        .await;
     assert_eq!(r.command_status, 0);
-    assert_eq!(r.sequence_number, 0x7FFF_0001, "answer carries the platform's sequence number");
-    assert_eq!(message_id(&r), "c1", "carrier message id passes through unchanged");
+    assert_eq!(
+        r.sequence_number, 0x7FFF_0001,
+        "answer carries the platform's sequence number"
+    );
+    assert_eq!(
+        message_id(&r),
+        "c1",
+        "carrier message id passes through unchanged"
+    );
     let seen = carrier.wait_submits(1).await;
-    assert_ne!(seen[0].sequence_number, 0x7FFF_0001, "upstream uses its own sequence numbers");
+    assert_ne!(
+        seen[0].sequence_number, 0x7FFF_0001,
+        "upstream uses its own sequence numbers"
+    );
     assert_eq!(text_of(&seen[0]), "hello");
     // Byte-exact apart from the header's sequence number.
     let mut sent = submit("14155550100", "14155551234", "hello");
@@ -115,20 +156,28 @@ async fn receipts_and_mos_reach_the_right_account() {
     let mut crm = Esme::connect(d.smpp_addr()).await;
     crm.bind(cmd::BIND_TRANSCEIVER, "crm", "secret2").await;
 
-    let (r1, _) = pbx.request(submit("14155550100", "14155551111", "from pbx")).await;
-    let (r2, _) = crm.request(submit("14155550200", "14155552222", "from crm")).await;
+    let (r1, _) = pbx
+        .request(submit("14155550100", "14155551111", "from pbx"))
+        .await;
+    let (r2, _) = crm
+        .request(submit("14155550200", "14155552222", "from crm"))
+        .await;
     let (id1, id2) = (message_id(&r1), message_id(&r2));
 
     // The receipt for crm's message is addressed oddly on purpose: routing
     // must follow the message id, not the address.
-    let resp = carrier.deliver(receipt(&id2, "14155552222", "14155550100")).await;
+    let resp = carrier
+        .deliver(receipt(&id2, "14155552222", "14155550100"))
+        .await;
     assert_eq!(resp.command_id(), cmd::DELIVER_SM_RESP);
     assert_eq!(resp.command_status, 0);
     let got = crm.expect_deliver().await;
     assert!(text_of(&got).contains(&format!("id:{id2}")));
     crm.ack(&got).await;
 
-    let resp = carrier.deliver(receipt(&id1, "14155551111", "14155550100")).await;
+    let resp = carrier
+        .deliver(receipt(&id1, "14155551111", "14155550100"))
+        .await;
     assert_eq!(resp.command_status, 0);
     let got = pbx.expect_deliver().await;
     assert!(text_of(&got).contains(&format!("id:{id1}")));
@@ -136,15 +185,22 @@ async fn receipts_and_mos_reach_the_right_account() {
 
     // MO routed by the business number it is addressed to (crm wrote it
     // with + and spaces in its config).
-    let resp = carrier.deliver(mo("14155553333", "14155550200", "hello crm")).await;
+    let resp = carrier
+        .deliver(mo("14155553333", "14155550200", "hello crm"))
+        .await;
     assert_eq!(resp.command_status, 0);
     let got = crm.expect_deliver().await;
     assert_eq!(text_of(&got), "hello crm");
     crm.ack(&got).await;
-    assert!(pbx.try_recv(Duration::from_millis(300)).await.is_none(), "pbx gets nothing of crm's");
+    assert!(
+        pbx.try_recv(Duration::from_millis(300)).await.is_none(),
+        "pbx gets nothing of crm's"
+    );
 
     // A number nobody owns is refused, not swallowed.
-    let resp = carrier.deliver(mo("14155553333", "19995550000", "lost")).await;
+    let resp = carrier
+        .deliver(mo("14155553333", "19995550000", "lost"))
+        .await;
     assert_eq!(resp.command_status, status::ESME_RINVDSTADR);
     d.shutdown(Duration::from_secs(2)).await;
 }
@@ -161,12 +217,21 @@ async fn mo_waits_for_a_bind_and_survives_restart() {
     }
     d.shutdown(Duration::from_secs(2)).await;
 
-    let d = Daemon::start(&config(&carrier.address(), dir.path(), TWO_ACCOUNTS), None).await.unwrap();
+    let d = Daemon::start(&config(&carrier.address(), dir.path(), TWO_ACCOUNTS), None)
+        .await
+        .unwrap();
     carrier.wait_binds(2).await;
-    let r = carrier.deliver(mo("14155554444", "14155550100", "third")).await;
+    let r = carrier
+        .deliver(mo("14155554444", "14155550100", "third"))
+        .await;
     assert_eq!(r.command_status, 0);
     let mut p = Esme::connect(d.smpp_addr()).await;
-    assert_eq!(p.bind(cmd::BIND_RECEIVER, "pbx", "secret").await.command_status, 0);
+    assert_eq!(
+        p.bind(cmd::BIND_RECEIVER, "pbx", "secret")
+            .await
+            .command_status,
+        0
+    );
     let mut texts = Vec::new();
     for _ in 0..3 {
         let m = p.expect_deliver().await;
@@ -174,14 +239,22 @@ async fn mo_waits_for_a_bind_and_survives_restart() {
         p.ack(&m).await;
     }
     assert_eq!(texts, ["first", "second", "third"], "in order");
-    assert!(p.try_recv(Duration::from_millis(500)).await.is_none(), "exactly once");
+    assert!(
+        p.try_recv(Duration::from_millis(500)).await.is_none(),
+        "exactly once"
+    );
     d.shutdown(Duration::from_secs(2)).await;
 
     // Acknowledged rows are gone: a new bind after restart gets nothing.
-    let d = Daemon::start(&config(&carrier.address(), dir.path(), TWO_ACCOUNTS), None).await.unwrap();
+    let d = Daemon::start(&config(&carrier.address(), dir.path(), TWO_ACCOUNTS), None)
+        .await
+        .unwrap();
     let mut p = Esme::connect(d.smpp_addr()).await;
     p.bind(cmd::BIND_RECEIVER, "pbx", "secret").await;
-    assert!(p.try_recv(Duration::from_millis(700)).await.is_none(), "no duplicate after restart");
+    assert!(
+        p.try_recv(Duration::from_millis(700)).await.is_none(),
+        "no duplicate after restart"
+    );
     d.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -192,14 +265,27 @@ async fn carrier_outage_gives_temporary_errors_then_recovers() {
     let d = start(&carrier, dir.path()).await;
     let mut p = Esme::connect(d.smpp_addr()).await;
     p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
-    assert_eq!(p.request(submit("14155550100", "14155551234", "a")).await.0.command_status, 0);
+    assert_eq!(
+        p.request(submit("14155550100", "14155551234", "a"))
+            .await
+            .0
+            .command_status,
+        0
+    );
 
     let addr = carrier.kill().await;
     common::wait_until(|| d.upstream_binds_up() == 0).await;
     let t0 = std::time::Instant::now();
     let (r, _) = p.request(submit("14155550100", "14155551234", "b")).await;
-    assert_eq!(r.command_status, status::ESME_RTHROTTLED, "temporary error while the carrier is down");
-    assert!(t0.elapsed() < Duration::from_secs(1), "answered promptly, not hung");
+    assert_eq!(
+        r.command_status,
+        status::ESME_RTHROTTLED,
+        "temporary error while the carrier is down"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "answered promptly, not hung"
+    );
 
     let carrier = FakeCarrier::start_on(&addr.to_string()).await;
     carrier.wait_binds(1).await;
@@ -213,7 +299,9 @@ async fn carrier_outage_gives_temporary_errors_then_recovers() {
 #[tokio::test]
 async fn window_overflow_is_throttled() {
     let carrier = FakeCarrier::start().await;
-    carrier.delay_ms.store(100, std::sync::atomic::Ordering::Relaxed);
+    carrier
+        .delay_ms
+        .store(100, std::sync::atomic::Ordering::Relaxed);
     let dir = tempfile::tempdir().unwrap();
     let d = start(&carrier, dir.path()).await;
     let mut p = Esme::connect(d.smpp_addr()).await;
@@ -247,9 +335,13 @@ async fn malformed_pdus_are_answered_and_the_session_survives() {
     p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
 
     // Unknown command id.
-    p.send_raw(&[0, 0, 0, 16, 0, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 7]).await;
+    p.send_raw(&[0, 0, 0, 16, 0, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 7])
+        .await;
     let r = p.recv().await;
-    assert_eq!((r.command_id(), r.command_status, r.sequence_number), (cmd::GENERIC_NACK, status::ESME_RINVCMDID, 7));
+    assert_eq!(
+        (r.command_id(), r.command_status, r.sequence_number),
+        (cmd::GENERIC_NACK, status::ESME_RINVCMDID, 7)
+    );
 
     // submit_sm whose service_type C-string never ends.
     let mut bad = vec![0, 0, 0, 20, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 8];
@@ -261,13 +353,19 @@ async fn malformed_pdus_are_answered_and_the_session_survives() {
     assert_ne!(r.command_status, 0);
 
     // The session still works.
-    let (r, _) = p.request(submit("14155550100", "14155551234", "still here")).await;
+    let (r, _) = p
+        .request(submit("14155550100", "14155551234", "still here"))
+        .await;
     assert_eq!(r.command_status, 0);
 
     // A length below 16 loses framing: nack and close.
-    p.send_raw(&[0, 0, 0, 15, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 9]).await;
+    p.send_raw(&[0, 0, 0, 15, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 9])
+        .await;
     let r = p.recv().await;
-    assert_eq!((r.command_id(), r.command_status), (cmd::GENERIC_NACK, status::ESME_RINVCMDLEN));
+    assert_eq!(
+        (r.command_id(), r.command_status),
+        (cmd::GENERIC_NACK, status::ESME_RINVCMDLEN)
+    );
     assert!(p.closed().await);
     d.shutdown(Duration::from_secs(2)).await;
 }
@@ -275,7 +373,9 @@ async fn malformed_pdus_are_answered_and_the_session_survives() {
 #[tokio::test]
 async fn graceful_shutdown_answers_in_flight_and_unbinds() {
     let carrier = FakeCarrier::start().await;
-    carrier.delay_ms.store(400, std::sync::atomic::Ordering::Relaxed);
+    carrier
+        .delay_ms
+        .store(400, std::sync::atomic::Ordering::Relaxed);
     let dir = tempfile::tempdir().unwrap();
     let d = start(&carrier, dir.path()).await;
     let mut p = Esme::connect(d.smpp_addr()).await;
@@ -307,14 +407,26 @@ async fn graceful_shutdown_answers_in_flight_and_unbinds() {
             }
             cmd::UNBIND => {
                 saw_unbind = true;
-                p.send(&Pdu::new(pdu.sequence_number, Body::UnbindResp)).await;
+                p.send(&Pdu::new(pdu.sequence_number, Body::UnbindResp))
+                    .await;
             }
             other => panic!("unexpected {other:#x}"),
         }
     }
     assert!(saw_unbind, "platform sees an unbind");
     assert_eq!(answered, 3, "every request is answered");
-    assert_eq!(forwarded_ok, carrier.submits().len(), "everything the carrier got was answered OK");
-    tokio::time::timeout(Duration::from_secs(10), stop).await.unwrap().unwrap();
-    assert_eq!(carrier.log.lock().unwrap().unbinds, 1, "carrier bind unbound too");
+    assert_eq!(
+        forwarded_ok,
+        carrier.submits().len(),
+        "everything the carrier got was answered OK"
+    );
+    tokio::time::timeout(Duration::from_secs(10), stop)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        carrier.log.lock().unwrap().unbinds,
+        1,
+        "carrier bind unbound too"
+    );
 }

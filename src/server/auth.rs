@@ -20,12 +20,17 @@ impl std::str::FromStr for Cidr {
 
     fn from_str(s: &str) -> Result<Cidr, String> {
         let (a, p) = s.split_once('/').unwrap_or((s, ""));
-        let addr: IpAddr = a.parse().map_err(|_| format!("{a:?} is not an IP address"))?;
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| format!("{a:?} is not an IP address"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = if p.is_empty() {
             max
         } else {
-            p.parse::<u8>().ok().filter(|&n| n <= max).ok_or_else(|| format!("bad prefix length {p:?}"))?
+            p.parse::<u8>()
+                .ok()
+                .filter(|&n| n <= max)
+                .ok_or_else(|| format!("bad prefix length {p:?}"))?
         };
         Ok(Cidr { addr, prefix })
     }
@@ -37,7 +42,9 @@ impl Cidr {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.octets(), self.prefix),
             (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(&n.octets(), &a.octets(), self.prefix),
-            (IpAddr::V6(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.to_ipv6_mapped().octets(), self.prefix),
+            (IpAddr::V6(n), IpAddr::V4(a)) => {
+                prefix_eq(&n.octets(), &a.to_ipv6_mapped().octets(), self.prefix)
+            }
             (IpAddr::V4(n), IpAddr::V6(a)) => match a.to_ipv4_mapped() {
                 Some(a4) => prefix_eq(&n.octets(), &a4.octets(), self.prefix),
                 None => false,
@@ -104,7 +111,11 @@ pub struct FailedBinds {
 impl FailedBinds {
     /// At most `limit` failures per `window` per IP.
     pub fn new(limit: u32, window: Duration) -> FailedBinds {
-        FailedBinds { limit, window, seen: HashMap::new() }
+        FailedBinds {
+            limit,
+            window,
+            seen: HashMap::new(),
+        }
     }
 
     /// True when `ip` has used up its failures and must wait.
@@ -158,9 +169,18 @@ mod tests {
         let ok: IpAddr = "10.1.2.3".parse().unwrap();
         let bad: IpAddr = "192.0.2.1".parse().unwrap();
         assert!(authenticate(&a, b"pbx", b"secret", ok).is_ok());
-        assert_eq!(authenticate(&a, b"nope", b"secret", ok).unwrap_err(), status::ESME_RINVSYSID);
-        assert_eq!(authenticate(&a, b"pbx", b"wrong", ok).unwrap_err(), status::ESME_RINVPASWD);
-        assert_eq!(authenticate(&a, b"pbx", b"secret", bad).unwrap_err(), status::ESME_RBINDFAIL);
+        assert_eq!(
+            authenticate(&a, b"nope", b"secret", ok).unwrap_err(),
+            status::ESME_RINVSYSID
+        );
+        assert_eq!(
+            authenticate(&a, b"pbx", b"wrong", ok).unwrap_err(),
+            status::ESME_RINVPASWD
+        );
+        assert_eq!(
+            authenticate(&a, b"pbx", b"secret", bad).unwrap_err(),
+            status::ESME_RBINDFAIL
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::auth;
 use super::ServerCtx;
 use crate::codec::SmppCodec;
 use crate::deliver::{DispatchMsg, Dispatcher, SESSION_WINDOW};
-use crate::pdu::{command as cmd, status, Body, BindResp, Pdu};
+use crate::pdu::{command as cmd, status, BindResp, Body, Pdu};
 use crate::policy::{self, MtDecision};
 use crate::route::{ToPlatform, UpRequest};
 use crate::session::{BindKind, BindState, Verdict};
@@ -74,7 +74,12 @@ enum Flow {
 }
 
 impl Session {
-    pub(super) fn new(ctx: Arc<ServerCtx>, stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) -> Session {
+    pub(super) fn new(
+        ctx: Arc<ServerCtx>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        shutdown: watch::Receiver<bool>,
+    ) -> Session {
         let _ = stream.set_nodelay(true);
         let (rd, wr) = stream.into_split();
         let max = ctx.settings.max_pdu_len;
@@ -152,7 +157,11 @@ impl Session {
                     return "write failed";
                 }
             }
-            let flushed = timeout(self.ctx.settings.response_timeout, SinkExt::<&Pdu>::flush(&mut self.writer)).await;
+            let flushed = timeout(
+                self.ctx.settings.response_timeout,
+                SinkExt::<&Pdu>::flush(&mut self.writer),
+            )
+            .await;
             if !matches!(flushed, Ok(Ok(()))) {
                 return "write to platform failed or stalled";
             }
@@ -177,10 +186,17 @@ impl Session {
                 self.feed(pdu).await
             }
             ToPlatform::Deliver { id, mut pdu } => {
-                let seq = self.seq.next();
+                let seq = self.seq.take();
                 pdu.sequence_number = seq;
                 let copy = pdu.clone();
-                self.delivering.insert(seq, Delivering { id, pdu: copy, sent: Instant::now() });
+                self.delivering.insert(
+                    seq,
+                    Delivering {
+                        id,
+                        pdu: copy,
+                        sent: Instant::now(),
+                    },
+                );
                 self.feed(pdu).await
             }
         }
@@ -196,12 +212,17 @@ impl Session {
         }
         if now.duration_since(self.last_rx) >= s.inactivity_timeout {
             info!("inactivity timeout; unbinding");
-            let unbind = Pdu::new(self.seq.next(), Body::Unbind);
+            let unbind = Pdu::new(self.seq.take(), Body::Unbind);
             let _ = self.feed(unbind).await;
             return Flow::Close;
         }
         // Deliveries the platform never answered go back to the dispatcher.
-        let late: Vec<u32> = self.delivering.iter().filter(|(_, d)| now.duration_since(d.sent) >= s.response_timeout).map(|(k, _)| *k).collect();
+        let late: Vec<u32> = self
+            .delivering
+            .iter()
+            .filter(|(_, d)| now.duration_since(d.sent) >= s.response_timeout)
+            .map(|(k, _)| *k)
+            .collect();
         for seq in late {
             if let Some(d) = self.delivering.remove(&seq) {
                 self.report(d, status::ESME_RX_T_APPN).await;
@@ -215,7 +236,7 @@ impl Session {
                 }
                 None if now.duration_since(self.last_rx) >= s.enquire_link_interval => {
                     self.enquire_out = Some(now);
-                    let el = Pdu::new(self.seq.next(), Body::EnquireLink);
+                    let el = Pdu::new(self.seq.take(), Body::EnquireLink);
                     return self.feed(el).await;
                 }
                 _ => {}
@@ -227,7 +248,13 @@ impl Session {
     async fn report(&mut self, d: Delivering, code: u32) {
         if let Some(disp) = &self.dispatcher {
             let pdu = (code != status::ESME_ROK).then_some(d.pdu);
-            disp.send(DispatchMsg::Answered { session: self.id, id: d.id, status: code, pdu }).await;
+            disp.send(DispatchMsg::Answered {
+                session: self.id,
+                id: d.id,
+                status: code,
+                pdu,
+            })
+            .await;
         }
     }
 
@@ -235,17 +262,26 @@ impl Session {
         let id = pdu.command_id();
         metrics::counter!("optgate_pdus_total", "side" => "platform", "direction" => "in", "command" => cmd::command_name(id)).increment(1);
         if let Verdict::Refuse(code) = self.state.check(id) {
-            return self.feed(crate::route::answer(id, code, pdu.sequence_number)).await;
+            return self
+                .feed(crate::route::answer(id, code, pdu.sequence_number))
+                .await;
         }
         if cmd::is_response(id) {
             return self.on_response(pdu).await;
         }
         match id {
-            cmd::BIND_TRANSMITTER | cmd::BIND_RECEIVER | cmd::BIND_TRANSCEIVER => self.on_bind(pdu).await,
-            cmd::ENQUIRE_LINK => self.feed(Pdu::new(pdu.sequence_number, Body::EnquireLinkResp)).await,
+            cmd::BIND_TRANSMITTER | cmd::BIND_RECEIVER | cmd::BIND_TRANSCEIVER => {
+                self.on_bind(pdu).await
+            }
+            cmd::ENQUIRE_LINK => {
+                self.feed(Pdu::new(pdu.sequence_number, Body::EnquireLinkResp))
+                    .await
+            }
             cmd::UNBIND => {
                 self.state = BindState::Unbinding;
-                let _ = self.feed(Pdu::new(pdu.sequence_number, Body::UnbindResp)).await;
+                let _ = self
+                    .feed(Pdu::new(pdu.sequence_number, Body::UnbindResp))
+                    .await;
                 Flow::Close
             }
             _ => self.on_request(pdu).await,
@@ -258,7 +294,9 @@ impl Session {
             cmd::UNBIND_RESP => return Flow::Close,
             cmd::DELIVER_SM_RESP | cmd::DATA_SM_RESP | cmd::GENERIC_NACK => {
                 if let Some(d) = self.delivering.remove(&pdu.sequence_number) {
-                    let code = if pdu.command_id() == cmd::GENERIC_NACK && pdu.command_status == status::ESME_ROK {
+                    let code = if pdu.command_id() == cmd::GENERIC_NACK
+                        && pdu.command_status == status::ESME_ROK
+                    {
                         status::ESME_RX_T_APPN
                     } else {
                         pdu.command_status
@@ -266,7 +304,10 @@ impl Session {
                     self.report(d, code).await;
                 }
             }
-            _ => debug!(command = pdu.command_id(), "unexpected response from platform ignored"),
+            _ => debug!(
+                command = pdu.command_id(),
+                "unexpected response from platform ignored"
+            ),
         }
         Flow::Continue
     }
@@ -274,8 +315,12 @@ impl Session {
     async fn on_bind(&mut self, pdu: Pdu) -> Flow {
         let seq = pdu.sequence_number;
         let cid = pdu.command_id();
-        let Some(kind) = BindKind::from_bind_command(cid) else { return Flow::Continue };
-        let (Body::BindTransmitter(b) | Body::BindReceiver(b) | Body::BindTransceiver(b)) = &pdu.body else {
+        let Some(kind) = BindKind::from_bind_command(cid) else {
+            return Flow::Continue;
+        };
+        let (Body::BindTransmitter(b) | Body::BindReceiver(b) | Body::BindTransceiver(b)) =
+            &pdu.body
+        else {
             return Flow::Continue;
         };
         let ip = self.peer.ip();
@@ -309,12 +354,24 @@ impl Session {
         info!(bind = kind.as_str(), "platform bound");
         self.state = BindState::Bound(kind);
         self.account = Some(system_id.clone());
-        let dispatcher = self.ctx.inbound.routes().dispatchers.get(&system_id).cloned();
+        let dispatcher = self
+            .ctx
+            .inbound
+            .routes()
+            .dispatchers
+            .get(&system_id)
+            .cloned();
         let tlv_ok = b.interface_version >= 0x34;
-        let flow = self.feed(bind_resp(cid, seq, status::ESME_ROK, tlv_ok)).await;
+        let flow = self
+            .feed(bind_resp(cid, seq, status::ESME_ROK, tlv_ok))
+            .await;
         if kind.can_receive() {
             if let Some(d) = &dispatcher {
-                d.send(DispatchMsg::Register { session: self.id, tx: self.out_tx.clone() }).await;
+                d.send(DispatchMsg::Register {
+                    session: self.id,
+                    tx: self.out_tx.clone(),
+                })
+                .await;
             }
         }
         self.dispatcher = dispatcher;
@@ -325,10 +382,14 @@ impl Session {
         let seq = pdu.sequence_number;
         let cid = pdu.command_id();
         let Some(account) = self.account.clone() else {
-            return self.feed(crate::route::answer(cid, status::ESME_RINVBNDSTS, seq)).await;
+            return self
+                .feed(crate::route::answer(cid, status::ESME_RINVBNDSTS, seq))
+                .await;
         };
         if self.outstanding >= self.ctx.settings.window {
-            return self.feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq)).await;
+            return self
+                .feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
+                .await;
         }
         match policy::decide_mt(&account, &pdu) {
             MtDecision::Forward => {}
@@ -336,13 +397,18 @@ impl Session {
                 return self.feed(crate::route::answer(cid, code, seq)).await;
             }
         }
-        let req = UpRequest { pdu, reply: self.out_tx.clone(), account, received: Instant::now() };
-        match self.ctx.pool.submit(req) {
-            Ok(()) => {
-                self.outstanding += 1;
-                Flow::Continue
-            }
-            Err(_) => self.feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq)).await,
+        let req = UpRequest {
+            pdu,
+            reply: self.out_tx.clone(),
+            account,
+            received: Instant::now(),
+        };
+        if self.ctx.pool.submit(req) {
+            self.outstanding += 1;
+            Flow::Continue
+        } else {
+            self.feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
+                .await
         }
     }
 
@@ -351,7 +417,7 @@ impl Session {
     async fn unbind_for_shutdown(&mut self) -> &'static str {
         if matches!(self.state, BindState::Bound(_)) {
             self.state = BindState::Unbinding;
-            let unbind = Pdu::new(self.seq.next(), Body::Unbind);
+            let unbind = Pdu::new(self.seq.take(), Body::Unbind);
             if self.writer.send(&unbind).await.is_err() {
                 return "shutdown";
             }
@@ -384,8 +450,18 @@ impl Session {
                 Ok(Step::Request(p)) => {
                     // Sent before the platform saw our unbind: answer it with a
                     // temporary error so it is retried, never silently dropped.
-                    let code = if p.command_id() == cmd::ENQUIRE_LINK { status::ESME_ROK } else { status::ESME_RTHROTTLED };
-                    let _ = self.feed(crate::route::answer(p.command_id(), code, p.sequence_number)).await;
+                    let code = if p.command_id() == cmd::ENQUIRE_LINK {
+                        status::ESME_ROK
+                    } else {
+                        status::ESME_RTHROTTLED
+                    };
+                    let _ = self
+                        .feed(crate::route::answer(
+                            p.command_id(),
+                            code,
+                            p.sequence_number,
+                        ))
+                        .await;
                     let _ = SinkExt::<&Pdu>::flush(&mut self.writer).await;
                 }
                 Ok(Step::Other) => {}
@@ -402,8 +478,16 @@ impl Session {
             self.ctx.release_bind(account);
         }
         if let Some(d) = self.dispatcher.take() {
-            let returned = self.delivering.drain().map(|(_, d)| (d.id, d.pdu)).collect();
-            d.send(DispatchMsg::Unregister { session: self.id, returned }).await;
+            let returned = self
+                .delivering
+                .drain()
+                .map(|(_, d)| (d.id, d.pdu))
+                .collect();
+            d.send(DispatchMsg::Unregister {
+                session: self.id,
+                returned,
+            })
+            .await;
         }
     }
 }

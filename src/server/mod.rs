@@ -45,7 +45,12 @@ pub struct ServerCtx {
 
 impl ServerCtx {
     /// Shared state for the listener and its sessions.
-    pub fn new(settings: ServerSettings, accounts: HashMap<String, Account>, pool: Arc<Pool>, inbound: Arc<Inbound>) -> Arc<ServerCtx> {
+    pub fn new(
+        settings: ServerSettings,
+        accounts: HashMap<String, Account>,
+        pool: Arc<Pool>,
+        inbound: Arc<Inbound>,
+    ) -> Arc<ServerCtx> {
         let failed = FailedBinds::new(settings.failed_bind_limit, settings.failed_bind_window);
         Arc::new(ServerCtx {
             settings,
@@ -67,12 +72,17 @@ impl ServerCtx {
     }
 
     fn accounts(&self) -> Arc<HashMap<String, Account>> {
-        self.accounts.read().map(|a| a.clone()).unwrap_or_else(|e| e.into_inner().clone())
+        self.accounts
+            .read()
+            .map(|a| a.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     /// Takes a bind slot for `account`; false when `max_binds` are in use.
     fn take_bind(&self, account: &Account) -> bool {
-        let Ok(mut binds) = self.binds.lock() else { return false };
+        let Ok(mut binds) = self.binds.lock() else {
+            return false;
+        };
         let n = binds.entry(account.system_id.clone()).or_insert(0);
         if *n >= account.max_binds {
             return false;
@@ -92,7 +102,10 @@ impl ServerCtx {
     }
 
     fn bind_blocked(&self, ip: IpAddr) -> bool {
-        self.failed.lock().map(|mut f| f.is_blocked(ip, std::time::Instant::now())).unwrap_or(false)
+        self.failed
+            .lock()
+            .map(|mut f| f.is_blocked(ip, std::time::Instant::now()))
+            .unwrap_or(false)
     }
 
     fn bind_failed(&self, ip: IpAddr) {
@@ -105,7 +118,12 @@ impl ServerCtx {
 
 /// Accepts platform connections until `shutdown` turns true, then waits for
 /// the sessions (which unbind and drain by themselves) up to `grace`.
-pub async fn serve(listener: TcpListener, ctx: Arc<ServerCtx>, mut shutdown: watch::Receiver<bool>, grace: Duration) {
+pub async fn serve(
+    listener: TcpListener,
+    ctx: Arc<ServerCtx>,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) {
     let limit = Arc::new(Semaphore::new(ctx.settings.max_connections));
     let mut sessions = JoinSet::new();
     loop {
@@ -135,8 +153,16 @@ pub async fn serve(listener: TcpListener, ctx: Arc<ServerCtx>, mut shutdown: wat
         while sessions.try_join_next().is_some() {}
     }
     drop(listener);
-    info!(sessions = sessions.len(), "listener closed; draining platform sessions");
-    if tokio::time::timeout(grace, async { while sessions.join_next().await.is_some() {} }).await.is_err() {
+    info!(
+        sessions = sessions.len(),
+        "listener closed; draining platform sessions"
+    );
+    if tokio::time::timeout(grace, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
         warn!("grace period over; closing remaining platform sessions");
         sessions.abort_all();
     }

@@ -101,12 +101,15 @@ impl BindTask {
                     backoff = self.settings.reconnect_min;
                     info!(bind = self.index, role = ?self.role, "carrier bind up");
                     self.up.store(true, Ordering::Release);
-                    metrics::gauge!("optgate_upstream_up", "bind" => self.index.to_string()).set(1.0);
-                    self.accepting.store(self.role != BindRole::Receiver, Ordering::Release);
+                    metrics::gauge!("optgate_upstream_up", "bind" => self.index.to_string())
+                        .set(1.0);
+                    self.accepting
+                        .store(self.role != BindRole::Receiver, Ordering::Release);
                     let end = self.serve(reader, writer).await;
                     self.accepting.store(false, Ordering::Release);
                     self.up.store(false, Ordering::Release);
-                    metrics::gauge!("optgate_upstream_up", "bind" => self.index.to_string()).set(0.0);
+                    metrics::gauge!("optgate_upstream_up", "bind" => self.index.to_string())
+                        .set(0.0);
                     match end {
                         End::Shutdown => return,
                         End::Lost(why) => warn!(bind = self.index, %why, "carrier bind lost"),
@@ -174,7 +177,10 @@ impl BindTask {
             .map_err(|e| format!("bind read: {e}"))?
             .map_err(|e| format!("bad bind_resp: {e}"))?;
         if resp.command_id() != (self.role.command() | 0x8000_0000) {
-            return Err(format!("unexpected answer to bind: {:#010x}", resp.command_id()));
+            return Err(format!(
+                "unexpected answer to bind: {:#010x}",
+                resp.command_id()
+            ));
         }
         if resp.command_status != status::ESME_ROK {
             return Err(format!(
@@ -232,7 +238,7 @@ impl BindTask {
                         paused_until = Some(tokio::time::Instant::now() + wait);
                         self.accepting.store(false, Ordering::Release);
                     }
-                    let up_seq = seq.next();
+                    let up_seq = seq.take();
                     let mut pdu = req.pdu;
                     let orig_seq = pdu.sequence_number;
                     pdu.sequence_number = up_seq;
@@ -262,7 +268,7 @@ impl BindTask {
                             break End::Lost("enquire_link unanswered".into());
                         }
                     } else if now.duration_since(last_rx) >= s.enquire_link_interval {
-                        let el = Pdu::new(seq.next(), Body::EnquireLink);
+                        let el = Pdu::new(seq.take(), Body::EnquireLink);
                         enquire_out = Some(now);
                         if writer.feed(&el).await.is_err() {
                             break End::Lost("write failed".into());
@@ -270,12 +276,17 @@ impl BindTask {
                     }
                 }
             }
-            if timeout(s.response_timeout, SinkExt::<&Pdu>::flush(&mut writer)).await.map(|r| r.is_err()).unwrap_or(true) {
+            if timeout(s.response_timeout, SinkExt::<&Pdu>::flush(&mut writer))
+                .await
+                .map(|r| r.is_err())
+                .unwrap_or(true)
+            {
                 break End::Lost("write to carrier failed or stalled".into());
             }
         };
         if let End::Shutdown = end {
-            self.unbind(&mut reader, &mut writer, &mut inflight, &mut seq).await;
+            self.unbind(&mut reader, &mut writer, &mut inflight, &mut seq)
+                .await;
         }
         fail_all(&mut inflight, status::ESME_RSYSERR).await;
         end
@@ -300,7 +311,10 @@ impl BindTask {
                 return Ok(true);
             }
             let Some(entry) = inflight.remove(&seq) else {
-                debug!(bind = self.index, seq, "late or unknown response from carrier dropped");
+                debug!(
+                    bind = self.index,
+                    seq, "late or unknown response from carrier dropped"
+                );
                 return Ok(true);
             };
             if pdu.command_status == status::ESME_RTHROTTLED {
@@ -308,7 +322,8 @@ impl BindTask {
                 *paused_until = Some(tokio::time::Instant::now() + Duration::from_millis(500));
                 self.accepting.store(false, Ordering::Release);
             }
-            metrics::histogram!("optgate_upstream_response_seconds").record(entry.sent.elapsed().as_secs_f64());
+            metrics::histogram!("optgate_upstream_response_seconds")
+                .record(entry.sent.elapsed().as_secs_f64());
             self.answer_platform(entry, pdu).await;
             return Ok(true);
         }
@@ -323,7 +338,11 @@ impl BindTask {
                 return Ok(false);
             }
             cmd::DELIVER_SM | cmd::DATA_SM => {
-                let ack = AckTo { tx: ack_tx.clone(), sequence_number: seq, command_id: id };
+                let ack = AckTo {
+                    tx: ack_tx.clone(),
+                    sequence_number: seq,
+                    command_id: id,
+                };
                 self.inbound.accept(pdu, ack).await;
             }
             cmd::ALERT_NOTIFICATION | cmd::OUTBIND => {
@@ -353,7 +372,13 @@ impl BindTask {
     }
 
     /// Graceful end: answer what can be answered, unbind, wait briefly.
-    async fn unbind(&mut self, reader: &mut Reader, writer: &mut Writer, inflight: &mut HashMap<u32, InFlight>, seq: &mut SeqGen) {
+    async fn unbind(
+        &mut self,
+        reader: &mut Reader,
+        writer: &mut Writer,
+        inflight: &mut HashMap<u32, InFlight>,
+        seq: &mut SeqGen,
+    ) {
         let grace = self.settings.response_timeout;
         let deadline = tokio::time::Instant::now() + grace;
         // Give in-flight submits a chance to be answered.
@@ -368,7 +393,7 @@ impl BindTask {
                 _ => break,
             }
         }
-        let unbind = Pdu::new(seq.next(), Body::Unbind);
+        let unbind = Pdu::new(seq.take(), Body::Unbind);
         if writer.send(&unbind).await.is_ok() {
             let _ = timeout(Duration::from_secs(2), async {
                 while let Some(Ok(Ok(pdu))) = reader.next().await {
@@ -393,7 +418,11 @@ fn message_id_of(pdu: &Pdu) -> Option<Bytes> {
 
 /// Answers every request whose deadline passed with a temporary error.
 async fn expire(inflight: &mut HashMap<u32, InFlight>, now: Instant) {
-    let late: Vec<u32> = inflight.iter().filter(|(_, e)| e.deadline <= now).map(|(k, _)| *k).collect();
+    let late: Vec<u32> = inflight
+        .iter()
+        .filter(|(_, e)| e.deadline <= now)
+        .map(|(k, _)| *k)
+        .collect();
     for seq in late {
         if let Some(e) = inflight.remove(&seq) {
             warn!(seq, "carrier response timeout");
@@ -427,7 +456,7 @@ impl SeqGen {
     pub fn new(first: u32) -> SeqGen {
         SeqGen(first.clamp(1, 0x7FFF_FFFF))
     }
-    pub fn next(&mut self) -> u32 {
+    pub fn take(&mut self) -> u32 {
         let v = self.0;
         self.0 = if v >= 0x7FFF_FFFF { 1 } else { v + 1 };
         v
@@ -451,10 +480,10 @@ mod tests {
     #[test]
     fn seq_wraps_to_one() {
         let mut s = SeqGen::new(0x7FFF_FFFE);
-        assert_eq!(s.next(), 0x7FFF_FFFE);
-        assert_eq!(s.next(), 0x7FFF_FFFF);
-        assert_eq!(s.next(), 1);
-        assert_eq!(SeqGen::new(0).next(), 1);
+        assert_eq!(s.take(), 0x7FFF_FFFE);
+        assert_eq!(s.take(), 0x7FFF_FFFF);
+        assert_eq!(s.take(), 1);
+        assert_eq!(SeqGen::new(0).take(), 1);
     }
 
     #[test]

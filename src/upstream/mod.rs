@@ -74,10 +74,10 @@ impl Pool {
         (Arc::new(pool), tasks)
     }
 
-    /// Hands a request to the next bind that is up and has room. `Err` gives
-    /// the request back: every bind is down, backing off or full, and the
-    /// platform should be told ESME_RTHROTTLED now rather than wait.
-    pub fn submit(&self, req: UpRequest) -> Result<(), UpRequest> {
+    /// Hands a request to the next bind that is up and has room. `false`:
+    /// every bind is down, backing off or full, and the platform should be
+    /// told ESME_RTHROTTLED now rather than wait.
+    pub fn submit(&self, req: UpRequest) -> bool {
         let n = self.slots.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut req = req;
@@ -87,11 +87,11 @@ impl Pool {
                 continue;
             }
             match slot.tx.try_send(req) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return true,
                 Err(e) => req = e.into_inner(),
             }
         }
-        Err(req)
+        false
     }
 
     /// How many binds (of any role) are bound right now.

@@ -1,6 +1,6 @@
 //! Shared test kit: a fake carrier (SMSC), a tiny platform client (ESME) and
 //! a config builder. Everything on 127.0.0.1, every wait bounded.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,7 +52,8 @@ listen = "127.0.0.1:0"
         store = dir.join("optgate.db").display()
     );
     let cfg = Config::from_toml_str(&text).unwrap_or_else(|e| panic!("test config: {e}"));
-    cfg.validate().unwrap_or_else(|e| panic!("test config: {e}"));
+    cfg.validate()
+        .unwrap_or_else(|e| panic!("test config: {e}"));
     cfg
 }
 
@@ -107,14 +108,35 @@ impl FakeCarrier {
         let next_id = Arc::new(AtomicU32::new(1));
         let throttle_next = Arc::new(AtomicUsize::new(0));
         let delay_ms = Arc::new(AtomicU32::new(0));
-        let (l2, c2, n2, t2, d2) = (log.clone(), conns.clone(), next_id.clone(), throttle_next.clone(), delay_ms.clone());
+        let (l2, c2, n2, t2, d2) = (
+            log.clone(),
+            conns.clone(),
+            next_id.clone(),
+            throttle_next.clone(),
+            delay_ms.clone(),
+        );
         let task = tokio::spawn(async move {
             let mut handlers = Vec::new();
             while let Ok((s, _)) = listener.accept().await {
-                handlers.push(tokio::spawn(carrier_conn(s, l2.clone(), c2.clone(), n2.clone(), t2.clone(), d2.clone())));
+                handlers.push(tokio::spawn(carrier_conn(
+                    s,
+                    l2.clone(),
+                    c2.clone(),
+                    n2.clone(),
+                    t2.clone(),
+                    d2.clone(),
+                )));
             }
         });
-        FakeCarrier { addr, log, conns, task, next_id, throttle_next, delay_ms }
+        FakeCarrier {
+            addr,
+            log,
+            conns,
+            task,
+            next_id,
+            throttle_next,
+            delay_ms,
+        }
     }
 
     pub fn address(&self) -> String {
@@ -127,7 +149,10 @@ impl FakeCarrier {
 
     /// Waits until the carrier saw at least `n` binds.
     pub async fn wait_binds(&self, n: usize) {
-        wait_until(|| self.log.lock().unwrap().binds >= n && !self.conns.lock().unwrap().is_empty()).await;
+        wait_until(|| {
+            self.log.lock().unwrap().binds >= n && !self.conns.lock().unwrap().is_empty()
+        })
+        .await;
     }
 
     /// Waits until `n` submits arrived.
@@ -139,10 +164,20 @@ impl FakeCarrier {
     /// Sends `pdu` (deliver_sm) on the first live connection and returns the
     /// response optgate gave.
     pub async fn deliver(&self, pdu: Pdu) -> Pdu {
-        let tx = self.conns.lock().unwrap().iter().find(|c| !c.is_closed()).cloned().expect("no carrier connection");
+        let tx = self
+            .conns
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|c| !c.is_closed())
+            .cloned()
+            .expect("no carrier connection");
         let (rtx, rrx) = oneshot::channel();
         tx.send((pdu, Some(rtx))).await.expect("carrier conn gone");
-        tokio::time::timeout(WAIT, rrx).await.expect("no deliver_sm_resp in time").expect("conn dropped")
+        tokio::time::timeout(WAIT, rrx)
+            .await
+            .expect("no deliver_sm_resp in time")
+            .expect("conn dropped")
     }
 
     /// Stops listening and drops every connection (the carrier vanishes).
@@ -245,7 +280,10 @@ pub struct Esme {
 impl Esme {
     pub async fn connect(addr: std::net::SocketAddr) -> Esme {
         let s = TcpStream::connect(addr).await.expect("connect to optgate");
-        Esme { f: Framed::new(s, SmppCodec::default()), seq: 1 }
+        Esme {
+            f: Framed::new(s, SmppCodec::default()),
+            seq: 1,
+        }
     }
 
     pub fn next_seq(&mut self) -> u32 {
@@ -280,14 +318,18 @@ impl Esme {
 
     /// True when optgate closed the connection within WAIT.
     pub async fn closed(&mut self) -> bool {
-        matches!(tokio::time::timeout(WAIT, async {
-            loop {
-                match self.f.next().await {
-                    None | Some(Err(_)) => return true,
-                    Some(Ok(_)) => continue,
+        matches!(
+            tokio::time::timeout(WAIT, async {
+                loop {
+                    match self.f.next().await {
+                        None | Some(Err(_)) => return true,
+                        Some(Ok(_)) => continue,
+                    }
                 }
-            }
-        }).await, Ok(true))
+            })
+            .await,
+            Ok(true)
+        )
     }
 
     /// Binds with `command` and returns the bind_resp.
@@ -339,7 +381,10 @@ impl Esme {
             let p = self.recv().await;
             match p.command_id() {
                 cmd::DELIVER_SM => return p,
-                cmd::ENQUIRE_LINK => self.send(&Pdu::new(p.sequence_number, Body::EnquireLinkResp)).await,
+                cmd::ENQUIRE_LINK => {
+                    self.send(&Pdu::new(p.sequence_number, Body::EnquireLinkResp))
+                        .await
+                }
                 _ => panic!("expected deliver_sm, got {p:?}"),
             }
         }
@@ -361,7 +406,8 @@ pub fn receipt(id: &str, from: &str, to: &str) -> Pdu {
     let text = format!("id:{id} sub:001 dlvrd:001 submit date:2611270000 done date:2611270001 stat:DELIVRD err:000 text:x");
     let mut s = sm(from, to, &text);
     s.esm_class = 0x04;
-    s.tlvs.set_cstring(tags::RECEIPTED_MESSAGE_ID, id.as_bytes());
+    s.tlvs
+        .set_cstring(tags::RECEIPTED_MESSAGE_ID, id.as_bytes());
     s.tlvs.set_u8(tags::MESSAGE_STATE, 2);
     Pdu::new(0, Body::DeliverSm(s))
 }
@@ -382,7 +428,9 @@ pub fn sm(src: &str, dst: &str, text: &str) -> Sm {
 /// Text of a submit/deliver.
 pub fn text_of(p: &Pdu) -> String {
     match &p.body {
-        Body::SubmitSm(s) | Body::DeliverSm(s) => String::from_utf8_lossy(&s.short_message).into_owned(),
+        Body::SubmitSm(s) | Body::DeliverSm(s) => {
+            String::from_utf8_lossy(&s.short_message).into_owned()
+        }
         _ => String::new(),
     }
 }
