@@ -11,6 +11,7 @@
 //! [`Database`] is the blocking API over the same schema for CLI commands.
 
 mod blocking;
+pub mod consent;
 mod error;
 mod ops;
 pub mod schema;
@@ -136,6 +137,52 @@ pub struct StoreStats {
     pub lost_writes: u64,
     /// Duration of the last commit.
     pub last_commit: Duration,
+}
+
+/// When the caller of [`Store::transact`] gets its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durable {
+    /// Only once the batch holding the work has committed (for anything
+    /// optgate acknowledges: a STOP, a held message).
+    AfterCommit,
+    /// As soon as the work ran: its reads saw every earlier request, and
+    /// what it wrote may still be lost to a failed commit (decisions to
+    /// forward, write-behind markers).
+    Now,
+}
+
+/// What a [`Store::transact`] closure may use: the connection (inside the
+/// batch transaction, in a savepoint of its own) and the bounded delivery
+/// queue.
+pub struct TxnEnv<'a> {
+    conn: &'a rusqlite::Connection,
+    stored: u64,
+    limit: u64,
+    added: &'a mut i64,
+}
+
+impl TxnEnv<'_> {
+    /// The connection; every statement is part of this work's savepoint.
+    pub fn conn(&self) -> &rusqlite::Connection {
+        self.conn
+    }
+
+    /// Stores an MO or receipt for delivery within this work, respecting
+    /// `max_stored_deliveries`.
+    pub fn enqueue_delivery(
+        &mut self,
+        account: &str,
+        kind: DeliveryKind,
+        pdu: &[u8],
+    ) -> Result<u64, StoreError> {
+        let now = self.stored.saturating_add_signed(*self.added);
+        if now >= self.limit {
+            return Err(StoreError::Full { limit: self.limit });
+        }
+        let id = ops::insert_delivery(self.conn, account, kind, pdu)?;
+        *self.added += 1;
+        Ok(id)
+    }
 }
 
 /// Handle to the store thread. Cheap to clone; all clones share the thread.
@@ -291,6 +338,42 @@ impl Store {
     /// database. Later calls on any clone fail with `StoreError::Closed`.
     pub async fn close(&self) -> Result<(), StoreError> {
         self.call(|reply| Request::Close { reply }).await
+    }
+
+    /// Runs `f` on the store thread inside the current group-commit batch,
+    /// in order with every other request. All its writes commit together or
+    /// not at all. `f` says whether its caller is answered at once or after
+    /// the commit.
+    pub async fn transact<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut TxnEnv<'_>) -> Result<(T, Durable), StoreError> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Txn(worker::txn_job(f, reply)))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Like [`Store::transact`] but returns once the work is queued, with a
+    /// receiver for its outcome, so callers can keep several in flight while
+    /// keeping their order.
+    pub async fn transact_queued<T, F>(
+        &self,
+        f: F,
+    ) -> Result<oneshot::Receiver<Result<T, StoreError>>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut TxnEnv<'_>) -> Result<(T, Durable), StoreError> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Txn(worker::txn_job(f, reply)))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        Ok(rx)
     }
 
     /// Counters of the store thread.

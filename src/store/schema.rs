@@ -33,6 +33,70 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX deliveries_account ON deliveries (account, id);
     "#,
+    // 2: consent log, audit events, held messages, outbox of optgate's own MTs.
+    r#"
+    -- One row per scope key; sender is '' under consent_scope = "campaign".
+    CREATE TABLE consent (
+        campaign             TEXT NOT NULL,
+        sender               TEXT NOT NULL,
+        recipient            TEXT NOT NULL,
+        status               TEXT NOT NULL CHECK (status IN ('none', 'pending', 'active', 'refused')),
+        updated_at           INTEGER NOT NULL,
+        source               TEXT NOT NULL,
+        opt_in_request_sent  INTEGER NOT NULL DEFAULT 0,
+        custom_forwarded     INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (campaign, sender, recipient)
+    ) WITHOUT ROWID;
+    CREATE INDEX consent_recipient ON consent (recipient);
+    CREATE INDEX consent_status ON consent (status, campaign);
+    -- The audit trail: never updated, never deleted by optgate.
+    CREATE TABLE events (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        at           INTEGER NOT NULL,
+        campaign     TEXT NOT NULL,
+        sender       TEXT NOT NULL,
+        recipient    TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        old_status   TEXT,
+        new_status   TEXT,
+        source       TEXT NOT NULL,
+        message_ids  TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_recipient ON events (recipient, id);
+    CREATE INDEX events_at ON events (at);
+    -- Held MTs: one row per PDU; the parts of a multipart share group_id
+    -- (the id of the first part), which is the optgate message id.
+    CREATE TABLE held (
+        id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+        group_id             INTEGER NOT NULL,
+        campaign             TEXT NOT NULL,
+        sender               TEXT NOT NULL,
+        recipient            TEXT NOT NULL,
+        account              TEXT NOT NULL,
+        held_at              INTEGER NOT NULL,
+        expires_at           INTEGER NOT NULL,
+        registered_delivery  INTEGER NOT NULL,
+        pdu                  BLOB NOT NULL
+    );
+    CREATE INDEX held_key ON held (campaign, sender, recipient, id);
+    CREATE INDEX held_expiry ON held (expires_at);
+    CREATE INDEX held_group ON held (group_id);
+    -- optgate's own MTs (responses, opt-in requests, footers, released
+    -- holds), sent in id order per scope key and retried while the carrier
+    -- is down.
+    CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at  INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        campaign    TEXT NOT NULL,
+        sender      TEXT NOT NULL,
+        recipient   TEXT NOT NULL,
+        account     TEXT NOT NULL DEFAULT '',
+        optgate_id  TEXT,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        pdu         BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,8 +8,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    ops, schema, Counters, DeliveryKind, MessageOwner, Reply, StoreError, StoreOptions,
-    StoredDelivery,
+    ops, schema, Counters, DeliveryKind, Durable, MessageOwner, Reply, StoreError, StoreOptions,
+    StoredDelivery, TxnEnv,
 };
 use crate::config::Durability;
 
@@ -58,6 +58,46 @@ pub(super) enum Request {
     Close {
         reply: Reply<()>,
     },
+    /// A closure run inside the batch transaction (see `Store::transact`).
+    Txn(Job),
+}
+
+/// The body of a [`Request::Txn`].
+pub(super) type Job = Box<dyn FnOnce(&mut Transaction<'_>, &mut Batch, &Ctx) + Send>;
+
+/// Builds the job of `Store::transact`: runs `f` in a savepoint, then
+/// answers at once or after the commit, as `f` asks.
+pub(super) fn txn_job<T, F>(f: F, reply: Reply<T>) -> Job
+where
+    T: Send + 'static,
+    F: FnOnce(&mut TxnEnv<'_>) -> Result<(T, Durable), StoreError> + Send + 'static,
+{
+    Box::new(move |tx, batch, ctx| {
+        let mut added = 0i64;
+        let stored = ctx.stored.saturating_add_signed(batch.stored_delta);
+        let r = in_savepoint(tx, |c| {
+            let mut env = TxnEnv {
+                conn: c,
+                stored,
+                limit: ctx.limit,
+                added: &mut added,
+            };
+            f(&mut env)
+        });
+        match r {
+            Ok((v, Durable::Now)) => {
+                batch.stored_delta += added;
+                let _ = reply.send(Ok(v));
+            }
+            Ok((v, Durable::AfterCommit)) => {
+                batch.stored_delta += added;
+                batch.answers.push(answer(reply, Ok(v)));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    })
 }
 
 /// Sends a request's result once the batch's fate is known: a commit
@@ -87,7 +127,7 @@ struct Worker {
 }
 
 /// What a batch needs to know about the committed state.
-struct Ctx {
+pub(super) struct Ctx {
     stored: u64,
     limit: u64,
     ttl: Duration,
@@ -95,7 +135,7 @@ struct Ctx {
 
 /// Per-batch state that only becomes real if the batch commits.
 #[derive(Default)]
-struct Batch {
+pub(super) struct Batch {
     answers: Vec<Answer>,
     stored_delta: i64,
     write_behind: u64,
@@ -378,6 +418,10 @@ fn execute(tx: &mut Transaction<'_>, req: Request, batch: &mut Batch, ctx: &Ctx)
             batch.close = Some(reply);
             return;
         }
+        Request::Txn(job) => {
+            job(tx, batch, ctx);
+            return;
+        }
     };
     batch.answers.push(a);
 }
@@ -402,6 +446,8 @@ fn skip(req: Request, batch: &mut Batch) {
         Request::Ping { reply } | Request::Flush { reply } => {
             answer(reply, Err(StoreError::Closed))
         }
+        // Dropping the job drops its reply: the caller sees Closed.
+        Request::Txn(_) => return,
     };
     batch.answers.push(a);
 }
