@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::{Config, UpstreamBind};
+use crate::consent::{Engine, EngineConfig};
 use crate::deliver::Dispatcher;
 use crate::inbound::{Inbound, Routes};
 use crate::server::auth::Account;
@@ -26,6 +27,8 @@ use crate::upstream::{Pool, UpstreamSettings};
 pub enum StartError {
     #[error("store {path}: {source}")]
     Store { path: String, source: StoreError },
+    #[error("campaigns: {0}")]
+    Config(String),
     #[error("listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -43,6 +46,7 @@ pub struct Daemon {
     server: JoinHandle<()>,
     upstream: Vec<JoinHandle<()>>,
     dispatchers: std::sync::Mutex<HashMap<Arc<str>, Dispatcher>>,
+    engine: Arc<Engine>,
     pool: Arc<Pool>,
 }
 
@@ -72,7 +76,9 @@ impl Daemon {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut dispatchers = HashMap::new();
         let routes = build_routes(cfg, &store, &mut dispatchers);
-        let inbound = Arc::new(Inbound::new(store.clone(), routes, 200_000));
+        let engine_cfg = EngineConfig::from_config(cfg).map_err(StartError::Config)?;
+        let engine = Arc::new(Engine::new(engine_cfg, store.clone()));
+        let inbound = Arc::new(Inbound::new(store.clone(), routes, 200_000, engine.clone()));
         let (pool, upstream) = Pool::spawn(
             Arc::new(upstream_settings(cfg)),
             inbound.clone(),
@@ -83,7 +89,19 @@ impl Daemon {
             accounts(cfg),
             pool.clone(),
             inbound.clone(),
+            engine.clone(),
         );
+        let mut upstream = upstream;
+        let routes_of = inbound.clone();
+        let lookup = move |a: &str| routes_of.routes().dispatchers.get(a).cloned();
+        upstream.push(tokio::spawn(
+            engine.clone().settle_loop(lookup, shutdown_rx.clone()),
+        ));
+        upstream.push(tokio::spawn(engine.clone().outbox_loop(
+            pool.clone(),
+            cfg.upstream.response_timeout,
+            shutdown_rx.clone(),
+        )));
         let grace = cfg.server.shutdown_grace;
         let server = tokio::spawn(crate::server::serve(
             listener,
@@ -101,6 +119,7 @@ impl Daemon {
             server,
             upstream,
             dispatchers: std::sync::Mutex::new(dispatchers),
+            engine,
             pool,
         })
     }
@@ -128,6 +147,11 @@ impl Daemon {
             Err(e) => build_routes(cfg, &self.store, &mut e.into_inner()),
         };
         self.inbound.set_routes(routes);
+        match EngineConfig::from_config(cfg) {
+            Ok(e) => self.engine.set_config(e),
+            Err(why) => warn!(%why, "campaigns not reloaded"),
+        }
+        self.engine.settle_wake.notify_one();
         self.ctx.set_accounts(accounts(cfg));
         info!("configuration reloaded");
     }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use bytes::Bytes;
 use tracing::{debug, warn};
 
+use crate::consent::Engine;
 use crate::deliver::{DispatchMsg, Dispatcher};
 use crate::pdu::{status, Body, Pdu};
 use crate::route::AckTo;
@@ -37,16 +38,20 @@ impl Routes {
     }
 }
 
-/// Recent carrier message ids → account, in memory in front of the store.
+/// Who a carrier message id belongs to: the account, and the optgate id its
+/// platform knows it by (released held messages).
+type Owner = (Arc<str>, Option<Arc<str>>);
+
+/// Recent carrier message ids → owner, in memory in front of the store.
 struct IdCache {
-    map: HashMap<Bytes, Arc<str>>,
+    map: HashMap<Bytes, Owner>,
     order: std::collections::VecDeque<Bytes>,
     cap: usize,
 }
 
 impl IdCache {
-    fn insert(&mut self, id: Bytes, account: Arc<str>) {
-        if self.map.insert(id.clone(), account).is_none() {
+    fn insert(&mut self, id: Bytes, owner: Owner) {
+        if self.map.insert(id.clone(), owner).is_none() {
             self.order.push_back(id);
             while self.order.len() > self.cap {
                 if let Some(old) = self.order.pop_front() {
@@ -62,11 +67,13 @@ pub struct Inbound {
     store: Store,
     routes: RwLock<Arc<Routes>>,
     ids: Mutex<IdCache>,
+    engine: Arc<Engine>,
 }
 
 impl Inbound {
-    /// A new inbound path over `store` with the given routes.
-    pub fn new(store: Store, routes: Routes, id_cache_cap: usize) -> Inbound {
+    /// A new inbound path over `store` with the given routes; MOs to
+    /// campaign numbers go through `engine`.
+    pub fn new(store: Store, routes: Routes, id_cache_cap: usize, engine: Arc<Engine>) -> Inbound {
         Inbound {
             store,
             routes: RwLock::new(Arc::new(routes)),
@@ -75,6 +82,7 @@ impl Inbound {
                 order: Default::default(),
                 cap: id_cache_cap.max(1),
             }),
+            engine,
         }
     }
 
@@ -94,16 +102,22 @@ impl Inbound {
         }
     }
 
-    /// Records which account a carrier message id belongs to: in memory at
-    /// once, in the store written behind.
-    pub async fn remember_message(&self, carrier_id: Bytes, account: Arc<str>) {
+    /// Records who a carrier message id belongs to: in memory at once, in
+    /// the store written behind.
+    pub async fn remember_message(
+        &self,
+        carrier_id: Bytes,
+        account: Arc<str>,
+        optgate_id: Option<Arc<str>>,
+    ) {
         let key = String::from_utf8_lossy(&carrier_id).into_owned();
+        let oid = optgate_id.as_deref().map(str::to_string);
         if let Ok(mut ids) = self.ids.lock() {
-            ids.insert(carrier_id, account.clone());
+            ids.insert(carrier_id, (account.clone(), optgate_id));
         }
         if let Err(e) = self
             .store
-            .map_message_id(key, account.to_string(), None)
+            .map_message_id(key, account.to_string(), oid)
             .await
         {
             warn!(error = %e, "id map write failed; receipts will be routed by address");
@@ -113,42 +127,82 @@ impl Inbound {
     /// Takes one deliver_sm / data_sm from the carrier.
     pub async fn accept(self: &Arc<Self>, pdu: Pdu, ack: AckTo) {
         let routes = self.routes();
-        let receipt = is_receipt(&pdu);
-        let mut account = None;
-        if receipt {
-            if let Some(id) = receipt_id(&pdu) {
-                account = self
-                    .ids
-                    .lock()
-                    .ok()
-                    .and_then(|ids| ids.map.get(&id).cloned());
-                if account.is_none() {
-                    // Not in memory: ask the store, off this bind's read loop.
-                    let this = self.clone();
-                    tokio::spawn(async move {
-                        let key = String::from_utf8_lossy(&id).into_owned();
-                        let found = match this.store.lookup_message_id(key).await {
-                            Ok(Some(owner)) => Some(Arc::<str>::from(owner.account)),
-                            _ => None,
-                        };
-                        let routes = this.routes();
-                        let acct = found.or_else(|| dest_account(&routes, &pdu));
-                        this.commit_and_ack(&routes, acct, pdu, ack, DeliveryKind::Dlr)
-                            .await;
-                    });
-                    return;
-                }
+        if !is_receipt(&pdu) {
+            let account = dest_account(&routes, &pdu);
+            let dispatcher = account
+                .as_ref()
+                .and_then(|a| routes.dispatchers.get(a).cloned());
+            let (pdu, ack) = match (account.clone(), dispatcher) {
+                (Some(a), Some(d)) => match self.engine.on_mo(a, d, pdu, ack).await {
+                    Some(back) => back,
+                    None => return,
+                },
+                _ => (pdu, ack),
+            };
+            return self
+                .commit_and_ack(&routes, account, pdu, ack, DeliveryKind::Mo)
+                .await;
+        }
+        let Some(id) = receipt_id(&pdu) else {
+            let account = dest_account(&routes, &pdu);
+            return self
+                .commit_and_ack(&routes, account, pdu, ack, DeliveryKind::Dlr)
+                .await;
+        };
+        let cached = self
+            .ids
+            .lock()
+            .ok()
+            .and_then(|ids| ids.map.get(&id).cloned());
+        if let Some(owner) = cached {
+            return self.receipt_for(&routes, Some(owner), id, pdu, ack).await;
+        }
+        // Not in memory: ask the store, off this bind's read loop.
+        let this = self.clone();
+        tokio::spawn(async move {
+            let key = String::from_utf8_lossy(&id).into_owned();
+            let found = match this.store.lookup_message_id(key).await {
+                Ok(Some(o)) => Some((
+                    Arc::<str>::from(o.account),
+                    o.optgate_id.map(Arc::<str>::from),
+                )),
+                _ => None,
+            };
+            let routes = this.routes();
+            this.receipt_for(&routes, found, id, pdu, ack).await;
+        });
+    }
+
+    /// Routes a receipt: optgate's own messages' receipts are absorbed;
+    /// released held messages' receipts carry the optgate id.
+    async fn receipt_for(
+        &self,
+        routes: &Routes,
+        owner: Option<Owner>,
+        carrier_id: Bytes,
+        pdu: Pdu,
+        ack: AckTo,
+    ) {
+        match owner {
+            Some((account, _)) if &*account == crate::consent::INTERNAL_ACCOUNT => {
+                debug!("receipt for one of optgate's own messages absorbed");
+                ack.send(status::ESME_ROK).await;
+            }
+            Some((account, Some(oid))) => {
+                let pdu = crate::consent::msgs::rewrite_receipt(&pdu, &carrier_id, &oid);
+                self.commit_and_ack(routes, Some(account), pdu, ack, DeliveryKind::Dlr)
+                    .await;
+            }
+            Some((account, None)) => {
+                self.commit_and_ack(routes, Some(account), pdu, ack, DeliveryKind::Dlr)
+                    .await
+            }
+            None => {
+                let account = dest_account(routes, &pdu);
+                self.commit_and_ack(routes, account, pdu, ack, DeliveryKind::Dlr)
+                    .await;
             }
         }
-        if account.is_none() {
-            account = dest_account(&routes, &pdu);
-        }
-        let kind = if receipt {
-            DeliveryKind::Dlr
-        } else {
-            DeliveryKind::Mo
-        };
-        self.commit_and_ack(&routes, account, pdu, ack, kind).await;
     }
 
     /// Queues the store write now (keeping order), answers the carrier once it

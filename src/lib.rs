@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod codec;
 pub mod config;
+pub mod consent;
 pub mod daemon;
 pub mod deliver;
 pub mod inbound;

@@ -29,6 +29,9 @@ pub struct UpRequest {
     pub reply: mpsc::Sender<ToPlatform>,
     /// The account that sent it, so receipts find their way back.
     pub account: Arc<str>,
+    /// For a released held message: the id its platform was given, which
+    /// its receipt must carry instead of the carrier's.
+    pub optgate_id: Option<Arc<str>>,
     /// When optgate received it, for the added-latency histogram.
     pub received: Instant,
 }

@@ -32,20 +32,3 @@ pub use keywords::{classify, Class, Keywords};
 pub use mo::{decide_mo, MoDecision, PhraseMode};
 pub use mt::{decide, Decision, EventKind, MtFacts, RejectReason, ESME_RMSGQFUL};
 pub use responses::{render, render_footer, render_template, ResponseKind};
-
-use crate::pdu::Pdu;
-
-/// What to do with a platform's MT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MtDecision {
-    /// Send it to the carrier.
-    Forward,
-    /// Answer the platform with this status; nothing goes to the carrier.
-    Reject(u32),
-}
-
-/// Decides an MT from `account`. With no campaigns configured optgate is a
-/// plain proxy and every message is forwarded.
-pub fn decide_mt(_account: &str, _pdu: &Pdu) -> MtDecision {
-    MtDecision::Forward
-}

@@ -19,9 +19,9 @@ use tracing::{debug, info, info_span, warn, Instrument};
 use super::auth;
 use super::ServerCtx;
 use crate::codec::SmppCodec;
+use crate::consent::mt::MtAction;
 use crate::deliver::{DispatchMsg, Dispatcher, SESSION_WINDOW};
 use crate::pdu::{command as cmd, status, BindResp, Body, Pdu};
-use crate::policy::{self, MtDecision};
 use crate::route::{ToPlatform, UpRequest};
 use crate::session::{BindKind, BindState, Verdict};
 use crate::upstream::bind::SeqGen;
@@ -391,16 +391,24 @@ impl Session {
                 .feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
                 .await;
         }
-        match policy::decide_mt(&account, &pdu) {
-            MtDecision::Forward => {}
-            MtDecision::Reject(code) => {
-                return self.feed(crate::route::answer(cid, code, seq)).await;
+        let pdu = match cid {
+            cmd::SUBMIT_SM | cmd::DATA_SM => match self.ctx.engine.on_mt(&account, pdu).await {
+                MtAction::Forward(p) => p,
+                MtAction::Reply(resp) => return self.feed(resp).await,
+            },
+            cmd::QUERY_SM | cmd::CANCEL_SM | cmd::REPLACE_SM => {
+                match self.ctx.engine.on_held_request(&account, pdu).await {
+                    Ok(resp) => return self.feed(resp).await,
+                    Err(p) => p,
+                }
             }
-        }
+            _ => pdu,
+        };
         let req = UpRequest {
             pdu,
             reply: self.out_tx.clone(),
             account,
+            optgate_id: None,
             received: Instant::now(),
         };
         if self.ctx.pool.submit(req) {

@@ -38,6 +38,7 @@ pub struct ServerCtx {
     accounts: RwLock<Arc<HashMap<String, Account>>>,
     pub pool: Arc<Pool>,
     pub inbound: Arc<Inbound>,
+    pub engine: Arc<crate::consent::Engine>,
     binds: Mutex<HashMap<Arc<str>, usize>>,
     failed: Mutex<FailedBinds>,
     next_session: AtomicU64,
@@ -50,6 +51,7 @@ impl ServerCtx {
         accounts: HashMap<String, Account>,
         pool: Arc<Pool>,
         inbound: Arc<Inbound>,
+        engine: Arc<crate::consent::Engine>,
     ) -> Arc<ServerCtx> {
         let failed = FailedBinds::new(settings.failed_bind_limit, settings.failed_bind_window);
         Arc::new(ServerCtx {
@@ -57,6 +59,7 @@ impl ServerCtx {
             accounts: RwLock::new(Arc::new(accounts)),
             pool,
             inbound,
+            engine,
             binds: Mutex::new(HashMap::new()),
             failed: Mutex::new(failed),
             next_session: AtomicU64::new(1),

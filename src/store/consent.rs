@@ -510,3 +510,30 @@ pub fn outbox_attempted(c: &Connection, id: i64) -> Result<(), StoreError> {
         .execute(params![id])?;
     Ok(())
 }
+
+/// Scope keys that have held messages and whose status now settles them:
+/// active (release) or refused (drop). Changes made by an MO, the command
+/// line or the API all end up here.
+pub fn settled_held_keys(
+    c: &Connection,
+    limit: u32,
+) -> Result<Vec<(Key, ConsentStatus)>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT DISTINCT h.campaign, h.sender, h.recipient, c.status
+         FROM held h JOIN consent c
+           ON c.campaign = h.campaign AND c.sender = h.sender AND c.recipient = h.recipient
+         WHERE c.status IN ('active', 'refused') LIMIT ?1",
+    )?;
+    let rows = stmt.query_map(params![limit], |r| {
+        let s: String = r.get(3)?;
+        Ok((
+            Key {
+                campaign: r.get(0)?,
+                sender: r.get(1)?,
+                recipient: r.get(2)?,
+            },
+            status_of(&s),
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -74,6 +74,7 @@ struct InFlight {
     orig_seq: u32,
     reply: Option<mpsc::Sender<ToPlatform>>,
     account: Option<Arc<str>>,
+    optgate_id: Option<Arc<str>>,
     command_id: u32,
     sent: Instant,
     deadline: Instant,
@@ -248,6 +249,7 @@ impl BindTask {
                         command_id: pdu.command_id(),
                         reply: Some(req.reply),
                         account: Some(req.account),
+                        optgate_id: req.optgate_id,
                         sent: now,
                         deadline: now + s.response_timeout,
                     });
@@ -361,7 +363,9 @@ impl BindTask {
         pdu.sequence_number = entry.orig_seq;
         if pdu.command_status == status::ESME_ROK {
             if let (Some(account), Some(mid)) = (&entry.account, message_id_of(&pdu)) {
-                self.inbound.remember_message(mid, account.clone()).await;
+                self.inbound
+                    .remember_message(mid, account.clone(), entry.optgate_id.clone())
+                    .await;
             }
         }
         if let Some(reply) = entry.reply {

@@ -380,6 +380,13 @@ impl Esme {
         self.send(&r).await;
     }
 
+    /// Waits for the next deliver_sm, acknowledges it and returns it.
+    pub async fn take_deliver(&mut self) -> Pdu {
+        let p = self.expect_deliver().await;
+        self.ack(&p).await;
+        p
+    }
+
     /// Waits for the next deliver_sm (answering enquire_links on the way).
     pub async fn expect_deliver(&mut self) -> Pdu {
         loop {

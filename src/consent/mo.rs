@@ -1,0 +1,246 @@
+//! A carrier MO through the consent engine: keywords, consent change,
+//! responses and the MO's own delivery, all in one store transaction that
+//! commits before the carrier is answered.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{msgs, store_key, Engine, EngineConfig};
+use crate::deliver::{DispatchMsg, Dispatcher};
+use crate::pdu::{status, Pdu};
+use crate::policy::{self, Class, Lookup, MoDecision, ResponseKind};
+use crate::route::AckTo;
+use crate::store::consent::{self as db, Flag, Key};
+use crate::store::{DeliveryKind, Durable, StoreError, TxnEnv};
+use crate::text::coding;
+use crate::text::reassembly::{Push, Reassembler};
+
+/// Multipart MOs being put back together for keyword matching.
+pub struct Parts {
+    r: Reassembler<(String, String), Bytes>,
+}
+
+impl Parts {
+    pub(super) fn new() -> Parts {
+        Parts {
+            r: Reassembler::new(10_000, 50_000, Duration::from_secs(120)),
+        }
+    }
+}
+
+impl Default for Parts {
+    fn default() -> Self {
+        Parts::new()
+    }
+}
+
+/// What the MO work produced.
+struct Done {
+    delivery: Option<u64>,
+    decision: MoDecision,
+    class: &'static str,
+}
+
+impl Engine {
+    /// Takes an MO for `account`'s dispatcher. Returns the MO back when no
+    /// approved campaign covers its destination (plain routing applies).
+    pub async fn on_mo(
+        self: &Arc<Self>,
+        account: Arc<str>,
+        dispatcher: Dispatcher,
+        pdu: Pdu,
+        ack: AckTo,
+    ) -> Option<(Pdu, AckTo)> {
+        let cfg = self.config();
+        let Some(f) = msgs::facts(&pdu) else {
+            return Some((pdu, ack));
+        };
+        let sender = crate::numbers::normalise(
+            &String::from_utf8_lossy(&f.dest),
+            f.dest_ton,
+            &cfg.country_code,
+        );
+        let Lookup::Enforce(campaign) = cfg.campaigns.lookup(&sender) else {
+            return Some((pdu, ack));
+        };
+        let recipient = crate::numbers::normalise(
+            &String::from_utf8_lossy(&f.source),
+            f.source_ton,
+            &cfg.country_code,
+        );
+        let text = match f.concat {
+            None => Some(msgs::text(&f, cfg.alphabet).unwrap_or_default()),
+            Some(c) => {
+                let pushed = self.parts.lock().map(|mut p| {
+                    p.r.push(
+                        (recipient.clone(), sender.clone()),
+                        c,
+                        f.payload.clone(),
+                        Instant::now(),
+                    )
+                });
+                match pushed {
+                    Ok(Push::Complete(parts)) => {
+                        let joined: Vec<u8> =
+                            parts.iter().flat_map(|p| p.iter().copied()).collect();
+                        Some(
+                            coding::decode(f.data_coding, &joined, cfg.alphabet)
+                                .unwrap_or_default(),
+                        )
+                    }
+                    // A part of a message not complete yet: delivered as is;
+                    // its keywords are judged when the last part arrives.
+                    _ => None,
+                }
+            }
+        };
+        let class = text.map(|t| policy::classify(&t, &cfg.keywords, campaign));
+        let key = store_key(campaign, &sender, &recipient);
+        let work = Work {
+            cfg: cfg.clone(),
+            campaign_id: campaign.id.clone(),
+            key,
+            class,
+            account: account.clone(),
+            pdu: pdu.clone(),
+        };
+        let pending = match self.store().transact_queued(move |env| work.run(env)).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "MO not recorded; carrier told to retry");
+                ack.send(status::ESME_RX_T_APPN).await;
+                return None;
+            }
+        };
+        let engine = self.clone();
+        tokio::spawn(async move {
+            match pending.await {
+                Ok(Ok(done)) => engine.after_mo(done, dispatcher, pdu, ack).await,
+                Ok(Err(StoreError::Full { .. })) => ack.send(status::ESME_RMSGQFUL).await,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "MO not recorded; carrier told to retry");
+                    ack.send(status::ESME_RX_T_APPN).await;
+                }
+                Err(_) => ack.send(status::ESME_RX_T_APPN).await,
+            }
+        });
+        None
+    }
+
+    /// After the commit: answer the carrier, hand the MO to the platform,
+    /// wake the outbox and the settler.
+    async fn after_mo(&self, done: Done, dispatcher: Dispatcher, pdu: Pdu, ack: AckTo) {
+        ack.send(status::ESME_ROK).await;
+        if done.class != "other" {
+            metrics::counter!("optgate_keywords_total", "class" => done.class).increment(1);
+        }
+        if let Some(s) = done.decision.new_status {
+            metrics::counter!("optgate_consent_changes_total", "to" => s.as_str()).increment(1);
+            self.settle_wake.notify_one();
+        }
+        if !done.decision.responses.is_empty() {
+            self.outbox_wake.notify_one();
+        }
+        if let Some(id) = done.delivery {
+            metrics::gauge!("optgate_stored_deliveries").increment(1.0);
+            dispatcher.try_send(DispatchMsg::Stored { id, pdu });
+        }
+    }
+}
+
+/// The store-thread half of an MO.
+struct Work {
+    cfg: Arc<EngineConfig>,
+    campaign_id: String,
+    key: Key,
+    /// `None` for a part of an incomplete multipart message.
+    class: Option<Class>,
+    account: Arc<str>,
+    pdu: Pdu,
+}
+
+impl Work {
+    fn run(self, env: &mut TxnEnv<'_>) -> Result<(Done, Durable), StoreError> {
+        let mut done = Done {
+            delivery: None,
+            decision: MoDecision::default(),
+            class: "other",
+        };
+        let campaign = self.cfg.campaigns.get(&self.campaign_id);
+        if let (Some(campaign), Some(class)) = (campaign, &self.class) {
+            let c = env.conn();
+            let row = db::get(c, &self.key)?;
+            let d = policy::decide_mo(row.status, class, campaign, self.cfg.phrase);
+            let (label, word) = describe(class);
+            done.class = label;
+            if let Some(s) = d.new_status {
+                db::set_status(c, &self.key, s, word, "")?;
+            }
+            if let Some(ev) = d.event {
+                super::mt::event_row(c, &self.key, ev.as_str(), word, "")?;
+            }
+            for r in &d.responses {
+                self.respond(c, campaign, *r)?;
+            }
+            done.decision = d;
+        }
+        let keyword = !matches!(self.class, None | Some(Class::Other));
+        if self.cfg.forward_keywords || !keyword {
+            done.delivery = Some(env.enqueue_delivery(
+                &self.account,
+                DeliveryKind::Mo,
+                &self.pdu.to_bytes(),
+            )?);
+        }
+        Ok((done, Durable::AfterCommit))
+    }
+
+    /// Queues a response from the business number back to the recipient.
+    fn respond(
+        &self,
+        c: &rusqlite::Connection,
+        campaign: &policy::Campaign,
+        kind: ResponseKind,
+    ) -> Result<(), StoreError> {
+        let text = policy::render(kind, campaign);
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        let Some(f) = msgs::facts(&self.pdu) else {
+            return Ok(());
+        };
+        let parts = msgs::own_submits(
+            &text,
+            (&f.dest, f.dest_ton, f.dest_npi),
+            (&f.source, f.source_ton, f.source_npi),
+            super::mt::reference(&self.key),
+        );
+        for p in parts {
+            db::outbox_push(
+                c,
+                kind.as_str(),
+                &self.key,
+                super::INTERNAL_ACCOUNT,
+                None,
+                &p.to_bytes(),
+            )?;
+        }
+        if kind == ResponseKind::OptInRequest {
+            db::mark(c, &self.key, Flag::OptInRequestSent)?;
+        }
+        Ok(())
+    }
+}
+
+/// Metric label and event source of a keyword class.
+fn describe(class: &Class) -> (&'static str, &str) {
+    match class {
+        Class::OptOut(w) => ("opt_out", w.as_str()),
+        Class::OptIn(w) => ("opt_in", w.as_str()),
+        Class::Help(w) => ("help", w.as_str()),
+        Class::ProbableOptOut(w) => ("probable_opt_out", w.as_str()),
+        Class::Other => ("other", "inbound message"),
+    }
+}

@@ -1,0 +1,172 @@
+//! The consent engine: carries out the pure decisions of [`crate::policy`]
+//! against the store. One place for each flow:
+//!
+//! - [`mt`]: a platform's submit → forward, hold or reject (read, decide and
+//!   write in one store transaction, in order with MO changes);
+//! - [`mo`]: a carrier MO → keyword, consent change, responses, delivery,
+//!   committed before the carrier is answered;
+//! - [`settle`]: held messages released (opt-in), dropped (opt-out) or
+//!   expired, whoever changed the consent (MO, command line, API);
+//! - [`outbox`]: optgate's own messages to the carrier, retried while it is
+//!   down;
+//! - [`msgs`]: the PDUs involved.
+
+pub mod held;
+pub mod mo;
+pub mod msgs;
+pub mod mt;
+pub mod outbox;
+pub mod settle;
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::policy::{Campaign, Campaigns, Keywords, PhraseMode, StatusCodes, Unassigned};
+use crate::store::Store;
+use crate::text::coding::DefaultAlphabet;
+
+/// The account name optgate uses for its own messages: receipts for them
+/// are absorbed, never sent to a platform.
+pub const INTERNAL_ACCOUNT: &str = "";
+
+/// The engine's view of the configuration (replaced whole on reload).
+#[derive(Debug)]
+pub struct EngineConfig {
+    pub campaigns: Campaigns,
+    pub keywords: Keywords,
+    pub codes: StatusCodes,
+    pub phrase: PhraseMode,
+    pub country_code: String,
+    pub forward_keywords: bool,
+    pub alphabet: DefaultAlphabet,
+}
+
+impl EngineConfig {
+    /// Maps a validated config onto the policy types.
+    pub fn from_config(cfg: &Config) -> Result<EngineConfig, String> {
+        use crate::config as c;
+        let cc = &cfg.numbers.default_country_code;
+        let campaigns = cfg
+            .campaigns
+            .iter()
+            .map(|k| Campaign {
+                id: k.id.clone(),
+                approved: k.status == c::CampaignStatus::Approved,
+                brand: k.brand.clone(),
+                numbers: k
+                    .numbers
+                    .iter()
+                    .map(|n| crate::numbers::normalise(n, 0, cc))
+                    .collect(),
+                scope: match k.consent_scope {
+                    c::ConsentScope::Number => crate::policy::Scope::Number,
+                    c::ConsentScope::Campaign => crate::policy::Scope::Campaign,
+                },
+                outbound_unknown: match k.outbound_unknown {
+                    c::OutboundUnknown::Allow => crate::policy::OutboundUnknown::Allow,
+                    c::OutboundUnknown::RequireOptIn => {
+                        crate::policy::OutboundUnknown::RequireOptIn
+                    }
+                    c::OutboundUnknown::Prevent => crate::policy::OutboundUnknown::Prevent,
+                },
+                inbound_unknown: match k.inbound_unknown {
+                    c::InboundUnknown::Allow => crate::policy::InboundUnknown::Allow,
+                    c::InboundUnknown::AutoOptIn => crate::policy::InboundUnknown::AutoOptIn,
+                },
+                start_word: k.start_word.clone(),
+                opt_in_message: k.opt_in_message.clone(),
+                help_response: k.help_response.clone(),
+                attachment_first_message: k.attachment == c::Attachment::FirstMessage,
+                footer: k.footer.clone(),
+                hold_ttl: k.hold_ttl,
+                max_held_per_recipient: k.max_held_per_recipient,
+            })
+            .collect();
+        let unassigned = match cfg.policy.unassigned_senders {
+            c::UnassignedSenders::Pass => Unassigned::Pass,
+            c::UnassignedSenders::Reject => Unassigned::Reject,
+        };
+        let codes = StatusCodes {
+            opted_out: cfg.status_codes.opted_out,
+            prevented: cfg.status_codes.prevented,
+            unassigned_sender: cfg.status_codes.unassigned_sender,
+        };
+        let campaigns = Campaigns::new(campaigns, unassigned, &codes).map_err(|e| e.to_string())?;
+        let k = &cfg.keywords;
+        Ok(EngineConfig {
+            campaigns,
+            keywords: Keywords::new(&k.opt_out, &k.opt_in, &k.help),
+            codes,
+            phrase: match k.phrase_opt_out {
+                c::PhraseOptOut::Flag => PhraseMode::Flag,
+                c::PhraseOptOut::OptOut => PhraseMode::OptOut,
+            },
+            country_code: cc.clone(),
+            forward_keywords: k.forward_keywords,
+            alphabet: match cfg.text.default_alphabet {
+                c::Alphabet::Gsm7 => DefaultAlphabet::Gsm7,
+                c::Alphabet::Latin1 => DefaultAlphabet::Latin1,
+                c::Alphabet::Ascii => DefaultAlphabet::Ascii,
+            },
+        })
+    }
+}
+
+/// The consent engine. Shared by every session and carrier bind.
+pub struct Engine {
+    cfg: RwLock<Arc<EngineConfig>>,
+    store: Store,
+    groups: Arc<Mutex<mt::Groups>>,
+    parts: Mutex<mo::Parts>,
+    /// Wakes the outbox sender (new rows).
+    pub outbox_wake: Notify,
+    /// Wakes the settler (consent changed, or a hold to look at).
+    pub settle_wake: Notify,
+}
+
+impl Engine {
+    /// An engine over `store` with `cfg`.
+    pub fn new(cfg: EngineConfig, store: Store) -> Engine {
+        Engine {
+            cfg: RwLock::new(Arc::new(cfg)),
+            store,
+            groups: Arc::new(Mutex::new(mt::Groups::default())),
+            parts: Mutex::new(mo::Parts::new()),
+            outbox_wake: Notify::new(),
+            settle_wake: Notify::new(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<EngineConfig> {
+        self.cfg
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Replaces the configuration (SIGHUP).
+    pub fn set_config(&self, cfg: EngineConfig) {
+        match self.cfg.write() {
+            Ok(mut g) => *g = Arc::new(cfg),
+            Err(e) => *e.into_inner() = Arc::new(cfg),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// The scope key of `campaign` as stored.
+pub fn store_key(campaign: &Campaign, sender: &str, recipient: &str) -> crate::store::consent::Key {
+    let k = campaign.scope_key(sender, recipient);
+    crate::store::consent::Key {
+        campaign: k.campaign,
+        sender: k.sender.unwrap_or_default(),
+        recipient: k.recipient,
+    }
+}

@@ -1,0 +1,292 @@
+//! Building and reading the PDUs the consent engine deals with: message
+//! text, multipart facts, optgate's own submits, synthetic receipts, and
+//! receipts rewritten to optgate message ids. Pure.
+
+use bytes::Bytes;
+
+use crate::pdu::{tags, Body, Pdu, Sm};
+use crate::text::coding::{self, DefaultAlphabet};
+use crate::text::split;
+use crate::text::udh::{self, Concat};
+
+/// optgate message ids (given for held messages) are this base plus the
+/// held row id: 16 decimal digits, so platforms that parse ids as decimal
+/// or as hex both cope, and they never collide with short carrier ids.
+pub const OPTGATE_ID_BASE: i64 = 7_000_000_000_000_000;
+
+/// The optgate message id of held group `group_id`.
+pub fn optgate_id(group_id: i64) -> String {
+    (OPTGATE_ID_BASE + group_id).to_string()
+}
+
+/// The held group id behind an optgate message id, if it is one.
+pub fn group_of(message_id: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(message_id).ok()?;
+    let n: i64 = s.parse().ok()?;
+    (s.len() == 16 && n > OPTGATE_ID_BASE).then_some(n - OPTGATE_ID_BASE)
+}
+
+/// The addressing and content fields the engine reads from an MT or MO.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub source: Bytes,
+    pub source_ton: u8,
+    pub source_npi: u8,
+    pub dest: Bytes,
+    pub dest_ton: u8,
+    pub dest_npi: u8,
+    pub data_coding: u8,
+    pub registered_delivery: u8,
+    /// The user data without its UDH.
+    pub payload: Bytes,
+    /// Multipart position, from the UDH or the SAR TLVs.
+    pub concat: Option<Concat>,
+}
+
+/// Reads [`Facts`] from a submit_sm, deliver_sm or data_sm.
+pub fn facts(pdu: &Pdu) -> Option<Facts> {
+    let (src, ston, snpi, dst, dton, dnpi, esm, dc, rd, tlvs, msg) = match &pdu.body {
+        Body::SubmitSm(s) | Body::DeliverSm(s) => (
+            &s.source_addr,
+            s.source_addr_ton,
+            s.source_addr_npi,
+            &s.destination_addr,
+            s.dest_addr_ton,
+            s.dest_addr_npi,
+            s.esm_class,
+            s.data_coding,
+            s.registered_delivery,
+            &s.tlvs,
+            s.message_bytes(),
+        ),
+        Body::DataSm(d) => (
+            &d.source_addr,
+            d.source_addr_ton,
+            d.source_addr_npi,
+            &d.destination_addr,
+            d.dest_addr_ton,
+            d.dest_addr_npi,
+            d.esm_class,
+            d.data_coding,
+            d.registered_delivery,
+            &d.tlvs,
+            d.message_bytes(),
+        ),
+        _ => return None,
+    };
+    let mut payload = msg.clone();
+    let mut concat = None;
+    if esm & 0x40 != 0 {
+        if let Ok((h, len)) = udh::parse(msg) {
+            concat = h.concat();
+            payload = msg.slice(len.min(msg.len())..);
+        }
+    }
+    if concat.is_none() {
+        if let (Some(r), Some(t), Some(q)) = (
+            tlvs.sar_msg_ref_num(),
+            tlvs.sar_total_segments(),
+            tlvs.sar_segment_seqnum(),
+        ) {
+            concat = Some(Concat::from_sar(r, t, q));
+        }
+    }
+    Some(Facts {
+        source: src.clone(),
+        source_ton: ston,
+        source_npi: snpi,
+        dest: dst.clone(),
+        dest_ton: dton,
+        dest_npi: dnpi,
+        data_coding: dc,
+        registered_delivery: rd,
+        payload,
+        concat: concat.filter(|c| c.total > 1),
+    })
+}
+
+/// The text of `payload` in `data_coding`, `None` for binary data.
+pub fn text(f: &Facts, alphabet: DefaultAlphabet) -> Option<String> {
+    coding::decode(f.data_coding, &f.payload, alphabet)
+}
+
+/// optgate's own message `text` from `from` to `to` (addresses as the
+/// triggering PDU carried them), split into as many submit_sm as needed.
+pub fn own_submits(
+    text: &str,
+    from: (&Bytes, u8, u8),
+    to: (&Bytes, u8, u8),
+    reference: u16,
+) -> Vec<Pdu> {
+    let Ok(parts) = split::split(text, reference) else {
+        return Vec::new();
+    };
+    parts
+        .parts
+        .into_iter()
+        .map(|part| {
+            let sm = Sm {
+                source_addr: from.0.clone(),
+                source_addr_ton: from.1,
+                source_addr_npi: from.2,
+                destination_addr: to.0.clone(),
+                dest_addr_ton: to.1,
+                dest_addr_npi: to.2,
+                esm_class: if parts.udhi { 0x40 } else { 0 },
+                data_coding: parts.data_coding,
+                short_message: Bytes::from(part),
+                ..Default::default()
+            };
+            Pdu::new(0, Body::SubmitSm(sm))
+        })
+        .collect()
+}
+
+/// A delivery receipt optgate makes itself for a held message it dropped
+/// (`stat` REJECTD, state 8) or let expire (EXPIRED, state 3), addressed
+/// like a carrier receipt: from the recipient to the sender number.
+pub fn synthetic_receipt(
+    held: &Pdu,
+    optgate_id: &str,
+    stat: &str,
+    state: u8,
+    now: &str,
+) -> Option<Pdu> {
+    let f = facts(held)?;
+    let sample: String = text(&f, DefaultAlphabet::Gsm7)
+        .unwrap_or_default()
+        .chars()
+        .take(20)
+        .collect();
+    let body = format!("id:{optgate_id} sub:001 dlvrd:000 submit date:{now} done date:{now} stat:{stat} err:000 text:{sample}");
+    let mut sm = Sm {
+        source_addr: f.dest,
+        source_addr_ton: f.dest_ton,
+        source_addr_npi: f.dest_npi,
+        destination_addr: f.source,
+        dest_addr_ton: f.source_ton,
+        dest_addr_npi: f.source_npi,
+        esm_class: 0x04,
+        short_message: Bytes::from(body.into_bytes()),
+        ..Default::default()
+    };
+    sm.tlvs
+        .set_cstring(tags::RECEIPTED_MESSAGE_ID, optgate_id.as_bytes());
+    sm.tlvs.set_u8(tags::MESSAGE_STATE, state);
+    Some(Pdu::new(0, Body::DeliverSm(sm)))
+}
+
+/// `YYMMDDhhmm` in UTC for receipt texts.
+pub fn receipt_time(unix_ms: i64) -> String {
+    let secs = unix_ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{:02}{:02}{:02}{:02}{:02}",
+        y.rem_euclid(100),
+        m,
+        d,
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A carrier receipt rewritten to carry optgate's id instead of the
+/// carrier's (for released held messages, whose platform only knows the
+/// optgate id).
+pub fn rewrite_receipt(pdu: &Pdu, carrier_id: &[u8], optgate_id: &str) -> Pdu {
+    let mut out = pdu.clone();
+    let Body::DeliverSm(sm) = &mut out.body else {
+        return out;
+    };
+    if sm.tlvs.receipted_message_id().is_some() {
+        sm.tlvs
+            .set_cstring(tags::RECEIPTED_MESSAGE_ID, optgate_id.as_bytes());
+    }
+    let old = format!("id:{}", String::from_utf8_lossy(carrier_id));
+    let text = String::from_utf8_lossy(&sm.short_message).into_owned();
+    if let Some(pos) = text.find(&old) {
+        let new = format!(
+            "{}id:{optgate_id}{}",
+            &text[..pos],
+            &text[pos + old.len()..]
+        );
+        sm.short_message = Bytes::from(new.into_bytes());
+    }
+    out
+}
+
+/// Appends `footer` to a single-part text MT in its own encoding; `None`
+/// when it does not fit or the message is binary or multipart.
+pub fn with_footer(pdu: &Pdu, footer: &str, alphabet: DefaultAlphabet) -> Option<Pdu> {
+    let mut out = pdu.clone();
+    let Body::SubmitSm(sm) = &mut out.body else {
+        return None;
+    };
+    if sm.esm_class & 0x40 != 0
+        || !sm.short_message.is_empty() && sm.tlvs.message_payload().is_some()
+    {
+        return None;
+    }
+    let new = split::append_footer(sm.data_coding, &sm.short_message, 0, footer, alphabet)?;
+    sm.short_message = Bytes::from(new);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optgate_ids_are_16_digits_and_invert() {
+        let id = optgate_id(42);
+        assert_eq!(id.len(), 16);
+        assert_eq!(group_of(id.as_bytes()), Some(42));
+        assert_eq!(group_of(b"c1"), None);
+        assert_eq!(group_of(b"12345"), None);
+    }
+
+    #[test]
+    fn receipt_time_is_utc_yymmddhhmm() {
+        // 2026-11-27 06:30:00 UTC
+        assert_eq!(receipt_time(1_795_761_000_000), "2611270630");
+        assert_eq!(receipt_time(0), "7001010000");
+    }
+
+    #[test]
+    fn receipt_rewrite_replaces_text_and_tlv() {
+        let mut sm = Sm {
+            esm_class: 4,
+            short_message: Bytes::from_static(b"id:c9 sub:001 stat:DELIVRD"),
+            ..Default::default()
+        };
+        sm.tlvs.set_cstring(tags::RECEIPTED_MESSAGE_ID, b"c9");
+        let p = Pdu::new(1, Body::DeliverSm(sm));
+        let r = rewrite_receipt(&p, b"c9", "7000000000000005");
+        let Body::DeliverSm(sm) = &r.body else {
+            panic!()
+        };
+        assert_eq!(
+            &sm.short_message[..],
+            b"id:7000000000000005 sub:001 stat:DELIVRD"
+        );
+        assert_eq!(
+            sm.tlvs.receipted_message_id().as_deref(),
+            Some(&b"7000000000000005"[..])
+        );
+    }
+}

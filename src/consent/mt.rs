@@ -1,0 +1,341 @@
+//! A platform MT through the consent engine.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{msgs, store_key, Engine, EngineConfig};
+use crate::pdu::{status, Body, MessageIdResp, Pdu};
+use crate::policy::{self, ConsentStatus, Decision, Lookup, MtFacts, ResponseKind};
+use crate::store::consent::{self as db, Flag, Key};
+use crate::store::{Durable, StoreError, TxnEnv};
+
+/// What the session does with an MT.
+#[derive(Debug)]
+pub enum MtAction {
+    /// Send this PDU to the carrier (the original, or with a footer).
+    Forward(Pdu),
+    /// Answer the platform with this PDU; nothing goes upstream.
+    Reply(Pdu),
+}
+
+/// How a multipart message's first part was decided, for its other parts.
+#[derive(Debug, Clone, Copy)]
+enum GroupDecision {
+    Forward,
+    Reject(u32),
+    Hold(i64),
+}
+
+type GroupKey = (Arc<str>, Key, u16, u8);
+
+/// Decisions about multipart messages, so every part shares the first's.
+#[derive(Debug, Default)]
+pub struct Groups {
+    map: HashMap<GroupKey, (GroupDecision, Instant)>,
+}
+
+/// How long a multipart decision is remembered for the other parts.
+const GROUP_TTL: Duration = Duration::from_secs(600);
+const GROUP_CAP: usize = 50_000;
+
+impl Groups {
+    fn get(&mut self, k: &GroupKey) -> Option<GroupDecision> {
+        self.map
+            .get(k)
+            .filter(|(_, t)| t.elapsed() < GROUP_TTL)
+            .map(|(d, _)| *d)
+    }
+
+    fn put(&mut self, k: GroupKey, d: GroupDecision) {
+        if self.map.len() >= GROUP_CAP {
+            self.map.retain(|_, (_, t)| t.elapsed() < GROUP_TTL);
+        }
+        self.map.insert(k, (d, Instant::now()));
+    }
+}
+
+/// What the store work decided.
+enum Outcome {
+    Forward(Option<Box<Pdu>>),
+    Held(i64),
+    Reject(u32),
+}
+
+impl Engine {
+    /// Decides a submit_sm / data_sm from `account`. Messages from senders
+    /// outside approved campaigns pass untouched (or are rejected under
+    /// `unassigned_senders = "reject"`).
+    pub async fn on_mt(&self, account: &Arc<str>, pdu: Pdu) -> MtAction {
+        let cfg = self.config();
+        let (cid, seq) = (pdu.command_id(), pdu.sequence_number);
+        let Some(f) = msgs::facts(&pdu) else {
+            return MtAction::Forward(pdu);
+        };
+        let sender = crate::numbers::normalise(
+            &String::from_utf8_lossy(&f.source),
+            f.source_ton,
+            &cfg.country_code,
+        );
+        let campaign_id = match cfg.campaigns.lookup(&sender) {
+            Lookup::PassThrough => return MtAction::Forward(pdu),
+            Lookup::Reject(code) => {
+                metrics::counter!("optgate_mt_total", "outcome" => "blocked").increment(1);
+                return MtAction::Reply(crate::route::answer(cid, code, seq));
+            }
+            Lookup::Enforce(c) => c.id.clone(),
+        };
+        let recipient = crate::numbers::normalise(
+            &String::from_utf8_lossy(&f.dest),
+            f.dest_ton,
+            &cfg.country_code,
+        );
+        let text = if f.concat.is_some() {
+            None
+        } else {
+            msgs::text(&f, cfg.alphabet)
+        };
+        let group = f.concat.map(|c| (c.reference, c.total));
+        let work = Work {
+            cfg: cfg.clone(),
+            campaign_id,
+            sender,
+            recipient,
+            text,
+            group,
+            account: account.clone(),
+            pdu: pdu.clone(),
+            groups: self.groups.clone(),
+        };
+        let outcome = self.store().transact(move |env| work.run(env)).await;
+        match outcome {
+            Ok(Outcome::Forward(modified)) => {
+                metrics::counter!("optgate_mt_total", "outcome" => "forwarded").increment(1);
+                MtAction::Forward(modified.map_or(pdu, |p| *p))
+            }
+            Ok(Outcome::Held(group_id)) => {
+                metrics::counter!("optgate_mt_total", "outcome" => "held").increment(1);
+                metrics::gauge!("optgate_held_messages").increment(1.0);
+                self.outbox_wake.notify_one();
+                let id = Bytes::from(msgs::optgate_id(group_id).into_bytes());
+                let body = if cid == crate::pdu::command::DATA_SM {
+                    Body::DataSmResp(MessageIdResp::new(id))
+                } else {
+                    Body::SubmitSmResp(MessageIdResp::new(id))
+                };
+                MtAction::Reply(Pdu::new(seq, body))
+            }
+            Ok(Outcome::Reject(code)) => {
+                metrics::counter!("optgate_mt_total", "outcome" => "blocked").increment(1);
+                MtAction::Reply(crate::route::answer(cid, code, seq))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "consent decision failed; platform told to retry");
+                MtAction::Reply(crate::route::answer(cid, status::ESME_RSYSERR, seq))
+            }
+        }
+    }
+}
+
+/// The store-thread half of an MT decision: read, decide, write — atomic
+/// and in order with MO consent changes.
+struct Work {
+    cfg: Arc<EngineConfig>,
+    campaign_id: String,
+    sender: String,
+    recipient: String,
+    text: Option<String>,
+    group: Option<(u16, u8)>,
+    account: Arc<str>,
+    pdu: Pdu,
+    groups: Arc<Mutex<Groups>>,
+}
+
+impl Work {
+    fn run(self, env: &mut TxnEnv<'_>) -> Result<(Outcome, Durable), StoreError> {
+        let Some(campaign) = self.cfg.campaigns.get(&self.campaign_id) else {
+            return Ok((Outcome::Forward(None), Durable::Now));
+        };
+        let key = store_key(campaign, &self.sender, &self.recipient);
+        let gkey = self
+            .group
+            .map(|(r, t)| (self.account.clone(), key.clone(), r, t));
+        let c = env.conn();
+        if let Some(gk) = &gkey {
+            let prev = self.groups.lock().ok().and_then(|mut g| g.get(gk));
+            match prev {
+                Some(GroupDecision::Forward) => return Ok((Outcome::Forward(None), Durable::Now)),
+                Some(GroupDecision::Reject(code)) => {
+                    return Ok((Outcome::Reject(code), Durable::Now))
+                }
+                Some(GroupDecision::Hold(gid)) => {
+                    self.hold(c, &key, campaign, Some(gid))?;
+                    return Ok((Outcome::Held(gid), Durable::AfterCommit));
+                }
+                None => {}
+            }
+        }
+        let row = db::get(c, &key)?;
+        let facts = MtFacts {
+            text: self.text.clone(),
+            held_for_recipient: db::held_count(c, &key)?,
+            opt_in_request_ever_sent: row.opt_in_request_sent,
+            custom_message_ever_forwarded: row.custom_forwarded,
+        };
+        let (outcome, durable, remember) =
+            match policy::decide(row.status, campaign, &facts, &self.cfg.codes) {
+                Decision::Forward {
+                    event,
+                    footer,
+                    set_status,
+                } => {
+                    if let Some(s) = set_status {
+                        db::set_status(c, &key, s, "first_contact", "")?;
+                    }
+                    if let Some(ev) = event {
+                        event_row(c, &key, ev.as_str(), "outbound_unknown=allow", "")?;
+                    }
+                    db::mark(c, &key, Flag::CustomForwarded)?;
+                    let modified = match footer {
+                        Some(text) => self.footer(c, &key, &text)?,
+                        None => None,
+                    };
+                    (
+                        Outcome::Forward(modified.map(Box::new)),
+                        Durable::Now,
+                        GroupDecision::Forward,
+                    )
+                }
+                Decision::ForwardAsOptInRequest => {
+                    db::set_status(c, &key, ConsentStatus::Pending, "opt_in_request", "")?;
+                    db::mark(c, &key, Flag::OptInRequestSent)?;
+                    (
+                        Outcome::Forward(None),
+                        Durable::AfterCommit,
+                        GroupDecision::Forward,
+                    )
+                }
+                Decision::Hold {
+                    send_opt_in_request,
+                    set_status,
+                } => {
+                    if send_opt_in_request {
+                        let text = policy::render(ResponseKind::OptInRequest, campaign);
+                        self.queue_own(c, &key, "opt_in_request", &text)?;
+                        db::mark(c, &key, Flag::OptInRequestSent)?;
+                    }
+                    if let Some(s) = set_status {
+                        db::set_status(c, &key, s, "opt_in_request", "")?;
+                    }
+                    let gid = self.hold(c, &key, campaign, None)?;
+                    (
+                        Outcome::Held(gid),
+                        Durable::AfterCommit,
+                        GroupDecision::Hold(gid),
+                    )
+                }
+                Decision::Reject { status, reason } => {
+                    event_row(c, &key, "blocked", reason.as_str(), "")?;
+                    (
+                        Outcome::Reject(status),
+                        Durable::Now,
+                        GroupDecision::Reject(status),
+                    )
+                }
+            };
+        if let Some(gk) = gkey {
+            if let Ok(mut g) = self.groups.lock() {
+                g.put(gk, remember);
+            }
+        }
+        Ok((outcome, durable))
+    }
+
+    fn hold(
+        &self,
+        c: &rusqlite::Connection,
+        key: &Key,
+        campaign: &policy::Campaign,
+        group: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        let ttl = i64::try_from(campaign.hold_ttl.as_millis()).unwrap_or(i64::MAX);
+        let rd = msgs::facts(&self.pdu).map_or(0, |f| f.registered_delivery);
+        let gid = db::hold(c, key, &self.account, group, ttl, rd, &self.pdu.to_bytes())?;
+        if group.is_none() {
+            event_row(c, key, "held", "awaiting opt-in", &msgs::optgate_id(gid))?;
+        }
+        Ok(gid)
+    }
+
+    /// The MT with the footer appended, or `None` and the footer queued as
+    /// its own message right after.
+    fn footer(
+        &self,
+        c: &rusqlite::Connection,
+        key: &Key,
+        text: &str,
+    ) -> Result<Option<Pdu>, StoreError> {
+        if self.group.is_none() {
+            if let Some(p) = msgs::with_footer(&self.pdu, text, self.cfg.alphabet) {
+                return Ok(Some(p));
+            }
+        }
+        self.queue_own(c, key, "footer", text)?;
+        Ok(None)
+    }
+
+    /// Queues one of optgate's own messages from this MT's sender to its recipient.
+    fn queue_own(
+        &self,
+        c: &rusqlite::Connection,
+        key: &Key,
+        kind: &str,
+        text: &str,
+    ) -> Result<(), StoreError> {
+        let Some(f) = msgs::facts(&self.pdu) else {
+            return Ok(());
+        };
+        let parts = msgs::own_submits(
+            text,
+            (&f.source, f.source_ton, f.source_npi),
+            (&f.dest, f.dest_ton, f.dest_npi),
+            reference(key),
+        );
+        for p in parts {
+            db::outbox_push(c, kind, key, super::INTERNAL_ACCOUNT, None, &p.to_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// A concatenation reference that differs between recipients.
+pub(super) fn reference(key: &Key) -> u16 {
+    let h = key
+        .recipient
+        .bytes()
+        .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
+    (h ^ (crate::store::consent::now_ms() as u32)) as u16
+}
+
+/// Records an event without a status change.
+pub(super) fn event_row(
+    c: &rusqlite::Connection,
+    key: &Key,
+    kind: &str,
+    source: &str,
+    ids: &str,
+) -> Result<(), StoreError> {
+    db::insert_event(
+        c,
+        &db::Event {
+            key: key.clone(),
+            kind: kind.into(),
+            old_status: None,
+            new_status: None,
+            source: source.into(),
+            message_ids: ids.into(),
+        },
+    )
+}
