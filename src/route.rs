@@ -32,6 +32,9 @@ pub struct UpRequest {
     /// For a released held message: the id its platform was given, which
     /// its receipt must carry instead of the carrier's.
     pub optgate_id: Option<Arc<str>>,
+    /// submit_multi destinations optgate refused itself, to add to the
+    /// carrier's `unsuccess_sme` list.
+    pub unsuccess: Vec<crate::pdu::UnsuccessSme>,
     /// When optgate received it, for the added-latency histogram.
     pub received: Instant,
 }

@@ -483,3 +483,107 @@ async fn cancel_and_query_of_a_held_message_stay_local() {
     );
     r.daemon.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test]
+async fn submit_multi_is_decided_per_destination() {
+    use bytes::Bytes;
+    use optgate::pdu::{DestAddress, SubmitMulti};
+    let mut r = rig().await;
+    let (active, refused, fresh) = ("14155559101", "14155559102", "14155559103");
+    for (who, word) in [(active, "START"), (refused, "STOP")] {
+        assert_eq!(
+            r.carrier
+                .deliver(mo(who, "14155550100", word))
+                .await
+                .command_status,
+            0
+        );
+        r.p.take_deliver().await;
+    }
+    let dest = |a: &str| DestAddress::Sme {
+        ton: 1,
+        npi: 1,
+        addr: Bytes::copy_from_slice(a.as_bytes()),
+    };
+    let m = SubmitMulti {
+        source_addr_ton: 1,
+        source_addr_npi: 1,
+        source_addr: Bytes::from_static(b"14155550100"),
+        dests: vec![dest(active), dest(refused), dest(fresh)],
+        short_message: Bytes::from_static(b"to many"),
+        ..Default::default()
+    };
+    let (resp, _) = r.p.request(Pdu::new(0, Body::SubmitMulti(m))).await;
+    assert_eq!(resp.command_status, 0);
+    let Body::SubmitMultiResp(body) = &resp.body else {
+        panic!("{resp:?}")
+    };
+    let un = body.unsuccess_smes.clone().unwrap_or_default();
+    assert_eq!(un.len(), 1, "{un:?}");
+    assert_eq!(&un[0].destination_addr[..], refused.as_bytes());
+    assert_eq!(un[0].error_status_code, 0x400);
+    let multis: Vec<_> = r
+        .carrier
+        .submits()
+        .into_iter()
+        .filter(|p| p.command_id() == cmd::SUBMIT_MULTI)
+        .collect();
+    assert_eq!(multis.len(), 1);
+    let Body::SubmitMulti(sent) = &multis[0].body else {
+        panic!()
+    };
+    assert_eq!(
+        sent.dests,
+        vec![dest(active)],
+        "only the active recipient reaches the carrier"
+    );
+    // The fresh one is held and got the opt-in request.
+    assert_eq!(wait_sent(&r.carrier, fresh, 1).await, [OPT_IN_REQUEST]);
+    r.daemon.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn stop_is_found_in_ucs2_multipart_and_payload_but_never_in_receipts() {
+    use bytes::Bytes;
+    use optgate::pdu::tags;
+    let mut r = rig().await;
+    let biz = "14155550102"; // outbound_unknown = allow: forwarded unless refused
+                             // UCS-2 "STOP".
+    let mut ucs = common::sm("14155559201", biz, "");
+    ucs.data_coding = 8;
+    ucs.short_message = Bytes::from_static(&[0, b'S', 0, b'T', 0, b'O', 0, b'P']);
+    // "ST" + "OP" as two concatenated parts, second part first.
+    let part = |seq: u8, t: &[u8]| {
+        let mut s = common::sm("14155559202", biz, "");
+        s.esm_class = 0x40;
+        let mut m = vec![5, 0, 3, 0x2A, 2, seq];
+        m.extend_from_slice(t);
+        s.short_message = Bytes::from(m);
+        Pdu::new(0, Body::DeliverSm(s))
+    };
+    // message_payload instead of short_message.
+    let mut pay = common::sm("14155559203", biz, "");
+    pay.tlvs
+        .push(tags::MESSAGE_PAYLOAD, Bytes::from_static(b"  stop "));
+    let mut rcpt = common::sm("14155559204", biz, "id:zz1 sub:001 dlvrd:001 submit date:2611270000 done date:2611270000 stat:DELIVRD err:000 text:STOP");
+    rcpt.esm_class = 0x04;
+    for p in [
+        Pdu::new(0, Body::DeliverSm(ucs)),
+        part(2, b"OP"),
+        part(1, b"ST"),
+        Pdu::new(0, Body::DeliverSm(pay)),
+        Pdu::new(0, Body::DeliverSm(rcpt)),
+    ] {
+        assert_eq!(r.carrier.deliver(p).await.command_status, 0);
+        r.p.take_deliver().await;
+    }
+    for who in ["14155559201", "14155559202", "14155559203"] {
+        let (a, _) = r.p.request(submit(biz, who, "after stop")).await;
+        assert_eq!(a.command_status, 0x400, "{who} is refused");
+    }
+    let (a, _) =
+        r.p.request(submit(biz, "14155559204", "receipts are not keywords"))
+            .await;
+    assert_eq!(a.command_status, 0, "a receipt saying STOP refuses nobody");
+    r.daemon.shutdown(Duration::from_secs(2)).await;
+}

@@ -15,6 +15,7 @@ pub mod held;
 pub mod mo;
 pub mod msgs;
 pub mod mt;
+pub mod multi;
 pub mod outbox;
 pub mod settle;
 

@@ -110,6 +110,7 @@ impl Engine {
             reply: tx.clone(),
             account: Arc::from(row.account.as_str()),
             optgate_id: row.optgate_id.as_deref().map(Arc::from),
+            unsuccess: Vec::new(),
             received: Instant::now(),
         };
         if !pool.submit(req) {

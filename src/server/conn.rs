@@ -20,6 +20,7 @@ use super::auth;
 use super::ServerCtx;
 use crate::codec::SmppCodec;
 use crate::consent::mt::MtAction;
+use crate::consent::multi::MultiAction;
 use crate::deliver::{DispatchMsg, Dispatcher, SESSION_WINDOW};
 use crate::pdu::{command as cmd, status, BindResp, Body, Pdu};
 use crate::route::{ToPlatform, UpRequest};
@@ -391,10 +392,18 @@ impl Session {
                 .feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
                 .await;
         }
+        let mut unsuccess = Vec::new();
         let pdu = match cid {
             cmd::SUBMIT_SM | cmd::DATA_SM => match self.ctx.engine.on_mt(&account, pdu).await {
                 MtAction::Forward(p) => p,
                 MtAction::Reply(resp) => return self.feed(resp).await,
+            },
+            cmd::SUBMIT_MULTI => match self.ctx.engine.on_multi(&account, pdu).await {
+                MultiAction::Forward { pdu, unsuccess: u } => {
+                    unsuccess = u;
+                    pdu
+                }
+                MultiAction::Reply(resp) => return self.feed(resp).await,
             },
             cmd::QUERY_SM | cmd::CANCEL_SM | cmd::REPLACE_SM => {
                 match self.ctx.engine.on_held_request(&account, pdu).await {
@@ -409,6 +418,7 @@ impl Session {
             reply: self.out_tx.clone(),
             account,
             optgate_id: None,
+            unsuccess,
             received: Instant::now(),
         };
         if self.ctx.pool.submit(req) {

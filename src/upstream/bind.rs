@@ -75,6 +75,7 @@ struct InFlight {
     reply: Option<mpsc::Sender<ToPlatform>>,
     account: Option<Arc<str>>,
     optgate_id: Option<Arc<str>>,
+    unsuccess: Vec<crate::pdu::UnsuccessSme>,
     command_id: u32,
     sent: Instant,
     deadline: Instant,
@@ -250,6 +251,7 @@ impl BindTask {
                         reply: Some(req.reply),
                         account: Some(req.account),
                         optgate_id: req.optgate_id,
+                        unsuccess: req.unsuccess,
                         sent: now,
                         deadline: now + s.response_timeout,
                     });
@@ -366,6 +368,14 @@ impl BindTask {
                 self.inbound
                     .remember_message(mid, account.clone(), entry.optgate_id.clone())
                     .await;
+            }
+        }
+        if !entry.unsuccess.is_empty() {
+            if let Body::SubmitMultiResp(r) = &mut pdu.body {
+                r.unsuccess_smes
+                    .get_or_insert_with(Vec::new)
+                    .extend(entry.unsuccess);
+                r.message_id.get_or_insert_with(Bytes::new);
             }
         }
         if let Some(reply) = entry.reply {
