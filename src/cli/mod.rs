@@ -66,9 +66,14 @@ pub enum Command {
 pub enum ConsentCommand {
     /// Set one recipient's status (recorded as an event with source `cli`).
     Set(consent::SetArgs),
-    /// Import a CSV (header required; `recipient` column, optional
-    /// `status`, `sender`, `updated_at`, `source`; no status column means
-    /// refused) in one transaction; any invalid row aborts with exit 65.
+    /// Import a campaign's consent from CSV, all or nothing.
+    ///
+    /// The header line is required. `recipient` is the only required
+    /// column; `status`, `sender`, `updated_at` and `source` are optional.
+    /// Without a status column every row means refused (a carrier's opt-out
+    /// list imports as is); under number scope a row without a sender
+    /// applies to every number of the campaign. Any invalid row aborts the
+    /// import with exit 65 and nothing is changed.
     Import(import::ImportArgs),
     /// Export a campaign's consent as CSV (recipient,status,sender,updated_at,source).
     Export(consent::ExportArgs),
