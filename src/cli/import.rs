@@ -70,7 +70,8 @@ pub fn import(ctx: &mut Ctx, a: &ImportArgs) -> Result<(), CliError> {
     let (header, rows) = records
         .split_first()
         .ok_or_else(|| CliError::Data(format!("{name}: empty file (a header line is needed)")))?;
-    let cols = columns(header).map_err(|e| CliError::Data(format!("{name}: line 1: {e}")))?;
+    let cols = columns(header)
+        .map_err(|e| CliError::Data(format!("{name}: line {}: {e}", header.line)))?;
     let mut changes = Vec::new();
     let mut problems = Vec::new();
     for r in rows {
