@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::{ops, schema, MessageOwner, StoreError, StoredDelivery};
 
@@ -45,6 +45,25 @@ impl Database {
     /// The underlying connection, for queries added by later modules.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Runs `work` in one IMMEDIATE transaction and commits if it returns
+    /// `Ok`; on `Err` nothing of it is kept. IMMEDIATE takes the write lock
+    /// before the first read (waiting up to the busy timeout while the
+    /// daemon commits), so what `work` reads is still true when it writes:
+    /// a deferred transaction could read, lose the race to the daemon, and
+    /// then fail at its first write.
+    pub fn write<T, E>(&mut self, work: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let value = work(&tx)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(value)
     }
 
     /// The owner of `carrier_id` if mapped within `ttl`.

@@ -1,5 +1,18 @@
 //! The command line (DESIGN.md §5): argument types and the subcommands.
 //! `main.rs` only parses and calls [`main`].
+//!
+//! The store commands (`logs`, `events`, `consent`, `held`) load and
+//! validate the config, then open `[store] path` directly (WAL, busy
+//! timeout), so they work while the daemon runs. Exit codes: 0 ok, 64
+//! config or command-line problem, 65 invalid input data (nothing
+//! changed), 74 store or file I/O error.
+
+mod common;
+pub mod consent;
+mod csv;
+pub mod import;
+pub mod output;
+pub mod views;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,6 +26,7 @@ use crate::config::{CampaignStatus, Config, ConfigErrors};
 pub const EXIT_CONFIG: u8 = 64;
 /// Exit code when the daemon fails after a valid config was loaded.
 pub const EXIT_FAILURE: u8 = 1;
+pub use common::{CliError, EXIT_DATA, EXIT_IO};
 /// Environment variable naming the config file when `-c` is not given.
 pub const CONFIG_ENV: &str = "OPTGATE_CONFIG";
 /// Config file tried when neither `-c` nor `$OPTGATE_CONFIG` is given.
@@ -36,6 +50,33 @@ pub enum Command {
     Run(RunArgs),
     /// Validate the configuration and print a summary; exit 64 on errors.
     CheckConfig(ConfigArg),
+    /// Show the consent log (Active / Pending / Refused).
+    Logs(consent::LogsArgs),
+    /// Show the audit trail of consent changes, blocks, holds and releases.
+    Events(views::EventsArgs),
+    /// Change, import or export consent.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Show held messages.
+    Held(views::HeldArgs),
+}
+
+/// `optgate consent ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Set one recipient's status (recorded as an event with source `cli`).
+    Set(consent::SetArgs),
+    /// Import a campaign's consent from CSV, all or nothing.
+    ///
+    /// The header line is required. `recipient` is the only required
+    /// column; `status`, `sender`, `updated_at` and `source` are optional.
+    /// Without a status column every row means refused (a carrier's opt-out
+    /// list imports as is); under number scope a row without a sender
+    /// applies to every number of the campaign. Any invalid row aborts the
+    /// import with exit 65 and nothing is changed.
+    Import(import::ImportArgs),
+    /// Export a campaign's consent as CSV (recipient,status,sender,updated_at,source).
+    Export(consent::ExportArgs),
 }
 
 /// `-c FILE`, shared by every subcommand.
@@ -106,6 +147,18 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => run(&args),
         Command::CheckConfig(arg) => check_config(&arg.resolve()),
+        Command::Logs(a) => common::run_with(&a.config, |ctx| consent::logs(ctx, &a)),
+        Command::Events(a) => common::run_with(&a.config, |ctx| views::events(ctx, &a)),
+        Command::Held(a) => common::run_with(&a.config, |ctx| views::held(ctx, &a)),
+        Command::Consent(ConsentCommand::Set(a)) => {
+            common::run_with(&a.config, |ctx| consent::set(ctx, &a))
+        }
+        Command::Consent(ConsentCommand::Import(a)) => {
+            common::run_with(&a.config, |ctx| import::import(ctx, &a))
+        }
+        Command::Consent(ConsentCommand::Export(a)) => {
+            common::run_with(&a.config, |ctx| consent::export(ctx, &a))
+        }
     }
 }
 
