@@ -587,3 +587,65 @@ async fn stop_is_found_in_ucs2_multipart_and_payload_but_never_in_receipts() {
     assert_eq!(a.command_status, 0, "a receipt saying STOP refuses nobody");
     r.daemon.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test]
+async fn consent_set_from_the_command_line_takes_effect_on_the_next_submit() {
+    let mut r = rig().await;
+    let to = "14155559301";
+    // Write a config file for the CLI that points at the daemon's database.
+    let dir = r._dir.path();
+    let cfg_text = format!(
+        "[store]\npath = \"{}\"\n[upstream]\naddress = \"127.0.0.1:1\"\nsystem_id = \"o\"\npassword = \"p\"\n{CAMPAIGNS}",
+        dir.join("optgate.db").display()
+    );
+    let file = dir.join("cli.toml");
+    std::fs::write(&file, cfg_text).unwrap();
+    let cli = |status: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_optgate"))
+            .args(["consent", "set", "-c"])
+            .arg(&file)
+            .args([
+                "--campaign",
+                "allow",
+                "--sender",
+                "14155550102",
+                "--recipient",
+                to,
+                "--status",
+                status,
+                "--reason",
+                "test",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    assert_eq!(
+        r.p.request(submit("14155550102", to, "one"))
+            .await
+            .0
+            .command_status,
+        0
+    );
+    cli("refused");
+    assert_eq!(
+        r.p.request(submit("14155550102", to, "two"))
+            .await
+            .0
+            .command_status,
+        0x400
+    );
+    cli("active");
+    assert_eq!(
+        r.p.request(submit("14155550102", to, "three"))
+            .await
+            .0
+            .command_status,
+        0
+    );
+    r.daemon.shutdown(Duration::from_secs(2)).await;
+}
