@@ -1,6 +1,11 @@
 //! Shared test kit: a fake carrier (SMSC), a tiny platform client (ESME) and
 //! a config builder. Everything on 127.0.0.1, every wait bounded.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::type_complexity
+)]
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -280,6 +285,23 @@ pub struct Esme {
 impl Esme {
     pub async fn connect(addr: std::net::SocketAddr) -> Esme {
         let s = TcpStream::connect(addr).await.expect("connect to optgate");
+        Esme {
+            f: Framed::new(s, SmppCodec::default()),
+            seq: 1,
+        }
+    }
+
+    /// Connects from a chosen local address (e.g. 127.0.0.2, to look like
+    /// another platform host to optgate's per-IP checks).
+    pub async fn connect_from(addr: std::net::SocketAddr, from: std::net::IpAddr) -> Esme {
+        let sock = match from {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .expect("socket");
+        sock.bind(std::net::SocketAddr::new(from, 0))
+            .expect("bind local address");
+        let s = sock.connect(addr).await.expect("connect to optgate");
         Esme {
             f: Framed::new(s, SmppCodec::default()),
             seq: 1,
