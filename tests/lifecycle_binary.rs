@@ -93,6 +93,7 @@ impl Optgate {
             .env("NO_COLOR", "1")
             .env("NOTIFY_SOCKET", &sock)
             .env_remove("OPTGATE_CONFIG")
+            .env_remove("WATCHDOG_USEC")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
