@@ -491,16 +491,31 @@ impl Session {
 
     /// Gives back everything this session held.
     async fn finish(&mut self) {
-        let _ = SinkExt::<&Pdu>::flush(&mut self.writer).await;
+        // Bounded: a platform that stopped reading must not pin the session
+        // (and its bind slot and deliveries) forever.
+        let _ = timeout(
+            self.ctx.settings.response_timeout,
+            SinkExt::<&Pdu>::flush(&mut self.writer),
+        )
+        .await;
         if let Some(account) = &self.account {
             self.ctx.release_bind(account);
         }
+        // No more deliveries into this session: from now on the dispatcher's
+        // sends fail and it keeps the rows itself.
+        self.out_rx.close();
         if let Some(d) = self.dispatcher.take() {
-            let returned = self
+            let mut returned: Vec<(u64, Pdu)> = self
                 .delivering
                 .drain()
                 .map(|(_, d)| (d.id, d.pdu))
                 .collect();
+            // Deliveries queued for this session but never written go back too.
+            while let Ok(out) = self.out_rx.try_recv() {
+                if let ToPlatform::Deliver { id, pdu } = out {
+                    returned.push((id, pdu));
+                }
+            }
             d.send(DispatchMsg::Unregister {
                 session: self.id,
                 returned,

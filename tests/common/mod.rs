@@ -291,6 +291,23 @@ impl Esme {
         }
     }
 
+    /// Connects from a chosen local address (e.g. 127.0.0.2, to look like
+    /// another platform host to optgate's per-IP checks).
+    pub async fn connect_from(addr: std::net::SocketAddr, from: std::net::IpAddr) -> Esme {
+        let sock = match from {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .expect("socket");
+        sock.bind(std::net::SocketAddr::new(from, 0))
+            .expect("bind local address");
+        let s = sock.connect(addr).await.expect("connect to optgate");
+        Esme {
+            f: Framed::new(s, SmppCodec::default()),
+            seq: 1,
+        }
+    }
+
     pub fn next_seq(&mut self) -> u32 {
         self.seq += 1;
         self.seq
