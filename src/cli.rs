@@ -36,6 +36,8 @@ pub enum Command {
     Run(RunArgs),
     /// Validate the configuration and print a summary; exit 64 on errors.
     CheckConfig(ConfigArg),
+    /// Test tools: a carrier simulator and a load generator.
+    Sim(crate::sim::args::SimArgs),
 }
 
 /// `-c FILE`, shared by every subcommand.
@@ -106,6 +108,7 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => run(&args),
         Command::CheckConfig(arg) => check_config(&arg.resolve()),
+        Command::Sim(args) => crate::sim::args::main(args),
     }
 }
 
