@@ -58,9 +58,10 @@ pub fn put_empty(dst: &mut BytesMut, command_id: u32, status: u32, seq: u32) {
     put_header(dst, 0, command_id, status, seq);
 }
 
-/// The registered_delivery octet of a submit_sm or deliver_sm frame,
-/// found by skipping the C-strings before it; `None` if the body is short.
-pub fn sm_registered_delivery(frame: &[u8]) -> Option<u8> {
+/// The (esm_class, registered_delivery) octets of a submit_sm or
+/// deliver_sm frame, found by skipping the C-strings before them; `None`
+/// if the body is short. Lets the hot paths classify without decoding.
+pub fn sm_flags(frame: &[u8]) -> Option<(u8, u8)> {
     let mut pos = HEADER_LEN;
     let skip_cstr = |pos: &mut usize| -> Option<()> {
         let rest = frame.get(*pos..)?;
@@ -72,10 +73,11 @@ pub fn sm_registered_delivery(frame: &[u8]) -> Option<u8> {
     skip_cstr(&mut pos)?; // source_addr
     pos += 2;
     skip_cstr(&mut pos)?; // destination_addr
+    let esm_class = *frame.get(pos)?;
     pos += 3; // esm_class, protocol_id, priority_flag
     skip_cstr(&mut pos)?; // schedule_delivery_time
     skip_cstr(&mut pos)?; // validity_period
-    frame.get(pos).copied()
+    Some((esm_class, *frame.get(pos)?))
 }
 
 /// A 16-hex-digit message id for `n`, written without allocating.
@@ -201,19 +203,20 @@ mod tests {
     }
 
     #[test]
-    fn registered_delivery_is_found_past_cstrings() {
+    fn flags_are_found_past_cstrings() {
         let sm = Sm {
             service_type: "CMT".into(),
             source_addr: "14155550100".into(),
             destination_addr: "15550001".into(),
             validity_period: "000001000000000R".into(),
+            esm_class: 0x40,
             registered_delivery: 0x11,
             short_message: "hi".into(),
             ..Sm::default()
         };
         let frame = Pdu::new(7, Body::SubmitSm(sm)).to_bytes();
-        assert_eq!(sm_registered_delivery(&frame), Some(0x11));
-        assert_eq!(sm_registered_delivery(&frame[..20]), None);
+        assert_eq!(sm_flags(&frame), Some((0x40, 0x11)));
+        assert_eq!(sm_flags(&frame[..20]), None);
     }
 
     #[test]

@@ -248,7 +248,7 @@ impl Conn {
     fn wants_receipt(&self, h: Header, frame: &[u8]) -> bool {
         self.opts.receipts
             && h.command_id == c::SUBMIT_SM
-            && wire::sm_registered_delivery(frame).is_some_and(|r| r & 0x03 == 0x01)
+            && wire::sm_flags(frame).is_some_and(|(_, r)| r & 0x03 == 0x01)
     }
 
     fn make_receipt(&mut self, frame: &[u8], id: &[u8; 16]) -> Option<Box<Pdu>> {

@@ -15,7 +15,9 @@ use tokio::time::{sleep_until, timeout, Instant};
 
 use super::template::Templates;
 use super::LoadError;
-use crate::pdu::{command as c, status as s, Bind, Body, Header, Pdu};
+use crate::pdu::{
+    command as c, status as s, Bind, Body, Header, Pdu, ESM_CLASS_RECEIPT, ESM_CLASS_TYPE_MASK,
+};
 use crate::sim::hist::Histogram;
 use crate::sim::wire::{self, Pacer, READ_BUF};
 
@@ -168,6 +170,12 @@ impl State {
     }
 
     fn count_deliver(&mut self, frame: &[u8]) {
+        // Receipts are the bulk: classify them from esm_class alone.
+        let esm_class = wire::sm_flags(frame).map_or(0, |(e, _)| e);
+        if esm_class & ESM_CLASS_TYPE_MASK == ESM_CLASS_RECEIPT {
+            self.r.receipts += 1;
+            return;
+        }
         let Ok(p) = Pdu::decode(Bytes::copy_from_slice(frame)) else {
             return;
         };
