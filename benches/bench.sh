@@ -9,7 +9,7 @@
 #   benches/bench.sh            full run (release build, 10 s per scenario)
 #   benches/bench.sh --smoke    a few seconds (debug build unless PROFILE=release):
 #                               checks the runs complete and counts add up; never speed.
-# Env: PROFILE=debug|release, DURATION=10s, FIXED_RATE=50000, BINDS=4, WINDOW=100.
+# Env: PROFILE=debug|release, DURATION=10s, FIXED_RATE=20000, BINDS=4, WINDOW=100.
 set -euo pipefail
 
 MODE=full
@@ -17,7 +17,7 @@ MODE=full
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 if [[ $MODE == smoke ]]; then PROFILE="${PROFILE:-debug}"; else PROFILE="${PROFILE:-release}"; fi
 DURATION="${DURATION:-10s}"
-FIXED_RATE="${FIXED_RATE:-50000}"
+FIXED_RATE="${FIXED_RATE:-20000}"
 BINDS="${BINDS:-4}"
 WINDOW="${WINDOW:-100}"
 
