@@ -13,6 +13,7 @@
 //! - [`server`]: the platform side — listener, per-bind task, auth.
 //! - [`upstream`]: the carrier side — bind pool, reconnect, windows, seq maps.
 //! - [`policy`]: pure consent decisions.
+//! - [`sim`]: test tools — carrier simulator and load generator.
 
 pub mod cli;
 pub mod codec;
@@ -28,6 +29,7 @@ pub mod route;
 pub mod sdnotify;
 pub mod server;
 pub mod session;
+pub mod sim;
 pub mod store;
 pub mod text;
 pub mod upstream;

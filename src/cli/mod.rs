@@ -50,6 +50,8 @@ pub enum Command {
     Run(RunArgs),
     /// Validate the configuration and print a summary; exit 64 on errors.
     CheckConfig(ConfigArg),
+    /// Test tools: a carrier simulator and a load generator.
+    Sim(crate::sim::args::SimArgs),
     /// Show the consent log (Active / Pending / Refused).
     Logs(consent::LogsArgs),
     /// Show the audit trail of consent changes, blocks, holds and releases.
@@ -147,6 +149,7 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => run(&args),
         Command::CheckConfig(arg) => check_config(&arg.resolve()),
+        Command::Sim(args) => crate::sim::args::main(args),
         Command::Logs(a) => common::run_with(&a.config, |ctx| consent::logs(ctx, &a)),
         Command::Events(a) => common::run_with(&a.config, |ctx| views::events(ctx, &a)),
         Command::Held(a) => common::run_with(&a.config, |ctx| views::held(ctx, &a)),

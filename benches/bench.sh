@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# optgate benchmark: the same load (4 binds x window 100) against
+#   (1) the carrier simulator directly,
+#   (2) a socat TCP relay in front of the simulator,
+#   (3) optgate (temp config, temp store) in front of the simulator;
+# then latency added by optgate at a fixed moderate rate, optgate's CPU time
+# per message and peak RSS.
+#
+#   benches/bench.sh            full run (release build, 10 s per scenario)
+#   benches/bench.sh --smoke    a few seconds (debug build unless PROFILE=release):
+#                               checks the runs complete and counts add up; never speed.
+# Env: PROFILE=debug|release, DURATION=10s, FIXED_RATE=20000, BINDS=4, WINDOW=100.
+set -euo pipefail
+
+MODE=full
+[[ "${1:-}" == "--smoke" ]] && MODE=smoke
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [[ $MODE == smoke ]]; then PROFILE="${PROFILE:-debug}"; else PROFILE="${PROFILE:-release}"; fi
+DURATION="${DURATION:-10s}"
+FIXED_RATE="${FIXED_RATE:-20000}"
+BINDS="${BINDS:-4}"
+WINDOW="${WINDOW:-100}"
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+if ! command -v socat >/dev/null; then
+    echo "bench: installing socat" >&2
+    (apt-get update -qq && apt-get install -y -qq socat) >/dev/null 2>&1 || die "socat missing and could not be installed"
+fi
+
+if [[ $PROFILE == release ]]; then (cd "$ROOT" && cargo build --release --quiet); else (cd "$ROOT" && cargo build --quiet); fi
+BIN="$ROOT/target/$PROFILE/optgate"
+[[ -x $BIN ]] || die "no binary at $BIN"
+
+TMP="$(mktemp -d)"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+    for _ in $(seq 1 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    die "nothing listens on port $1"
+}
+
+CARRIER_PORT=$(free_port); RELAY_PORT=$(free_port); GATE_PORT=$(free_port); ADMIN_PORT=$(free_port)
+
+"$BIN" sim carrier --listen "127.0.0.1:$CARRIER_PORT" >"$TMP/carrier.log" 2>&1 &
+PIDS+=($!)
+wait_port "$CARRIER_PORT"
+socat "TCP-LISTEN:$RELAY_PORT,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$CARRIER_PORT" &
+PIDS+=($!)
+wait_port "$RELAY_PORT"
+
+cat >"$TMP/optgate.toml" <<TOML
+[server]
+listen = "127.0.0.1:$GATE_PORT"
+window = $WINDOW
+
+[[server.accounts]]
+system_id = "pbx"
+password = "secret"
+numbers = ["14155550100"]
+max_binds = $BINDS
+
+[upstream]
+address = "127.0.0.1:$CARRIER_PORT"
+system_id = "optgate"
+password = "secret"
+binds = $BINDS
+window = $WINDOW
+
+[store]
+path = "$TMP/store/optgate.db"
+
+[admin]
+listen = "127.0.0.1:$ADMIN_PORT"
+TOML
+RUST_LOG=warn "$BIN" run -c "$TMP/optgate.toml" >"$TMP/optgate.log" 2>&1 &
+GATE_PID=$!
+PIDS+=($GATE_PID)
+wait_port "$GATE_PORT"
+
+# run_load NAME PORT [extra load args...]: runs one load, leaves its RESULT
+# line in $TMP/NAME.out, and checks the counts add up.
+run_load() {
+    local name=$1 port=$2; shift 2
+    "$BIN" sim load --target "127.0.0.1:$port" --binds "$BINDS" --window "$WINDOW" "$@" >"$TMP/$name.out" 2>&1 \
+        || { cat "$TMP/$name.out" >&2; die "$name: load generator failed"; }
+    local line sent ok errors lost
+    line=$(grep '^RESULT' "$TMP/$name.out") || die "$name: no RESULT line"
+    sent=$(field "$line" sent); ok=$(field "$line" ok); errors=$(field "$line" errors); lost=$(field "$line" lost)
+    [[ $sent -gt 0 ]] || die "$name: nothing sent"
+    [[ $sent -eq $((ok + errors)) && $lost -eq 0 ]] \
+        || die "$name: counts do not add up: $line"
+}
+field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
+result() { grep '^RESULT' "$TMP/$1.out"; }
+
+# optgate binds upstream asynchronously: warm up until a small run is all OK.
+for i in $(seq 1 50); do
+    "$BIN" sim load --target "127.0.0.1:$GATE_PORT" --binds 1 --count 100 >"$TMP/warm.out" 2>&1 || true
+    grep -q '^RESULT sent=100 ok=100 ' "$TMP/warm.out" && break
+    [[ $i -eq 50 ]] && { cat "$TMP/warm.out" "$TMP/optgate.log" >&2; die "optgate never forwarded"; }
+    sleep 0.2
+done
+
+if [[ $MODE == smoke ]]; then
+    LOAD=(--count 20000 --mix gsm7,ucs2,multipart)
+    FIXED=(--rate "2000/s" --count 2000)
+else
+    LOAD=(--duration "$DURATION")
+    FIXED=(--rate "$FIXED_RATE/s" --duration 5s)
+fi
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
+echo "== (1) load -> simulator"; run_load direct "$CARRIER_PORT" "${LOAD[@]}"; result direct
+echo "== (2) load -> socat relay -> simulator"; run_load relay "$RELAY_PORT" "${LOAD[@]}"; result relay
+echo "== (3) load -> optgate -> simulator"
+T0=$(cpu_ticks "$GATE_PID")
+run_load gate "$GATE_PORT" "${LOAD[@]}"
+T1=$(cpu_ticks "$GATE_PID")
+result gate
+echo "== latency at a fixed rate (${FIXED[*]})"
+run_load direct_fixed "$CARRIER_PORT" "${FIXED[@]}"; result direct_fixed
+run_load gate_fixed "$GATE_PORT" "${FIXED[@]}"; result gate_fixed
+HWM_KB=$(awk '/VmHWM/ {print $2}' "/proc/$GATE_PID/status")
+
+TP1=$(field "$(result direct)" throughput); TP2=$(field "$(result relay)" throughput); TP3=$(field "$(result gate)" throughput)
+GATE_OK=$(field "$(result gate)" ok)
+D50=$(field "$(result direct_fixed)" p50_us); D99=$(field "$(result direct_fixed)" p99_us)
+G50=$(field "$(result gate_fixed)" p50_us); G99=$(field "$(result gate_fixed)" p99_us)
+
+echo
+echo "== summary ($(nproc) cores, $PROFILE build, $BINDS binds x window $WINDOW)"
+printf '%-38s %12s msg/s\n' "(1) load -> simulator" "$TP1"
+printf '%-38s %12s msg/s\n' "(2) load -> socat -> simulator" "$TP2"
+printf '%-38s %12s msg/s\n' "(3) load -> optgate -> simulator" "$TP3"
+awk -v a="$TP3" -v b="$TP2" 'BEGIN { printf "%-38s %12.2f\n", "optgate / relay throughput", (b > 0 ? a / b : 0) }'
+printf '%-38s p50 %s us, p99 %s us\n' "latency direct at fixed rate" "$D50" "$D99"
+printf '%-38s p50 %s us, p99 %s us\n' "latency via optgate at fixed rate" "$G50" "$G99"
+printf '%-38s p50 %s us, p99 %s us\n' "added by optgate" "$((G50 - D50))" "$((G99 - D99))"
+awk -v t="$((T1 - T0))" -v hz="$HZ" -v n="$GATE_OK" \
+    'BEGIN { printf "%-38s %12.2f us/msg\n", "optgate CPU time (user+sys)", (n > 0 ? t / hz / n * 1e6 : 0) }'
+printf '%-38s %12s MiB\n' "optgate peak RSS (VmHWM)" "$((HWM_KB / 1024))"
+[[ $MODE == smoke ]] && echo "smoke: all runs completed and counts add up"
+exit 0
