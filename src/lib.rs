@@ -13,7 +13,10 @@
 //! - [`server`]: the platform side — listener, per-bind task, auth.
 //! - [`upstream`]: the carrier side — bind pool, reconnect, windows, seq maps.
 //! - [`policy`]: pure consent decisions.
+//! - [`admin`]: HTTP on `[admin] listen` — `/metrics`, `/healthz`, `/readyz`.
+//! - [`telemetry`]: the Prometheus recorder and the list of every metric.
 
+pub mod admin;
 pub mod cli;
 pub mod codec;
 pub mod config;
@@ -28,5 +31,6 @@ pub mod sdnotify;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod telemetry;
 pub mod text;
 pub mod upstream;

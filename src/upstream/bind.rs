@@ -75,6 +75,9 @@ struct InFlight {
     reply: Option<mpsc::Sender<ToPlatform>>,
     account: Option<Arc<str>>,
     command_id: u32,
+    /// When optgate received the request from the platform, for
+    /// `optgate_added_latency_seconds`.
+    received: Instant,
     sent: Instant,
     deadline: Instant,
 }
@@ -248,6 +251,7 @@ impl BindTask {
                         command_id: pdu.command_id(),
                         reply: Some(req.reply),
                         account: Some(req.account),
+                        received: req.received,
                         sent: now,
                         deadline: now + s.response_timeout,
                     });
@@ -358,6 +362,12 @@ impl BindTask {
 
     /// Routes a carrier answer back to the platform that asked.
     async fn answer_platform(&self, entry: InFlight, mut pdu: Pdu) {
+        // What optgate added: the platform's whole wait minus the carrier's share.
+        let now = Instant::now();
+        let added = now
+            .duration_since(entry.received)
+            .saturating_sub(now.duration_since(entry.sent));
+        metrics::histogram!("optgate_added_latency_seconds").record(added.as_secs_f64());
         pdu.sequence_number = entry.orig_seq;
         if pdu.command_status == status::ESME_ROK {
             if let (Some(account), Some(mid)) = (&entry.account, message_id_of(&pdu)) {

@@ -1,6 +1,11 @@
 //! Shared test kit: a fake carrier (SMSC), a tiny platform client (ESME) and
 //! a config builder. Everything on 127.0.0.1, every wait bounded.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::type_complexity
+)]
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
