@@ -199,3 +199,34 @@ fn every_emitted_metric_is_described() {
     }
     assert!(seen >= 10, "found only {seen} metric call sites");
 }
+
+/// The Grafana dashboard queries only metrics that exist, and shows each
+/// metric DESIGN.md §6 names.
+#[test]
+fn dashboard_queries_known_metrics() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/grafana/optgate.json");
+    let dash: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let listed: Vec<&str> = optgate::telemetry::METRICS.iter().map(|m| m.name).collect();
+    let mut used = std::collections::BTreeSet::new();
+    for panel in dash["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().into_iter().flatten() {
+            let expr = t["expr"].as_str().unwrap();
+            for (i, _) in expr.match_indices("optgate_") {
+                let name: String = expr[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let base = name.strip_suffix("_bucket").unwrap_or(&name).to_string();
+                assert!(
+                    listed.contains(&base.as_str()),
+                    "dashboard queries unknown {name}"
+                );
+                used.insert(base);
+            }
+        }
+    }
+    for m in &listed {
+        assert!(used.contains(*m), "dashboard does not show {m}");
+    }
+}
