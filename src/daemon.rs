@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::admin::AdminState;
 use crate::config::{Config, UpstreamBind};
 use crate::consent::{Engine, EngineConfig};
 use crate::deliver::Dispatcher;
@@ -39,11 +40,13 @@ pub enum StartError {
 /// A running optgate.
 pub struct Daemon {
     smpp_addr: SocketAddr,
+    admin_addr: SocketAddr,
     store: Store,
     ctx: Arc<ServerCtx>,
     inbound: Arc<Inbound>,
     shutdown_tx: watch::Sender<bool>,
     server: JoinHandle<()>,
+    admin: JoinHandle<()>,
     upstream: Vec<JoinHandle<()>>,
     dispatchers: std::sync::Mutex<HashMap<Arc<str>, Dispatcher>>,
     engine: Arc<Engine>,
@@ -51,8 +54,9 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Opens the store, starts the carrier binds and serves platforms on
-    /// `listener` (or on `[server] listen` when `None`).
+    /// Opens the store, starts the carrier binds, serves platforms on
+    /// `listener` (or on `[server] listen` when `None`) and the admin HTTP
+    /// surface on `[admin] listen`.
     pub async fn start(cfg: &Config, listener: Option<TcpListener>) -> Result<Daemon, StartError> {
         let store = Store::open(StoreOptions::from_config(cfg))
             .await
@@ -73,6 +77,13 @@ impl Daemon {
             addr: cfg.server.listen.clone(),
             source,
         })?;
+        let admin_listener = bind_admin(cfg).await?;
+        let admin_addr = admin_listener
+            .local_addr()
+            .map_err(|source| StartError::Listen {
+                addr: cfg.admin.listen.clone(),
+                source,
+            })?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut dispatchers = HashMap::new();
         let routes = build_routes(cfg, &store, &mut dispatchers);
@@ -102,6 +113,16 @@ impl Daemon {
             cfg.upstream.response_timeout,
             shutdown_rx.clone(),
         )));
+        let admin = tokio::spawn(crate::admin::serve(
+            admin_listener,
+            AdminState {
+                metrics: crate::telemetry::install(),
+                store: store.clone(),
+                pool: pool.clone(),
+                token: Arc::from(cfg.admin.token.as_str()),
+            },
+            shutdown_rx.clone(),
+        ));
         let grace = cfg.server.shutdown_grace;
         let server = tokio::spawn(crate::server::serve(
             listener,
@@ -109,14 +130,16 @@ impl Daemon {
             shutdown_rx,
             grace,
         ));
-        info!(listen = %smpp_addr, upstream = %cfg.upstream.address, "optgate started");
+        info!(listen = %smpp_addr, admin = %admin_addr, upstream = %cfg.upstream.address, "optgate started");
         Ok(Daemon {
             smpp_addr,
+            admin_addr,
             store,
             ctx,
             inbound,
             shutdown_tx,
             server,
+            admin,
             upstream,
             dispatchers: std::sync::Mutex::new(dispatchers),
             engine,
@@ -127,6 +150,11 @@ impl Daemon {
     /// Where platforms connect.
     pub fn smpp_addr(&self) -> SocketAddr {
         self.smpp_addr
+    }
+
+    /// Where the admin HTTP surface listens.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
     }
 
     /// The store (for the admin surface and tests).
@@ -165,6 +193,7 @@ impl Daemon {
             for t in self.upstream {
                 let _ = t.await;
             }
+            let _ = self.admin.await;
         };
         if tokio::time::timeout(grace + Duration::from_secs(2), all)
             .await
@@ -177,6 +206,15 @@ impl Daemon {
         }
         info!("optgate stopped");
     }
+}
+
+async fn bind_admin(cfg: &Config) -> Result<TcpListener, StartError> {
+    TcpListener::bind(&cfg.admin.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: cfg.admin.listen.clone(),
+            source,
+        })
 }
 
 /// Number → account routes, with a dispatcher per account (kept across reloads).

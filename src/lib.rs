@@ -14,7 +14,10 @@
 //! - [`upstream`]: the carrier side — bind pool, reconnect, windows, seq maps.
 //! - [`policy`]: pure consent decisions.
 //! - [`sim`]: test tools — carrier simulator and load generator.
+//! - [`admin`]: HTTP on `[admin] listen` — `/metrics`, `/healthz`, `/readyz`.
+//! - [`telemetry`]: the Prometheus recorder and the list of every metric.
 
+pub mod admin;
 pub mod cli;
 pub mod codec;
 pub mod config;
@@ -31,5 +34,6 @@ pub mod server;
 pub mod session;
 pub mod sim;
 pub mod store;
+pub mod telemetry;
 pub mod text;
 pub mod upstream;

@@ -77,6 +77,9 @@ struct InFlight {
     optgate_id: Option<Arc<str>>,
     unsuccess: Vec<crate::pdu::UnsuccessSme>,
     command_id: u32,
+    /// When optgate received the request from the platform, for
+    /// `optgate_added_latency_seconds`.
+    received: Instant,
     sent: Instant,
     deadline: Instant,
 }
@@ -252,6 +255,7 @@ impl BindTask {
                         account: Some(req.account),
                         optgate_id: req.optgate_id,
                         unsuccess: req.unsuccess,
+                        received: req.received,
                         sent: now,
                         deadline: now + s.response_timeout,
                     });
@@ -362,6 +366,12 @@ impl BindTask {
 
     /// Routes a carrier answer back to the platform that asked.
     async fn answer_platform(&self, entry: InFlight, mut pdu: Pdu) {
+        // What optgate added: the platform's whole wait minus the carrier's share.
+        let now = Instant::now();
+        let added = now
+            .duration_since(entry.received)
+            .saturating_sub(now.duration_since(entry.sent));
+        metrics::histogram!("optgate_added_latency_seconds").record(added.as_secs_f64());
         pdu.sequence_number = entry.orig_seq;
         if pdu.command_status == status::ESME_ROK {
             if let (Some(account), Some(mid)) = (&entry.account, message_id_of(&pdu)) {
