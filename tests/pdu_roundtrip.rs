@@ -729,3 +729,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn header_and_direction_helpers() {
+    let p = Pdu::new(9, Body::SubmitSm(sample_sm()));
+    let h = p.header();
+    assert_eq!(h, peek_header(&p.to_bytes()).unwrap());
+    assert!(!p.is_response());
+    assert!(Pdu::generic_nack(1, 3).is_response());
+    let err = Pdu::decode(frame(command::SUBMIT_SM_RESP, 1, b"x")).unwrap_err();
+    assert!(err.is_response());
+    let err = Pdu::decode(frame(command::SUBMIT_SM, 1, b"x")).unwrap_err();
+    assert!(!err.is_response());
+}
