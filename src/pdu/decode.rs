@@ -5,7 +5,7 @@
 //! fields become `Bytes` slices of the frame (no copy, no allocation).
 
 use bytes::Bytes;
-use nom::bytes::complete::{take, take_until};
+use nom::bytes::complete::{take, take_till};
 use nom::number::complete::{be_u16, be_u32, be_u8};
 
 use super::bodies::*;
@@ -56,9 +56,14 @@ impl<'a> Reader<'a> {
     /// A C-string without its NUL. Any length is accepted as long as the
     /// NUL is inside the body; maximum lengths are `validate()`'s job.
     fn cstr(&mut self, field: &'static str) -> Result<Bytes, Kind> {
-        let (rest, s) = take_until::<_, _, NomError>(&b"\0"[..])(self.rest)
+        // A plain scan beats a SIMD search on strings this short.
+        let (rest, s) = take_till::<_, _, NomError>(|b| b == 0)(self.rest)
             .map_err(|_| Kind::UnterminatedCString { field })?;
-        self.rest = rest.get(1..).unwrap_or_default();
+        // `rest` is empty when no NUL was found before the body's end.
+        let Some(after_nul) = rest.get(1..) else {
+            return Err(Kind::UnterminatedCString { field });
+        };
+        self.rest = after_nul;
         Ok(self.share(s))
     }
 

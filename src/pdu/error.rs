@@ -83,6 +83,11 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
+    /// True when the offending frame's command_id has bit 31 set.
+    pub fn is_response(&self) -> bool {
+        self.command_id.is_some_and(command::is_response)
+    }
+
     /// The command_status that answers this error:
     /// length problems ESME_RINVCMDLEN, unknown ids ESME_RINVCMDID,
     /// sm_length overrun ESME_RINVMSGLEN, unterminated C-string
@@ -108,6 +113,10 @@ impl DecodeError {
     /// sequence number; otherwise (unknown command, a bad response,
     /// outbind, alert_notification, no readable header) a generic_nack.
     /// An unreadable sequence number is answered with 0.
+    ///
+    /// Whether to send it is the caller's choice: answering a malformed
+    /// *response* (see [`is_response`](Self::is_response)) with a
+    /// generic_nack is allowed but can ping-pong with a buggy peer.
     pub fn response(&self) -> Pdu {
         let seq = self.sequence_number.unwrap_or(0);
         let body = match self.kind {

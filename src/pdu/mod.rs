@@ -184,6 +184,21 @@ impl Pdu {
         self.body.command_id()
     }
 
+    /// True for responses (generic_nack included).
+    pub fn is_response(&self) -> bool {
+        self.body.is_response()
+    }
+
+    /// The header this PDU encodes to (command_length computed).
+    pub fn header(&self) -> Header {
+        Header {
+            command_length: u32::try_from(self.encoded_len()).unwrap_or(u32::MAX),
+            command_id: self.command_id(),
+            command_status: self.command_status,
+            sequence_number: self.sequence_number,
+        }
+    }
+
     /// Decodes exactly one whole PDU (16-byte header included). The body's
     /// variable fields share `frame`'s buffer. Never panics.
     pub fn decode(frame: Bytes) -> Result<Pdu, DecodeError> {
