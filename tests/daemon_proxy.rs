@@ -156,11 +156,12 @@ async fn receipts_and_mos_reach_the_right_account() {
     let mut crm = Esme::connect(d.smpp_addr()).await;
     crm.bind(cmd::BIND_TRANSCEIVER, "crm", "secret2").await;
 
+    // Both ask for receipts: only then is the carrier's message id remembered.
     let (r1, _) = pbx
-        .request(submit("14155550100", "14155551111", "from pbx"))
+        .request(submit_dlr("14155550100", "14155551111", "from pbx"))
         .await;
     let (r2, _) = crm
-        .request(submit("14155550200", "14155552222", "from crm"))
+        .request(submit_dlr("14155550200", "14155552222", "from crm"))
         .await;
     let (id1, id2) = (message_id(&r1), message_id(&r2));
 

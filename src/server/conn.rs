@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -29,6 +29,9 @@ use crate::upstream::bind::SeqGen;
 
 type Reader = FramedRead<OwnedReadHalf, SmppCodec>;
 type Writer = FramedWrite<OwnedWriteHalf, SmppCodec>;
+
+/// Events taken without waiting per turn of the session loop.
+const DRAIN_BUDGET: usize = 1024;
 
 /// A delivery handed to the platform, waiting for its deliver_sm_resp.
 struct Delivering {
@@ -123,39 +126,34 @@ impl Session {
 
     async fn serve(&mut self) -> &'static str {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
+        self.writer.set_backpressure_boundary(256 * 1024);
         loop {
             let flow = tokio::select! {
                 biased;
                 _ = self.shutdown.changed() => return self.unbind_for_shutdown().await,
-                Some(out) = self.out_rx.recv() => self.on_outgoing(out).await,
-                item = self.reader.next() => match item {
-                    None => return "platform closed the connection",
-                    Some(Err(e)) => {
-                        // Framing is lost (bad command_length): nothing more can be read.
-                        warn!(error = %e, "framing lost; closing");
-                        let nack = Pdu::generic_nack(0, status::ESME_RINVCMDLEN);
-                        let _ = self.writer.send(&nack).await;
-                        return "framing lost";
-                    }
-                    Some(Ok(Err(bad))) => {
-                        self.last_rx = Instant::now();
-                        debug!(error = %bad, "malformed PDU answered");
-                        self.feed(bad.response()).await
-                    }
-                    Some(Ok(Ok(pdu))) => {
-                        self.last_rx = Instant::now();
-                        self.on_pdu(pdu).await
-                    }
-                },
-                _ = tick.tick() => self.on_tick().await,
+                Some(out) = self.out_rx.recv() => Ok(self.on_outgoing(out).await),
+                item = self.reader.next() => self.on_item(item).await,
+                _ = tick.tick() => Ok(self.on_tick().await),
             };
-            if let Flow::Close = flow {
-                return "closed by protocol";
+            match flow {
+                Err(why) => return why,
+                Ok(Flow::Close) => return "closed by protocol",
+                Ok(Flow::Continue) => {}
             }
-            // Write everything queued in one go.
-            while let Ok(out) = self.out_rx.try_recv() {
-                if let Flow::Close = self.on_outgoing(out).await {
-                    return "write failed";
+            // Take everything that is ready without waiting, then write it
+            // all with one flush.
+            for _ in 0..DRAIN_BUDGET {
+                let flow = if let Some(item) = self.reader.next().now_or_never() {
+                    self.on_item(item).await
+                } else if let Ok(out) = self.out_rx.try_recv() {
+                    Ok(self.on_outgoing(out).await)
+                } else {
+                    break;
+                };
+                match flow {
+                    Err(why) => return why,
+                    Ok(Flow::Close) => return "closed by protocol",
+                    Ok(Flow::Continue) => {}
                 }
             }
             let flushed = timeout(
@@ -165,6 +163,32 @@ impl Session {
             .await;
             if !matches!(flushed, Ok(Ok(()))) {
                 return "write to platform failed or stalled";
+            }
+        }
+    }
+
+    /// One item from the platform's stream; `Err` ends the session.
+    async fn on_item(
+        &mut self,
+        item: Option<Result<Result<Pdu, crate::pdu::DecodeError>, crate::codec::CodecError>>,
+    ) -> Result<Flow, &'static str> {
+        match item {
+            None => Err("platform closed the connection"),
+            Some(Err(e)) => {
+                // Framing is lost (bad command_length): nothing more can be read.
+                warn!(error = %e, "framing lost; closing");
+                let nack = Pdu::generic_nack(0, status::ESME_RINVCMDLEN);
+                let _ = self.writer.send(&nack).await;
+                Err("framing lost")
+            }
+            Some(Ok(Err(bad))) => {
+                self.last_rx = Instant::now();
+                debug!(error = %bad, "malformed PDU answered");
+                Ok(self.feed(bad.response()).await)
+            }
+            Some(Ok(Ok(pdu))) => {
+                self.last_rx = Instant::now();
+                Ok(self.on_pdu(pdu).await)
             }
         }
     }
@@ -380,6 +404,7 @@ impl Session {
     }
 
     async fn on_request(&mut self, pdu: Pdu) -> Flow {
+        let received = Instant::now();
         let seq = pdu.sequence_number;
         let cid = pdu.command_id();
         let Some(account) = self.account.clone() else {
@@ -419,7 +444,7 @@ impl Session {
             account,
             optgate_id: None,
             unsuccess,
-            received: Instant::now(),
+            received,
         };
         if self.ctx.pool.submit(req) {
             self.outstanding += 1;

@@ -367,9 +367,9 @@ fn execute(tx: &mut Transaction<'_>, req: Request, batch: &mut Batch, ctx: &Ctx)
             optgate_id,
         } => {
             batch.write_behind += 1;
-            let r = in_savepoint(tx, |c| {
-                ops::map_message_id(c, &carrier_id, &account, optgate_id.as_deref())
-            });
+            // One statement is atomic on its own: no savepoint (whose SQL
+            // would be parsed again for every row).
+            let r = ops::map_message_id(tx, &carrier_id, &account, optgate_id.as_deref());
             if let Err(e) = r {
                 tracing::warn!(error = %e, "message id mapping not stored");
             }

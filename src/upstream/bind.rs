@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -15,9 +15,9 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
 
 use super::tps::TokenBucket;
-use crate::codec::SmppCodec;
+use crate::codec::{CodecError, SmppCodec};
 use crate::inbound::Inbound;
-use crate::pdu::{command as cmd, status, Bind, Body, Pdu};
+use crate::pdu::{command as cmd, status, Bind, Body, DecodeError, Pdu};
 use crate::route::{AckTo, ToPlatform, UpRequest};
 
 /// What the carrier side needs to know, taken from `[upstream]`.
@@ -77,6 +77,8 @@ struct InFlight {
     optgate_id: Option<Arc<str>>,
     unsuccess: Vec<crate::pdu::UnsuccessSme>,
     command_id: u32,
+    /// The request asked for receipts, so its message id must be remembered.
+    wants_receipt: bool,
     /// When optgate received the request from the platform, for
     /// `optgate_added_latency_seconds`.
     received: Instant,
@@ -86,6 +88,39 @@ struct InFlight {
 
 type Reader = FramedRead<OwnedReadHalf, SmppCodec>;
 type Writer = FramedWrite<OwnedWriteHalf, SmppCodec>;
+
+/// Events taken without waiting per turn of a connection loop, so a busy
+/// peer can not starve the timers.
+const DRAIN_BUDGET: usize = 1024;
+
+/// The state of one bound carrier connection.
+struct State {
+    inflight: HashMap<u32, InFlight>,
+    seq: SeqGen,
+    last_rx: Instant,
+    enquire_out: Option<Instant>,
+    paused_until: Option<tokio::time::Instant>,
+    ack_tx: mpsc::Sender<Pdu>,
+}
+
+/// Queues `pdu` on the writer (written at the next flush, or earlier when
+/// the buffer is large).
+async fn feed(writer: &mut Writer, pdu: &Pdu) -> Result<(), End> {
+    writer
+        .feed(pdu)
+        .await
+        .map_err(|e| End::Lost(format!("write failed: {e}")))
+}
+
+/// Whether the carrier will send receipts for this request.
+fn wants_receipt(pdu: &Pdu) -> bool {
+    match &pdu.body {
+        Body::SubmitSm(s) => s.registered_delivery != 0,
+        Body::DataSm(d) => d.registered_delivery != 0,
+        Body::SubmitMulti(m) => m.registered_delivery != 0,
+        _ => false,
+    }
+}
 
 /// Why a connected session ended.
 enum End {
@@ -198,170 +233,215 @@ impl BindTask {
     }
 
     /// Serves one bound connection until it is lost or optgate shuts down.
+    ///
+    /// Each turn waits for one event, then takes every event that is ready
+    /// without waiting (buffered carrier PDUs, queued acks and requests, up
+    /// to a budget) before one flush: under load many PDUs share a syscall.
     async fn serve(&mut self, mut reader: Reader, mut writer: Writer) -> End {
         let s = self.settings.clone();
+        writer.set_backpressure_boundary(256 * 1024);
         let (ack_tx, mut ack_rx) = mpsc::channel::<Pdu>(s.window.max(16) * 2);
-        let mut inflight: HashMap<u32, InFlight> = HashMap::with_capacity(s.window);
-        let mut seq = SeqGen::new(2);
+        let mut st = State {
+            inflight: HashMap::with_capacity(s.window),
+            seq: SeqGen::new(2),
+            last_rx: Instant::now(),
+            enquire_out: None,
+            paused_until: None,
+            ack_tx,
+        };
         let mut tick = tokio::time::interval(Duration::from_millis(100));
-        let mut last_rx = Instant::now();
-        let mut enquire_out: Option<Instant> = None;
-        let mut paused_until: Option<tokio::time::Instant> = None;
         let end = loop {
-            let can_take = inflight.len() < s.window && paused_until.is_none();
-            tokio::select! {
+            let can_take = st.inflight.len() < s.window && st.paused_until.is_none();
+            let paused = st.paused_until;
+            let step = tokio::select! {
                 biased;
-                _ = self.shutdown.changed() => break End::Shutdown,
-                item = reader.next() => {
-                    last_rx = Instant::now();
-                    let pdu = match item {
-                        None => break End::Lost("carrier closed the connection".into()),
-                        Some(Err(e)) => break End::Lost(format!("framing lost: {e}")),
-                        Some(Ok(Err(bad))) => {
-                            warn!(bind = self.index, error = %bad, "malformed PDU from carrier");
-                            if writer.feed(bad.response()).await.is_err() {
-                                break End::Lost("write failed".into());
-                            }
-                            continue;
-                        }
-                        Some(Ok(Ok(pdu))) => pdu,
-                    };
-                    metrics::counter!("optgate_pdus_total", "side" => "carrier", "direction" => "in", "command" => cmd::command_name(pdu.command_id())).increment(1);
-                    match self.on_carrier_pdu(pdu, &mut inflight, &ack_tx, &mut enquire_out, &mut paused_until, &mut writer).await {
-                        Ok(true) => {}
-                        Ok(false) => break End::Lost("carrier unbound".into()),
-                        Err(e) => break End::Lost(e),
-                    }
-                }
-                Some(ack) = ack_rx.recv() => {
-                    if writer.feed(&ack).await.is_err() {
-                        break End::Lost("write failed".into());
-                    }
-                }
-                Some(req) = self.requests.recv(), if can_take => {
-                    if let Err(wait) = s.tps.take(Instant::now()) {
-                        paused_until = Some(tokio::time::Instant::now() + wait);
-                        self.accepting.store(false, Ordering::Release);
-                    }
-                    let up_seq = seq.take();
-                    let mut pdu = req.pdu;
-                    let orig_seq = pdu.sequence_number;
-                    pdu.sequence_number = up_seq;
-                    let now = Instant::now();
-                    inflight.insert(up_seq, InFlight {
-                        orig_seq,
-                        command_id: pdu.command_id(),
-                        reply: Some(req.reply),
-                        account: Some(req.account),
-                        optgate_id: req.optgate_id,
-                        unsuccess: req.unsuccess,
-                        received: req.received,
-                        sent: now,
-                        deadline: now + s.response_timeout,
-                    });
-                    metrics::counter!("optgate_pdus_total", "side" => "carrier", "direction" => "out", "command" => cmd::command_name(pdu.command_id())).increment(1);
-                    if writer.feed(&pdu).await.is_err() {
-                        break End::Lost("write failed".into());
-                    }
-                }
-                _ = async { if let Some(t) = paused_until { sleep_until(t).await } else { std::future::pending::<()>().await } } => {
-                    paused_until = None;
+                _ = self.shutdown.changed() => Err(End::Shutdown),
+                item = reader.next() => self.on_item(item, &mut st, &mut writer).await,
+                Some(ack) = ack_rx.recv() => feed(&mut writer, &ack).await,
+                Some(req) = self.requests.recv(), if can_take => self.forward(req, &mut st, &mut writer).await,
+                _ = async { if let Some(t) = paused { sleep_until(t).await } else { std::future::pending::<()>().await } } => {
+                    st.paused_until = None;
                     self.accepting.store(self.role != BindRole::Receiver, Ordering::Release);
+                    Ok(())
                 }
-                _ = tick.tick() => {
-                    let now = Instant::now();
-                    expire(&mut inflight, now).await;
-                    if let Some(sent) = enquire_out {
-                        if now.duration_since(sent) > s.response_timeout {
-                            break End::Lost("enquire_link unanswered".into());
-                        }
-                    } else if now.duration_since(last_rx) >= s.enquire_link_interval {
-                        let el = Pdu::new(seq.take(), Body::EnquireLink);
-                        enquire_out = Some(now);
-                        if writer.feed(&el).await.is_err() {
-                            break End::Lost("write failed".into());
-                        }
-                    }
+                _ = tick.tick() => self.on_tick(&mut st, &mut writer).await,
+            };
+            let step = match step {
+                Ok(()) => {
+                    self.drain(&mut reader, &mut ack_rx, &mut st, &mut writer)
+                        .await
                 }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = step {
+                break e;
             }
-            if timeout(s.response_timeout, SinkExt::<&Pdu>::flush(&mut writer))
-                .await
-                .map(|r| r.is_err())
-                .unwrap_or(true)
-            {
+            let flushed = timeout(s.response_timeout, SinkExt::<&Pdu>::flush(&mut writer)).await;
+            if !matches!(flushed, Ok(Ok(()))) {
                 break End::Lost("write to carrier failed or stalled".into());
             }
         };
         if let End::Shutdown = end {
-            self.unbind(&mut reader, &mut writer, &mut inflight, &mut seq)
+            self.unbind(&mut reader, &mut writer, &mut st.inflight, &mut st.seq)
                 .await;
         }
-        fail_all(&mut inflight, status::ESME_RSYSERR).await;
+        fail_all(&mut st.inflight, status::ESME_RSYSERR).await;
         end
     }
 
-    /// Handles one PDU from the carrier. `Ok(false)`: the carrier unbound us.
-    #[allow(clippy::too_many_arguments)]
+    /// Takes whatever is ready right now, without waiting.
+    async fn drain(
+        &mut self,
+        reader: &mut Reader,
+        acks: &mut mpsc::Receiver<Pdu>,
+        st: &mut State,
+        writer: &mut Writer,
+    ) -> Result<(), End> {
+        for _ in 0..DRAIN_BUDGET {
+            if let Some(item) = reader.next().now_or_never() {
+                self.on_item(item, st, writer).await?;
+                continue;
+            }
+            if let Ok(ack) = acks.try_recv() {
+                feed(writer, &ack).await?;
+                continue;
+            }
+            if st.inflight.len() < self.settings.window && st.paused_until.is_none() {
+                if let Ok(req) = self.requests.try_recv() {
+                    self.forward(req, st, writer).await?;
+                    continue;
+                }
+            }
+            break;
+        }
+        Ok(())
+    }
+
+    /// One item from the carrier's stream.
+    async fn on_item(
+        &self,
+        item: Option<Result<Result<Pdu, DecodeError>, CodecError>>,
+        st: &mut State,
+        writer: &mut Writer,
+    ) -> Result<(), End> {
+        st.last_rx = Instant::now();
+        let pdu = match item {
+            None => return Err(End::Lost("carrier closed the connection".into())),
+            Some(Err(e)) => return Err(End::Lost(format!("framing lost: {e}"))),
+            Some(Ok(Err(bad))) => {
+                warn!(bind = self.index, error = %bad, "malformed PDU from carrier");
+                return feed(writer, &bad.response()).await;
+            }
+            Some(Ok(Ok(pdu))) => pdu,
+        };
+        metrics::counter!("optgate_pdus_total", "side" => "carrier", "direction" => "in", "command" => cmd::command_name(pdu.command_id())).increment(1);
+        self.on_carrier_pdu(pdu, st, writer).await
+    }
+
+    /// Sends a platform request to the carrier under a new sequence number.
+    async fn forward(
+        &self,
+        req: UpRequest,
+        st: &mut State,
+        writer: &mut Writer,
+    ) -> Result<(), End> {
+        let s = &self.settings;
+        if let Err(wait) = s.tps.take(Instant::now()) {
+            st.paused_until = Some(tokio::time::Instant::now() + wait);
+            self.accepting.store(false, Ordering::Release);
+        }
+        let up_seq = st.seq.take();
+        let mut pdu = req.pdu;
+        let orig_seq = pdu.sequence_number;
+        pdu.sequence_number = up_seq;
+        let now = Instant::now();
+        st.inflight.insert(
+            up_seq,
+            InFlight {
+                orig_seq,
+                command_id: pdu.command_id(),
+                wants_receipt: wants_receipt(&pdu),
+                reply: Some(req.reply),
+                account: Some(req.account),
+                optgate_id: req.optgate_id,
+                unsuccess: req.unsuccess,
+                received: req.received,
+                sent: now,
+                deadline: now + s.response_timeout,
+            },
+        );
+        metrics::counter!("optgate_pdus_total", "side" => "carrier", "direction" => "out", "command" => cmd::command_name(pdu.command_id())).increment(1);
+        feed(writer, &pdu).await
+    }
+
+    /// Timeouts and keep-alive.
+    async fn on_tick(&self, st: &mut State, writer: &mut Writer) -> Result<(), End> {
+        let now = Instant::now();
+        expire(&mut st.inflight, now).await;
+        if let Some(sent) = st.enquire_out {
+            if now.duration_since(sent) > self.settings.response_timeout {
+                return Err(End::Lost("enquire_link unanswered".into()));
+            }
+        } else if now.duration_since(st.last_rx) >= self.settings.enquire_link_interval {
+            let el = Pdu::new(st.seq.take(), Body::EnquireLink);
+            st.enquire_out = Some(now);
+            return feed(writer, &el).await;
+        }
+        Ok(())
+    }
+
+    /// Handles one PDU from the carrier.
     async fn on_carrier_pdu(
         &self,
         pdu: Pdu,
-        inflight: &mut HashMap<u32, InFlight>,
-        ack_tx: &mpsc::Sender<Pdu>,
-        enquire_out: &mut Option<Instant>,
-        paused_until: &mut Option<tokio::time::Instant>,
+        st: &mut State,
         writer: &mut Writer,
-    ) -> Result<bool, String> {
+    ) -> Result<(), End> {
         let id = pdu.command_id();
         let seq = pdu.sequence_number;
         if cmd::is_response(id) {
             if id == cmd::ENQUIRE_LINK_RESP {
-                *enquire_out = None;
-                return Ok(true);
+                st.enquire_out = None;
+                return Ok(());
             }
-            let Some(entry) = inflight.remove(&seq) else {
+            let Some(entry) = st.inflight.remove(&seq) else {
                 debug!(
                     bind = self.index,
                     seq, "late or unknown response from carrier dropped"
                 );
-                return Ok(true);
+                return Ok(());
             };
             if pdu.command_status == status::ESME_RTHROTTLED {
                 // The carrier is pushing back: pause this bind for a moment.
-                *paused_until = Some(tokio::time::Instant::now() + Duration::from_millis(500));
+                st.paused_until = Some(tokio::time::Instant::now() + Duration::from_millis(500));
                 self.accepting.store(false, Ordering::Release);
             }
             metrics::histogram!("optgate_upstream_response_seconds")
                 .record(entry.sent.elapsed().as_secs_f64());
             self.answer_platform(entry, pdu).await;
-            return Ok(true);
+            return Ok(());
         }
         match id {
-            cmd::ENQUIRE_LINK => {
-                let resp = Pdu::new(seq, Body::EnquireLinkResp);
-                writer.feed(&resp).await.map_err(|e| e.to_string())?;
-            }
+            cmd::ENQUIRE_LINK => feed(writer, &Pdu::new(seq, Body::EnquireLinkResp)).await,
             cmd::UNBIND => {
-                let resp = Pdu::new(seq, Body::UnbindResp);
-                let _ = writer.send(&resp).await;
-                return Ok(false);
+                let _ = writer.send(&Pdu::new(seq, Body::UnbindResp)).await;
+                Err(End::Lost("carrier unbound".into()))
             }
             cmd::DELIVER_SM | cmd::DATA_SM => {
                 let ack = AckTo {
-                    tx: ack_tx.clone(),
+                    tx: st.ack_tx.clone(),
                     sequence_number: seq,
                     command_id: id,
                 };
                 self.inbound.accept(pdu, ack).await;
+                Ok(())
             }
             cmd::ALERT_NOTIFICATION | cmd::OUTBIND => {
                 debug!(bind = self.index, command = id, "ignored carrier PDU");
+                Ok(())
             }
-            _ => {
-                let nack = Pdu::generic_nack(seq, status::ESME_RINVCMDID);
-                writer.feed(&nack).await.map_err(|e| e.to_string())?;
-            }
+            _ => feed(writer, &Pdu::generic_nack(seq, status::ESME_RINVCMDID)).await,
         }
-        Ok(true)
     }
 
     /// Routes a carrier answer back to the platform that asked.
@@ -374,7 +454,11 @@ impl BindTask {
         metrics::histogram!("optgate_added_latency_seconds").record(added.as_secs_f64());
         pdu.sequence_number = entry.orig_seq;
         if pdu.command_status == status::ESME_ROK {
-            if let (Some(account), Some(mid)) = (&entry.account, message_id_of(&pdu)) {
+            // Only messages that asked for receipts will get one: the id map
+            // is only for them.
+            if let (true, Some(account), Some(mid)) =
+                (entry.wants_receipt, &entry.account, message_id_of(&pdu))
+            {
                 self.inbound
                     .remember_message(mid, account.clone(), entry.optgate_id.clone())
                     .await;

@@ -425,6 +425,13 @@ pub fn submit(src: &str, dst: &str, text: &str) -> Pdu {
     Pdu::new(0, Body::SubmitSm(sm(src, dst, text)))
 }
 
+/// A submit_sm that asks for a delivery receipt (registered_delivery 1).
+pub fn submit_dlr(src: &str, dst: &str, text: &str) -> Pdu {
+    let mut s = sm(src, dst, text);
+    s.registered_delivery = 1;
+    Pdu::new(0, Body::SubmitSm(s))
+}
+
 /// An MO deliver_sm from mobile `from` to business number `to`.
 pub fn mo(from: &str, to: &str, text: &str) -> Pdu {
     Pdu::new(0, Body::DeliverSm(sm(from, to, text)))
