@@ -135,6 +135,88 @@ run_load direct_fixed "$CARRIER_PORT" "${FIXED[@]}"; result direct_fixed
 run_load gate_fixed "$GATE_PORT" "${FIXED[@]}"; result gate_fixed
 HWM_KB=$(awk '/VmHWM/ {print $2}' "/proc/$GATE_PID/status")
 
+
+# ---- consent scenarios ------------------------------------------------------
+# (b) every sender in an approved campaign, its recipients active (a consent
+#     decision on every message), receipts asked for (the id map is written);
+# (c) (b) plus MOs from the simulator, 5% of them STOP, during the run;
+# (d) 4 binds x window 1 (latency-bound) against (b)'s set-up.
+RCARRIER_PORT=$(free_port); GATE2_PORT=$(free_port); ADMIN2_PORT=$(free_port)
+"$BIN" sim carrier --listen "127.0.0.1:$RCARRIER_PORT" --receipts >"$TMP/rcarrier.log" 2>&1 &
+PIDS+=($!)
+wait_port "$RCARRIER_PORT"
+cat >"$TMP/consent.toml" <<TOML
+[server]
+listen = "127.0.0.1:$GATE2_PORT"
+window = $WINDOW
+
+[[server.accounts]]
+system_id = "pbx"
+password = "secret"
+numbers = ["14155550100"]
+max_binds = 12
+
+[upstream]
+address = "127.0.0.1:$RCARRIER_PORT"
+system_id = "optgate"
+password = "secret"
+binds = $BINDS
+window = $WINDOW
+
+[store]
+path = "$TMP/store2/optgate.db"
+
+[admin]
+listen = "127.0.0.1:$ADMIN2_PORT"
+
+[[campaigns]]
+id = "bench"
+brand = "Bench"
+numbers = ["14155550100"]
+outbound_unknown = "require_opt_in"
+attachment = "none"
+TOML
+RECIPIENTS=1000
+{ echo "recipient,status,sender"; for i in $(seq 0 $((RECIPIENTS - 1))); do echo "$((15550000000 + i)),active,14155550100"; done; } >"$TMP/active.csv"
+mkdir -p "$TMP/store2"
+"$BIN" consent import -c "$TMP/consent.toml" --campaign bench "$TMP/active.csv" >/dev/null
+RUST_LOG=warn "$BIN" run -c "$TMP/consent.toml" >"$TMP/optgate2.log" 2>&1 &
+GATE2_PID=$!
+PIDS+=($GATE2_PID)
+wait_port "$GATE2_PORT"
+for i in $(seq 1 50); do
+    "$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds 1 --count 100 --recipients "$RECIPIENTS" >"$TMP/warm2.out" 2>&1 || true
+    grep -q '^RESULT sent=100 ok=100 ' "$TMP/warm2.out" && break
+    [[ $i -eq 50 ]] && { cat "$TMP/warm2.out" "$TMP/optgate2.log" >&2; die "optgate (consent) never forwarded"; }
+    sleep 0.2
+done
+echo "== (b) load -> optgate with consent on every message -> simulator (receipts on)"
+C0=$(cpu_ticks "$GATE2_PID")
+run_load consent "$GATE2_PORT" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery
+C1=$(cpu_ticks "$GATE2_PID")
+result consent
+echo "== (d) 4 binds x window 1 with consent"
+"$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window 1 "${LOAD[@]}" --recipients "$RECIPIENTS" >"$TMP/w1.out" 2>&1 || die "window-1 run failed"
+grep '^RESULT' "$TMP/w1.out"
+echo "== (c) (b) plus MOs (5% STOP) from the simulator during the run"
+MO_CARRIER_PORT=$(free_port)
+kill "$GATE2_PID" 2>/dev/null || true
+wait "$GATE2_PID" 2>/dev/null || true
+"$BIN" sim carrier --listen "127.0.0.1:$MO_CARRIER_PORT" --receipts --mo-rate "${MO_RATE:-2000/s}" --mo-stop-share 0.05 \
+    --mo-from 15550000000 --mo-senders "$RECIPIENTS" --mo-to 14155550100 >"$TMP/mocarrier.log" 2>&1 &
+PIDS+=($!)
+wait_port "$MO_CARRIER_PORT"
+sed -i "s/^address = \"127.0.0.1:$RCARRIER_PORT\"/address = \"127.0.0.1:$MO_CARRIER_PORT\"/" "$TMP/consent.toml"
+RUST_LOG=warn "$BIN" run -c "$TMP/consent.toml" >"$TMP/optgate3.log" 2>&1 &
+GATE3_PID=$!
+PIDS+=($GATE3_PID)
+wait_port "$GATE2_PORT"
+sleep 1
+"$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window "$WINDOW" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery >"$TMP/mo.out" 2>&1 || die "MO run failed"
+grep '^RESULT' "$TMP/mo.out"
+MOLINE=$(grep '^RESULT' "$TMP/mo.out")
+[[ $(field "$MOLINE" sent) -eq $(( $(field "$MOLINE" ok) + $(field "$MOLINE" errors) )) ]] || die "(c): counts do not add up: $MOLINE"
+
 TP1=$(field "$(result direct)" throughput); TP2=$(field "$(result relay)" throughput); TP3=$(field "$(result gate)" throughput)
 GATE_OK=$(field "$(result gate)" ok)
 D50=$(field "$(result direct_fixed)" p50_us); D99=$(field "$(result direct_fixed)" p99_us)
@@ -152,5 +234,11 @@ printf '%-38s p50 %s us, p99 %s us\n' "added by optgate" "$((G50 - D50))" "$((G9
 awk -v t="$((T1 - T0))" -v hz="$HZ" -v n="$GATE_OK" \
     'BEGIN { printf "%-38s %12.2f us/msg\n", "optgate CPU time (user+sys)", (n > 0 ? t / hz / n * 1e6 : 0) }'
 printf '%-38s %12s MiB\n' "optgate peak RSS (VmHWM)" "$((HWM_KB / 1024))"
+TPB=$(field "$(result consent)" throughput); CONSENT_OK=$(field "$(result consent)" ok)
+printf '%-38s %12s msg/s\n' "(b) with consent + receipts" "$TPB"
+awk -v t="$((C1 - C0))" -v hz="$HZ" -v n="$CONSENT_OK" \
+    'BEGIN { printf "%-38s %12.2f us/msg\n", "(b) optgate CPU time (user+sys)", (n > 0 ? t / hz / n * 1e6 : 0) }'
+printf '%-38s %s\n' "(d) 4 x window 1 with consent" "$(grep '^RESULT' "$TMP/w1.out")"
+printf '%-38s %s\n' "(c) with MOs, 5% STOP" "$MOLINE"
 [[ $MODE == smoke ]] && echo "smoke: all runs completed and counts add up"
 exit 0

@@ -180,7 +180,11 @@ impl Work {
         let row = db::get(c, &key)?;
         let facts = MtFacts {
             text: self.text.clone(),
-            held_for_recipient: db::held_count(c, &key)?,
+            // Only none and pending can lead to a hold; skip the count otherwise.
+            held_for_recipient: match row.status {
+                ConsentStatus::None | ConsentStatus::Pending => db::held_count(c, &key)?,
+                _ => 0,
+            },
             opt_in_request_ever_sent: row.opt_in_request_sent,
             custom_message_ever_forwarded: row.custom_forwarded,
         };
@@ -197,7 +201,9 @@ impl Work {
                     if let Some(ev) = event {
                         event_row(c, &key, ev.as_str(), "outbound_unknown=allow", "")?;
                     }
-                    db::mark(c, &key, Flag::CustomForwarded)?;
+                    if !row.custom_forwarded {
+                        db::mark(c, &key, Flag::CustomForwarded)?;
+                    }
                     let modified = match footer {
                         Some(text) => self.footer(c, &key, &text)?,
                         None => None,

@@ -74,15 +74,12 @@ const CONSENT_COLS: &str =
 
 /// The state of `key` (status none when there is no row).
 pub fn get(c: &Connection, key: &Key) -> Result<ConsentRow, StoreError> {
-    let sql = format!(
-        "SELECT {CONSENT_COLS} FROM consent WHERE campaign = ?1 AND sender = ?2 AND recipient = ?3"
-    );
+    // A literal, not format!: this runs for every MT of a campaign.
+    const SQL: &str = "SELECT campaign, sender, recipient, status, updated_at, source, opt_in_request_sent, custom_forwarded
+         FROM consent WHERE campaign = ?1 AND sender = ?2 AND recipient = ?3";
     let row = c
-        .prepare_cached(&sql)?
-        .query_row(
-            params![key.campaign, key.sender, key.recipient],
-            row_to_consent,
-        )
+        .prepare_cached(SQL)?
+        .query_row(params![key.campaign, key.sender, key.recipient], row_to_consent)
         .optional()?;
     Ok(row.unwrap_or_else(|| ConsentRow::none(key.clone())))
 }

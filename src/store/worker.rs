@@ -353,10 +353,27 @@ fn in_savepoint<T>(
     tx: &mut Transaction<'_>,
     f: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let sp = tx.savepoint()?;
-    let value = f(&sp)?;
-    sp.commit()?;
-    Ok(value)
+    // Cached statements: rusqlite's Savepoint parses its SQL on every use,
+    // which showed up on the hot path.
+    let c: &Connection = tx;
+    c.prepare_cached("SAVEPOINT optgate_work")?.execute([])?;
+    match f(c) {
+        Ok(value) => {
+            c.prepare_cached("RELEASE optgate_work")?.execute([])?;
+            Ok(value)
+        }
+        Err(e) => {
+            let undo = c
+                .prepare_cached("ROLLBACK TO optgate_work")
+                .and_then(|mut s| s.execute([]))
+                .and_then(|_| c.prepare_cached("RELEASE optgate_work"))
+                .and_then(|mut s| s.execute([]));
+            if let Err(u) = undo {
+                tracing::error!(error = %u, "rolling back a failed store request failed");
+            }
+            Err(e)
+        }
+    }
 }
 
 fn execute(tx: &mut Transaction<'_>, req: Request, batch: &mut Batch, ctx: &Ctx) {
