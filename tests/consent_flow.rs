@@ -649,3 +649,38 @@ async fn consent_set_from_the_command_line_takes_effect_on_the_next_submit() {
     );
     r.daemon.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test]
+async fn reload_applies_new_campaigns_without_dropping_binds() {
+    let carrier = FakeCarrier::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = r#"
+[[server.accounts]]
+system_id = "pbx"
+password = "secret"
+numbers = ["14155550100"]
+"#;
+    let d = Daemon::start(&config(&carrier.address(), dir.path(), accounts), None)
+        .await
+        .unwrap();
+    carrier.wait_binds(1).await;
+    let mut p = Esme::connect(d.smpp_addr()).await;
+    p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
+    let to = "14155559401";
+    assert_eq!(
+        p.request(submit("14155550100", to, "before"))
+            .await
+            .0
+            .command_status,
+        0,
+        "no campaign: plain proxy"
+    );
+    let with_campaign = format!("{accounts}\n[[campaigns]]\nid = \"new\"\nbrand = \"New\"\nnumbers = [\"14155550100\"]\noutbound_unknown = \"prevent\"\n");
+    d.reload(&config(&carrier.address(), dir.path(), &with_campaign));
+    let (r, _) = p.request(submit("14155550100", to, "after")).await;
+    assert_eq!(
+        r.command_status, 0x401,
+        "the reloaded campaign is enforced on the same bind"
+    );
+    d.shutdown(Duration::from_secs(2)).await;
+}

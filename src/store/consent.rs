@@ -79,7 +79,10 @@ pub fn get(c: &Connection, key: &Key) -> Result<ConsentRow, StoreError> {
          FROM consent WHERE campaign = ?1 AND sender = ?2 AND recipient = ?3";
     let row = c
         .prepare_cached(SQL)?
-        .query_row(params![key.campaign, key.sender, key.recipient], row_to_consent)
+        .query_row(
+            params![key.campaign, key.sender, key.recipient],
+            row_to_consent,
+        )
         .optional()?;
     Ok(row.unwrap_or_else(|| ConsentRow::none(key.clone())))
 }
