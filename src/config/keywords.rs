@@ -4,24 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::enums::PhraseOptOut;
 
-/// Opt-out keywords when `keywords.opt_out` is not set.
-pub const DEFAULT_OPT_OUT: &[&str] = &[
-    "STOP",
-    "STOPALL",
-    "STOP ALL",
-    "UNSUBSCRIBE",
-    "CANCEL",
-    "END",
-    "QUIT",
-    "REVOKE",
-    "OPTOUT",
-    "OPT OUT",
-    "ARRET",
-];
-/// Opt-in keywords when `keywords.opt_in` is not set (plus each campaign's start word).
-pub const DEFAULT_OPT_IN: &[&str] = &["START", "YES", "UNSTOP"];
-/// Help keywords when `keywords.help` is not set.
-pub const DEFAULT_HELP: &[&str] = &["HELP", "INFO", "AIDE"];
+pub use crate::policy::keywords::{DEFAULT_HELP, DEFAULT_OPT_IN, DEFAULT_OPT_OUT};
 
 /// `[keywords]`. Lists set here replace the defaults, but STOP, START and
 /// HELP are always present (see [`KeywordsConfig::ensure_mandatory`]).

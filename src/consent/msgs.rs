@@ -178,31 +178,8 @@ pub fn synthetic_receipt(
 
 /// `YYMMDDhhmm` in UTC for receipt texts.
 pub fn receipt_time(unix_ms: i64) -> String {
-    let secs = unix_ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{:02}{:02}{:02}{:02}{:02}",
-        y.rem_euclid(100),
-        m,
-        d,
-        rem / 3600,
-        (rem % 3600) / 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let secs = u64::try_from(unix_ms.div_euclid(1000)).unwrap_or(0);
+    String::from_utf8_lossy(&crate::pdu::receipt::receipt_date(secs)).into_owned()
 }
 
 /// A carrier receipt rewritten to carry optgate's id instead of the

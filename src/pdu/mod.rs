@@ -17,6 +17,7 @@ mod decode;
 mod encode;
 mod error;
 mod header;
+pub mod receipt;
 pub mod status;
 pub mod tlv;
 mod validate;
