@@ -120,6 +120,7 @@ impl Daemon {
                 store: store.clone(),
                 pool: pool.clone(),
                 token: Arc::from(cfg.admin.token.as_str()),
+                engine: engine.clone(),
             },
             shutdown_rx.clone(),
         ));

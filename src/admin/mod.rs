@@ -1,11 +1,16 @@
 //! The admin HTTP surface on `[admin] listen` (DESIGN.md §6): `/metrics`,
-//! `/healthz`, `/readyz`. Runs on the daemon's tokio runtime and stops with
-//! the daemon's shutdown signal. Write endpoints (the consent API) go behind
-//! [`auth::require_token`].
+//! `/healthz`, `/readyz`, the JSON consent API under `/api/v1` ([`api`])
+//! and the consent log page at `/` ([`page`]). Runs on the daemon's tokio
+//! runtime and stops with the daemon's shutdown signal. Write endpoints go
+//! behind [`auth::require_token`].
 
+pub mod api;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod html;
+pub mod page;
+pub mod query;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::consent::Engine;
 use crate::store::Store;
 use crate::upstream::Pool;
 pub use error::ApiError;
@@ -36,14 +42,19 @@ pub struct AdminState {
     pub pool: Arc<Pool>,
     /// `[admin] token`; empty: write API off.
     pub token: Arc<str>,
+    /// The live campaigns (validation of API input) and the settler to
+    /// wake after a consent change.
+    pub engine: Arc<Engine>,
 }
 
 /// The admin routes. Unknown paths get a JSON 404.
 pub fn router(state: AdminState) -> Router {
     Router::new()
+        .route("/", get(page::consent_log))
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(api::routes(&state.token))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
 }

@@ -6,16 +6,14 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{load_or_report, ConfigArg, EXIT_CONFIG};
-use crate::config::{CampaignConfig, Config, ConsentScope};
-use crate::numbers;
+use crate::config::{CampaignConfig, Config};
+use crate::consent::manual::{self, ManualCampaign};
 use crate::store::{Database, StoreError};
 
 /// Exit code for bad input data, e.g. an invalid import file (sysexits EX_DATAERR).
 pub const EXIT_DATA: u8 = 65;
 /// Exit code for store and file I/O errors (sysexits EX_IOERR).
 pub const EXIT_IO: u8 = 74;
-/// Longest recipient accepted: E.164 allows 15 digits.
-const MAX_DIGITS: usize = 15;
 
 /// Why a store command failed; each kind has its exit code.
 #[derive(Debug, thiserror::Error)]
@@ -77,16 +75,12 @@ impl Ctx {
     /// `n` as typed by a person, in the normal form (TON 0, the config's
     /// default country code).
     pub fn number(&self, n: &str) -> String {
-        numbers::normalise(n, 0, &self.cfg.numbers.default_country_code)
+        manual::number(n, self.country_code())
     }
 
     /// `n` normalised, or why it can not be a recipient (digits only, at most 15).
     pub fn recipient(&self, n: &str) -> Result<String, String> {
-        let r = self.number(n);
-        if r.is_empty() || r.len() > MAX_DIGITS || !r.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("{n:?} is not a phone number"));
-        }
-        Ok(r)
+        manual::recipient(n, self.country_code()).map_err(|e| e.to_string())
     }
 
     /// The campaign with this id, or a usage error listing the known ones.
@@ -96,28 +90,19 @@ impl Ctx {
             .iter()
             .find(|c| c.id == id)
             .ok_or_else(|| {
-                let known: Vec<&str> = self.cfg.campaigns.iter().map(|c| c.id.as_str()).collect();
-                CliError::Usage(format!(
-                    "unknown campaign {id:?} (campaigns in the config: {})",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
+                let known = self.cfg.campaigns.iter().map(|c| c.id.as_str());
+                CliError::Usage(manual::unknown_campaign(id, known).to_string())
             })
+    }
+
+    /// The campaign as manual changes see it (shared with the admin API).
+    pub fn manual(&self, c: &CampaignConfig) -> ManualCampaign {
+        ManualCampaign::from_config(c, self.country_code())
     }
 
     /// The campaign's sender numbers in normal form, in config order.
     pub fn senders(&self, c: &CampaignConfig) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for n in &c.numbers {
-            let n = self.number(n);
-            if !out.contains(&n) {
-                out.push(n);
-            }
-        }
-        out
+        self.manual(c).numbers
     }
 
     /// The stored sender for a sender typed as `given`: `''` under campaign
@@ -128,21 +113,13 @@ impl Ctx {
         c: &CampaignConfig,
         given: Option<&str>,
     ) -> Result<Option<String>, String> {
-        let Some(given) = given.filter(|g| !g.trim().is_empty()) else {
-            return Ok(None);
-        };
-        let n = self.number(given);
-        if !self.senders(c).contains(&n) {
-            return Err(format!(
-                "sender {given:?} is not a number of campaign {:?} ({})",
-                c.id,
-                c.numbers.join(", ")
-            ));
-        }
-        Ok(Some(match c.consent_scope {
-            ConsentScope::Number => n,
-            ConsentScope::Campaign => String::new(),
-        }))
+        self.manual(c)
+            .scope_sender(given, self.country_code())
+            .map_err(|e| e.to_string())
+    }
+
+    fn country_code(&self) -> &str {
+        &self.cfg.numbers.default_country_code
     }
 }
 

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use super::common::{stdout, CliError, Ctx};
 use super::output::{Cell, Format, Output};
 use super::ConfigArg;
-use crate::config::ConsentScope;
+use crate::consent::manual;
 use crate::policy::ConsentStatus;
 use crate::store::consent::{self, ConsentFilter, ConsentRow, Key};
 
@@ -171,31 +171,19 @@ pub struct SetArgs {
 /// Sets one scope key's status (recording the event) and prints old → new.
 pub fn set(ctx: &mut Ctx, a: &SetArgs) -> Result<(), CliError> {
     let campaign = ctx.campaign(&a.campaign)?;
-    let recipient = ctx.recipient(&a.recipient).map_err(CliError::Usage)?;
-    let sender = match (
-        ctx.scope_sender(campaign, a.sender.as_deref()),
-        campaign.consent_scope,
-    ) {
-        (Err(e), _) => return Err(CliError::Usage(e)),
-        (Ok(Some(s)), _) => s,
-        (Ok(None), ConsentScope::Campaign) => String::new(),
-        (Ok(None), ConsentScope::Number) => {
-            return Err(CliError::Usage(format!(
-                "campaign {:?} keeps consent per sender number: give --sender (one of {})",
-                campaign.id,
-                campaign.numbers.join(", ")
-            )))
-        }
-    };
-    let key = Key {
-        campaign: campaign.id.clone(),
-        sender,
-        recipient,
-    };
-    let source = match a.reason.as_deref().map(str::trim) {
-        Some(r) if !r.is_empty() => format!("cli: {r}"),
-        _ => "cli".to_owned(),
-    };
+    let cc = ctx.cfg.numbers.default_country_code.clone();
+    let key = ctx
+        .manual(campaign)
+        .key(a.sender.as_deref(), &a.recipient, &cc)
+        .map_err(|e| match e {
+            // Name the flag on the command line; the API says "sender".
+            manual::ManualError::SenderRequired { campaign, numbers } => CliError::Usage(format!(
+                "campaign {campaign:?} keeps consent per sender number: give --sender (one of {numbers})"
+            )),
+            e => CliError::Usage(e.to_string()),
+        })?;
+    let source =
+        manual::source("cli", a.reason.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
     let new = ConsentStatus::from(a.status);
     let old = ctx
         .db

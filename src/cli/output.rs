@@ -42,7 +42,8 @@ pub fn rfc3339_millis(ms: i64) -> String {
     humantime::format_rfc3339_millis(system_time(ms)).to_string()
 }
 
-fn rfc3339_seconds(ms: i64) -> String {
+/// RFC 3339 UTC of `ms` since the epoch, to the second (`...T12:00:00Z`).
+pub fn rfc3339_seconds(ms: i64) -> String {
     humantime::format_rfc3339_seconds(system_time(ms)).to_string()
 }
 

@@ -134,7 +134,7 @@ pub fn held(ctx: &mut Ctx, a: &HeldArgs) -> Result<(), CliError> {
 /// Held PDUs grouped into messages: (first part, number of parts), in the
 /// order the messages were first held. Parts of one message may be held at
 /// different times, with other messages' PDUs between them.
-fn group(pdus: &[HeldRow]) -> Vec<(&HeldRow, i64)> {
+pub fn group(pdus: &[HeldRow]) -> Vec<(&HeldRow, i64)> {
     let mut order: Vec<(&HeldRow, i64)> = Vec::new();
     let mut index: HashMap<i64, usize> = HashMap::new();
     for p in pdus {

@@ -12,6 +12,7 @@
 //! - [`msgs`]: the PDUs involved.
 
 pub mod held;
+pub mod manual;
 pub mod mo;
 pub mod msgs;
 pub mod mt;

@@ -44,13 +44,25 @@ pub async fn request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Reply {
+    request_body(addr, method, path, headers, "").await
+}
+
+/// Sends `method path` with extra `headers` and `body` (give the
+/// content type in `headers`).
+pub async fn request_body(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
     let run = async {
         let mut s = TcpStream::connect(addr).await.expect("connect admin");
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
         for (n, v) in headers {
             req.push_str(&format!("{n}: {v}\r\n"));
         }
-        req.push_str("Content-Length: 0\r\n\r\n");
+        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
         s.write_all(req.as_bytes()).await.expect("send request");
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).await.expect("read reply");
