@@ -58,6 +58,7 @@ async fn rig(system_id: &str, mode: Mode, extra: &str) -> Rig {
     let cfg = config(&carrier.address(), dir.path(), &toml);
     let daemon = Daemon::start(&cfg, None).await.expect("daemon starts");
     carrier.wait_binds(1).await;
+    wait_until(|| daemon.upstream_binds_up() >= 1).await;
     let sink = Sink::start().await;
     let kannel = Kannel::start(&Setup {
         optgate: daemon.smpp_addr(),
