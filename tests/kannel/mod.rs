@@ -214,7 +214,10 @@ impl Kannel {
             smsbox: None,
             ports,
         };
-        k.wait_status(|s| s.contains("(online")).await;
+        // A pair is two SMSC connections in Kannel's status, each "(online".
+        let links = if setup.mode == Mode::Pair { 2 } else { 1 };
+        k.wait_status(|s| s.matches("(online").count() >= links)
+            .await;
         k.smsbox = Some(spawn("/usr/sbin/smsbox", &conf, k.dir.path(), "smsbox"));
         k.wait_status(|s| s.contains("smsbox:(none), IP 127.0.0.1"))
             .await;
@@ -316,20 +319,23 @@ impl Kannel {
     pub fn pdus(&self) -> Vec<(bool, String, u32)> {
         let log = self.bearerbox_log();
         let mut out = Vec::new();
-        let mut dir = None;
-        let mut name = None;
+        // Connections log from their own threads and their dumps interleave:
+        // follow each thread ("date time [pid] [thread] DEBUG: ...") apart.
+        let mut state: HashMap<String, (Option<bool>, Option<String>)> = HashMap::new();
         for line in log.lines() {
-            let Some((_, rest)) = line.split_once("DEBUG: ") else {
+            let Some((head, rest)) = line.split_once(" DEBUG: ") else {
                 continue;
             };
+            let thread = head.rsplit(' ').next().unwrap_or("").to_string();
+            let (dir, name) = state.entry(thread).or_default();
             let rest = rest.trim();
             // "SMPP[id]: Sending PDU:", "... Sending unbind:", "... Got PDU:"
             if rest.starts_with("SMPP[") && rest.contains("]: Sending ") {
-                dir = Some(true);
+                *dir = Some(true);
             } else if rest.starts_with("SMPP[") && rest.ends_with("Got PDU:") {
-                dir = Some(false);
+                *dir = Some(false);
             } else if let Some(n) = rest.strip_prefix("type_name: ") {
-                name = Some(n.to_string());
+                *name = Some(n.to_string());
             } else if let Some(v) = rest.strip_prefix("command_status: ") {
                 let status = v
                     .split_whitespace()
