@@ -57,6 +57,7 @@ impl Rig {
         let cfg = config(&carrier.address(), dir.path(), &extra(token));
         let d = Daemon::start(&cfg, None).await.expect("daemon starts");
         carrier.wait_binds(1).await;
+        common::wait_until(|| d.upstream_binds_up() >= 1).await;
         Rig {
             carrier,
             d,

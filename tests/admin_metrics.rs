@@ -22,6 +22,7 @@ async fn metrics_count_binds_and_pdus_exactly() {
     let cfg = config(&carrier.address(), dir.path(), TWO_ACCOUNTS);
     let d = Daemon::start(&cfg, None).await.expect("daemon starts");
     carrier.wait_binds(1).await;
+    common::wait_until(|| d.upstream_binds_up() >= 1).await;
 
     let mut p = Esme::connect(d.smpp_addr()).await;
     assert_eq!(

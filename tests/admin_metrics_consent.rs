@@ -39,6 +39,7 @@ async fn consent_flow_shows_exact_counters() {
         .await
         .unwrap();
     carrier.wait_binds(1).await;
+    common::wait_until(|| d.upstream_binds_up() >= 1).await;
     let mut p = Esme::connect(d.smpp_addr()).await;
     p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
     let to = "14155559501";

@@ -80,6 +80,7 @@ async fn rig() -> Rig {
     let cfg = config(&carrier.address(), dir.path(), CAMPAIGNS);
     let daemon = Daemon::start(&cfg, None).await.expect("daemon starts");
     carrier.wait_binds(1).await;
+    common::wait_until(|| daemon.upstream_binds_up() >= 1).await;
     let mut p = Esme::connect(daemon.smpp_addr()).await;
     assert_eq!(
         p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret")
@@ -664,6 +665,7 @@ numbers = ["14155550100"]
         .await
         .unwrap();
     carrier.wait_binds(1).await;
+    common::wait_until(|| d.upstream_binds_up() >= 1).await;
     let mut p = Esme::connect(d.smpp_addr()).await;
     p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
     let to = "14155559401";

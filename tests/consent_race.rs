@@ -34,6 +34,7 @@ async fn no_submit_after_the_stop_commit_is_forwarded() {
         .await
         .unwrap();
     carrier.wait_binds(1).await;
+    common::wait_until(|| d.upstream_binds_up() >= 1).await;
     let to = "14155557777";
     let mut p = Esme::connect(d.smpp_addr()).await;
     p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;

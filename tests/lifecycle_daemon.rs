@@ -26,6 +26,7 @@ async fn start_with(
     cfg.validate().expect("tuned config stays valid");
     let d = Daemon::start(&cfg, None).await.expect("daemon starts");
     carrier.wait_binds(1).await;
+    common::wait_until(|| d.upstream_binds_up() >= 1).await;
     d
 }
 

@@ -211,6 +211,7 @@ async fn smpplib_platform_end_to_end() {
     cfg.server.shutdown_grace = grace;
     let d = Daemon::start(&cfg, None).await.expect("daemon starts");
     carrier.wait_binds(1).await;
+    common::wait_until(|| d.upstream_binds_up() >= 1).await;
 
     let mut py = Script::start(d.smpp_addr(), "pbx", "secret");
     let bound = py.next().await;
