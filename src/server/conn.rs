@@ -183,7 +183,10 @@ impl Session {
     async fn on_outgoing(&mut self, out: ToPlatform) -> Flow {
         match out {
             ToPlatform::Response(pdu) => {
-                self.outstanding = self.outstanding.saturating_sub(1);
+                if self.outstanding > 0 {
+                    self.outstanding -= 1;
+                    inflight_gauge().decrement(1.0);
+                }
                 self.feed(pdu).await
             }
             ToPlatform::Deliver { id, mut pdu } => {
@@ -423,6 +426,7 @@ impl Session {
         };
         if self.ctx.pool.submit(req) {
             self.outstanding += 1;
+            inflight_gauge().increment(1.0);
             Flow::Continue
         } else {
             self.feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
@@ -501,6 +505,9 @@ impl Session {
         if let Some(account) = &self.account {
             self.ctx.release_bind(account);
         }
+        // Answers still on their way find the queue closed and are dropped.
+        inflight_gauge().decrement(self.outstanding as f64);
+        self.outstanding = 0;
         // No more deliveries into this session: from now on the dispatcher's
         // sends fail and it keeps the rows itself.
         self.out_rx.close();
@@ -523,6 +530,12 @@ impl Session {
             .await;
         }
     }
+}
+
+/// `optgate_inflight_requests{side="platform"}`: requests of platform
+/// sessions waiting for the carrier.
+fn inflight_gauge() -> metrics::Gauge {
+    metrics::gauge!("optgate_inflight_requests", "side" => "platform")
 }
 
 fn bind_resp(command_id: u32, seq: u32, code: u32, with_version: bool) -> Pdu {

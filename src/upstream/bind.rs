@@ -207,6 +207,7 @@ impl BindTask {
         let mut last_rx = Instant::now();
         let mut enquire_out: Option<Instant> = None;
         let mut paused_until: Option<tokio::time::Instant> = None;
+        let mut reported = 0usize;
         let end = loop {
             let can_take = inflight.len() < s.window && paused_until.is_none();
             tokio::select! {
@@ -284,6 +285,7 @@ impl BindTask {
                     }
                 }
             }
+            sync_inflight_gauge(inflight.len(), &mut reported);
             if timeout(s.response_timeout, SinkExt::<&Pdu>::flush(&mut writer))
                 .await
                 .map(|r| r.is_err())
@@ -297,6 +299,7 @@ impl BindTask {
                 .await;
         }
         fail_all(&mut inflight, status::ESME_RSYSERR).await;
+        sync_inflight_gauge(0, &mut reported);
         end
     }
 
@@ -428,6 +431,20 @@ impl BindTask {
             })
             .await;
         }
+    }
+}
+
+/// Moves `optgate_inflight_requests{side="carrier"}` by the change of this
+/// bind's in-flight map since the last call (binds share the gauge).
+fn sync_inflight_gauge(now: usize, reported: &mut usize) {
+    if now != *reported {
+        let g = metrics::gauge!("optgate_inflight_requests", "side" => "carrier");
+        if now > *reported {
+            g.increment((now - *reported) as f64);
+        } else {
+            g.decrement((*reported - now) as f64);
+        }
+        *reported = now;
     }
 }
 
