@@ -87,21 +87,27 @@ async fn an_unwritable_store_refuses_mos_temporarily_and_recovers() {
     assert_eq!(text_of(&p.take_deliver().await), "hello");
 
     let Some(guard) = Immutable::apply(&store_files(dir.path())) else {
-        eprintln!("SKIPPED: chattr +i is not possible here (needs root and ext2/3/4, xfs or btrfs)");
+        eprintln!(
+            "SKIPPED: chattr +i is not possible here (needs root and ext2/3/4, xfs or btrfs)"
+        );
         d.shutdown(Duration::from_secs(2)).await;
         return;
     };
     // A STOP needs a consent change; an ordinary MO needs its stored copy.
     let stop = carrier.deliver(mo(r, "14155550100", "STOP")).await;
-    assert_eq!(stop.command_status, status::ESME_RX_T_APPN, "STOP not acknowledged");
-    let other = carrier.deliver(mo(r, "14155550100", "are you there")).await;
-    assert_eq!(other.command_status, status::ESME_RX_T_APPN, "MO not acknowledged");
-    let down = http::wait_status(admin, "/readyz", 503).await;
-    assert!(
-        down.body.contains("store is not writable"),
-        "{}",
-        down.body
+    assert_eq!(
+        stop.command_status,
+        status::ESME_RX_T_APPN,
+        "STOP not acknowledged"
     );
+    let other = carrier.deliver(mo(r, "14155550100", "are you there")).await;
+    assert_eq!(
+        other.command_status,
+        status::ESME_RX_T_APPN,
+        "MO not acknowledged"
+    );
+    let down = http::wait_status(admin, "/readyz", 503).await;
+    assert!(down.body.contains("store is not writable"), "{}", down.body);
     // Nothing reached the platform.
     assert!(p.try_recv(Duration::from_millis(300)).await.is_none());
 

@@ -390,6 +390,12 @@ impl Session {
                 .feed(crate::route::answer(cid, status::ESME_RINVBNDSTS, seq))
                 .await;
         };
+        if !self.sender_allowed(&account, &pdu) {
+            debug!("submit from a sender the account does not own refused");
+            return self
+                .feed(crate::route::answer(cid, status::ESME_RINVSRCADR, seq))
+                .await;
+        }
         if self.outstanding >= self.ctx.settings.window {
             return self
                 .feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
@@ -432,6 +438,23 @@ impl Session {
             self.feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
                 .await
         }
+    }
+
+    /// submit_sm, data_sm and submit_multi must come from one of the
+    /// account's numbers unless it has `allow_any_sender` (see
+    /// [`auth::Account::may_send_from`]); other requests pass.
+    fn sender_allowed(&self, account: &str, pdu: &Pdu) -> bool {
+        let (addr, ton) = match &pdu.body {
+            Body::SubmitSm(s) => (&s.source_addr, s.source_addr_ton),
+            Body::DataSm(d) => (&d.source_addr, d.source_addr_ton),
+            Body::SubmitMulti(m) => (&m.source_addr, m.source_addr_ton),
+            _ => return true,
+        };
+        // An account removed by a reload keeps its binds until they end.
+        self.ctx
+            .accounts()
+            .get(account)
+            .is_none_or(|a| a.may_send_from(addr, ton))
     }
 
     /// Shutdown: tell the platform, wait briefly for its unbind_resp (some
