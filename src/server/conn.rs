@@ -454,7 +454,7 @@ impl Session {
         self.ctx
             .accounts()
             .get(account)
-            .is_none_or(|a| a.may_send_from(addr, ton))
+            .map_or(true, |a| a.may_send_from(addr, ton))
     }
 
     /// Shutdown: tell the platform, wait briefly for its unbind_resp (some
