@@ -19,14 +19,15 @@ use optgate::pdu::{command as cmd, status, Body, Pdu};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// `optgate_inflight_requests{side=...}` from `/metrics` (absent = 0).
+/// `optgate_inflight_requests{side=...}` from `/metrics` (it must be
+/// there: the tests read it after traffic).
 async fn inflight(admin: SocketAddr, side: &str) -> f64 {
     let text = http::get(admin, "/metrics").await.body;
     let prefix = format!("optgate_inflight_requests{{side=\"{side}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
         .map(|v| v.trim().parse().unwrap())
-        .unwrap_or(0.0)
+        .unwrap_or_else(|| panic!("no {prefix} in /metrics"))
 }
 
 /// Waits (bounded) until both sides' in-flight gauges read 0.

@@ -344,6 +344,10 @@ impl Session {
         let account = match verdict {
             Ok(a) => a,
             Err(code) => {
+                // Every refusal counts, also those of a blocked address (a
+                // password guesser shows in the metric); only the others
+                // extend the block.
+                metrics::counter!("optgate_failed_binds_total").increment(1);
                 if code != status::ESME_RBINDFAIL || !self.ctx.bind_blocked(ip) {
                     self.ctx.bind_failed(ip);
                 }
