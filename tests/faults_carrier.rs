@@ -205,9 +205,9 @@ async fn platform_gone_with_requests_in_flight_gets_its_receipts_on_rebind() {
     }
     carrier.wait_submits(1).await;
     drop(p); // gone before any answer
-    // Its ten requests are still at the carrier; their answers come later.
+             // Its ten requests are still at the carrier; their answers come later.
     assert!(inflight(d.admin_addr(), "carrier").await > 0.0);
-             // The carrier's late answers are dropped; nothing stays in flight.
+    // The carrier's late answers are dropped; nothing stays in flight.
     wait_inflight_zero(d.admin_addr()).await;
 
     // Receipts for those messages (ids c1..c10) are kept for the account.
