@@ -246,6 +246,7 @@ fn build_routes(
 }
 
 fn accounts(cfg: &Config) -> HashMap<String, Account> {
+    let cc = cfg.numbers.default_country_code.as_str();
     cfg.server
         .accounts
         .iter()
@@ -260,6 +261,15 @@ fn accounts(cfg: &Config) -> HashMap<String, Account> {
                     .iter()
                     .filter_map(|s| s.parse().ok())
                     .collect(),
+                senders: (!a.allow_any_sender).then(|| {
+                    Arc::new(
+                        a.numbers
+                            .iter()
+                            .map(|n| crate::numbers::normalise(n, 0, cc))
+                            .collect(),
+                    )
+                }),
+                country_code: Arc::from(cc),
             };
             (a.system_id.clone(), account)
         })

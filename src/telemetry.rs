@@ -17,6 +17,7 @@
 //! | `optgate_held_messages` | gauge | — |
 //! | `optgate_stored_deliveries` | gauge | — |
 //! | `optgate_upstream_up` | gauge | `bind` (0 .. `[upstream] binds`) |
+//! | `optgate_inflight_requests` | gauge | `side` (platform, carrier) |
 //! | `optgate_failed_binds_total` | counter | — |
 //! | `optgate_unroutable_total` | counter | — |
 //! | `optgate_upstream_response_seconds` | histogram | — |
@@ -103,6 +104,11 @@ pub const METRICS: &[MetricDef] = &[
         "optgate_upstream_up",
         Kind::Gauge,
         "1 while the carrier bind with this index is bound, else 0.",
+    ),
+    def(
+        "optgate_inflight_requests",
+        Kind::Gauge,
+        "Requests waiting for the carrier's answer: side=platform counts platform sessions' windows, side=carrier the carrier binds' windows.",
     ),
     def(
         "optgate_failed_binds_total",

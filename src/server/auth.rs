@@ -1,7 +1,7 @@
 //! Platform authentication: accounts, passwords, source-IP allow-lists, bind
 //! limits, and a per-IP limit on failed binds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,6 +73,27 @@ pub struct Account {
     pub password: String,
     pub max_binds: usize,
     pub allowed_ips: Vec<Cidr>,
+    /// The sender addresses this account may submit from, normalised with
+    /// [`crate::numbers::normalise`]; `None`: any (`allow_any_sender`).
+    pub senders: Option<Arc<HashSet<String>>>,
+    /// `[numbers] default_country_code`, to normalise submitted senders.
+    pub country_code: Arc<str>,
+}
+
+impl Account {
+    /// Whether a submit from `addr` (TON `ton`) is allowed: always with
+    /// `allow_any_sender`, else only when the normalised address is one of
+    /// the account's numbers. Alphanumeric senders (TON 5, or letters) are
+    /// compared case-insensitively, so they pass only when listed.
+    pub fn may_send_from(&self, addr: &[u8], ton: u8) -> bool {
+        let Some(senders) = &self.senders else {
+            return true;
+        };
+        let Ok(addr) = std::str::from_utf8(addr) else {
+            return false;
+        };
+        senders.contains(&crate::numbers::normalise(addr, ton, &self.country_code))
+    }
 }
 
 /// Checks a bind request against the accounts. `Err` is the bind_resp status.
@@ -158,9 +179,31 @@ mod tests {
                 password: "secret".into(),
                 max_binds: 2,
                 allowed_ips: vec!["10.0.0.0/8".parse().unwrap()],
+                senders: Some(Arc::new(
+                    ["14155550100".to_string(), "acme".to_string()].into(),
+                )),
+                country_code: "1".into(),
             },
         );
         m
+    }
+
+    #[test]
+    fn senders_are_compared_normalised_and_alphanumerics_only_when_listed() {
+        let a = accounts();
+        let pbx = &a["pbx"];
+        assert!(pbx.may_send_from(b"14155550100", 1));
+        assert!(pbx.may_send_from(b"4155550100", 0), "national form");
+        assert!(pbx.may_send_from(b"+1 415 555 0100", 0));
+        assert!(!pbx.may_send_from(b"14155550199", 1));
+        assert!(pbx.may_send_from(b"ACME", 5), "listed alphanumeric");
+        assert!(!pbx.may_send_from(b"OTHER", 5));
+        assert!(!pbx.may_send_from(b"\xff", 1));
+        let any = Account {
+            senders: None,
+            ..pbx.clone()
+        };
+        assert!(any.may_send_from(b"OTHER", 5));
     }
 
     #[test]

@@ -207,7 +207,10 @@ impl Session {
     async fn on_outgoing(&mut self, out: ToPlatform) -> Flow {
         match out {
             ToPlatform::Response(pdu) => {
-                self.outstanding = self.outstanding.saturating_sub(1);
+                if self.outstanding > 0 {
+                    self.outstanding -= 1;
+                    inflight_gauge().decrement(1.0);
+                }
                 self.feed(pdu).await
             }
             ToPlatform::Deliver { id, mut pdu } => {
@@ -365,6 +368,10 @@ impl Session {
         let account = match verdict {
             Ok(a) => a,
             Err(code) => {
+                // Every refusal counts, also those of a blocked address (a
+                // password guesser shows in the metric); only the others
+                // extend the block.
+                metrics::counter!("optgate_failed_binds_total").increment(1);
                 if code != status::ESME_RBINDFAIL || !self.ctx.bind_blocked(ip) {
                     self.ctx.bind_failed(ip);
                 }
@@ -412,6 +419,12 @@ impl Session {
                 .feed(crate::route::answer(cid, status::ESME_RINVBNDSTS, seq))
                 .await;
         };
+        if !self.sender_allowed(&account, &pdu) {
+            debug!("submit from a sender the account does not own refused");
+            return self
+                .feed(crate::route::answer(cid, status::ESME_RINVSRCADR, seq))
+                .await;
+        }
         if self.outstanding >= self.ctx.settings.window {
             return self
                 .feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
@@ -448,11 +461,29 @@ impl Session {
         };
         if self.ctx.pool.submit(req) {
             self.outstanding += 1;
+            inflight_gauge().increment(1.0);
             Flow::Continue
         } else {
             self.feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
                 .await
         }
+    }
+
+    /// submit_sm, data_sm and submit_multi must come from one of the
+    /// account's numbers unless it has `allow_any_sender` (see
+    /// [`auth::Account::may_send_from`]); other requests pass.
+    fn sender_allowed(&self, account: &str, pdu: &Pdu) -> bool {
+        let (addr, ton) = match &pdu.body {
+            Body::SubmitSm(s) => (&s.source_addr, s.source_addr_ton),
+            Body::DataSm(d) => (&d.source_addr, d.source_addr_ton),
+            Body::SubmitMulti(m) => (&m.source_addr, m.source_addr_ton),
+            _ => return true,
+        };
+        // An account removed by a reload keeps its binds until they end.
+        self.ctx
+            .accounts()
+            .get(account)
+            .map_or(true, |a| a.may_send_from(addr, ton))
     }
 
     /// Shutdown: tell the platform, wait briefly for its unbind_resp (some
@@ -526,6 +557,9 @@ impl Session {
         if let Some(account) = &self.account {
             self.ctx.release_bind(account);
         }
+        // Answers still on their way find the queue closed and are dropped.
+        inflight_gauge().decrement(self.outstanding as f64);
+        self.outstanding = 0;
         // No more deliveries into this session: from now on the dispatcher's
         // sends fail and it keeps the rows itself.
         self.out_rx.close();
@@ -548,6 +582,12 @@ impl Session {
             .await;
         }
     }
+}
+
+/// `optgate_inflight_requests{side="platform"}`: requests of platform
+/// sessions waiting for the carrier.
+fn inflight_gauge() -> metrics::Gauge {
+    metrics::gauge!("optgate_inflight_requests", "side" => "platform")
 }
 
 fn bind_resp(command_id: u32, seq: u32, code: u32, with_version: bool) -> Pdu {

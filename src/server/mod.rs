@@ -111,8 +111,9 @@ impl ServerCtx {
             .unwrap_or(false)
     }
 
+    /// Records a failed bind toward `ip`'s limit (the caller counts the
+    /// refusal in `optgate_failed_binds_total`).
     fn bind_failed(&self, ip: IpAddr) {
-        metrics::counter!("optgate_failed_binds_total").increment(1);
         if let Ok(mut f) = self.failed.lock() {
             f.record(ip, std::time::Instant::now());
         }

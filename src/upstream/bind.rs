@@ -250,6 +250,7 @@ impl BindTask {
             ack_tx,
         };
         let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut reported = 0usize;
         let end = loop {
             let can_take = st.inflight.len() < s.window && st.paused_until.is_none();
             let paused = st.paused_until;
@@ -276,6 +277,7 @@ impl BindTask {
             if let Err(e) = step {
                 break e;
             }
+            sync_inflight_gauge(st.inflight.len(), &mut reported);
             let flushed = timeout(s.response_timeout, SinkExt::<&Pdu>::flush(&mut writer)).await;
             if !matches!(flushed, Ok(Ok(()))) {
                 break End::Lost("write to carrier failed or stalled".into());
@@ -286,6 +288,7 @@ impl BindTask {
                 .await;
         }
         fail_all(&mut st.inflight, status::ESME_RSYSERR).await;
+        sync_inflight_gauge(0, &mut reported);
         end
     }
 
@@ -512,6 +515,20 @@ impl BindTask {
             })
             .await;
         }
+    }
+}
+
+/// Moves `optgate_inflight_requests{side="carrier"}` by the change of this
+/// bind's in-flight map since the last call (binds share the gauge).
+fn sync_inflight_gauge(now: usize, reported: &mut usize) {
+    if now != *reported {
+        let g = metrics::gauge!("optgate_inflight_requests", "side" => "carrier");
+        if now > *reported {
+            g.increment((now - *reported) as f64);
+        } else {
+            g.decrement((*reported - now) as f64);
+        }
+        *reported = now;
     }
 }
 

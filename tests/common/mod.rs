@@ -21,6 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
 
+pub mod binary;
+
 /// Upper bound for any single wait in a test.
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -183,6 +185,26 @@ impl FakeCarrier {
             .await
             .expect("no deliver_sm_resp in time")
             .expect("conn dropped")
+    }
+
+    /// Like [`FakeCarrier::deliver`], but `None` when no connection is live,
+    /// it drops before answering, or no answer comes within `d`.
+    pub async fn try_deliver(&self, pdu: Pdu, d: Duration) -> Option<Pdu> {
+        let tx = self
+            .conns
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|c| !c.is_closed())
+            .cloned()?;
+        let (rtx, rrx) = oneshot::channel();
+        tx.send((pdu, Some(rtx))).await.ok()?;
+        tokio::time::timeout(d, rrx).await.ok()?.ok()
+    }
+
+    /// True while some bound connection is live.
+    pub fn has_live_conn(&self) -> bool {
+        self.conns.lock().unwrap().iter().any(|c| !c.is_closed())
     }
 
     /// Stops listening and drops every connection (the carrier vanishes).
