@@ -9,7 +9,6 @@ mod common;
 mod http;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -28,35 +27,6 @@ brand = "ACME"
 numbers = ["14155550100"]
 outbound_unknown = "require_opt_in"
 "#;
-
-/// Files made immutable (`chattr +i`); made writable again on drop, also
-/// when the test fails, so the temporary directory can be removed.
-struct Immutable(Vec<PathBuf>);
-
-impl Immutable {
-    fn apply(paths: &[PathBuf]) -> Option<Immutable> {
-        let guard = Immutable(paths.to_vec());
-        for p in paths {
-            let ok = Command::new("chattr")
-                .arg("+i")
-                .arg(p)
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                return None;
-            }
-        }
-        Some(guard)
-    }
-}
-
-impl Drop for Immutable {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = Command::new("chattr").arg("-i").arg(p).status();
-        }
-    }
-}
 
 fn store_files(dir: &Path) -> Vec<PathBuf> {
     ["optgate.db", "optgate.db-wal"]

@@ -9,18 +9,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::script::Script;
 use common::*;
 use optgate::daemon::Daemon;
 use optgate::pdu::{command as cmd, tags, Body};
 use optgate::text::coding::{self, DefaultAlphabet};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 // Must match tests/peers/node/platform.js.
 const ASCII_TEXT: &str = "Hello from node-smpp";
@@ -56,82 +54,15 @@ fn node() -> String {
 }
 
 /// A running node script: its JSON lines arrive on `events`.
-struct Script {
-    child: Child,
-    events: mpsc::UnboundedReceiver<Value>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Script {
-    fn start(script: &str, args: &[&str]) -> Script {
-        let mut child = Command::new(node())
-            .arg(node_dir().join(script))
-            .args(args)
-            .current_dir(node_dir())
-            // carrier.js exits when its stdin closes, i.e. when we drop it.
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the node script");
-        let (tx, events) = mpsc::unbounded_channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("script printed {line:?}: {e}"));
-                if tx.send(v).is_err() {
-                    return;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (mut err, sink) = (child.stderr.take().unwrap(), stderr.clone());
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            sink.lock().unwrap().push_str(&s);
-        });
-        Script {
-            child,
-            events,
-            stderr,
-        }
-    }
-
-    /// The next event; fails with the script's stderr when it errs or stalls.
-    async fn next(&mut self) -> Value {
-        match tokio::time::timeout(WAIT, self.events.recv()).await {
-            Ok(Some(v)) if v["event"] != "error" => v,
-            other => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                panic!(
-                    "node script: {other:?}\nstderr:\n{}",
-                    self.stderr.lock().unwrap()
-                )
-            }
-        }
-    }
-
-    /// Events up to and including the first `event == name`.
-    async fn until(&mut self, name: &str) -> Vec<Value> {
-        let mut seen = Vec::new();
-        loop {
-            let v = self.next().await;
-            let done = v["event"] == name;
-            seen.push(v);
-            if done {
-                return seen;
-            }
-        }
-    }
-}
-
-impl Drop for Script {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts a node-smpp script from `tests/peers/node`.
+fn start_script(script: &str, args: &[&str]) -> Script {
+    let mut cmd = Command::new(node());
+    cmd.arg(node_dir().join(script))
+        .args(args)
+        .current_dir(node_dir())
+        // carrier.js exits when its stdin closes, i.e. when we drop it.
+        .stdin(Stdio::piped());
+    Script::spawn("node", cmd)
 }
 
 fn of<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
@@ -148,7 +79,7 @@ async fn nodesmpp_platform_end_to_end() {
     common::wait_until(|| d.upstream_binds_up() >= 1).await;
 
     let port = d.smpp_addr().port().to_string();
-    let mut js = Script::start(
+    let mut js = start_script(
         "platform.js",
         &["127.0.0.1", &port, "pbx", "secret", SOURCE, DEST],
     );
@@ -210,14 +141,14 @@ async fn nodesmpp_platform_end_to_end() {
     let unbind = of(&rest, "unbind_resp");
     assert_eq!(unbind.len(), 1, "{rest:?}");
     assert_eq!(unbind[0]["status"], 0);
-    let status = js.child.wait().unwrap();
+    let status = js.child().wait().unwrap();
     assert!(status.success(), "script exit {status:?}");
     d.shutdown(Duration::from_secs(2)).await;
 }
 
 #[tokio::test]
 async fn nodesmpp_carrier_end_to_end() {
-    let mut smsc = Script::start("carrier.js", &[]);
+    let mut smsc = start_script("carrier.js", &[]);
     let listening = smsc.next().await;
     assert_eq!(listening["event"], "listening");
     let addr = format!("127.0.0.1:{}", listening["port"]);

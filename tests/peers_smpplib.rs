@@ -8,19 +8,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::script::Script;
 use common::*;
 use optgate::daemon::Daemon;
 use optgate::pdu::{Body, Pdu, Sm};
 use optgate::text::coding::{self, DefaultAlphabet};
 use optgate::text::udh;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 const SCRIPT: &str = "tests/peers/smpplib_client.py";
 // Must match the script.
@@ -64,85 +62,15 @@ fn python() -> String {
         })
 }
 
-/// The running script: its JSON lines arrive on `events`.
-struct Script {
-    child: Child,
-    events: mpsc::UnboundedReceiver<Value>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Script {
-    fn start(addr: std::net::SocketAddr, system_id: &str, password: &str) -> Script {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(SCRIPT);
-        let port = addr.port().to_string();
-        let mut child = Command::new(python())
-            .arg(&script)
-            .args(["127.0.0.1", &port, system_id, password, SOURCE, DEST])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the smpplib script");
-        let (tx, events) = mpsc::unbounded_channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("script printed {line:?}: {e}"));
-                if tx.send(v).is_err() {
-                    return;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (mut err, sink) = (child.stderr.take().unwrap(), stderr.clone());
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            sink.lock().unwrap().push_str(&s);
-        });
-        Script {
-            child,
-            events,
-            stderr,
-        }
-    }
-
-    /// The next event; fails with the script's stderr when it errs or stalls.
-    async fn next(&mut self) -> Value {
-        let got = tokio::time::timeout(WAIT, self.events.recv()).await;
-        match got {
-            Ok(Some(v)) if v["event"] != "error" => v,
-            other => {
-                // Give the stderr reader a moment to collect the traceback.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                panic!(
-                    "smpplib script: {other:?}\nstderr:\n{}",
-                    self.stderr.lock().unwrap()
-                )
-            }
-        }
-    }
-
-    /// Events up to and including the first `event == name`.
-    async fn until(&mut self, name: &str) -> Vec<Value> {
-        let mut seen = Vec::new();
-        loop {
-            let v = self.next().await;
-            let done = v["event"] == name;
-            seen.push(v);
-            if done {
-                return seen;
-            }
-        }
-    }
-}
-
-impl Drop for Script {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts the smpplib client script against optgate at `addr`.
+fn start_script(addr: std::net::SocketAddr, system_id: &str, password: &str) -> Script {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(SCRIPT);
+    let port = addr.port().to_string();
+    let mut cmd = Command::new(python());
+    cmd.arg(&script)
+        .args(["127.0.0.1", &port, system_id, password, SOURCE, DEST])
+        .stdin(Stdio::null());
+    Script::spawn("smpplib", cmd)
 }
 
 fn sm_of(p: &Pdu) -> &Sm {
@@ -213,7 +141,7 @@ async fn smpplib_platform_end_to_end() {
     carrier.wait_binds(1).await;
     common::wait_until(|| d.upstream_binds_up() >= 1).await;
 
-    let mut py = Script::start(d.smpp_addr(), "pbx", "secret");
+    let mut py = start_script(d.smpp_addr(), "pbx", "secret");
     let bound = py.next().await;
     assert_eq!(bound["event"], "bound");
     assert_eq!(bound["status"], 0);
@@ -285,6 +213,6 @@ async fn smpplib_platform_end_to_end() {
         "smpplib saw optgate's unbind: {rest:?}"
     );
     assert!(took < grace, "shutdown took {took:?}, grace {grace:?}");
-    let status = py.child.wait().unwrap();
+    let status = py.child().wait().unwrap();
     assert!(status.success(), "script exit {status:?}");
 }

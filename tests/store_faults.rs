@@ -1,9 +1,14 @@
 //! Faults: a database that can not be written yields errors to every waiter,
 //! never a panic and never an acknowledgement, and the store recovers.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
+
+use common::Immutable;
 
 use optgate::store::{DeliveryKind, Store, StoreError, StoreOptions};
 
@@ -57,43 +62,15 @@ async fn a_held_write_lock_fails_the_batch_then_the_store_recovers() {
     store.close().await.unwrap();
 }
 
-/// Makes `paths` unwritable, also for root (`chattr +i`); undone on drop.
-struct ReadOnly(Vec<PathBuf>);
-
-impl ReadOnly {
-    fn apply(paths: &[PathBuf]) -> Option<ReadOnly> {
-        let guard = ReadOnly(paths.to_vec());
-        for p in paths {
-            let ok = Command::new("chattr")
-                .arg("+i")
-                .arg(p)
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                return None;
-            }
-        }
-        Some(guard)
-    }
-}
-
-impl Drop for ReadOnly {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = Command::new("chattr").arg("-i").arg(p).status();
-        }
-    }
-}
-
 /// Root ignores file modes, so `chmod` alone can not make a file read-only
 /// for it: add the immutable flag too where the file system allows.
-fn make_read_only(path: &Path) -> Option<ReadOnly> {
+fn make_read_only(path: &Path) -> Option<Immutable> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).ok()?;
     if std::fs::OpenOptions::new().write(true).open(path).is_err() {
-        return Some(ReadOnly(Vec::new()));
+        return Some(Immutable(Vec::new()));
     }
-    ReadOnly::apply(&[path.to_path_buf()])
+    Immutable::apply(&[path.to_path_buf()])
 }
 
 #[tokio::test]

@@ -7,6 +7,8 @@
     clippy::type_complexity
 )]
 
+pub mod script;
+
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -501,5 +503,37 @@ pub async fn wait_until(mut f: impl FnMut() -> bool) {
             panic!("condition not reached within {WAIT:?}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Makes `paths` unwritable, also for root (`chattr +i`); undone on drop.
+pub struct Immutable(pub Vec<std::path::PathBuf>);
+
+impl Immutable {
+    /// `None` when the file system does not support the immutable flag.
+    pub fn apply(paths: &[std::path::PathBuf]) -> Option<Immutable> {
+        let guard = Immutable(paths.to_vec());
+        for p in paths {
+            let ok = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(p)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                return None;
+            }
+        }
+        Some(guard)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(p)
+                .status();
+        }
     }
 }
