@@ -686,3 +686,111 @@ numbers = ["14155550100"]
     );
     d.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test]
+async fn a_multipart_message_is_held_and_released_as_one() {
+    use bytes::Bytes;
+    let mut r = rig().await;
+    let to = "14155559601";
+    let part = |seq: u8, text: &[u8]| {
+        let mut s = common::sm("14155550100", to, "");
+        s.esm_class = 0x40;
+        let mut m = vec![5, 0, 3, 0x77, 2, seq];
+        m.extend_from_slice(text);
+        s.short_message = Bytes::from(m);
+        Pdu::new(0, Body::SubmitSm(s))
+    };
+    let (a, _) = r.p.request(part(1, b"first half ")).await;
+    let (b, _) = r.p.request(part(2, b"second half")).await;
+    assert_eq!(
+        (a.command_status, b.command_status),
+        (0, 0),
+        "both parts held"
+    );
+    assert_eq!(
+        message_id(&a),
+        message_id(&b),
+        "one optgate id for the whole message"
+    );
+    assert_eq!(
+        wait_sent(&r.carrier, to, 1).await,
+        [OPT_IN_REQUEST],
+        "one opt-in request"
+    );
+    assert_eq!(
+        r.carrier
+            .deliver(mo(to, "14155550100", "START"))
+            .await
+            .command_status,
+        0
+    );
+    r.p.take_deliver().await;
+    let got = wait_sent(&r.carrier, to, 4).await;
+    assert_eq!(got.len(), 4);
+    assert!(
+        got[2].ends_with("first half ") && got[3].ends_with("second half"),
+        "{got:?}"
+    );
+    r.daemon.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold() {
+    use bytes::Bytes;
+    use optgate::pdu::{tags, DataSm, ReplaceSm};
+    let mut r = rig().await;
+    let to = "14155559701";
+    assert_eq!(
+        r.carrier
+            .deliver(mo(to, "14155550100", "STOP"))
+            .await
+            .command_status,
+        0
+    );
+    r.p.take_deliver().await;
+    let mut d = DataSm {
+        source_addr_ton: 1,
+        source_addr_npi: 1,
+        source_addr: Bytes::from_static(b"14155550100"),
+        dest_addr_ton: 1,
+        dest_addr_npi: 1,
+        destination_addr: Bytes::copy_from_slice(to.as_bytes()),
+        ..Default::default()
+    };
+    d.tlvs
+        .push(tags::MESSAGE_PAYLOAD, Bytes::from_static(b"via data_sm"));
+    let (resp, _) = r.p.request(Pdu::new(0, Body::DataSm(d))).await;
+    assert_eq!(resp.command_id(), cmd::DATA_SM_RESP);
+    assert_eq!(
+        resp.command_status, 0x400,
+        "refused recipients are refused over data_sm too"
+    );
+
+    // replace_sm of a held message changes what is released later.
+    let fresh = "14155559702";
+    let (a, _) = r.p.request(submit("14155550100", fresh, "old text")).await;
+    let id = message_id(&a);
+    let rep = ReplaceSm {
+        message_id: Bytes::from(id),
+        short_message: Bytes::from_static(b"new text"),
+        ..Default::default()
+    };
+    assert_eq!(
+        r.p.request(Pdu::new(0, Body::ReplaceSm(rep)))
+            .await
+            .0
+            .command_status,
+        0
+    );
+    assert_eq!(
+        r.carrier
+            .deliver(mo(fresh, "14155550100", "YES"))
+            .await
+            .command_status,
+        0
+    );
+    r.p.take_deliver().await;
+    let got = wait_sent(&r.carrier, fresh, 3).await;
+    assert_eq!(got[2], "new text");
+    r.daemon.shutdown(Duration::from_secs(2)).await;
+}
