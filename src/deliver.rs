@@ -7,7 +7,8 @@
 //! queue overflows, or at start-up, it is in *backlog* mode and pages rows in
 //! from the store once a session can take them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,13 +57,19 @@ pub enum DispatchMsg {
 #[derive(Clone, Debug)]
 pub struct Dispatcher {
     tx: mpsc::Sender<DispatchMsg>,
+    /// The smallest id of a stored row whose `Stored` message did not fit in
+    /// the channel (`u64::MAX`: none); the task pages it in from the store.
+    missed: Arc<AtomicU64>,
 }
 
 impl Dispatcher {
     /// Starts the dispatcher of `account`.
     pub fn spawn(account: Arc<str>, store: Store) -> Dispatcher {
         let (tx, rx) = mpsc::channel(4096);
+        let missed = Arc::new(AtomicU64::new(u64::MAX));
         let task = Task {
+            missed: missed.clone(),
+            inflight: HashSet::new(),
             account,
             store,
             rx,
@@ -74,7 +81,7 @@ impl Dispatcher {
             deferred: Vec::new(),
         };
         tokio::spawn(task.run());
-        Dispatcher { tx }
+        Dispatcher { tx, missed }
     }
 
     /// Sends a message to the dispatcher. The channel is bounded; waiting here
@@ -86,7 +93,15 @@ impl Dispatcher {
     /// Like `send` but never waits: a `Stored` row that does not fit is still
     /// in the store and will be paged in later.
     pub fn try_send(&self, msg: DispatchMsg) -> bool {
-        self.tx.try_send(msg).is_ok()
+        match self.tx.try_send(msg) {
+            Ok(()) => true,
+            Err(e) => {
+                if let DispatchMsg::Stored { id, .. } = e.into_inner() {
+                    self.missed.fetch_min(id, Ordering::AcqRel);
+                }
+                false
+            }
+        }
     }
 }
 
@@ -97,6 +112,9 @@ struct SessionSlot {
 }
 
 struct Task {
+    missed: Arc<AtomicU64>,
+    /// Ids handed to a session and not answered yet: never paged in again.
+    inflight: HashSet<u64>,
     account: Arc<str>,
     store: Store,
     rx: mpsc::Receiver<DispatchMsg>,
@@ -131,6 +149,10 @@ impl Task {
             while let Ok(msg) = self.rx.try_recv() {
                 self.handle(msg);
             }
+            let missed = self.missed.swap(u64::MAX, Ordering::AcqRel);
+            if missed != u64::MAX {
+                self.page_from(missed);
+            }
             if self.backlog && !self.sessions.is_empty() && self.queue.len() < MEMORY_CAP {
                 self.load_page().await;
             }
@@ -152,6 +174,7 @@ impl Task {
                 self.sessions.retain(|s| s.id != session);
                 for (id, pdu) in returned {
                     // Back at the head of the queue, in their old order.
+                    self.inflight.remove(&id);
                     self.queue.insert(id, pdu);
                 }
             }
@@ -170,13 +193,20 @@ impl Task {
         }
         if self.queue.len() >= MEMORY_CAP {
             // The row is safe in the store; page it in later.
-            self.backlog = true;
+            self.page_from(id);
             return;
         }
         self.queue.insert(id, pdu);
     }
 
+    /// Rows from `id` on may be in the store only: read them from there.
+    fn page_from(&mut self, id: u64) {
+        self.backlog = true;
+        self.cursor = self.cursor.min(id);
+    }
+
     fn answered(&mut self, session: u64, id: u64, code: u32, pdu: Option<Pdu>) {
+        self.inflight.remove(&id);
         if let Some(s) = self.sessions.iter_mut().find(|s| s.id == session) {
             s.inflight = s.inflight.saturating_sub(1);
         }
@@ -224,6 +254,10 @@ impl Task {
                 for row in rows {
                     let id = row.id;
                     self.cursor = self.cursor.max(id + 1);
+                    // Already with a session, or waiting for a retry: not again.
+                    if self.inflight.contains(&id) || self.deferred.iter().any(|d| d.1 == id) {
+                        continue;
+                    }
                     match Pdu::decode(bytes::Bytes::from(row.pdu)) {
                         Ok(pdu) => {
                             self.queue.insert(id, pdu);
@@ -268,6 +302,7 @@ impl Task {
                 match slot.tx.try_send(ToPlatform::Deliver { id, pdu }) {
                     Ok(()) => {
                         slot.inflight += 1;
+                        self.inflight.insert(id);
                         self.rr = idx + 1;
                         sent = true;
                         break;
