@@ -225,6 +225,30 @@ async fn stop_refuses_with_one_response_and_blocks_later_submits() {
         3,
         "exactly one opt-out response, nothing else"
     );
+    // The audit trail: the consent changes and every message optgate sent.
+    let key = to.to_string();
+    let events = r
+        .daemon
+        .store()
+        .transact(move |env| {
+            let rows = optgate::store::consent::list_events(env.conn(), Some(&key), None, 100)?;
+            Ok((rows, optgate::store::Durable::Now))
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (e.event.kind.clone(), e.event.source.clone()))
+        .collect();
+    assert!(
+        kinds.contains(&("consent_change".into(), "stop".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("sent".into(), "opt_out_response".into())),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&("sent".into(), "help".into())), "{kinds:?}");
     r.daemon.shutdown(Duration::from_secs(2)).await;
 }
 

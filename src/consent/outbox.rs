@@ -138,15 +138,15 @@ impl Engine {
             .transact(move |env| {
                 let c = env.conn();
                 db::outbox_done(c, row.id)?;
-                if let Some(code) = refused {
-                    let why = format!("carrier refused {kind}: {}", crate::pdu::status_name(code));
-                    event_row(
-                        c,
-                        &row.key,
-                        "failed",
-                        &why,
-                        row.optgate_id.as_deref().unwrap_or(""),
-                    )?;
+                let ids = row.optgate_id.as_deref().unwrap_or("");
+                match refused {
+                    Some(code) => {
+                        let why =
+                            format!("carrier refused {kind}: {}", crate::pdu::status_name(code));
+                        event_row(c, &row.key, "failed", &why, ids)?;
+                    }
+                    // The audit trail shows every message optgate itself sent.
+                    None => event_row(c, &row.key, "sent", &kind, ids)?,
                 }
                 Ok(((), Durable::Now))
             })
