@@ -259,7 +259,7 @@ fn accounts(cfg: &Config) -> HashMap<String, Account> {
                 allowed_ips: a
                     .allowed_ips
                     .iter()
-                    .filter_map(|s| s.parse().ok())
+                    .filter_map(|s| crate::config::parse_ip_net(s))
                     .collect(),
                 senders: (!a.allow_any_sender).then(|| {
                     Arc::new(

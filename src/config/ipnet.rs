@@ -12,9 +12,11 @@ pub struct IpNet {
 }
 
 impl IpNet {
-    /// Whether `ip` is inside this network (IPv4 and IPv6 never match each other).
+    /// Whether `ip` is inside this network. An IPv4-mapped IPv6 peer
+    /// (`::ffff:a.b.c.d`, what a dual-stack listener reports) counts as its
+    /// IPv4 address; otherwise IPv4 and IPv6 never match each other.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
+        match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_eq(
                 u128::from(u32::from(net)),
                 u128::from(u32::from(ip)),
@@ -43,4 +45,27 @@ pub fn parse_ip_net(s: &str) -> Option<IpNet> {
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let prefix = prefix.unwrap_or(max);
     (prefix <= max).then_some(IpNet { addr, prefix })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn networks_match_their_addresses() {
+        let host = parse_ip_net("127.0.0.1/32").unwrap();
+        assert!(host.contains(ip("127.0.0.1")));
+        assert!(!host.contains(ip("127.0.0.2")));
+        assert!(host.contains(ip("::ffff:127.0.0.1")), "v4-mapped peer");
+        let net = parse_ip_net("192.168.0.0/23").unwrap();
+        assert!(net.contains(ip("192.168.1.200")));
+        assert!(!net.contains(ip("192.168.2.1")));
+        assert!(parse_ip_net("::1").unwrap().contains(ip("::1")));
+        assert!(parse_ip_net("1.2.3.4/33").is_none());
+        assert!(parse_ip_net("nonsense").is_none());
+    }
 }
