@@ -9,7 +9,8 @@
 #   benches/bench.sh            full run (release build, 10 s per scenario)
 #   benches/bench.sh --smoke    a few seconds (debug build unless PROFILE=release):
 #                               checks the runs complete and counts add up; never speed.
-# Env: PROFILE=debug|release, DURATION=10s, FIXED_RATE=20000, BINDS=4, WINDOW=100.
+# Env: PROFILE=debug|release, DURATION=10s, FIXED_RATE=50000, BINDS=4, WINDOW=100,
+#      UP_BINDS=10 (the many-upstream-binds run).
 set -euo pipefail
 
 MODE=full
@@ -17,7 +18,8 @@ MODE=full
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 if [[ $MODE == smoke ]]; then PROFILE="${PROFILE:-debug}"; else PROFILE="${PROFILE:-release}"; fi
 DURATION="${DURATION:-10s}"
-FIXED_RATE="${FIXED_RATE:-20000}"
+FIXED_RATE="${FIXED_RATE:-50000}"
+UP_BINDS="${UP_BINDS:-10}"
 BINDS="${BINDS:-4}"
 WINDOW="${WINDOW:-100}"
 
@@ -63,12 +65,13 @@ cat >"$TMP/optgate.toml" <<TOML
 [server]
 listen = "127.0.0.1:$GATE_PORT"
 window = $WINDOW
+max_connections = 1100
 
 [[server.accounts]]
 system_id = "pbx"
 password = "secret"
 numbers = ["14155550100"]
-max_binds = $BINDS
+max_binds = 1100
 
 [upstream]
 address = "127.0.0.1:$CARRIER_PORT"
@@ -104,13 +107,18 @@ run_load() {
 field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 result() { grep '^RESULT' "$TMP/$1.out"; }
 
-# optgate binds upstream asynchronously: warm up until a small run is all OK.
-for i in $(seq 1 50); do
-    "$BIN" sim load --target "127.0.0.1:$GATE_PORT" --binds 1 --count 100 >"$TMP/warm.out" 2>&1 || true
-    grep -q '^RESULT sent=100 ok=100 ' "$TMP/warm.out" && break
-    [[ $i -eq 50 ]] && { cat "$TMP/warm.out" "$TMP/optgate.log" >&2; die "optgate never forwarded"; }
-    sleep 0.2
-done
+warm() { # warm PORT NAME [load args]: until a small run is all OK (optgate binds upstream asynchronously)
+    local port=$1 name=$2; shift 2
+    for i in $(seq 1 50); do
+        "$BIN" sim load --target "127.0.0.1:$port" --binds 1 --count 100 "$@" >"$TMP/warm_$name.out" 2>&1 || true
+        # Most OK (not all: in (c) STOPs refuse some recipients meanwhile).
+        local line; line=$(grep '^RESULT' "$TMP/warm_$name.out" || true)
+        [[ -n $line && $(field "$line" ok) -ge 90 ]] && return 0
+        sleep 0.2
+    done
+    cat "$TMP/warm_$name.out" >&2; die "$name: optgate never forwarded"
+}
+warm "$GATE_PORT" gate
 
 if [[ $MODE == smoke ]]; then
     LOAD=(--count 20000 --mix gsm7,ucs2,multipart)
@@ -136,10 +144,58 @@ run_load gate_fixed "$GATE_PORT" "${FIXED[@]}"; result gate_fixed
 HWM_KB=$(awk '/VmHWM/ {print $2}' "/proc/$GATE_PID/status")
 
 
+# ---- many upstream binds -----------------------------------------------------
+# The pass-through daemon again, restarted with UP_BINDS carrier binds.
+kill "$GATE_PID" 2>/dev/null || true
+wait "$GATE_PID" 2>/dev/null || true
+sed -i "s/^binds = $BINDS\$/binds = $UP_BINDS/" "$TMP/optgate.toml"
+RUST_LOG=warn "$BIN" run -c "$TMP/optgate.toml" >"$TMP/optgate_up.log" 2>&1 &
+UP_PID=$!
+PIDS+=($UP_PID)
+wait_port "$GATE_PORT"
+warm "$GATE_PORT" up
+sleep 0.5 # let every carrier bind come up
+if [[ $MODE == smoke ]]; then IDLE_BINDS=${IDLE_BINDS:-200}; else IDLE_BINDS=${IDLE_BINDS:-1000}; fi
+echo "== RSS with $IDLE_BINDS idle platform binds"
+ulimit -n 4096 2>/dev/null || true
+RSS_BEFORE=$(awk '/VmRSS/ {print $2}' "/proc/$UP_PID/status")
+python3 - "$GATE_PORT" "$IDLE_BINDS" "$UP_PID" >"$TMP/idle.out" <<'PY' || die "idle binds failed"
+import socket, struct, sys, time
+port, n, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+body = b"pbx\0secret\0\0" + bytes([0x34, 0, 0]) + b"\0"
+pdu = struct.pack(">IIII", 16 + len(body), 0x00000009, 0, 1) + body
+socks = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(pdu)
+    socks.append(s)
+for s in socks:
+    hdr = b""
+    while len(hdr) < 16:
+        chunk = s.recv(16 - len(hdr))
+        if not chunk:
+            sys.exit("connection closed before bind_transceiver_resp")
+        hdr += chunk
+    length, cid, status, _ = struct.unpack(">IIII", hdr)
+    if cid != 0x80000009 or status != 0:
+        sys.exit(f"bind refused: command 0x{cid:08x} status 0x{status:x}")
+    s.recv(length - 16)
+time.sleep(1)
+rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1]
+print(f"IDLE binds={n} rss_kb={rss}")
+PY
+IDLE_LINE=$(grep '^IDLE' "$TMP/idle.out"); echo "$IDLE_LINE (before: $RSS_BEFORE kB)"
+echo "== (e) load -> optgate with $UP_BINDS carrier binds -> simulator"
+run_load upbinds "$GATE_PORT" "${LOAD[@]}"; result upbinds
+kill "$UP_PID" 2>/dev/null || true
+
 # ---- consent scenarios ------------------------------------------------------
 # (b) every sender in an approved campaign, its recipients active (a consent
 #     decision on every message), receipts asked for (the id map is written);
-# (c) (b) plus MOs from the simulator, 5% of them STOP, during the run;
+#     the simulator sends no receipts, as in (a);
+# (b+r) (b) with the simulator sending every receipt, which optgate stores
+#     and delivers;
+# (c) (b+r) plus MOs from the simulator, 5% of them STOP, during the run;
 # (d) 4 binds x window 1 (latency-bound) against (b)'s set-up.
 RCARRIER_PORT=$(free_port); GATE2_PORT=$(free_port); ADMIN2_PORT=$(free_port)
 "$BIN" sim carrier --listen "127.0.0.1:$RCARRIER_PORT" --receipts >"$TMP/rcarrier.log" 2>&1 &
@@ -157,7 +213,7 @@ numbers = ["14155550100"]
 max_binds = 12
 
 [upstream]
-address = "127.0.0.1:$RCARRIER_PORT"
+address = "127.0.0.1:$CARRIER_PORT"
 system_id = "optgate"
 password = "secret"
 binds = $BINDS
@@ -180,17 +236,20 @@ RECIPIENTS=1000
 { echo "recipient,status,sender"; for i in $(seq 0 $((RECIPIENTS - 1))); do echo "$((15550000000 + i)),active,14155550100"; done; } >"$TMP/active.csv"
 mkdir -p "$TMP/store2"
 "$BIN" consent import -c "$TMP/consent.toml" --campaign bench "$TMP/active.csv" >/dev/null
-RUST_LOG=warn "$BIN" run -c "$TMP/consent.toml" >"$TMP/optgate2.log" 2>&1 &
-GATE2_PID=$!
-PIDS+=($GATE2_PID)
-wait_port "$GATE2_PORT"
-for i in $(seq 1 50); do
-    "$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds 1 --count 100 --recipients "$RECIPIENTS" >"$TMP/warm2.out" 2>&1 || true
-    grep -q '^RESULT sent=100 ok=100 ' "$TMP/warm2.out" && break
-    [[ $i -eq 50 ]] && { cat "$TMP/warm2.out" "$TMP/optgate2.log" >&2; die "optgate (consent) never forwarded"; }
-    sleep 0.2
-done
-echo "== (b) load -> optgate with consent on every message -> simulator (receipts on)"
+# start_consent_gate CARRIER_PORT LOGNAME: (re)starts the consent daemon
+# against that simulator; sets GATE2_PID.
+GATE2_PID=
+start_consent_gate() {
+    if [[ -n $GATE2_PID ]]; then kill "$GATE2_PID" 2>/dev/null || true; wait "$GATE2_PID" 2>/dev/null || true; fi
+    sed -i "s/^address = \"127.0.0.1:[0-9]*\"/address = \"127.0.0.1:$1\"/" "$TMP/consent.toml"
+    RUST_LOG=warn "$BIN" run -c "$TMP/consent.toml" >"$TMP/$2.log" 2>&1 &
+    GATE2_PID=$!
+    PIDS+=($GATE2_PID)
+    wait_port "$GATE2_PORT"
+    warm "$GATE2_PORT" "$2" --recipients "$RECIPIENTS"
+}
+start_consent_gate "$CARRIER_PORT" optgate2
+echo "== (b) load -> optgate with consent on every message (id map written) -> simulator"
 C0=$(cpu_ticks "$GATE2_PID")
 run_load consent "$GATE2_PORT" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery
 C1=$(cpu_ticks "$GATE2_PID")
@@ -198,20 +257,17 @@ result consent
 echo "== (d) 4 binds x window 1 with consent"
 "$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window 1 "${LOAD[@]}" --recipients "$RECIPIENTS" >"$TMP/w1.out" 2>&1 || die "window-1 run failed"
 grep '^RESULT' "$TMP/w1.out"
-echo "== (c) (b) plus MOs (5% STOP) from the simulator during the run"
+echo "== (b+r) as (b), the simulator sending every receipt"
+start_consent_gate "$RCARRIER_PORT" optgate_r
+run_load receipts "$GATE2_PORT" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery
+result receipts
+echo "== (c) (b+r) plus MOs (5% STOP) from the simulator during the run"
 MO_CARRIER_PORT=$(free_port)
-kill "$GATE2_PID" 2>/dev/null || true
-wait "$GATE2_PID" 2>/dev/null || true
 "$BIN" sim carrier --listen "127.0.0.1:$MO_CARRIER_PORT" --receipts --mo-rate "${MO_RATE:-2000/s}" --mo-stop-share 0.05 \
     --mo-from 15550000000 --mo-senders "$RECIPIENTS" --mo-to 14155550100 >"$TMP/mocarrier.log" 2>&1 &
 PIDS+=($!)
 wait_port "$MO_CARRIER_PORT"
-sed -i "s/^address = \"127.0.0.1:$RCARRIER_PORT\"/address = \"127.0.0.1:$MO_CARRIER_PORT\"/" "$TMP/consent.toml"
-RUST_LOG=warn "$BIN" run -c "$TMP/consent.toml" >"$TMP/optgate3.log" 2>&1 &
-GATE3_PID=$!
-PIDS+=($GATE3_PID)
-wait_port "$GATE2_PORT"
-sleep 1
+start_consent_gate "$MO_CARRIER_PORT" optgate3
 "$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window "$WINDOW" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery >"$TMP/mo.out" 2>&1 || die "MO run failed"
 grep '^RESULT' "$TMP/mo.out"
 MOLINE=$(grep '^RESULT' "$TMP/mo.out")
@@ -235,9 +291,12 @@ awk -v t="$((T1 - T0))" -v hz="$HZ" -v n="$GATE_OK" \
     'BEGIN { printf "%-38s %12.2f us/msg\n", "optgate CPU time (user+sys)", (n > 0 ? t / hz / n * 1e6 : 0) }'
 printf '%-38s %12s MiB\n' "optgate peak RSS (VmHWM)" "$((HWM_KB / 1024))"
 TPB=$(field "$(result consent)" throughput); CONSENT_OK=$(field "$(result consent)" ok)
-printf '%-38s %12s msg/s\n' "(b) with consent + receipts" "$TPB"
+printf '%-38s %12s MiB (%s MiB before)\n' "RSS with $IDLE_BINDS idle platform binds" "$(( $(field "$IDLE_LINE" rss_kb) / 1024 ))" "$((RSS_BEFORE / 1024))"
+printf '%-38s %12s msg/s\n' "(e) optgate, $UP_BINDS carrier binds" "$(field "$(result upbinds)" throughput)"
+printf '%-38s %12s msg/s\n' "(b) consent on every message, id map" "$TPB"
 awk -v t="$((C1 - C0))" -v hz="$HZ" -v n="$CONSENT_OK" \
     'BEGIN { printf "%-38s %12.2f us/msg\n", "(b) optgate CPU time (user+sys)", (n > 0 ? t / hz / n * 1e6 : 0) }'
+printf '%-38s %12s msg/s\n' "(b+r) as (b), receipts delivered" "$(field "$(result receipts)" throughput)"
 printf '%-38s %s\n' "(d) 4 x window 1 with consent" "$(grep '^RESULT' "$TMP/w1.out")"
 printf '%-38s %s\n' "(c) with MOs, 5% STOP" "$MOLINE"
 [[ $MODE == smoke ]] && echo "smoke: all runs completed and counts add up"

@@ -108,6 +108,11 @@ impl Daemon {
         upstream.push(tokio::spawn(
             engine.clone().settle_loop(lookup, shutdown_rx.clone()),
         ));
+        upstream.push(tokio::spawn(crate::store::cache::serve_control(
+            std::path::PathBuf::from(&cfg.store.path),
+            store.consent_cache().clone(),
+            shutdown_rx.clone(),
+        )));
         upstream.push(tokio::spawn(engine.clone().outbox_loop(
             pool.clone(),
             cfg.upstream.response_timeout,
@@ -181,6 +186,8 @@ impl Daemon {
             Err(why) => warn!(%why, "campaigns not reloaded"),
         }
         self.engine.settle_wake.notify_one();
+        // A reload also picks up consent edited by hand in the database.
+        self.store.consent_cache().clear();
         self.ctx.set_accounts(accounts(cfg));
         info!("configuration reloaded");
     }

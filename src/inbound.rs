@@ -42,23 +42,43 @@ impl Routes {
 /// platform knows it by (released held messages).
 type Owner = (Arc<str>, Option<Arc<str>>);
 
-/// Recent carrier message ids → owner, in memory in front of the store.
+/// Recent carrier message ids → owner, in memory in front of the store:
+/// two generations of at most `cap / 2` ids each; when the current one is
+/// full it becomes the old one and the old one is dropped (cheaper per
+/// insert than evicting one id at a time).
 struct IdCache {
-    map: HashMap<Bytes, Owner>,
-    order: std::collections::VecDeque<Bytes>,
+    cur: HashMap<Bytes, Owner, foldhash::fast::RandomState>,
+    old: HashMap<Bytes, Owner, foldhash::fast::RandomState>,
     cap: usize,
 }
 
 impl IdCache {
-    fn insert(&mut self, id: Bytes, owner: Owner) {
-        if self.map.insert(id.clone(), owner).is_none() {
-            self.order.push_back(id);
-            while self.order.len() > self.cap {
-                if let Some(old) = self.order.pop_front() {
-                    self.map.remove(&old);
-                }
-            }
+    fn new(cap: usize) -> IdCache {
+        IdCache {
+            cur: HashMap::default(),
+            old: HashMap::default(),
+            cap: (cap / 2).max(1),
         }
+    }
+
+    /// Inserts; returns the generation to drop (outside the lock).
+    #[must_use]
+    fn insert(
+        &mut self,
+        id: Bytes,
+        owner: Owner,
+    ) -> Option<HashMap<Bytes, Owner, foldhash::fast::RandomState>> {
+        let mut retired = None;
+        if self.cur.len() >= self.cap {
+            let full = std::mem::take(&mut self.cur);
+            retired = Some(std::mem::replace(&mut self.old, full));
+        }
+        self.cur.insert(id, owner);
+        retired
+    }
+
+    fn get(&self, id: &[u8]) -> Option<&Owner> {
+        self.cur.get(id).or_else(|| self.old.get(id))
     }
 }
 
@@ -77,11 +97,7 @@ impl Inbound {
         Inbound {
             store,
             routes: RwLock::new(Arc::new(routes)),
-            ids: Mutex::new(IdCache {
-                map: HashMap::new(),
-                order: Default::default(),
-                cap: id_cache_cap.max(1),
-            }),
+            ids: Mutex::new(IdCache::new(id_cache_cap)),
             engine,
         }
     }
@@ -110,14 +126,19 @@ impl Inbound {
         account: Arc<str>,
         optgate_id: Option<Arc<str>>,
     ) {
-        let key = String::from_utf8_lossy(&carrier_id).into_owned();
-        let oid = optgate_id.as_deref().map(str::to_string);
-        if let Ok(mut ids) = self.ids.lock() {
-            ids.insert(carrier_id, (account.clone(), optgate_id));
+        // A copy: the id is a slice of the read buffer, which it would keep
+        // alive for as long as it is cached.
+        let carrier_id = Bytes::copy_from_slice(&carrier_id);
+        let retired = self.ids.lock().ok().and_then(|mut ids| {
+            ids.insert(carrier_id.clone(), (account.clone(), optgate_id.clone()))
+        });
+        if let Some(old) = retired {
+            // Freeing 100,000 ids takes milliseconds: not on this bind's task.
+            tokio::task::spawn_blocking(move || drop(old));
         }
         if let Err(e) = self
             .store
-            .map_message_id(key, account.to_string(), oid)
+            .map_message_id(carrier_id, account, optgate_id)
             .await
         {
             warn!(error = %e, "id map write failed; receipts will be routed by address");
@@ -149,11 +170,7 @@ impl Inbound {
                 .commit_and_ack(&routes, account, pdu, ack, DeliveryKind::Dlr)
                 .await;
         };
-        let cached = self
-            .ids
-            .lock()
-            .ok()
-            .and_then(|ids| ids.map.get(&id).cloned());
+        let cached = self.ids.lock().ok().and_then(|ids| ids.get(&id).cloned());
         if let Some(owner) = cached {
             return self.receipt_for(&routes, Some(owner), id, pdu, ack).await;
         }

@@ -29,6 +29,8 @@
 
 use std::sync::OnceLock;
 
+use metrics::{Counter, Gauge, Histogram};
+
 use metrics::Unit;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -238,5 +240,121 @@ mod tests {
             "{text}"
         );
         drop(second);
+    }
+}
+
+/// Which end of optgate a PDU crossed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// A platform (ESME) session.
+    Platform,
+    /// A carrier bind.
+    Carrier,
+}
+
+/// Whether optgate received or sent a PDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Received.
+    In,
+    /// Sent.
+    Out,
+}
+
+/// Commands of the message path whose `optgate_pdus_total` counters are
+/// resolved once (the rest go through the registry on each use).
+const HOT_COMMANDS: [u32; 9] = {
+    use crate::pdu::command as c;
+    [
+        c::SUBMIT_SM,
+        c::SUBMIT_SM_RESP,
+        c::DELIVER_SM,
+        c::DELIVER_SM_RESP,
+        c::DATA_SM,
+        c::DATA_SM_RESP,
+        c::ENQUIRE_LINK,
+        c::ENQUIRE_LINK_RESP,
+        c::GENERIC_NACK,
+    ]
+};
+
+/// Metric handles of the per-message path, resolved once: a `metrics`
+/// macro call looks its key up in the registry (hashing the labels) every
+/// time, which was a sixth of optgate's CPU time at 300,000 messages/s.
+pub struct Hot {
+    /// `[command][side * 2 + direction]`, commands as in `HOT_COMMANDS`.
+    pdus: Vec<[Counter; 4]>,
+    /// `optgate_mt_total{outcome="forwarded"}`.
+    pub mt_forwarded: Counter,
+    /// `optgate_inflight_requests{side="platform"}`.
+    pub inflight_platform: Gauge,
+    /// `optgate_upstream_response_seconds`.
+    pub upstream_response: Histogram,
+    /// `optgate_added_latency_seconds`.
+    pub added_latency: Histogram,
+}
+
+impl std::fmt::Debug for Hot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hot")
+    }
+}
+
+static HOT: OnceLock<Hot> = OnceLock::new();
+
+fn side_name(s: Side) -> &'static str {
+    match s {
+        Side::Platform => "platform",
+        Side::Carrier => "carrier",
+    }
+}
+
+fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::In => "in",
+        Direction::Out => "out",
+    }
+}
+
+/// The hot-path handles. Installs the recorder first, so no handle can be
+/// bound to the no-op recorder of a process that has not installed one yet.
+pub fn hot() -> &'static Hot {
+    HOT.get_or_init(|| {
+        install();
+        let slot = |cid: u32, s: Side, d: Direction| {
+            metrics::counter!("optgate_pdus_total", "side" => side_name(s), "direction" => direction_name(d), "command" => crate::pdu::command::command_name(cid))
+        };
+        Hot {
+            pdus: HOT_COMMANDS
+                .iter()
+                .map(|&cid| {
+                    [
+                        slot(cid, Side::Platform, Direction::In),
+                        slot(cid, Side::Platform, Direction::Out),
+                        slot(cid, Side::Carrier, Direction::In),
+                        slot(cid, Side::Carrier, Direction::Out),
+                    ]
+                })
+                .collect(),
+            mt_forwarded: metrics::counter!("optgate_mt_total", "outcome" => "forwarded"),
+            inflight_platform: metrics::gauge!("optgate_inflight_requests", "side" => "platform"),
+            upstream_response: metrics::histogram!("optgate_upstream_response_seconds"),
+            added_latency: metrics::histogram!("optgate_added_latency_seconds"),
+        }
+    })
+}
+
+/// Counts one PDU in `optgate_pdus_total`.
+pub fn count_pdu(side: Side, direction: Direction, command_id: u32) {
+    let i = match side {
+        Side::Platform => 0,
+        Side::Carrier => 2,
+    } + match direction {
+        Direction::In => 0,
+        Direction::Out => 1,
+    };
+    match HOT_COMMANDS.iter().position(|&c| c == command_id) {
+        Some(k) => hot().pdus[k][i].increment(1),
+        None => metrics::counter!("optgate_pdus_total", "side" => side_name(side), "direction" => direction_name(direction), "command" => crate::pdu::command::command_name(command_id)).increment(1),
     }
 }

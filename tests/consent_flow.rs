@@ -649,14 +649,27 @@ async fn consent_set_from_the_command_line_takes_effect_on_the_next_submit() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    assert_eq!(
-        r.p.request(submit("14155550102", to, "one"))
-            .await
-            .0
-            .command_status,
-        0
-    );
+    // Warm the daemon's consent cache: the first message sets the status
+    // and the footer flag, the second reads the row and caches it, the
+    // third is decided from the cache alone.
+    for text in ["one", "one again", "one more"] {
+        assert_eq!(
+            r.p.request(submit("14155550102", to, text))
+                .await
+                .0
+                .command_status,
+            0
+        );
+    }
+    let key = optgate::store::consent::Key {
+        campaign: "allow".into(),
+        sender: "14155550102".into(),
+        recipient: to.into(),
+    };
+    let cache = r.daemon.store().consent_cache().clone();
+    assert!(cache.contains(&key), "the active row is cached");
     cli("refused");
+    assert!(!cache.contains(&key), "the command line emptied the cache");
     assert_eq!(
         r.p.request(submit("14155550102", to, "two"))
             .await

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use optgate::store::{schema, Database, DeliveryKind, Store, StoreError, StoreOptions};
+use optgate::store::{
+    schema, Database, DeliveryKind, MessageOwner, Store, StoreError, StoreOptions,
+};
 
 fn opts(dir: &Path) -> StoreOptions {
     let mut o = StoreOptions::new(dir.join("nested/dir/optgate.db"));
@@ -131,24 +133,48 @@ async fn expired_id_map_rows_are_ignored_and_purged() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("optgate.db");
     {
+        // An expired row in each of the three generation tables.
         let db = Database::open(&path).unwrap();
-        db.connection()
-            .execute(
-                "INSERT INTO id_map (carrier_id, account, optgate_id, created_at) VALUES ('old', 'pbx', NULL, 0)",
-                [],
-            )
-            .unwrap();
+        for t in 0..3 {
+            db.connection()
+                .execute(
+                    &format!("INSERT INTO id_map_{t} (carrier_id, account, optgate_id, created_at) VALUES ('old', 'pbx', NULL, 0)"),
+                    [],
+                )
+                .unwrap();
+        }
     }
+    let count = |path: &std::path::Path| -> i64 {
+        let ro = Database::open_readonly(path).unwrap();
+        (0..3)
+            .map(|t| {
+                ro.connection()
+                    .query_row(&format!("SELECT COUNT(*) FROM id_map_{t}"), [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .unwrap()
+            })
+            .sum()
+    };
     let store = Store::open(StoreOptions::new(&path)).await.unwrap();
     assert_eq!(store.lookup_message_id("old".into()).await.unwrap(), None);
-    // The purge runs after the first batch; a flush makes sure it has.
+    // The purge runs after the first batch; a flush makes sure it has. It
+    // empties the one table no one writes to in this TTL period; the others
+    // get their turn in later periods (their expired rows are ignored).
     store.flush().await.unwrap();
-    let ro = Database::open_readonly(&path).unwrap();
-    let rows: i64 = ro
-        .connection()
-        .query_row("SELECT COUNT(*) FROM id_map", [], |r| r.get(0))
+    assert_eq!(count(&path), 2);
+    // A fresh mapping is found, an expired one with the same id is not.
+    store
+        .map_message_id("old".into(), "crm".into(), None)
+        .await
         .unwrap();
-    assert_eq!(rows, 0);
+    assert_eq!(
+        store.lookup_message_id("old".into()).await.unwrap(),
+        Some(MessageOwner {
+            account: "crm".into(),
+            optgate_id: None
+        })
+    );
     store.close().await.unwrap();
 }
 

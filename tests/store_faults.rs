@@ -44,7 +44,9 @@ async fn a_held_write_lock_fails_the_batch_then_the_store_recovers() {
     );
     let stats = store.stats();
     assert!(stats.failed_commits >= 3, "{stats:?}");
-    assert_eq!(stats.lost_writes, 1, "{stats:?}");
+    // The lock stopped the batches before they began: the buffered id map
+    // row was never taken, so it is not lost but written once the lock goes.
+    assert_eq!(stats.lost_writes, 0, "{stats:?}");
 
     other.execute_batch("ROLLBACK").unwrap();
     assert!(store.is_writable().await);
@@ -53,7 +55,14 @@ async fn a_held_write_lock_fails_the_batch_then_the_store_recovers() {
         0,
         "nothing was stored"
     );
-    assert_eq!(store.lookup_message_id("C-1".into()).await.unwrap(), None);
+    assert_eq!(
+        store
+            .lookup_message_id("C-1".into())
+            .await
+            .unwrap()
+            .map(|o| o.account),
+        Some("pbx".to_string())
+    );
     store
         .enqueue_delivery("pbx".into(), b"mo".to_vec(), DeliveryKind::Mo)
         .await

@@ -98,6 +98,18 @@ impl Engine {
             msgs::text(&f, cfg.alphabet)
         };
         let group = f.concat.map(|c| (c.reference, c.total));
+        if self.cached_forward(
+            &cfg,
+            account,
+            &campaign_id,
+            &sender,
+            &recipient,
+            &text,
+            group,
+        ) {
+            crate::telemetry::hot().mt_forwarded.increment(1);
+            return MtAction::Forward(pdu);
+        }
         let work = Work {
             cfg: cfg.clone(),
             campaign_id,
@@ -112,7 +124,7 @@ impl Engine {
         let outcome = self.store().transact(move |env| work.run(env)).await;
         match outcome {
             Ok(Outcome::Forward(modified)) => {
-                metrics::counter!("optgate_mt_total", "outcome" => "forwarded").increment(1);
+                crate::telemetry::hot().mt_forwarded.increment(1);
                 MtAction::Forward(modified.map_or(pdu, |p| *p))
             }
             Ok(Outcome::Held(group_id)) => {
@@ -134,6 +146,68 @@ impl Engine {
             Err(e) => {
                 tracing::warn!(error = %e, "consent decision failed; platform told to retry");
                 MtAction::Reply(crate::route::answer(cid, status::ESME_RSYSERR, seq))
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Whether the consent cache alone shows this MT is forwarded unchanged
+    /// with nothing to record: an active scope key that already had a
+    /// custom message (so no footer), and for a later part of a multipart
+    /// message, a first part that was forwarded too. Anything else — a
+    /// miss, a write to make, a hold or a block — goes to the store thread.
+    #[allow(clippy::too_many_arguments)]
+    fn cached_forward(
+        &self,
+        cfg: &EngineConfig,
+        account: &Arc<str>,
+        campaign_id: &str,
+        sender: &str,
+        recipient: &str,
+        text: &Option<String>,
+        group: Option<(u16, u8)>,
+    ) -> bool {
+        let Some(campaign) = cfg.campaigns.get(campaign_id) else {
+            return false;
+        };
+        let key = store_key(campaign, sender, recipient);
+        let Some(row) = self.store().consent_cache().get(&key) else {
+            return false;
+        };
+        if row.status != ConsentStatus::Active || !row.custom_forwarded {
+            return false;
+        }
+        let facts = MtFacts {
+            text: text.clone(),
+            held_for_recipient: 0,
+            opt_in_request_ever_sent: row.opt_in_request_sent,
+            custom_message_ever_forwarded: true,
+        };
+        let pure = matches!(
+            policy::decide(row.status, campaign, &facts, &cfg.codes),
+            Decision::Forward {
+                event: None,
+                footer: None,
+                set_status: None
+            }
+        );
+        if !pure {
+            return false;
+        }
+        let Some((r, t)) = group else {
+            return true;
+        };
+        let Ok(mut groups) = self.groups.lock() else {
+            return false;
+        };
+        let gk = (account.clone(), key, r, t);
+        match groups.get(&gk) {
+            Some(GroupDecision::Forward) => true,
+            Some(_) => false,
+            None => {
+                groups.put(gk, GroupDecision::Forward);
+                true
             }
         }
     }
@@ -256,6 +330,7 @@ impl Work {
                 g.put(gk, remember);
             }
         }
+        env.fill_consent(&row);
         Ok((outcome, durable))
     }
 

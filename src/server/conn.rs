@@ -1,6 +1,7 @@
 //! One platform connection: bind, requests to the carrier, deliveries from the
 //! account's dispatcher, keep-alives and timeouts.
 
+use crate::telemetry::{self, Direction, Side};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -194,10 +195,10 @@ impl Session {
     }
 
     async fn feed(&mut self, pdu: Pdu) -> Flow {
-        let label = cmd::command_name(pdu.command_id());
+        let id = pdu.command_id();
         match self.writer.feed(&pdu).await {
             Ok(()) => {
-                metrics::counter!("optgate_pdus_total", "side" => "platform", "direction" => "out", "command" => label).increment(1);
+                telemetry::count_pdu(Side::Platform, Direction::Out, id);
                 Flow::Continue
             }
             Err(_) => Flow::Close,
@@ -288,7 +289,7 @@ impl Session {
 
     async fn on_pdu(&mut self, pdu: Pdu) -> Flow {
         let id = pdu.command_id();
-        metrics::counter!("optgate_pdus_total", "side" => "platform", "direction" => "in", "command" => cmd::command_name(id)).increment(1);
+        telemetry::count_pdu(Side::Platform, Direction::In, id);
         if let Verdict::Refuse(code) = self.state.check(id) {
             return self
                 .feed(crate::route::answer(id, code, pdu.sequence_number))
@@ -586,8 +587,8 @@ impl Session {
 
 /// `optgate_inflight_requests{side="platform"}`: requests of platform
 /// sessions waiting for the carrier.
-fn inflight_gauge() -> metrics::Gauge {
-    metrics::gauge!("optgate_inflight_requests", "side" => "platform")
+fn inflight_gauge() -> &'static metrics::Gauge {
+    &telemetry::hot().inflight_platform
 }
 
 fn bind_resp(command_id: u32, seq: u32, code: u32, with_version: bool) -> Pdu {

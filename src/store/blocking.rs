@@ -16,6 +16,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct Database {
     conn: Connection,
+    path: std::path::PathBuf,
 }
 
 impl Database {
@@ -28,7 +29,10 @@ impl Database {
         let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         schema::check_current(&conn)?;
-        Ok(Database { conn })
+        Ok(Database {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Opens the database read-write, creating and migrating it as the
@@ -39,7 +43,10 @@ impl Database {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         schema::migrate(&mut conn)?;
-        Ok(Database { conn })
+        Ok(Database {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The underlying connection, for queries added by later modules.
@@ -53,6 +60,10 @@ impl Database {
     /// daemon commits), so what `work` reads is still true when it writes:
     /// a deferred transaction could read, lose the race to the daemon, and
     /// then fail at its first write.
+    ///
+    /// After the commit, a daemon running on this database is told to drop
+    /// its cached consent rows, and this waits for its answer: when `write`
+    /// returns, the daemon's very next decision reads the new state.
     pub fn write<T, E>(&mut self, work: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
@@ -63,6 +74,9 @@ impl Database {
             .map_err(StoreError::from)?;
         let value = work(&tx)?;
         tx.commit().map_err(StoreError::from)?;
+        if let super::cache::Notified::Failed(why) = super::cache::notify_daemon(&self.path) {
+            tracing::warn!(%why, "the running daemon did not confirm; it sees the change within {:?}", super::cache::ENTRY_TTL);
+        }
         Ok(value)
     }
 

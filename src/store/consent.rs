@@ -100,6 +100,7 @@ pub fn set_status(
     if old == status {
         return Ok(old);
     }
+    super::cache::note_write(key);
     c.prepare_cached(
         "INSERT INTO consent (campaign, sender, recipient, status, updated_at, source)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -141,6 +142,7 @@ pub fn mark(c: &Connection, key: &Key, flag: Flag) -> Result<(), StoreError> {
          VALUES (?1, ?2, ?3, 'none', ?4, '', 1)
          ON CONFLICT (campaign, sender, recipient) DO UPDATE SET {col} = 1"
     );
+    super::cache::note_write(key);
     c.prepare_cached(&sql)?
         .execute(params![key.campaign, key.sender, key.recipient, now_ms()])?;
     Ok(())

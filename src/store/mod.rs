@@ -11,6 +11,7 @@
 //! [`Database`] is the blocking API over the same schema for CLI commands.
 
 mod blocking;
+pub mod cache;
 pub mod consent;
 mod error;
 mod ops;
@@ -22,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 pub use blocking::Database;
@@ -156,6 +158,7 @@ pub enum Durable {
 /// queue.
 pub struct TxnEnv<'a> {
     conn: &'a rusqlite::Connection,
+    cache: &'a cache::ConsentCache,
     stored: u64,
     limit: u64,
     added: &'a mut i64,
@@ -165,6 +168,12 @@ impl TxnEnv<'_> {
     /// The connection; every statement is part of this work's savepoint.
     pub fn conn(&self) -> &rusqlite::Connection {
         self.conn
+    }
+
+    /// Offers a consent row this work read to the consent cache (ignored
+    /// when this work wrote that key).
+    pub fn fill_consent(&self, row: &consent::ConsentRow) {
+        cache::fill(self.cache, row);
     }
 
     /// Stores an MO or receipt for delivery within this work, respecting
@@ -190,7 +199,12 @@ impl TxnEnv<'_> {
 pub struct Store {
     tx: mpsc::Sender<Request>,
     counters: Arc<Counters>,
+    cache: Arc<cache::ConsentCache>,
+    ids: worker::IdBuffer,
 }
+
+/// Id map rows buffered towards the store thread before a writer waits.
+pub const ID_BUFFER_MAX: usize = 100_000;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -201,13 +215,29 @@ impl Store {
         let (tx, rx) = mpsc::channel(opts.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
         let (ready_tx, ready_rx) = oneshot::channel();
-        let thread_counters = Arc::clone(&counters);
+        let cache = Arc::new(cache::ConsentCache::default());
+        let ids = worker::IdBuffer::default();
+        let shared = worker::Shared {
+            counters: Arc::clone(&counters),
+            cache: Arc::clone(&cache),
+            ids: Arc::clone(&ids),
+        };
         std::thread::Builder::new()
             .name("optgate-store".into())
-            .spawn(move || worker::run(opts, rx, thread_counters, ready_tx))
+            .spawn(move || worker::run(opts, rx, shared, ready_tx))
             .map_err(|e| StoreError::Thread(Arc::new(e)))?;
         ready_rx.await.map_err(|_| StoreError::Closed)??;
-        Ok(Store { tx, counters })
+        Ok(Store {
+            tx,
+            counters,
+            cache,
+            ids,
+        })
+    }
+
+    /// The consent read cache this store keeps correct (see [`cache`]).
+    pub fn consent_cache(&self) -> &Arc<cache::ConsentCache> {
+        &self.cache
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
@@ -222,18 +252,41 @@ impl Store {
     /// Remembers which account sent the message the carrier calls
     /// `carrier_id`. Write-behind: returns once queued, not once durable
     /// (a crash may lose the last few milliseconds of mappings).
+    ///
+    /// Rows gather in a buffer that the store thread takes whole at the start
+    /// of each batch; only the first row of an empty buffer wakes the thread,
+    /// so a burst of mappings costs one hop. A buffer of
+    /// [`ID_BUFFER_MAX`] rows makes the caller wait for a commit.
     pub async fn map_message_id(
         &self,
-        carrier_id: String,
-        account: String,
-        optgate_id: Option<String>,
+        carrier_id: Bytes,
+        account: Arc<str>,
+        optgate_id: Option<Arc<str>>,
     ) -> Result<(), StoreError> {
-        let req = Request::MapId {
+        if self.tx.is_closed() {
+            return Err(StoreError::Closed);
+        }
+        let row = worker::IdRow {
             carrier_id,
             account,
             optgate_id,
         };
-        self.tx.send(req).await.map_err(|_| StoreError::Closed)
+        let queued = match self.ids.lock() {
+            Ok(mut v) => {
+                v.push(row);
+                v.len()
+            }
+            Err(_) => return Err(StoreError::Closed),
+        };
+        if queued == 1 {
+            // Full: the thread is busy and takes the buffer with its next batch.
+            if let Err(mpsc::error::TrySendError::Closed(_)) = self.tx.try_send(Request::Wake) {
+                return Err(StoreError::Closed);
+            }
+        } else if queued >= ID_BUFFER_MAX {
+            self.flush().await?;
+        }
+        Ok(())
     }
 
     /// The owner of `carrier_id`, if mapped within `id_map_ttl`.

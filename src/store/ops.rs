@@ -19,22 +19,43 @@ pub fn cutoff(ttl: Duration) -> i64 {
     now_unix().saturating_sub(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Records (or replaces) the owner of a carrier message id.
+/// The id map table that rows written at `now` (Unix seconds) go to:
+/// `id_map_{period mod 3}` where a period is one `ttl` long.
+fn id_map_generation(now: i64, ttl: Duration) -> usize {
+    let period = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
+    // rem_euclid of a positive divisor: 0, 1 or 2.
+    (now.div_euclid(period)).rem_euclid(3) as usize
+}
+
+const ID_MAP_INSERT: [&str; 3] = [
+    "INSERT OR REPLACE INTO id_map_0 (carrier_id, account, optgate_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+    "INSERT OR REPLACE INTO id_map_1 (carrier_id, account, optgate_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+    "INSERT OR REPLACE INTO id_map_2 (carrier_id, account, optgate_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+];
+
+const ID_MAP_PURGE: [&str; 3] = [
+    "DELETE FROM id_map_0 WHERE carrier_id IN (SELECT carrier_id FROM id_map_0 WHERE created_at < ?1 LIMIT ?2)",
+    "DELETE FROM id_map_1 WHERE carrier_id IN (SELECT carrier_id FROM id_map_1 WHERE created_at < ?1 LIMIT ?2)",
+    "DELETE FROM id_map_2 WHERE carrier_id IN (SELECT carrier_id FROM id_map_2 WHERE created_at < ?1 LIMIT ?2)",
+];
+
+/// Records (or replaces) the owner of a carrier message id; `ttl` picks the
+/// generation table.
 pub fn map_message_id(
     conn: &Connection,
     carrier_id: &str,
     account: &str,
     optgate_id: Option<&str>,
+    ttl: Duration,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO id_map (carrier_id, account, optgate_id, created_at)
-         VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![carrier_id, account, optgate_id, now_unix()])?;
+    let now = now_unix();
+    conn.prepare_cached(ID_MAP_INSERT[id_map_generation(now, ttl)])?
+        .execute(params![carrier_id, account, optgate_id, now])?;
     Ok(())
 }
 
-/// The owner of a carrier message id, unless unknown or older than `ttl`.
+/// The owner of a carrier message id, unless unknown or older than `ttl`
+/// (the newest mapping if the carrier reused the id).
 pub fn lookup_message_id(
     conn: &Connection,
     carrier_id: &str,
@@ -42,7 +63,12 @@ pub fn lookup_message_id(
 ) -> Result<Option<MessageOwner>, StoreError> {
     let row = conn
         .prepare_cached(
-            "SELECT account, optgate_id FROM id_map WHERE carrier_id = ?1 AND created_at >= ?2",
+            "SELECT account, optgate_id, created_at FROM id_map_0 WHERE carrier_id = ?1 AND created_at >= ?2
+             UNION ALL
+             SELECT account, optgate_id, created_at FROM id_map_1 WHERE carrier_id = ?1 AND created_at >= ?2
+             UNION ALL
+             SELECT account, optgate_id, created_at FROM id_map_2 WHERE carrier_id = ?1 AND created_at >= ?2
+             ORDER BY created_at DESC LIMIT 1",
         )?
         .query_row(params![carrier_id, cutoff(ttl)], |r| {
             Ok(MessageOwner {
@@ -54,17 +80,16 @@ pub fn lookup_message_id(
     Ok(row)
 }
 
-/// Deletes up to `limit` id map rows older than `ttl`; returns how many.
+/// Deletes up to `limit` expired id map rows from the generation table no
+/// one writes to now (the one written next); returns how many.
 pub fn purge_message_ids(
     conn: &Connection,
     ttl: Duration,
     limit: u32,
 ) -> Result<usize, StoreError> {
+    let next = (id_map_generation(now_unix(), ttl) + 1) % 3;
     let n = conn
-        .prepare_cached(
-            "DELETE FROM id_map WHERE rowid IN
-               (SELECT rowid FROM id_map WHERE created_at < ?1 LIMIT ?2)",
-        )?
+        .prepare_cached(ID_MAP_PURGE[next])?
         .execute(params![cutoff(ttl), limit])?;
     Ok(n)
 }
@@ -131,4 +156,21 @@ pub fn touch(conn: &Connection) -> Result<(), StoreError> {
     )?
     .execute(params![now_unix().to_string()])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generations_rotate_every_ttl() {
+        let ttl = Duration::from_secs(10);
+        assert_eq!(id_map_generation(0, ttl), 0);
+        assert_eq!(id_map_generation(9, ttl), 0);
+        assert_eq!(id_map_generation(10, ttl), 1);
+        assert_eq!(id_map_generation(25, ttl), 2);
+        assert_eq!(id_map_generation(30, ttl), 0);
+        assert_eq!(id_map_generation(-1, ttl), 2);
+        assert_eq!(id_map_generation(5, Duration::ZERO), 2);
+    }
 }

@@ -97,6 +97,32 @@ pub const MIGRATIONS: &[&str] = &[
         pdu         BLOB NOT NULL
     );
     "#,
+    // 3: the id map as three generation tables without rowid
+    // and without a time index. Rows written in TTL period k go to table
+    // k mod 3; table (k + 1) mod 3 then holds only expired rows and is
+    // emptied in chunks. One B-tree insert per mapping instead of three.
+    r#"
+    CREATE TABLE id_map_0 (
+        carrier_id  TEXT PRIMARY KEY,
+        account     TEXT NOT NULL,
+        optgate_id  TEXT,
+        created_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE id_map_1 (
+        carrier_id  TEXT PRIMARY KEY,
+        account     TEXT NOT NULL,
+        optgate_id  TEXT,
+        created_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE id_map_2 (
+        carrier_id  TEXT PRIMARY KEY,
+        account     TEXT NOT NULL,
+        optgate_id  TEXT,
+        created_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO id_map_0 SELECT carrier_id, account, optgate_id, created_at FROM id_map;
+    DROP TABLE id_map;
+    "#,
 ];
 
 /// The schema version this build writes.

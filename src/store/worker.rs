@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::cache::{self, ConsentCache};
 use super::{
     ops, schema, Counters, DeliveryKind, Durable, MessageOwner, Reply, StoreError, StoreOptions,
     StoredDelivery, TxnEnv,
@@ -19,13 +20,28 @@ const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// large backlog never stalls requests for long.
 const PURGE_CHUNK: u32 = 5_000;
 
+/// One buffered id map row (see `Store::map_message_id`).
+#[derive(Debug)]
+pub(super) struct IdRow {
+    pub(super) carrier_id: bytes::Bytes,
+    pub(super) account: Arc<str>,
+    pub(super) optgate_id: Option<Arc<str>>,
+}
+
+/// Id map rows waiting for the next batch.
+pub(super) type IdBuffer = Arc<std::sync::Mutex<Vec<IdRow>>>;
+
+/// What the async side shares with the store thread.
+pub(super) struct Shared {
+    pub(super) counters: Arc<Counters>,
+    pub(super) cache: Arc<ConsentCache>,
+    pub(super) ids: IdBuffer,
+}
+
 /// One request to the store thread.
 pub(super) enum Request {
-    MapId {
-        carrier_id: String,
-        account: String,
-        optgate_id: Option<String>,
-    },
+    /// Id map rows are buffered: run a batch to write them.
+    Wake,
     LookupId {
         carrier_id: String,
         reply: Reply<Option<MessageOwner>>,
@@ -78,12 +94,16 @@ where
         let r = in_savepoint(tx, |c| {
             let mut env = TxnEnv {
                 conn: c,
+                cache: &ctx.cache,
                 stored,
                 limit: ctx.limit,
                 added: &mut added,
             };
             f(&mut env)
         });
+        // Before its answer goes out (and before anything else runs), drop
+        // the cached rows this work wrote, even if it was rolled back.
+        cache::apply_writes(&ctx.cache);
         match r {
             Ok((v, Durable::Now)) => {
                 batch.stored_delta += added;
@@ -117,6 +137,10 @@ fn answer<T: 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Answer 
 
 struct Worker {
     conn: Connection,
+    cache: Arc<ConsentCache>,
+    ids: IdBuffer,
+    /// The buffer taken by the running batch (kept to reuse its memory).
+    taken: Vec<IdRow>,
     opts: StoreOptions,
     counters: Arc<Counters>,
     /// Committed number of stored deliveries (kept here: COUNT(*) per
@@ -128,6 +152,7 @@ struct Worker {
 
 /// What a batch needs to know about the committed state.
 pub(super) struct Ctx {
+    cache: Arc<ConsentCache>,
     stored: u64,
     limit: u64,
     ttl: Duration,
@@ -147,10 +172,11 @@ pub(super) struct Batch {
 pub(super) fn run(
     opts: StoreOptions,
     mut rx: mpsc::Receiver<Request>,
-    counters: Arc<Counters>,
+    shared: Shared,
     ready: oneshot::Sender<Result<(), StoreError>>,
 ) {
-    let mut worker = match Worker::open(opts, counters) {
+    cache::track_writes();
+    let mut worker = match Worker::open(opts, shared) {
         Ok(w) => w,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -196,7 +222,12 @@ fn refuse(req: Request) {
 }
 
 impl Worker {
-    fn open(opts: StoreOptions, counters: Arc<Counters>) -> Result<Worker, StoreError> {
+    fn open(opts: StoreOptions, shared: Shared) -> Result<Worker, StoreError> {
+        let Shared {
+            counters,
+            cache,
+            ids,
+        } = shared;
         if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
                 path: dir.to_path_buf(),
@@ -225,6 +256,9 @@ impl Worker {
         tracing::info!(path = %opts.path.display(), stored, "store opened");
         Ok(Worker {
             conn,
+            cache,
+            ids,
+            taken: Vec::new(),
             opts,
             counters,
             stored,
@@ -244,6 +278,7 @@ impl Worker {
         let mut batch = Batch::default();
         let started = Instant::now();
         let ctx = Ctx {
+            cache: Arc::clone(&self.cache),
             stored: self.stored,
             limit: self.opts.max_stored_deliveries,
             ttl: self.opts.id_map_ttl,
@@ -253,6 +288,25 @@ impl Worker {
             .transaction_with_behavior(TransactionBehavior::Immediate)
         {
             Ok(mut tx) => {
+                // Buffered id map rows first: everything queued after them
+                // (a look-up, a flush) sees them.
+                if let Ok(mut buf) = self.ids.lock() {
+                    std::mem::swap(&mut *buf, &mut self.taken);
+                }
+                batch.write_behind += self.taken.len() as u64;
+                for row in self.taken.drain(..) {
+                    let id = String::from_utf8_lossy(&row.carrier_id);
+                    let r = ops::map_message_id(
+                        &tx,
+                        &id,
+                        &row.account,
+                        row.optgate_id.as_deref(),
+                        self.opts.id_map_ttl,
+                    );
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "message id mapping not stored");
+                    }
+                }
                 let failed = execute_all(&mut tx, requests, &mut batch, &ctx);
                 failed.or_else(|| tx.commit().err()).map(Arc::new)
             }
@@ -283,6 +337,8 @@ impl Worker {
                 self.stored = self.stored.saturating_add_signed(batch.stored_delta);
             }
             Some(e) => {
+                // Rows put during the batch may show state that is now gone.
+                self.cache.clear();
                 self.counters.failed_commits.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .lost_writes
@@ -378,20 +434,7 @@ fn in_savepoint<T>(
 
 fn execute(tx: &mut Transaction<'_>, req: Request, batch: &mut Batch, ctx: &Ctx) {
     let a = match req {
-        Request::MapId {
-            carrier_id,
-            account,
-            optgate_id,
-        } => {
-            batch.write_behind += 1;
-            // One statement is atomic on its own: no savepoint (whose SQL
-            // would be parsed again for every row).
-            let r = ops::map_message_id(tx, &carrier_id, &account, optgate_id.as_deref());
-            if let Err(e) = r {
-                tracing::warn!(error = %e, "message id mapping not stored");
-            }
-            return;
-        }
+        Request::Wake => return,
         Request::LookupId { carrier_id, reply } => {
             answer(reply, ops::lookup_message_id(tx, &carrier_id, ctx.ttl))
         }
@@ -447,10 +490,7 @@ fn execute(tx: &mut Transaction<'_>, req: Request, batch: &mut Batch, ctx: &Ctx)
 /// batch's commit failure when the batch failed.
 fn skip(req: Request, batch: &mut Batch) {
     let a = match req {
-        Request::MapId { .. } => {
-            batch.write_behind += 1;
-            return;
-        }
+        Request::Wake => return,
         Request::Close { reply } => {
             batch.close = Some(reply);
             return;

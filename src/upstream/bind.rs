@@ -1,5 +1,6 @@
 //! One carrier bind: connect, bind, pump requests and carrier PDUs, reconnect.
 
+use crate::telemetry::{self, Direction, Side};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -337,7 +338,7 @@ impl BindTask {
             }
             Some(Ok(Ok(pdu))) => pdu,
         };
-        metrics::counter!("optgate_pdus_total", "side" => "carrier", "direction" => "in", "command" => cmd::command_name(pdu.command_id())).increment(1);
+        telemetry::count_pdu(Side::Carrier, Direction::In, pdu.command_id());
         self.on_carrier_pdu(pdu, st, writer).await
     }
 
@@ -373,7 +374,7 @@ impl BindTask {
                 deadline: now + s.response_timeout,
             },
         );
-        metrics::counter!("optgate_pdus_total", "side" => "carrier", "direction" => "out", "command" => cmd::command_name(pdu.command_id())).increment(1);
+        telemetry::count_pdu(Side::Carrier, Direction::Out, pdu.command_id());
         feed(writer, &pdu).await
     }
 
@@ -419,7 +420,8 @@ impl BindTask {
                 st.paused_until = Some(tokio::time::Instant::now() + Duration::from_millis(500));
                 self.accepting.store(false, Ordering::Release);
             }
-            metrics::histogram!("optgate_upstream_response_seconds")
+            telemetry::hot()
+                .upstream_response
                 .record(entry.sent.elapsed().as_secs_f64());
             self.answer_platform(entry, pdu).await;
             return Ok(());
@@ -454,7 +456,7 @@ impl BindTask {
         let added = now
             .duration_since(entry.received)
             .saturating_sub(now.duration_since(entry.sent));
-        metrics::histogram!("optgate_added_latency_seconds").record(added.as_secs_f64());
+        telemetry::hot().added_latency.record(added.as_secs_f64());
         pdu.sequence_number = entry.orig_seq;
         if pdu.command_status == status::ESME_ROK {
             // Only messages that asked for receipts will get one: the id map

@@ -1,0 +1,371 @@
+//! A read cache of consent rows in front of the store thread, so an MT to a
+//! recipient whose state is already known is decided without a hop to the
+//! SQLite thread.
+//!
+//! Correctness rests on who may write the consent table:
+//! - the daemon's store thread: every write through
+//!   [`super::consent::set_status`] / [`super::consent::mark`] removes the
+//!   key as soon as the request that wrote it has run (before it is
+//!   answered, so before a STOP is acknowledged); a failed commit or
+//!   rolled-back request empties the cache;
+//! - the command line ([`super::Database::write`]): after its commit it tells
+//!   the running daemon over the control socket next to the database
+//!   ([`control_path`]) and waits for the answer, which comes after the
+//!   cache was emptied; so the change holds for the very next message;
+//! - anything else (a hand edit with `sqlite3`): entries expire after
+//!   [`ENTRY_TTL`], so such a change is seen within that time.
+//!
+//! Only rows read on the store thread inside a batch transaction are put in
+//! (never state a request of the same job wrote), so an entry is never newer
+//! than the database and never older than the last invalidation.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::consent::{ConsentRow, Key};
+
+/// How long an entry is trusted without being read again.
+pub const ENTRY_TTL: Duration = Duration::from_secs(2);
+/// Most entries kept; a full shard drops its expired entries, then all.
+pub const CAPACITY: usize = 200_000;
+const SHARDS: usize = 16;
+
+type Map = HashMap<Key, Entry, foldhash::fast::RandomState>;
+
+struct Entry {
+    row: ConsentRow,
+    at: Instant,
+}
+
+/// The cache; shared by the store thread (fills, invalidations) and the
+/// sessions (look-ups).
+pub struct ConsentCache {
+    shards: Vec<Mutex<Map>>,
+    hasher: foldhash::fast::RandomState,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for ConsentCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsentCache")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl Default for ConsentCache {
+    fn default() -> Self {
+        Self::with_ttl(ENTRY_TTL)
+    }
+}
+
+impl ConsentCache {
+    /// An empty cache whose entries live `ttl`.
+    pub fn with_ttl(ttl: Duration) -> Self {
+        ConsentCache {
+            shards: (0..SHARDS).map(|_| Mutex::new(Map::default())).collect(),
+            hasher: foldhash::fast::RandomState::default(),
+            ttl,
+        }
+    }
+
+    fn shard(&self, key: &Key) -> &Mutex<Map> {
+        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
+    }
+
+    /// The cached row of `key`, if present and fresh.
+    pub fn get(&self, key: &Key) -> Option<ConsentRow> {
+        let shard = self.shard(key).lock().ok()?;
+        shard
+            .get(key)
+            .filter(|e| e.at.elapsed() < self.ttl)
+            .map(|e| e.row.clone())
+    }
+
+    /// Whether `key` has a fresh entry (for tests and metrics).
+    pub fn contains(&self, key: &Key) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Puts a row read on the store thread. Not for rows the current store
+    /// request wrote (see [`fill`]).
+    fn put(&self, row: &ConsentRow) {
+        let Ok(mut shard) = self.shard(&row.key).lock() else {
+            return;
+        };
+        if shard.len() >= CAPACITY / SHARDS && !shard.contains_key(&row.key) {
+            let ttl = self.ttl;
+            shard.retain(|_, e| e.at.elapsed() < ttl);
+            if shard.len() >= CAPACITY / SHARDS {
+                shard.clear();
+            }
+        }
+        shard.insert(
+            row.key.clone(),
+            Entry {
+                row: row.clone(),
+                at: Instant::now(),
+            },
+        );
+    }
+
+    /// Forgets `key`.
+    pub fn invalidate(&self, key: &Key) {
+        if let Ok(mut shard) = self.shard(key).lock() {
+            shard.remove(key);
+        }
+    }
+
+    /// Forgets everything.
+    pub fn clear(&self) {
+        for s in &self.shards {
+            if let Ok(mut s) = s.lock() {
+                s.clear();
+            }
+        }
+    }
+
+    /// Number of entries (fresh or not).
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map_or(0, |s| s.len()))
+            .sum()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+thread_local! {
+    /// Keys whose consent row the current store request wrote. `None` on
+    /// threads that do not track (the command line).
+    static WRITTEN: RefCell<Option<Vec<Key>>> = const { RefCell::new(None) };
+}
+
+/// Called by the consent writers: notes that `key` changed.
+pub(super) fn note_write(key: &Key) {
+    WRITTEN.with(|w| {
+        if let Some(v) = w.borrow_mut().as_mut() {
+            v.push(key.clone());
+        }
+    });
+}
+
+/// Starts tracking writes on this thread (the store thread).
+pub(super) fn track_writes() {
+    WRITTEN.with(|w| *w.borrow_mut() = Some(Vec::new()));
+}
+
+/// Invalidates every key written since the last call.
+pub(super) fn apply_writes(cache: &ConsentCache) {
+    WRITTEN.with(|w| {
+        if let Some(v) = w.borrow_mut().as_mut() {
+            for k in v.drain(..) {
+                cache.invalidate(&k);
+            }
+        }
+    });
+}
+
+/// Puts `row` unless the running request wrote its key (its state is not
+/// read back, and a rolled-back write must not linger).
+pub(super) fn fill(cache: &ConsentCache, row: &ConsentRow) {
+    let written = WRITTEN.with(|w| {
+        w.borrow()
+            .as_ref()
+            .map_or(true, |v| v.iter().any(|k| k == &row.key))
+    });
+    if !written {
+        cache.put(row);
+    }
+}
+
+/// The control socket of the daemon using the database at `db`.
+pub fn control_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push("-ctl");
+    PathBuf::from(s)
+}
+
+/// What the daemon answers on the control socket once its cache is empty.
+pub const CONTROL_ACK: &[u8] = b"ok\n";
+/// What the command line sends after a consent write.
+pub const CONTROL_INVALIDATE: &[u8] = b"invalidate\n";
+
+/// Outcome of telling a running daemon about a write.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Notified {
+    /// The daemon emptied its cache.
+    Daemon,
+    /// No daemon listens on this database.
+    NoDaemon,
+    /// A daemon may run but did not confirm; it sees the change within
+    /// [`ENTRY_TTL`].
+    Failed(String),
+}
+
+/// Tells the daemon running on `db` (if any) that consent was written, and
+/// waits until it has dropped its cached rows.
+pub fn notify_daemon(db: &Path) -> Notified {
+    use std::io::{ErrorKind, Read, Write};
+    use std::os::unix::net::UnixStream;
+    let path = control_path(db);
+    let mut s = match UnixStream::connect(&path) {
+        Ok(s) => s,
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
+            return Notified::NoDaemon
+        }
+        Err(e) => return Notified::Failed(format!("{}: {e}", path.display())),
+    };
+    let io = (|| {
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.set_write_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(CONTROL_INVALIDATE)?;
+        let mut buf = [0u8; 3];
+        s.read_exact(&mut buf)?;
+        Ok::<_, std::io::Error>(buf)
+    })();
+    match io {
+        Ok(buf) if buf == CONTROL_ACK => Notified::Daemon,
+        Ok(_) => Notified::Failed(format!("{}: unexpected answer", path.display())),
+        Err(e) => Notified::Failed(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Serves the control socket of the database at `db` until `shutdown`:
+/// each connection that sends [`CONTROL_INVALIDATE`] empties `cache` and
+/// is answered [`CONTROL_ACK`]. Without a socket (path too long, another
+/// daemon on the same file) it logs why; changes from the command line then
+/// reach this daemon within [`ENTRY_TTL`].
+pub async fn serve_control(
+    db: PathBuf,
+    cache: std::sync::Arc<ConsentCache>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let path = control_path(&db);
+    if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+        tracing::warn!(path = %path.display(), "another daemon serves this database's control socket; command-line consent changes reach this one within the cache TTL");
+        return;
+    }
+    let _ = std::fs::remove_file(&path);
+    let listener = match tokio::net::UnixListener::bind(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "control socket unavailable; command-line consent changes reach the daemon within the cache TTL");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((mut s, _)) = accepted else { continue };
+                let cache = cache.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 64];
+                    let read = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
+                    if let Ok(Ok(n)) = read {
+                        if buf[..n].starts_with(CONTROL_INVALIDATE.trim_ascii_end()) {
+                            cache.clear();
+                            tracing::debug!("consent cache emptied on request of the command line");
+                            let _ = s.write_all(CONTROL_ACK).await;
+                        }
+                    }
+                });
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::ConsentStatus;
+
+    fn row(r: &str, s: ConsentStatus) -> ConsentRow {
+        let mut row = ConsentRow::none(Key {
+            campaign: "c".into(),
+            sender: String::new(),
+            recipient: r.into(),
+        });
+        row.status = s;
+        row
+    }
+
+    #[test]
+    fn fill_get_invalidate_clear() {
+        let c = ConsentCache::default();
+        let a = row("1", ConsentStatus::Active);
+        assert_eq!(c.get(&a.key), None);
+        c.put(&a);
+        assert_eq!(c.get(&a.key), Some(a.clone()));
+        c.invalidate(&a.key);
+        assert_eq!(c.get(&a.key), None);
+        c.put(&a);
+        c.clear();
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn entries_expire() {
+        let c = ConsentCache::with_ttl(Duration::from_millis(20));
+        let a = row("1", ConsentStatus::Active);
+        c.put(&a);
+        assert!(c.contains(&a.key));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(!c.contains(&a.key));
+    }
+
+    #[test]
+    fn a_written_key_is_not_filled_and_is_invalidated() {
+        std::thread::spawn(|| {
+            let c = ConsentCache::default();
+            let a = row("1", ConsentStatus::Active);
+            let b = row("2", ConsentStatus::Active);
+            c.put(&a);
+            // Without tracking (command-line threads) nothing is filled.
+            fill(&c, &b);
+            assert!(!c.contains(&b.key));
+            track_writes();
+            note_write(&a.key);
+            fill(&c, &a);
+            fill(&c, &b);
+            assert!(c.contains(&b.key));
+            apply_writes(&c);
+            assert!(!c.contains(&a.key), "written key dropped");
+            fill(&c, &a);
+            assert!(
+                c.contains(&a.key),
+                "filled again once the write was applied"
+            );
+        })
+        .join()
+        .map_err(|_| "thread panicked")
+        .unwrap();
+    }
+
+    #[test]
+    fn capacity_is_bounded() {
+        let c = ConsentCache::default();
+        for i in 0..(CAPACITY + 5_000) {
+            c.put(&row(&i.to_string(), ConsentStatus::Active));
+        }
+        assert!(c.len() <= CAPACITY);
+        assert!(!c.is_empty());
+    }
+
+    #[test]
+    fn no_daemon_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(notify_daemon(&dir.path().join("x.db")), Notified::NoDaemon);
+    }
+}
