@@ -29,7 +29,10 @@
 
 use std::sync::OnceLock;
 
-use metrics::{Counter, Gauge, Histogram};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use metrics::{Counter, Gauge};
 
 use metrics::Unit;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -173,7 +176,10 @@ fn build_and_install() -> PrometheusHandle {
 
 /// Registers the HELP text (and unit) of every metric in [`METRICS`].
 fn describe() {
-    for m in METRICS {
+    for m in METRICS
+        .iter()
+        .filter(|m| !OWN.iter().any(|h| h.name == m.name))
+    {
         match m.kind {
             Kind::Counter => metrics::describe_counter!(m.name, Unit::Count, m.help),
             Kind::Gauge => metrics::describe_gauge!(m.name, m.help),
@@ -288,10 +294,6 @@ pub struct Hot {
     pub mt_forwarded: Counter,
     /// `optgate_inflight_requests{side="platform"}`.
     pub inflight_platform: Gauge,
-    /// `optgate_upstream_response_seconds`.
-    pub upstream_response: Histogram,
-    /// `optgate_added_latency_seconds`.
-    pub added_latency: Histogram,
 }
 
 impl std::fmt::Debug for Hot {
@@ -338,8 +340,6 @@ pub fn hot() -> &'static Hot {
                 .collect(),
             mt_forwarded: metrics::counter!("optgate_mt_total", "outcome" => "forwarded"),
             inflight_platform: metrics::gauge!("optgate_inflight_requests", "side" => "platform"),
-            upstream_response: metrics::histogram!("optgate_upstream_response_seconds"),
-            added_latency: metrics::histogram!("optgate_added_latency_seconds"),
         }
     })
 }
@@ -356,5 +356,251 @@ pub fn count_pdu(side: Side, direction: Direction, command_id: u32) {
     match HOT_COMMANDS.iter().position(|&c| c == command_id) {
         Some(k) => hot().pdus[k][i].increment(1),
         None => metrics::counter!("optgate_pdus_total", "side" => side_name(side), "direction" => direction_name(direction), "command" => crate::pdu::command::command_name(command_id)).increment(1),
+    }
+}
+
+/// PDU counts and latencies of one task, added to the shared metrics once
+/// per loop turn ([`Local::flush`]) instead of once per PDU: under load a
+/// turn handles dozens of PDUs, and every shared update is a contended
+/// atomic. Dropping it flushes what is left.
+#[derive(Debug)]
+pub struct Local {
+    pdus: [[u32; 4]; HOT_COMMANDS.len()],
+    dirty: bool,
+    /// `optgate_upstream_response_seconds` samples.
+    pub upstream_response: LocalHist,
+    /// `optgate_added_latency_seconds` samples.
+    pub added_latency: LocalHist,
+}
+
+impl Default for Local {
+    fn default() -> Self {
+        Local {
+            pdus: [[0; 4]; HOT_COMMANDS.len()],
+            dirty: false,
+            upstream_response: LocalHist::new(&UPSTREAM_RESPONSE),
+            added_latency: LocalHist::new(&ADDED_LATENCY),
+        }
+    }
+}
+
+impl Local {
+    /// Counts one PDU (at the next flush).
+    pub fn pdu(&mut self, side: Side, direction: Direction, command_id: u32) {
+        let i = match side {
+            Side::Platform => 0,
+            Side::Carrier => 2,
+        } + match direction {
+            Direction::In => 0,
+            Direction::Out => 1,
+        };
+        match HOT_COMMANDS.iter().position(|&c| c == command_id) {
+            Some(k) => {
+                self.pdus[k][i] += 1;
+                self.dirty = true;
+            }
+            None => count_pdu(side, direction, command_id),
+        }
+    }
+
+    /// Publishes everything counted since the last flush.
+    pub fn flush(&mut self) {
+        if self.dirty {
+            self.dirty = false;
+            let hot = hot();
+            for (k, row) in self.pdus.iter_mut().enumerate() {
+                for (i, n) in row.iter_mut().enumerate() {
+                    if *n > 0 {
+                        hot.pdus[k][i].increment(u64::from(*n));
+                        *n = 0;
+                    }
+                }
+            }
+        }
+        self.upstream_response.flush();
+        self.added_latency.flush();
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+const NB: usize = LATENCY_BUCKETS.len();
+
+/// A latency histogram with [`LATENCY_BUCKETS`] that optgate keeps and
+/// renders itself ([`render_own`]): fed in bulk by [`LocalHist`], it costs
+/// a few atomic adds per loop turn where the recorder's histogram costs
+/// several per sample.
+#[derive(Debug)]
+pub struct OwnHist {
+    name: &'static str,
+    /// Non-cumulative counts; the last is above the largest bound.
+    buckets: [AtomicU64; NB + 1],
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+impl OwnHist {
+    const fn new(name: &'static str) -> OwnHist {
+        OwnHist {
+            name,
+            buckets: [const { AtomicU64::new(0) }; NB + 1],
+            sum_nanos: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// A local accumulator for this histogram (flushed on drop).
+    pub fn local(&'static self) -> LocalHist {
+        LocalHist::new(self)
+    }
+
+    /// Appends this histogram in the Prometheus text format.
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let help = METRICS
+            .iter()
+            .find(|m| m.name == self.name)
+            .map_or("", |m| m.help);
+        let _ = writeln!(out, "# HELP {} {}", self.name, help);
+        let _ = writeln!(out, "# TYPE {} histogram", self.name);
+        let mut cumulative = 0u64;
+        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{}_bucket{{le=\"{bound}\"}} {cumulative}", self.name);
+        }
+        cumulative += self.buckets[NB].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{}_bucket{{le=\"+Inf\"}} {cumulative}", self.name);
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{}_sum {sum}", self.name);
+        let _ = writeln!(out, "{}_count {cumulative}", self.name);
+        out.push('\n');
+    }
+}
+
+/// `optgate_upstream_response_seconds`.
+pub static UPSTREAM_RESPONSE: OwnHist = OwnHist::new("optgate_upstream_response_seconds");
+/// `optgate_added_latency_seconds`.
+pub static ADDED_LATENCY: OwnHist = OwnHist::new("optgate_added_latency_seconds");
+static OWN: [&OwnHist; 2] = [&UPSTREAM_RESPONSE, &ADDED_LATENCY];
+
+/// Appends the histograms optgate renders itself to a `/metrics` body.
+pub fn render_own(out: &mut String) {
+    for h in OWN {
+        h.render(out);
+    }
+}
+
+/// Samples of one task for an [`OwnHist`], published by [`LocalHist::flush`]
+/// (and on drop).
+#[derive(Debug)]
+pub struct LocalHist {
+    target: &'static OwnHist,
+    buckets: [u64; NB + 1],
+    sum_nanos: u64,
+    count: u64,
+}
+
+impl LocalHist {
+    fn new(target: &'static OwnHist) -> LocalHist {
+        LocalHist {
+            target,
+            buckets: [0; NB + 1],
+            sum_nanos: 0,
+            count: 0,
+        }
+    }
+
+    /// Counts one sample.
+    pub fn record(&mut self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = LATENCY_BUCKETS.partition_point(|&b| b < secs);
+        self.buckets[i] += 1;
+        self.sum_nanos = self
+            .sum_nanos
+            .saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        self.count += 1;
+    }
+
+    /// Publishes the samples counted since the last flush.
+    pub fn flush(&mut self) {
+        if self.count == 0 {
+            return;
+        }
+        for (i, n) in self.buckets.iter_mut().enumerate() {
+            if *n > 0 {
+                self.target.buckets[i].fetch_add(*n, Ordering::Relaxed);
+                *n = 0;
+            }
+        }
+        self.target
+            .sum_nanos
+            .fetch_add(self.sum_nanos, Ordering::Relaxed);
+        self.target.count.fetch_add(self.count, Ordering::Relaxed);
+        self.sum_nanos = 0;
+        self.count = 0;
+    }
+}
+
+impl Drop for LocalHist {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+#[cfg(test)]
+mod own_tests {
+    use super::*;
+
+    #[test]
+    fn own_histogram_counts_into_inclusive_buckets_and_renders() {
+        static H: OwnHist = OwnHist::new("optgate_added_latency_seconds");
+        let mut l = LocalHist::new(&H);
+        l.record(Duration::from_micros(50)); // on a bound: in that bucket
+        l.record(Duration::from_millis(3));
+        l.record(Duration::from_secs(20)); // above every bound
+        let mut text = String::new();
+        H.render(&mut text);
+        assert!(!text.contains("_count 3"), "nothing before the flush");
+        l.flush();
+        let mut text = String::new();
+        H.render(&mut text);
+        for line in [
+            "optgate_added_latency_seconds_bucket{le=\"0.00005\"} 1",
+            "optgate_added_latency_seconds_bucket{le=\"0.0025\"} 1",
+            "optgate_added_latency_seconds_bucket{le=\"0.005\"} 2",
+            "optgate_added_latency_seconds_bucket{le=\"10\"} 2",
+            "optgate_added_latency_seconds_bucket{le=\"+Inf\"} 3",
+            "optgate_added_latency_seconds_count 3",
+            "optgate_added_latency_seconds_sum 20.00305",
+            "# TYPE optgate_added_latency_seconds histogram",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn local_counts_reach_the_counters_on_flush() {
+        let mut l = Local::default();
+        l.pdu(
+            Side::Platform,
+            Direction::In,
+            crate::pdu::command::SUBMIT_SM,
+        );
+        l.pdu(
+            Side::Platform,
+            Direction::In,
+            crate::pdu::command::SUBMIT_SM,
+        );
+        assert!(l.dirty);
+        l.flush();
+        assert!(!l.dirty);
+        assert!(l.pdus.iter().flatten().all(|&n| n == 0));
     }
 }

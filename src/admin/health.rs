@@ -48,7 +48,11 @@ pub async fn metrics(State(state): State<AdminState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        {
+            let mut text = state.metrics.render();
+            crate::telemetry::render_own(&mut text);
+            text
+        },
     )
         .into_response()
 }

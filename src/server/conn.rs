@@ -61,6 +61,8 @@ pub(super) struct Session {
     connected: Instant,
     last_rx: Instant,
     enquire_out: Option<Instant>,
+    /// Metrics of this session, published once per loop turn.
+    tel: telemetry::Local,
 }
 
 /// One event while draining at shutdown.
@@ -110,6 +112,7 @@ impl Session {
             seq: SeqGen::new(1),
             connected: now,
             last_rx: now,
+            tel: telemetry::Local::default(),
             enquire_out: None,
         }
     }
@@ -157,6 +160,7 @@ impl Session {
                     Ok(Flow::Continue) => {}
                 }
             }
+            self.tel.flush();
             let flushed = timeout(
                 self.ctx.settings.response_timeout,
                 SinkExt::<&Pdu>::flush(&mut self.writer),
@@ -198,7 +202,7 @@ impl Session {
         let id = pdu.command_id();
         match self.writer.feed(&pdu).await {
             Ok(()) => {
-                telemetry::count_pdu(Side::Platform, Direction::Out, id);
+                self.tel.pdu(Side::Platform, Direction::Out, id);
                 Flow::Continue
             }
             Err(_) => Flow::Close,
@@ -289,7 +293,7 @@ impl Session {
 
     async fn on_pdu(&mut self, pdu: Pdu) -> Flow {
         let id = pdu.command_id();
-        telemetry::count_pdu(Side::Platform, Direction::In, id);
+        self.tel.pdu(Side::Platform, Direction::In, id);
         if let Verdict::Refuse(code) = self.state.check(id) {
             return self
                 .feed(crate::route::answer(id, code, pdu.sequence_number))
@@ -412,7 +416,8 @@ impl Session {
     }
 
     async fn on_request(&mut self, pdu: Pdu) -> Flow {
-        let received = Instant::now();
+        // Set by on_item when this request was read: one clock read per PDU.
+        let received = self.last_rx;
         let seq = pdu.sequence_number;
         let cid = pdu.command_id();
         let Some(account) = self.account.clone() else {

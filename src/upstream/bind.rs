@@ -102,6 +102,8 @@ struct State {
     enquire_out: Option<Instant>,
     paused_until: Option<tokio::time::Instant>,
     ack_tx: mpsc::Sender<Pdu>,
+    /// Metrics of this bind, published once per loop turn.
+    tel: telemetry::Local,
 }
 
 /// Queues `pdu` on the writer (written at the next flush, or earlier when
@@ -249,6 +251,7 @@ impl BindTask {
             enquire_out: None,
             paused_until: None,
             ack_tx,
+            tel: telemetry::Local::default(),
         };
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut reported = 0usize;
@@ -279,6 +282,7 @@ impl BindTask {
                 break e;
             }
             sync_inflight_gauge(st.inflight.len(), &mut reported);
+            st.tel.flush();
             let flushed = timeout(s.response_timeout, SinkExt::<&Pdu>::flush(&mut writer)).await;
             if !matches!(flushed, Ok(Ok(()))) {
                 break End::Lost("write to carrier failed or stalled".into());
@@ -338,7 +342,7 @@ impl BindTask {
             }
             Some(Ok(Ok(pdu))) => pdu,
         };
-        telemetry::count_pdu(Side::Carrier, Direction::In, pdu.command_id());
+        st.tel.pdu(Side::Carrier, Direction::In, pdu.command_id());
         self.on_carrier_pdu(pdu, st, writer).await
     }
 
@@ -350,7 +354,8 @@ impl BindTask {
         writer: &mut Writer,
     ) -> Result<(), End> {
         let s = &self.settings;
-        if let Err(wait) = s.tps.take(Instant::now()) {
+        let now = Instant::now();
+        if let Err(wait) = s.tps.take(now) {
             st.paused_until = Some(tokio::time::Instant::now() + wait);
             self.accepting.store(false, Ordering::Release);
         }
@@ -358,7 +363,6 @@ impl BindTask {
         let mut pdu = req.pdu;
         let orig_seq = pdu.sequence_number;
         pdu.sequence_number = up_seq;
-        let now = Instant::now();
         st.inflight.insert(
             up_seq,
             InFlight {
@@ -374,7 +378,7 @@ impl BindTask {
                 deadline: now + s.response_timeout,
             },
         );
-        telemetry::count_pdu(Side::Carrier, Direction::Out, pdu.command_id());
+        st.tel.pdu(Side::Carrier, Direction::Out, pdu.command_id());
         feed(writer, &pdu).await
     }
 
@@ -420,10 +424,13 @@ impl BindTask {
                 st.paused_until = Some(tokio::time::Instant::now() + Duration::from_millis(500));
                 self.accepting.store(false, Ordering::Release);
             }
-            telemetry::hot()
+            // The read time of this turn: one clock read per item.
+            let now = st.last_rx;
+            st.tel
                 .upstream_response
-                .record(entry.sent.elapsed().as_secs_f64());
-            self.answer_platform(entry, pdu).await;
+                .record(now.saturating_duration_since(entry.sent));
+            self.answer_platform(entry, pdu, now, &mut st.tel.added_latency)
+                .await;
             return Ok(());
         }
         match id {
@@ -450,13 +457,18 @@ impl BindTask {
     }
 
     /// Routes a carrier answer back to the platform that asked.
-    async fn answer_platform(&self, entry: InFlight, mut pdu: Pdu) {
+    async fn answer_platform(
+        &self,
+        entry: InFlight,
+        mut pdu: Pdu,
+        now: Instant,
+        added_latency: &mut telemetry::LocalHist,
+    ) {
         // What optgate added: the platform's whole wait minus the carrier's share.
-        let now = Instant::now();
         let added = now
-            .duration_since(entry.received)
-            .saturating_sub(now.duration_since(entry.sent));
-        telemetry::hot().added_latency.record(added.as_secs_f64());
+            .saturating_duration_since(entry.received)
+            .saturating_sub(now.saturating_duration_since(entry.sent));
+        added_latency.record(added);
         pdu.sequence_number = entry.orig_seq;
         if pdu.command_status == status::ESME_ROK {
             // Only messages that asked for receipts will get one: the id map
@@ -499,7 +511,9 @@ impl BindTask {
             match tokio::time::timeout_at(deadline, reader.next()).await {
                 Ok(Some(Ok(Ok(pdu)))) if cmd::is_response(pdu.command_id()) => {
                     if let Some(entry) = inflight.remove(&pdu.sequence_number) {
-                        self.answer_platform(entry, pdu).await;
+                        let mut added = telemetry::ADDED_LATENCY.local();
+                        self.answer_platform(entry, pdu, Instant::now(), &mut added)
+                            .await;
                     }
                 }
                 Ok(Some(Ok(Ok(_)))) => {}
