@@ -5,7 +5,6 @@
 //! `phonenumber` crate), never from hand-written length tables.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
 
 use phonenumber::country;
 use phonenumber::metadata::{Descriptors, DATABASE};
@@ -62,30 +61,30 @@ pub fn is_known_country_code(code: &str) -> bool {
     region_for(code).is_some()
 }
 
-type Cache = Mutex<HashMap<(String, String), Option<String>>>;
+/// Per country code: digits → national normal form (None: not parseable).
+type Cache = HashMap<String, HashMap<String, Option<String>, foldhash::fast::RandomState>>;
 
-fn national_cached(digits: &str, cc: &str) -> Option<String> {
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let key = (cc.to_owned(), digits.to_owned());
-    // A poisoned lock only means another thread panicked mid-insert; the map
-    // is still a valid cache, so keep using it.
-    if let Some(hit) = lock(cache).get(&key) {
-        return hit.clone();
-    }
-    let result = national(digits, cc);
-    let mut map = lock(cache);
-    if map.len() >= CACHE_MAX {
-        map.clear();
-    }
-    map.insert(key, result.clone());
-    result
+thread_local! {
+    /// Per thread, so the message path takes no lock; a hit allocates only
+    /// the returned string.
+    static CACHE: std::cell::RefCell<Cache> = std::cell::RefCell::new(HashMap::new());
 }
 
-fn lock(cache: &Cache) -> std::sync::MutexGuard<'_, HashMap<(String, String), Option<String>>> {
-    cache
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+fn national_cached(digits: &str, cc: &str) -> Option<String> {
+    let hit = CACHE.with(|c| c.borrow().get(cc).and_then(|m| m.get(digits)).cloned());
+    if let Some(hit) = hit {
+        return hit;
+    }
+    let result = national(digits, cc);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let map = c.entry(cc.to_owned()).or_default();
+        if map.len() >= CACHE_MAX {
+            map.clear();
+        }
+        map.insert(digits.to_owned(), result.clone());
+    });
+    result
 }
 
 /// The main region of a calling code, e.g. `"1"` → US, `"44"` → GB.

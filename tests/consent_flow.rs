@@ -625,29 +625,35 @@ async fn consent_set_from_the_command_line_takes_effect_on_the_next_submit() {
     );
     let file = dir.join("cli.toml");
     std::fs::write(&file, cfg_text).unwrap();
-    let cli = |status: &str| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_optgate"))
-            .args(["consent", "set", "-c"])
-            .arg(&file)
-            .args([
-                "--campaign",
-                "allow",
-                "--sender",
-                "14155550102",
-                "--recipient",
-                to,
-                "--status",
-                status,
-                "--reason",
-                "test",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    // The command runs off this (single-threaded) runtime: it waits for the
+    // daemon, whose tasks run here, to confirm over the control socket.
+    let cli = |status: &'static str| {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_optgate"))
+                .args(["consent", "set", "-c"])
+                .arg(&file)
+                .args([
+                    "--campaign",
+                    "allow",
+                    "--sender",
+                    "14155550102",
+                    "--recipient",
+                    to,
+                    "--status",
+                    status,
+                    "--reason",
+                    "test",
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        })
     };
     // Warm the daemon's consent cache: the first message sets the status
     // and the footer flag, the second reads the row and caches it, the
@@ -668,7 +674,8 @@ async fn consent_set_from_the_command_line_takes_effect_on_the_next_submit() {
     };
     let cache = r.daemon.store().consent_cache().clone();
     assert!(cache.contains(&key), "the active row is cached");
-    cli("refused");
+    let stderr = cli("refused").await.unwrap();
+    assert!(!stderr.contains("did not confirm"), "{stderr}");
     assert!(!cache.contains(&key), "the command line emptied the cache");
     assert_eq!(
         r.p.request(submit("14155550102", to, "two"))
@@ -677,7 +684,7 @@ async fn consent_set_from_the_command_line_takes_effect_on_the_next_submit() {
             .command_status,
         0x400
     );
-    cli("active");
+    cli("active").await.unwrap();
     assert_eq!(
         r.p.request(submit("14155550102", to, "three"))
             .await

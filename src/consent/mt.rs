@@ -92,24 +92,16 @@ impl Engine {
             f.dest_ton,
             &cfg.country_code,
         );
+        let group = f.concat.map(|c| (c.reference, c.total));
+        if self.cached_forward(&cfg, account, &campaign_id, &sender, &recipient, group) {
+            crate::telemetry::hot().mt_forwarded.increment(1);
+            return MtAction::Forward(pdu);
+        }
         let text = if f.concat.is_some() {
             None
         } else {
             msgs::text(&f, cfg.alphabet)
         };
-        let group = f.concat.map(|c| (c.reference, c.total));
-        if self.cached_forward(
-            &cfg,
-            account,
-            &campaign_id,
-            &sender,
-            &recipient,
-            &text,
-            group,
-        ) {
-            crate::telemetry::hot().mt_forwarded.increment(1);
-            return MtAction::Forward(pdu);
-        }
         let work = Work {
             cfg: cfg.clone(),
             campaign_id,
@@ -157,7 +149,8 @@ impl Engine {
     /// custom message (so no footer), and for a later part of a multipart
     /// message, a first part that was forwarded too. Anything else — a
     /// miss, a write to make, a hold or a block — goes to the store thread.
-    #[allow(clippy::too_many_arguments)]
+    /// The text is not needed: to an active scope key that already had a
+    /// custom message, every text is forwarded as it is.
     fn cached_forward(
         &self,
         cfg: &EngineConfig,
@@ -165,21 +158,20 @@ impl Engine {
         campaign_id: &str,
         sender: &str,
         recipient: &str,
-        text: &Option<String>,
         group: Option<(u16, u8)>,
     ) -> bool {
         let Some(campaign) = cfg.campaigns.get(campaign_id) else {
             return false;
         };
         let key = store_key(campaign, sender, recipient);
-        let Some(row) = self.store().consent_cache().get(&key) else {
+        let Some(row) = self.store().consent_cache().state(&key) else {
             return false;
         };
         if row.status != ConsentStatus::Active || !row.custom_forwarded {
             return false;
         }
         let facts = MtFacts {
-            text: text.clone(),
+            text: None,
             held_for_recipient: 0,
             opt_in_request_ever_sent: row.opt_in_request_sent,
             custom_message_ever_forwarded: true,

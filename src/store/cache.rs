@@ -12,8 +12,9 @@
 //!   the running daemon over the control socket next to the database
 //!   ([`control_path`]) and waits for the answer, which comes after the
 //!   cache was emptied; so the change holds for the very next message;
-//! - anything else (a hand edit with `sqlite3`): entries expire after
-//!   [`ENTRY_TTL`], so such a change is seen within that time.
+//! - anything else (a hand edit with `sqlite3`): the store thread sees
+//!   `PRAGMA data_version` move at its next batch and empties the cache;
+//!   and entries expire after [`ENTRY_TTL`] in any case.
 //!
 //! Only rows read on the store thread inside a batch transaction are put in
 //! (never state a request of the same job wrote), so an entry is never newer
@@ -29,12 +30,20 @@ use std::time::{Duration, Instant};
 use super::consent::{ConsentRow, Key};
 
 /// How long an entry is trusted without being read again.
-pub const ENTRY_TTL: Duration = Duration::from_secs(2);
+pub const ENTRY_TTL: Duration = Duration::from_secs(10);
 /// Most entries kept; a full shard drops its expired entries, then all.
 pub const CAPACITY: usize = 200_000;
 const SHARDS: usize = 16;
 
 type Map = HashMap<Key, Entry, foldhash::fast::RandomState>;
+
+/// The decision-relevant part of a cached row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachedState {
+    pub status: crate::policy::ConsentStatus,
+    pub opt_in_request_sent: bool,
+    pub custom_forwarded: bool,
+}
 
 struct Entry {
     row: ConsentRow,
@@ -84,6 +93,20 @@ impl ConsentCache {
             .get(key)
             .filter(|e| e.at.elapsed() < self.ttl)
             .map(|e| e.row.clone())
+    }
+
+    /// What the MT decision needs of the cached row of `key`, if present and
+    /// fresh, without copying its strings.
+    pub fn state(&self, key: &Key) -> Option<CachedState> {
+        let shard = self.shard(key).lock().ok()?;
+        shard
+            .get(key)
+            .filter(|e| e.at.elapsed() < self.ttl)
+            .map(|e| CachedState {
+                status: e.row.status,
+                opt_in_request_sent: e.row.opt_in_request_sent,
+                custom_forwarded: e.row.custom_forwarded,
+            })
     }
 
     /// Whether `key` has a fresh entry (for tests and metrics).

@@ -14,6 +14,14 @@ use super::{
 };
 use crate::config::Durability;
 
+/// How long the store thread lets id map rows gather before it commits a
+/// batch that holds nothing else (the most a crash can lose of them, plus
+/// one commit).
+const WRITE_BEHIND_GATHER: Duration = Duration::from_millis(2);
+/// ... unless this many are waiting.
+const WRITE_BEHIND_ROWS: usize = 5_000;
+/// How often the gathering looks for other requests.
+const GATHER_POLL: Duration = Duration::from_micros(100);
 /// How often expired id map rows are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// Id map rows deleted per purge step; steps interleave with batches so a
@@ -141,6 +149,8 @@ struct Worker {
     ids: IdBuffer,
     /// The buffer taken by the running batch (kept to reuse its memory).
     taken: Vec<IdRow>,
+    /// `PRAGMA data_version` at the last batch.
+    data_version: Option<i64>,
     opts: StoreOptions,
     counters: Arc<Counters>,
     /// Committed number of stored deliveries (kept here: COUNT(*) per
@@ -186,7 +196,11 @@ pub(super) fn run(
     let _ = ready.send(Ok(()));
     let mut requests = Vec::with_capacity(worker.opts.batch_max);
     while let Some(first) = rx.blocking_recv() {
+        let write_behind_only = matches!(first, Request::Wake);
         requests.push(first);
+        if write_behind_only {
+            worker.gather(&mut rx, &mut requests);
+        }
         // Stop draining at a Close: what was queued after it is refused.
         while requests.len() < worker.opts.batch_max
             && !matches!(requests.last(), Some(Request::Close { .. }))
@@ -259,12 +273,38 @@ impl Worker {
             cache,
             ids,
             taken: Vec::new(),
+            data_version: None,
             opts,
             counters,
             stored,
             purge_due: true,
             last_purge: Instant::now(),
         })
+    }
+
+    /// Only id map rows are waiting and nobody waits for them: lets more
+    /// gather (up to [`WRITE_BEHIND_GATHER`] or [`WRITE_BEHIND_ROWS`]) so one
+    /// commit — a WAL append and an fsync — carries them. Any other request
+    /// ends the wait at once (within [`GATHER_POLL`]) and joins the batch.
+    fn gather(&self, rx: &mut mpsc::Receiver<Request>, requests: &mut Vec<Request>) {
+        let until = Instant::now() + WRITE_BEHIND_GATHER;
+        loop {
+            match rx.try_recv() {
+                Ok(Request::Wake) => {}
+                Ok(other) => {
+                    requests.push(other);
+                    return;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    let rows = self.ids.lock().map_or(0, |v| v.len());
+                    if rows >= WRITE_BEHIND_ROWS || Instant::now() >= until {
+                        return;
+                    }
+                    std::thread::sleep(GATHER_POLL);
+                }
+            }
+        }
     }
 
     /// Runs `requests` in one transaction, commits once, then answers them.
@@ -288,6 +328,7 @@ impl Worker {
             .transaction_with_behavior(TransactionBehavior::Immediate)
         {
             Ok(mut tx) => {
+                check_external_writes(&tx, &mut self.data_version, &self.cache);
                 // Buffered id map rows first: everything queued after them
                 // (a look-up, a flush) sees them.
                 if let Ok(mut buf) = self.ids.lock() {
@@ -375,6 +416,22 @@ impl Worker {
                 tracing::warn!(error = %e, "id map purge failed");
             }
         }
+    }
+}
+
+/// Empties the consent cache when another connection (the command line,
+/// a hand edit) committed since the last batch. The command line also says
+/// so over the control socket, which is what makes its change hold for the
+/// very next message; this catches every other writer at the next batch.
+fn check_external_writes(c: &Connection, last: &mut Option<i64>, cache: &ConsentCache) {
+    let version = c
+        .prepare_cached("PRAGMA data_version")
+        .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)));
+    if let Ok(v) = version {
+        if last.is_some_and(|old| old != v) {
+            cache.clear();
+        }
+        *last = Some(v);
     }
 }
 

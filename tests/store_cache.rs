@@ -1,0 +1,158 @@
+//! The consent read cache stays correct against every writer: the store
+//! thread's own writes, another connection's commits, and the command line
+//! (which also tells the daemon over the control socket).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use optgate::policy::ConsentStatus;
+use optgate::store::consent::{self, ConsentRow, Key};
+use optgate::store::{Database, Durable, Store, StoreOptions};
+
+fn key(r: &str) -> Key {
+    Key {
+        campaign: "c".into(),
+        sender: String::new(),
+        recipient: r.into(),
+    }
+}
+
+/// Reads `k` on the store thread and offers the row to the cache.
+async fn read_and_fill(store: &Store, k: Key) -> ConsentRow {
+    store
+        .transact(move |env| {
+            let row = consent::get(env.conn(), &k)?;
+            env.fill_consent(&row);
+            Ok((row, Durable::Now))
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn store_writes_drop_the_key_before_the_writer_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreOptions::new(dir.path().join("o.db")))
+        .await
+        .unwrap();
+    let cache = store.consent_cache().clone();
+    let (a, b) = (key("1"), key("2"));
+    for k in [&a, &b] {
+        let k = k.clone();
+        store
+            .transact(move |env| {
+                consent::set_status(env.conn(), &k, ConsentStatus::Active, "test", "")?;
+                Ok(((), Durable::AfterCommit))
+            })
+            .await
+            .unwrap();
+    }
+    read_and_fill(&store, a.clone()).await;
+    read_and_fill(&store, b.clone()).await;
+    assert_eq!(
+        cache.state(&a).map(|s| s.status),
+        Some(ConsentStatus::Active)
+    );
+
+    // A STOP-like change: when its answer arrives, the key is gone.
+    let k = a.clone();
+    store
+        .transact(move |env| {
+            consent::set_status(env.conn(), &k, ConsentStatus::Refused, "STOP", "")?;
+            Ok(((), Durable::AfterCommit))
+        })
+        .await
+        .unwrap();
+    assert!(!cache.contains(&a), "the written key was dropped");
+    assert!(cache.contains(&b), "other keys stay");
+
+    // A work that reads and writes the same key does not cache it.
+    let k = b.clone();
+    store
+        .transact(move |env| {
+            let row = consent::get(env.conn(), &k)?;
+            consent::mark(env.conn(), &k, consent::Flag::CustomForwarded)?;
+            env.fill_consent(&row);
+            Ok(((), Durable::Now))
+        })
+        .await
+        .unwrap();
+    assert!(!cache.contains(&b));
+    // Read again: now the cache has the refused row.
+    let row = read_and_fill(&store, a.clone()).await;
+    assert_eq!(row.status, ConsentStatus::Refused);
+    assert_eq!(
+        cache.state(&a).map(|s| s.status),
+        Some(ConsentStatus::Refused)
+    );
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn another_connections_commit_empties_the_cache_at_the_next_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.db");
+    let store = Store::open(StoreOptions::new(&path)).await.unwrap();
+    let cache = store.consent_cache().clone();
+    let a = key("1");
+    read_and_fill(&store, a.clone()).await;
+    assert!(cache.contains(&a));
+
+    // A hand edit: a plain connection, no control socket.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .execute(
+            "INSERT INTO consent (campaign, sender, recipient, status, updated_at, source)
+             VALUES ('c', '', '1', 'refused', 0, 'hand')",
+            [],
+        )
+        .unwrap();
+    assert!(cache.contains(&a), "not seen before a batch runs");
+    store.ping().await.unwrap();
+    assert!(!cache.contains(&a), "data_version moved: cache emptied");
+    let row = read_and_fill(&store, a.clone()).await;
+    assert_eq!(row.status, ConsentStatus::Refused);
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_command_line_empties_a_running_daemons_cache_before_it_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.db");
+    let store = Store::open(StoreOptions::new(&path)).await.unwrap();
+    let cache = store.consent_cache().clone();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let control = tokio::spawn(optgate::store::cache::serve_control(
+        path.clone(),
+        cache.clone(),
+        rx,
+    ));
+    let a = key("1");
+    read_and_fill(&store, a.clone()).await;
+    // Wait for the socket to exist.
+    let sock = optgate::store::cache::control_path(&path);
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(cache.contains(&a));
+    // Database::write is what `optgate consent set/import` use; it blocks,
+    // so run it off the runtime. No batch runs in between.
+    let p = path.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut db = Database::open(&p).unwrap();
+        db.write(|c| consent::set_status(c, &key("1"), ConsentStatus::Refused, "cli", ""))
+            .unwrap();
+    })
+    .await
+    .unwrap();
+    assert!(!cache.contains(&a), "emptied before the command returned");
+    tx.send(true).unwrap();
+    control.await.unwrap();
+    assert!(!sock.exists(), "socket removed at shutdown");
+    assert_eq!(
+        optgate::store::cache::notify_daemon(&path),
+        optgate::store::cache::Notified::NoDaemon
+    );
+    store.close().await.unwrap();
+}
