@@ -64,15 +64,46 @@ enum Outcome {
     Reject(u32),
 }
 
+/// What [`Engine::mt_quick`] could decide without the store.
+#[derive(Debug)]
+pub enum MtQuick {
+    /// Forward the PDU unchanged.
+    Forward,
+    /// Answer the platform with this PDU.
+    Reply(Pdu),
+    /// The store must decide: pass this to [`Engine::mt_stored`].
+    Store(Prepared),
+}
+
+/// An MT's normalised numbers and campaign, for the store half.
+#[derive(Debug)]
+pub struct Prepared {
+    campaign_id: String,
+    sender: String,
+    recipient: String,
+    group: Option<(u16, u8)>,
+}
+
 impl Engine {
     /// Decides a submit_sm / data_sm from `account`. Messages from senders
     /// outside approved campaigns pass untouched (or are rejected under
     /// `unassigned_senders = "reject"`).
     pub async fn on_mt(&self, account: &Arc<str>, pdu: Pdu) -> MtAction {
+        match self.mt_quick(account, &pdu) {
+            MtQuick::Forward => MtAction::Forward(pdu),
+            MtQuick::Reply(r) => MtAction::Reply(r),
+            MtQuick::Store(prep) => self.mt_stored(account, prep, pdu).await,
+        }
+    }
+
+    /// The part of the MT decision that needs no store: senders outside
+    /// campaigns, `unassigned_senders = "reject"`, and scope keys the
+    /// consent cache shows active (see `cached_forward`). Synchronous, so
+    /// the common case costs no future and no copy of the PDU.
+    pub fn mt_quick(&self, account: &Arc<str>, pdu: &Pdu) -> MtQuick {
         let cfg = self.config();
-        let (cid, seq) = (pdu.command_id(), pdu.sequence_number);
-        let Some(f) = msgs::facts(&pdu) else {
-            return MtAction::Forward(pdu);
+        let Some(f) = msgs::facts(pdu) else {
+            return MtQuick::Forward;
         };
         let sender = crate::numbers::normalise(
             &String::from_utf8_lossy(&f.source),
@@ -80,10 +111,14 @@ impl Engine {
             &cfg.country_code,
         );
         let campaign_id = match cfg.campaigns.lookup(&sender) {
-            Lookup::PassThrough => return MtAction::Forward(pdu),
+            Lookup::PassThrough => return MtQuick::Forward,
             Lookup::Reject(code) => {
                 metrics::counter!("optgate_mt_total", "outcome" => "blocked").increment(1);
-                return MtAction::Reply(crate::route::answer(cid, code, seq));
+                return MtQuick::Reply(crate::route::answer(
+                    pdu.command_id(),
+                    code,
+                    pdu.sequence_number,
+                ));
             }
             Lookup::Enforce(c) => c.id.clone(),
         };
@@ -95,8 +130,30 @@ impl Engine {
         let group = f.concat.map(|c| (c.reference, c.total));
         if self.cached_forward(&cfg, account, &campaign_id, &sender, &recipient, group) {
             crate::telemetry::hot().mt_forwarded.increment(1);
-            return MtAction::Forward(pdu);
+            return MtQuick::Forward;
         }
+        MtQuick::Store(Prepared {
+            campaign_id,
+            sender,
+            recipient,
+            group,
+        })
+    }
+
+    /// The store half of the MT decision: read, decide and write on the
+    /// store thread, in order with MO consent changes.
+    pub async fn mt_stored(&self, account: &Arc<str>, prep: Prepared, pdu: Pdu) -> MtAction {
+        let cfg = self.config();
+        let (cid, seq) = (pdu.command_id(), pdu.sequence_number);
+        let Some(f) = msgs::facts(&pdu) else {
+            return MtAction::Forward(pdu);
+        };
+        let Prepared {
+            campaign_id,
+            sender,
+            recipient,
+            group,
+        } = prep;
         let text = if f.concat.is_some() {
             None
         } else {

@@ -20,7 +20,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 use super::auth;
 use super::ServerCtx;
 use crate::codec::SmppCodec;
-use crate::consent::mt::MtAction;
+use crate::consent::mt::{MtAction, MtQuick};
 use crate::consent::multi::MultiAction;
 use crate::deliver::{DispatchMsg, Dispatcher, SESSION_WINDOW};
 use crate::pdu::{command as cmd, status, BindResp, Body, Pdu};
@@ -438,9 +438,15 @@ impl Session {
         }
         let mut unsuccess = Vec::new();
         let pdu = match cid {
-            cmd::SUBMIT_SM | cmd::DATA_SM => match self.ctx.engine.on_mt(&account, pdu).await {
-                MtAction::Forward(p) => p,
-                MtAction::Reply(resp) => return self.feed(resp).await,
+            cmd::SUBMIT_SM | cmd::DATA_SM => match self.ctx.engine.mt_quick(&account, &pdu) {
+                MtQuick::Forward => pdu,
+                MtQuick::Reply(resp) => return self.feed(resp).await,
+                MtQuick::Store(prep) => {
+                    match self.ctx.engine.mt_stored(&account, prep, pdu).await {
+                        MtAction::Forward(p) => p,
+                        MtAction::Reply(resp) => return self.feed(resp).await,
+                    }
+                }
             },
             cmd::SUBMIT_MULTI => match self.ctx.engine.on_multi(&account, pdu).await {
                 MultiAction::Forward { pdu, unsuccess: u } => {
