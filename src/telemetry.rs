@@ -344,18 +344,25 @@ pub fn hot() -> &'static Hot {
     })
 }
 
-/// Counts one PDU in `optgate_pdus_total`.
-pub fn count_pdu(side: Side, direction: Direction, command_id: u32) {
-    let i = match side {
+/// Where a PDU's counter sits in `Hot::pdus`: the command's row (`None`
+/// for commands outside `HOT_COMMANDS`) and the side/direction column.
+fn pdu_slot(side: Side, direction: Direction, command_id: u32) -> (Option<usize>, usize) {
+    let column = match side {
         Side::Platform => 0,
         Side::Carrier => 2,
     } + match direction {
         Direction::In => 0,
         Direction::Out => 1,
     };
-    match HOT_COMMANDS.iter().position(|&c| c == command_id) {
-        Some(k) => hot().pdus[k][i].increment(1),
-        None => metrics::counter!("optgate_pdus_total", "side" => side_name(side), "direction" => direction_name(direction), "command" => crate::pdu::command::command_name(command_id)).increment(1),
+    let row = HOT_COMMANDS.iter().position(|&c| c == command_id);
+    (row, column)
+}
+
+/// Counts one PDU in `optgate_pdus_total`.
+pub fn count_pdu(side: Side, direction: Direction, command_id: u32) {
+    match pdu_slot(side, direction, command_id) {
+        (Some(k), i) => hot().pdus[k][i].increment(1),
+        (None, _) => metrics::counter!("optgate_pdus_total", "side" => side_name(side), "direction" => direction_name(direction), "command" => crate::pdu::command::command_name(command_id)).increment(1),
     }
 }
 
@@ -387,19 +394,12 @@ impl Default for Local {
 impl Local {
     /// Counts one PDU (at the next flush).
     pub fn pdu(&mut self, side: Side, direction: Direction, command_id: u32) {
-        let i = match side {
-            Side::Platform => 0,
-            Side::Carrier => 2,
-        } + match direction {
-            Direction::In => 0,
-            Direction::Out => 1,
-        };
-        match HOT_COMMANDS.iter().position(|&c| c == command_id) {
-            Some(k) => {
+        match pdu_slot(side, direction, command_id) {
+            (Some(k), i) => {
                 self.pdus[k][i] += 1;
                 self.dirty = true;
             }
-            None => count_pdu(side, direction, command_id),
+            (None, _) => count_pdu(side, direction, command_id),
         }
     }
 

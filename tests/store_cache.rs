@@ -3,7 +3,10 @@
 //! (which also tells the daemon over the control socket).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
+
 use optgate::policy::ConsentStatus;
+use optgate::store::cache::ConsentCache;
 use optgate::store::consent::{self, ConsentRow, Key};
 use optgate::store::{Database, Durable, Store, StoreOptions};
 
@@ -27,6 +30,18 @@ async fn read_and_fill(store: &Store, k: Key) -> ConsentRow {
         .unwrap()
 }
 
+/// Sets `k` to `status` on the store thread, answered after the commit.
+async fn set(store: &Store, k: &Key, status: ConsentStatus, source: &'static str) {
+    let k = k.clone();
+    store
+        .transact(move |env| {
+            consent::set_status(env.conn(), &k, status, source, "")?;
+            Ok(((), Durable::AfterCommit))
+        })
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn store_writes_drop_the_key_before_the_writer_is_answered() {
     let dir = tempfile::tempdir().unwrap();
@@ -36,14 +51,7 @@ async fn store_writes_drop_the_key_before_the_writer_is_answered() {
     let cache = store.consent_cache().clone();
     let (a, b) = (key("1"), key("2"));
     for k in [&a, &b] {
-        let k = k.clone();
-        store
-            .transact(move |env| {
-                consent::set_status(env.conn(), &k, ConsentStatus::Active, "test", "")?;
-                Ok(((), Durable::AfterCommit))
-            })
-            .await
-            .unwrap();
+        set(&store, k, ConsentStatus::Active, "test").await;
     }
     read_and_fill(&store, a.clone()).await;
     read_and_fill(&store, b.clone()).await;
@@ -53,14 +61,7 @@ async fn store_writes_drop_the_key_before_the_writer_is_answered() {
     );
 
     // A STOP-like change: when its answer arrives, the key is gone.
-    let k = a.clone();
-    store
-        .transact(move |env| {
-            consent::set_status(env.conn(), &k, ConsentStatus::Refused, "STOP", "")?;
-            Ok(((), Durable::AfterCommit))
-        })
-        .await
-        .unwrap();
+    set(&store, &a, ConsentStatus::Refused, "STOP").await;
     assert!(!cache.contains(&a), "the written key was dropped");
     assert!(cache.contains(&b), "other keys stay");
 
@@ -86,15 +87,21 @@ async fn store_writes_drop_the_key_before_the_writer_is_answered() {
     store.close().await.unwrap();
 }
 
-#[tokio::test]
-async fn another_connections_commit_empties_the_cache_at_the_next_batch() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("o.db");
-    let store = Store::open(StoreOptions::new(&path)).await.unwrap();
+/// A store at `path` whose cache holds key "1" (status none).
+async fn store_with_cached_key(path: &std::path::Path) -> (Store, Arc<ConsentCache>, Key) {
+    let store = Store::open(StoreOptions::new(path)).await.unwrap();
     let cache = store.consent_cache().clone();
     let a = key("1");
     read_and_fill(&store, a.clone()).await;
     assert!(cache.contains(&a));
+    (store, cache, a)
+}
+
+#[tokio::test]
+async fn another_connections_commit_empties_the_cache_at_the_next_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.db");
+    let (store, cache, a) = store_with_cached_key(&path).await;
 
     // A hand edit: a plain connection, no control socket.
     let other = rusqlite::Connection::open(&path).unwrap();
@@ -117,16 +124,13 @@ async fn another_connections_commit_empties_the_cache_at_the_next_batch() {
 async fn the_command_line_empties_a_running_daemons_cache_before_it_returns() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("o.db");
-    let store = Store::open(StoreOptions::new(&path)).await.unwrap();
-    let cache = store.consent_cache().clone();
+    let (store, cache, a) = store_with_cached_key(&path).await;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let control = tokio::spawn(optgate::store::cache::serve_control(
         path.clone(),
         cache.clone(),
         rx,
     ));
-    let a = key("1");
-    read_and_fill(&store, a.clone()).await;
     // Wait for the socket to exist.
     let sock = optgate::store::cache::control_path(&path);
     for _ in 0..100 {
