@@ -7,7 +7,7 @@
 //! queue overflows, or at start-up, it is in *backlog* mode and pages rows in
 //! from the store once a session can take them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,9 @@ const MEMORY_CAP: usize = 10_000;
 const PAGE: usize = 500;
 /// How long a delivery the platform deferred waits before the next try.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Delivered ids remembered so a page read racing their delete does not
+/// deliver them again.
+const RECENT_CAP: usize = 8_192;
 /// Deliveries outstanding per platform session.
 pub const SESSION_WINDOW: usize = 64;
 
@@ -79,6 +82,8 @@ impl Dispatcher {
             sessions: Vec::new(),
             rr: 0,
             deferred: Vec::new(),
+            recent: HashSet::new(),
+            recent_order: VecDeque::new(),
         };
         tokio::spawn(task.run());
         Dispatcher { tx, missed }
@@ -128,6 +133,9 @@ struct Task {
     rr: usize,
     /// Deliveries the platform answered with a temporary error, and when to retry.
     deferred: Vec<(tokio::time::Instant, u64, Pdu)>,
+    /// Ids delivered lately (their delete may not have committed yet).
+    recent: HashSet<u64>,
+    recent_order: VecDeque<u64>,
 }
 
 impl Task {
@@ -200,9 +208,14 @@ impl Task {
     }
 
     /// Rows from `id` on may be in the store only: read them from there.
+    /// Queued rows at or above the cursor are dropped from memory (they are
+    /// in the store and come back, in order, with the pages): otherwise a
+    /// full queue of rows the cursor has not reached could neither be
+    /// delivered (order) nor make room for a page, and delivery would stall.
     fn page_from(&mut self, id: u64) {
         self.backlog = true;
         self.cursor = self.cursor.min(id);
+        drop(self.queue.split_off(&self.cursor));
     }
 
     fn answered(&mut self, session: u64, id: u64, code: u32, pdu: Option<Pdu>) {
@@ -232,6 +245,14 @@ impl Task {
     }
 
     fn delivered(&mut self, id: u64) {
+        if self.recent.insert(id) {
+            self.recent_order.push_back(id);
+            if self.recent_order.len() > RECENT_CAP {
+                if let Some(old) = self.recent_order.pop_front() {
+                    self.recent.remove(&old);
+                }
+            }
+        }
         // Deleting is not on the delivery path: a crash before it commits only
         // means the row is delivered once more after restart.
         let store = self.store.clone();
@@ -254,8 +275,12 @@ impl Task {
                 for row in rows {
                     let id = row.id;
                     self.cursor = self.cursor.max(id + 1);
-                    // Already with a session, or waiting for a retry: not again.
-                    if self.inflight.contains(&id) || self.deferred.iter().any(|d| d.1 == id) {
+                    // Already with a session, waiting for a retry, or just
+                    // delivered (its delete not committed yet): not again.
+                    if self.inflight.contains(&id)
+                        || self.recent.contains(&id)
+                        || self.deferred.iter().any(|d| d.1 == id)
+                    {
                         continue;
                     }
                     match Pdu::decode(bytes::Bytes::from(row.pdu)) {
