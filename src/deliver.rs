@@ -28,8 +28,10 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Delivered ids remembered so a page read racing their delete does not
 /// deliver them again.
 const RECENT_CAP: usize = 8_192;
-/// Deliveries outstanding per platform session.
-pub const SESSION_WINDOW: usize = 64;
+/// Deliveries outstanding per platform session. With 64, four sessions could
+/// not keep up with 8,000 MOs/s plus ~30,000 receipts/s (the round trip
+/// through a busy platform session bounds each window); 256 could.
+pub const SESSION_WINDOW: usize = 256;
 
 /// What sessions and the inbound path tell a dispatcher.
 #[derive(Debug)]
