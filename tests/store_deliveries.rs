@@ -265,3 +265,48 @@ async fn closed_store_refuses_requests() {
     ));
     assert!(!other.is_writable().await);
 }
+
+#[tokio::test]
+async fn a_version_2_database_keeps_its_id_map_through_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("optgate.db");
+    {
+        // The schema as optgate wrote it before the id map generations.
+        let mut c = rusqlite::Connection::open(&path).unwrap();
+        for sql in &schema::MIGRATIONS[..2] {
+            let tx = c.transaction().unwrap();
+            tx.execute_batch(sql).unwrap();
+            tx.commit().unwrap();
+        }
+        c.pragma_update(None, "user_version", 2).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        c.execute(
+            "INSERT INTO id_map (carrier_id, account, optgate_id, created_at) VALUES ('C-9', 'crm', '0000000000000042', ?1)",
+            [now],
+        )
+        .unwrap();
+    }
+    let store = Store::open(StoreOptions::new(&path)).await.unwrap();
+    assert_eq!(
+        store.lookup_message_id("C-9".into()).await.unwrap(),
+        Some(MessageOwner {
+            account: "crm".into(),
+            optgate_id: Some("0000000000000042".into())
+        })
+    );
+    store.close().await.unwrap();
+    let db = Database::open_readonly(&path).unwrap();
+    assert_eq!(db.schema_version().unwrap(), schema::latest_version());
+    let old: i64 = db
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'id_map'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old, 0, "the old table is gone");
+}
