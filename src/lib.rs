@@ -37,3 +37,4 @@ pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod upstream;
+pub mod versioned;

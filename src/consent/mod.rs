@@ -20,7 +20,7 @@ pub mod multi;
 pub mod outbox;
 pub mod settle;
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
@@ -118,7 +118,7 @@ impl EngineConfig {
 
 /// The consent engine. Shared by every session and carrier bind.
 pub struct Engine {
-    cfg: RwLock<Arc<EngineConfig>>,
+    cfg: crate::versioned::Versioned<EngineConfig>,
     store: Store,
     groups: Arc<Mutex<mt::Groups>>,
     parts: Mutex<mo::Parts>,
@@ -132,7 +132,7 @@ impl Engine {
     /// An engine over `store` with `cfg`.
     pub fn new(cfg: EngineConfig, store: Store) -> Engine {
         Engine {
-            cfg: RwLock::new(Arc::new(cfg)),
+            cfg: crate::versioned::Versioned::new(cfg),
             store,
             groups: Arc::new(Mutex::new(mt::Groups::default())),
             parts: Mutex::new(mo::Parts::new()),
@@ -143,18 +143,20 @@ impl Engine {
 
     /// The configuration in force.
     pub fn config(&self) -> Arc<EngineConfig> {
-        self.cfg
-            .read()
-            .map(|c| c.clone())
-            .unwrap_or_else(|e| e.into_inner().clone())
+        self.cfg.load()
+    }
+
+    /// The configuration through a caller's copy (see [`crate::versioned`]).
+    pub fn config_cached<'a>(
+        &self,
+        copy: &'a mut crate::versioned::Cached<EngineConfig>,
+    ) -> &'a Arc<EngineConfig> {
+        self.cfg.cached(copy)
     }
 
     /// Replaces the configuration (SIGHUP).
     pub fn set_config(&self, cfg: EngineConfig) {
-        match self.cfg.write() {
-            Ok(mut g) => *g = Arc::new(cfg),
-            Err(e) => *e.into_inner() = Arc::new(cfg),
-        }
+        self.cfg.store(cfg);
     }
 
     /// The store.

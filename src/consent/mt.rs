@@ -89,7 +89,8 @@ impl Engine {
     /// outside approved campaigns pass untouched (or are rejected under
     /// `unassigned_senders = "reject"`).
     pub async fn on_mt(&self, account: &Arc<str>, pdu: Pdu) -> MtAction {
-        match self.mt_quick(account, &pdu) {
+        let cfg = self.config();
+        match self.mt_quick(&cfg, account, &pdu) {
             MtQuick::Forward => MtAction::Forward(pdu),
             MtQuick::Reply(r) => MtAction::Reply(r),
             MtQuick::Store(prep) => self.mt_stored(account, prep, pdu).await,
@@ -100,8 +101,8 @@ impl Engine {
     /// campaigns, `unassigned_senders = "reject"`, and scope keys the
     /// consent cache shows active (see `cached_forward`). Synchronous, so
     /// the common case costs no future and no copy of the PDU.
-    pub fn mt_quick(&self, account: &Arc<str>, pdu: &Pdu) -> MtQuick {
-        let cfg = self.config();
+    /// `cfg` is [`Engine::config`] (or a session's cached copy of it).
+    pub fn mt_quick(&self, cfg: &EngineConfig, account: &Arc<str>, pdu: &Pdu) -> MtQuick {
         let Some(f) = msgs::facts(pdu) else {
             return MtQuick::Forward;
         };
@@ -128,7 +129,7 @@ impl Engine {
             &cfg.country_code,
         );
         let group = f.concat.map(|c| (c.reference, c.total));
-        if self.cached_forward(&cfg, account, &campaign_id, &sender, &recipient, group) {
+        if self.cached_forward(cfg, account, &campaign_id, &sender, &recipient, group) {
             crate::telemetry::hot().mt_forwarded.increment(1);
             return MtQuick::Forward;
         }

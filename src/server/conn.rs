@@ -63,6 +63,10 @@ pub(super) struct Session {
     enquire_out: Option<Instant>,
     /// Metrics of this session, published once per loop turn.
     tel: telemetry::Local,
+    /// This session's copies of the accounts and the consent configuration
+    /// (refreshed after a reload; see `crate::versioned`).
+    accounts: crate::versioned::Cached<std::collections::HashMap<String, super::auth::Account>>,
+    engine_cfg: crate::versioned::Cached<crate::consent::EngineConfig>,
 }
 
 /// One event while draining at shutdown.
@@ -113,6 +117,8 @@ impl Session {
             connected: now,
             last_rx: now,
             tel: telemetry::Local::default(),
+            accounts: None,
+            engine_cfg: None,
             enquire_out: None,
         }
     }
@@ -438,7 +444,11 @@ impl Session {
         }
         let mut unsuccess = Vec::new();
         let pdu = match cid {
-            cmd::SUBMIT_SM | cmd::DATA_SM => match self.ctx.engine.mt_quick(&account, &pdu) {
+            cmd::SUBMIT_SM | cmd::DATA_SM => match self.ctx.engine.mt_quick(
+                self.ctx.engine.config_cached(&mut self.engine_cfg),
+                &account,
+                &pdu,
+            ) {
                 MtQuick::Forward => pdu,
                 MtQuick::Reply(resp) => return self.feed(resp).await,
                 MtQuick::Store(prep) => {
@@ -484,7 +494,7 @@ impl Session {
     /// submit_sm, data_sm and submit_multi must come from one of the
     /// account's numbers unless it has `allow_any_sender` (see
     /// [`auth::Account::may_send_from`]); other requests pass.
-    fn sender_allowed(&self, account: &str, pdu: &Pdu) -> bool {
+    fn sender_allowed(&mut self, account: &str, pdu: &Pdu) -> bool {
         let (addr, ton) = match &pdu.body {
             Body::SubmitSm(s) => (&s.source_addr, s.source_addr_ton),
             Body::DataSm(d) => (&d.source_addr, d.source_addr_ton),
@@ -493,7 +503,7 @@ impl Session {
         };
         // An account removed by a reload keeps its binds until they end.
         self.ctx
-            .accounts()
+            .accounts_cached(&mut self.accounts)
             .get(account)
             .map_or(true, |a| a.may_send_from(addr, ton))
     }

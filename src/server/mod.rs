@@ -6,7 +6,7 @@ mod conn;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -35,7 +35,7 @@ pub struct ServerSettings {
 /// What every platform session shares.
 pub struct ServerCtx {
     pub settings: ServerSettings,
-    accounts: RwLock<Arc<HashMap<String, Account>>>,
+    accounts: crate::versioned::Versioned<HashMap<String, Account>>,
     pub pool: Arc<Pool>,
     pub inbound: Arc<Inbound>,
     pub engine: Arc<crate::consent::Engine>,
@@ -56,7 +56,7 @@ impl ServerCtx {
         let failed = FailedBinds::new(settings.failed_bind_limit, settings.failed_bind_window);
         Arc::new(ServerCtx {
             settings,
-            accounts: RwLock::new(Arc::new(accounts)),
+            accounts: crate::versioned::Versioned::new(accounts),
             pool,
             inbound,
             engine,
@@ -68,17 +68,19 @@ impl ServerCtx {
 
     /// Replaces the accounts (SIGHUP). Existing binds stay up.
     pub fn set_accounts(&self, accounts: HashMap<String, Account>) {
-        match self.accounts.write() {
-            Ok(mut g) => *g = Arc::new(accounts),
-            Err(e) => *e.into_inner() = Arc::new(accounts),
-        }
+        self.accounts.store(accounts);
     }
 
     fn accounts(&self) -> Arc<HashMap<String, Account>> {
-        self.accounts
-            .read()
-            .map(|a| a.clone())
-            .unwrap_or_else(|e| e.into_inner().clone())
+        self.accounts.load()
+    }
+
+    /// The accounts through a session's copy (see [`crate::versioned`]).
+    fn accounts_cached<'a>(
+        &self,
+        copy: &'a mut crate::versioned::Cached<HashMap<String, Account>>,
+    ) -> &'a Arc<HashMap<String, Account>> {
+        self.accounts.cached(copy)
     }
 
     /// Takes a bind slot for `account`; false when `max_binds` are in use.
