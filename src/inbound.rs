@@ -7,7 +7,7 @@
 //! separate task), so a STOP followed by a START is recorded in that order.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tracing::{debug, warn};
@@ -85,7 +85,7 @@ impl IdCache {
 /// The inbound path. Shared by all carrier binds.
 pub struct Inbound {
     store: Store,
-    routes: RwLock<Arc<Routes>>,
+    routes: crate::versioned::Versioned<Routes>,
     ids: Mutex<IdCache>,
     engine: Arc<Engine>,
 }
@@ -96,7 +96,7 @@ impl Inbound {
     pub fn new(store: Store, routes: Routes, id_cache_cap: usize, engine: Arc<Engine>) -> Inbound {
         Inbound {
             store,
-            routes: RwLock::new(Arc::new(routes)),
+            routes: crate::versioned::Versioned::new(routes),
             ids: Mutex::new(IdCache::new(id_cache_cap)),
             engine,
         }
@@ -104,18 +104,12 @@ impl Inbound {
 
     /// The routes in force.
     pub fn routes(&self) -> Arc<Routes> {
-        self.routes
-            .read()
-            .map(|r| r.clone())
-            .unwrap_or_else(|e| e.into_inner().clone())
+        self.routes.load()
     }
 
     /// Replaces the routes (config reload).
     pub fn set_routes(&self, routes: Routes) {
-        match self.routes.write() {
-            Ok(mut g) => *g = Arc::new(routes),
-            Err(e) => *e.into_inner() = Arc::new(routes),
-        }
+        self.routes.store(routes);
     }
 
     /// Records who a carrier message id belongs to: in memory at once, in
