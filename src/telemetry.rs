@@ -373,6 +373,8 @@ pub fn count_pdu(side: Side, direction: Direction, command_id: u32) {
 #[derive(Debug)]
 pub struct Local {
     pdus: [[u32; 4]; HOT_COMMANDS.len()],
+    /// Change of `optgate_inflight_requests{side="platform"}`.
+    inflight: i64,
     dirty: bool,
     /// `optgate_upstream_response_seconds` samples.
     pub upstream_response: LocalHist,
@@ -384,6 +386,7 @@ impl Default for Local {
     fn default() -> Self {
         Local {
             pdus: [[0; 4]; HOT_COMMANDS.len()],
+            inflight: 0,
             dirty: false,
             upstream_response: LocalHist::new(&UPSTREAM_RESPONSE),
             added_latency: LocalHist::new(&ADDED_LATENCY),
@@ -403,11 +406,23 @@ impl Local {
         }
     }
 
+    /// Counts requests entering (+) or leaving (-) the platform-side
+    /// in-flight gauge.
+    pub fn inflight(&mut self, delta: i64) {
+        self.inflight += delta;
+        self.dirty = true;
+    }
+
     /// Publishes everything counted since the last flush.
     pub fn flush(&mut self) {
         if self.dirty {
             self.dirty = false;
             let hot = hot();
+            match std::mem::take(&mut self.inflight) {
+                0 => {}
+                d if d > 0 => hot.inflight_platform.increment(d as f64),
+                d => hot.inflight_platform.decrement(d.unsigned_abs() as f64),
+            }
             for (k, row) in self.pdus.iter_mut().enumerate() {
                 for (i, n) in row.iter_mut().enumerate() {
                     if *n > 0 {

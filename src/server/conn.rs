@@ -220,7 +220,7 @@ impl Session {
             ToPlatform::Response(pdu) => {
                 if self.outstanding > 0 {
                     self.outstanding -= 1;
-                    inflight_gauge().decrement(1.0);
+                    self.tel.inflight(-1);
                 }
                 self.feed(pdu).await
             }
@@ -483,7 +483,7 @@ impl Session {
         };
         if self.ctx.pool.submit(req) {
             self.outstanding += 1;
-            inflight_gauge().increment(1.0);
+            self.tel.inflight(1);
             Flow::Continue
         } else {
             self.feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
