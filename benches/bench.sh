@@ -61,9 +61,12 @@ socat "TCP-LISTEN:$RELAY_PORT,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$CAR
 PIDS+=($!)
 wait_port "$RELAY_PORT"
 
-cat >"$TMP/optgate.toml" <<TOML
+# gate_config FILE LISTEN_PORT CARRIER_PORT ADMIN_PORT STORE_DIR: an optgate
+# config for one account (pbx, number 14155550100) and BINDS carrier binds.
+gate_config() {
+    cat >"$1" <<TOML
 [server]
-listen = "127.0.0.1:$GATE_PORT"
+listen = "127.0.0.1:$2"
 window = $WINDOW
 max_connections = 1100
 
@@ -74,18 +77,20 @@ numbers = ["14155550100"]
 max_binds = 1100
 
 [upstream]
-address = "127.0.0.1:$CARRIER_PORT"
+address = "127.0.0.1:$3"
 system_id = "optgate"
 password = "secret"
 binds = $BINDS
 window = $WINDOW
 
 [store]
-path = "$TMP/store/optgate.db"
+path = "$5/optgate.db"
 
 [admin]
-listen = "127.0.0.1:$ADMIN_PORT"
+listen = "127.0.0.1:$4"
 TOML
+}
+gate_config "$TMP/optgate.toml" "$GATE_PORT" "$CARRIER_PORT" "$ADMIN_PORT" "$TMP/store"
 RUST_LOG=warn "$BIN" run -c "$TMP/optgate.toml" >"$TMP/optgate.log" 2>&1 &
 GATE_PID=$!
 PIDS+=($GATE_PID)
@@ -201,29 +206,8 @@ RCARRIER_PORT=$(free_port); GATE2_PORT=$(free_port); ADMIN2_PORT=$(free_port)
 "$BIN" sim carrier --listen "127.0.0.1:$RCARRIER_PORT" --receipts >"$TMP/rcarrier.log" 2>&1 &
 PIDS+=($!)
 wait_port "$RCARRIER_PORT"
-cat >"$TMP/consent.toml" <<TOML
-[server]
-listen = "127.0.0.1:$GATE2_PORT"
-window = $WINDOW
-
-[[server.accounts]]
-system_id = "pbx"
-password = "secret"
-numbers = ["14155550100"]
-max_binds = 12
-
-[upstream]
-address = "127.0.0.1:$CARRIER_PORT"
-system_id = "optgate"
-password = "secret"
-binds = $BINDS
-window = $WINDOW
-
-[store]
-path = "$TMP/store2/optgate.db"
-
-[admin]
-listen = "127.0.0.1:$ADMIN2_PORT"
+gate_config "$TMP/consent.toml" "$GATE2_PORT" "$CARRIER_PORT" "$ADMIN2_PORT" "$TMP/store2"
+cat >>"$TMP/consent.toml" <<TOML
 
 [[campaigns]]
 id = "bench"

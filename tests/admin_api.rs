@@ -55,9 +55,7 @@ impl Rig {
         let carrier = FakeCarrier::start().await;
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(&carrier.address(), dir.path(), &extra(token));
-        let d = Daemon::start(&cfg, None).await.expect("daemon starts");
-        carrier.wait_binds(1).await;
-        common::wait_until(|| d.upstream_binds_up() >= 1).await;
+        let d = common::start_daemon(&carrier, &cfg).await;
         Rig {
             carrier,
             d,

@@ -15,10 +15,7 @@ use optgate::daemon::Daemon;
 
 async fn start(carrier: &FakeCarrier, dir: &std::path::Path) -> Daemon {
     let cfg = config(&carrier.address(), dir, TWO_ACCOUNTS);
-    let d = Daemon::start(&cfg, None).await.expect("daemon starts");
-    carrier.wait_binds(1).await;
-    common::wait_until(|| d.upstream_binds_up() >= 1).await;
-    d
+    common::start_daemon(carrier, &cfg).await
 }
 
 #[tokio::test]

@@ -8,7 +8,6 @@ mod http;
 use std::time::Duration;
 
 use common::{config, submit, Esme, FakeCarrier, TWO_ACCOUNTS};
-use optgate::daemon::Daemon;
 use optgate::pdu::command as cmd;
 
 fn has_line(text: &str, line: &str) -> bool {
@@ -20,9 +19,7 @@ async fn metrics_count_binds_and_pdus_exactly() {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&carrier.address(), dir.path(), TWO_ACCOUNTS);
-    let d = Daemon::start(&cfg, None).await.expect("daemon starts");
-    carrier.wait_binds(1).await;
-    common::wait_until(|| d.upstream_binds_up() >= 1).await;
+    let d = common::start_daemon(&carrier, &cfg).await;
 
     let mut p = Esme::connect(d.smpp_addr()).await;
     assert_eq!(

@@ -9,7 +9,6 @@ mod http;
 use std::time::Duration;
 
 use common::*;
-use optgate::daemon::Daemon;
 use optgate::pdu::command as cmd;
 
 const CAMPAIGN: &str = r#"
@@ -35,11 +34,7 @@ fn value(text: &str, series: &str) -> Option<f64> {
 async fn consent_flow_shows_exact_counters() {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let d = Daemon::start(&config(&carrier.address(), dir.path(), CAMPAIGN), None)
-        .await
-        .unwrap();
-    carrier.wait_binds(1).await;
-    common::wait_until(|| d.upstream_binds_up() >= 1).await;
+    let d = common::start_daemon(&carrier, &config(&carrier.address(), dir.path(), CAMPAIGN)).await;
     let mut p = Esme::connect(d.smpp_addr()).await;
     p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
     let to = "14155559501";

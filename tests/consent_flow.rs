@@ -78,9 +78,7 @@ async fn rig() -> Rig {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&carrier.address(), dir.path(), CAMPAIGNS);
-    let daemon = Daemon::start(&cfg, None).await.expect("daemon starts");
-    carrier.wait_binds(1).await;
-    common::wait_until(|| daemon.upstream_binds_up() >= 1).await;
+    let daemon = common::start_daemon(&carrier, &cfg).await;
     let mut p = Esme::connect(daemon.smpp_addr()).await;
     assert_eq!(
         p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret")
@@ -705,11 +703,7 @@ system_id = "pbx"
 password = "secret"
 numbers = ["14155550100"]
 "#;
-    let d = Daemon::start(&config(&carrier.address(), dir.path(), accounts), None)
-        .await
-        .unwrap();
-    carrier.wait_binds(1).await;
-    common::wait_until(|| d.upstream_binds_up() >= 1).await;
+    let d = common::start_daemon(&carrier, &config(&carrier.address(), dir.path(), accounts)).await;
     let mut p = Esme::connect(d.smpp_addr()).await;
     p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
     let to = "14155559401";

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use optgate::daemon::Daemon;
 use optgate::pdu::command as cmd;
 
 const CAMPAIGN: &str = r#"
@@ -30,11 +29,7 @@ attachment = "none"
 async fn no_submit_after_the_stop_commit_is_forwarded() {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let d = Daemon::start(&config(&carrier.address(), dir.path(), CAMPAIGN), None)
-        .await
-        .unwrap();
-    carrier.wait_binds(1).await;
-    common::wait_until(|| d.upstream_binds_up() >= 1).await;
+    let d = common::start_daemon(&carrier, &config(&carrier.address(), dir.path(), CAMPAIGN)).await;
     let to = "14155557777";
     let mut p = Esme::connect(d.smpp_addr()).await;
     p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;

@@ -11,10 +11,7 @@ use optgate::pdu::{command as cmd, status, Body, Pdu};
 
 async fn start(carrier: &FakeCarrier, dir: &std::path::Path) -> Daemon {
     let cfg = config(&carrier.address(), dir, TWO_ACCOUNTS);
-    let d = Daemon::start(&cfg, None).await.expect("daemon starts");
-    carrier.wait_binds(1).await;
-    common::wait_until(|| d.upstream_binds_up() >= 1).await;
-    d
+    common::start_daemon(carrier, &cfg).await
 }
 
 fn message_id(p: &Pdu) -> String {

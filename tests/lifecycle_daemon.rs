@@ -24,10 +24,7 @@ async fn start_with(
     let mut cfg = config(&carrier.address(), dir, TWO_ACCOUNTS);
     tune(&mut cfg);
     cfg.validate().expect("tuned config stays valid");
-    let d = Daemon::start(&cfg, None).await.expect("daemon starts");
-    carrier.wait_binds(1).await;
-    common::wait_until(|| d.upstream_binds_up() >= 1).await;
-    d
+    common::start_daemon(carrier, &cfg).await
 }
 
 #[tokio::test]

@@ -56,9 +56,7 @@ async fn rig(system_id: &str, mode: Mode, extra: &str) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let toml = format!("{}{extra}", account(system_id));
     let cfg = config(&carrier.address(), dir.path(), &toml);
-    let daemon = Daemon::start(&cfg, None).await.expect("daemon starts");
-    carrier.wait_binds(1).await;
-    wait_until(|| daemon.upstream_binds_up() >= 1).await;
+    let daemon = common::start_daemon(&carrier, &cfg).await;
     let sink = Sink::start().await;
     let kannel = Kannel::start(&Setup {
         optgate: daemon.smpp_addr(),

@@ -74,9 +74,7 @@ async fn nodesmpp_platform_end_to_end() {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&carrier.address(), dir.path(), TWO_ACCOUNTS);
-    let d = Daemon::start(&cfg, None).await.expect("daemon starts");
-    carrier.wait_binds(1).await;
-    common::wait_until(|| d.upstream_binds_up() >= 1).await;
+    let d = common::start_daemon(&carrier, &cfg).await;
 
     let port = d.smpp_addr().port().to_string();
     let mut js = start_script(

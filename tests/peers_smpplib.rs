@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use common::script::Script;
 use common::*;
-use optgate::daemon::Daemon;
 use optgate::pdu::{Body, Pdu, Sm};
 use optgate::text::coding::{self, DefaultAlphabet};
 use optgate::text::udh;
@@ -137,9 +136,7 @@ async fn smpplib_platform_end_to_end() {
     let mut cfg = config(&carrier.address(), dir.path(), TWO_ACCOUNTS);
     let grace = Duration::from_secs(5);
     cfg.server.shutdown_grace = grace;
-    let d = Daemon::start(&cfg, None).await.expect("daemon starts");
-    carrier.wait_binds(1).await;
-    common::wait_until(|| d.upstream_binds_up() >= 1).await;
+    let d = common::start_daemon(&carrier, &cfg).await;
 
     let mut py = start_script(d.smpp_addr(), "pbx", "secret");
     let bound = py.next().await;

@@ -25,7 +25,7 @@ use crate::cli::output::rfc3339_millis;
 use crate::cli::views::group;
 use crate::consent::manual::{self, ManualCampaign};
 use crate::policy::ConsentStatus;
-use crate::store::consent::{self, ConsentFilter, ConsentRow};
+use crate::store::consent::{self, ConsentRow};
 use crate::store::Durable;
 
 /// Events per answer when no `limit` is given.
@@ -54,6 +54,19 @@ struct ConsentParams {
     cursor: Option<String>,
 }
 
+impl ConsentParams {
+    fn as_query(&self) -> query::ConsentQuery<'_> {
+        query::ConsentQuery {
+            campaign: self.campaign.as_deref(),
+            sender: self.sender.as_deref(),
+            recipient: self.recipient.as_deref(),
+            status: self.status.as_deref(),
+            limit: self.limit.as_deref(),
+            cursor: self.cursor.as_deref(),
+        }
+    }
+}
+
 fn query_error(e: QueryRejection) -> ApiError {
     bad_request(format!("query: {}", e.body_text()))
 }
@@ -64,17 +77,7 @@ async fn get_consent(
 ) -> Result<Json<Value>, ApiError> {
     let Query(p) = q.map_err(query_error)?;
     let cfg = st.engine.config();
-    let filter = ConsentFilter {
-        campaign: query::campaign(p.campaign.as_deref(), &cfg)?,
-        sender: query::sender(p.sender.as_deref(), &cfg)?,
-        recipient: query::recipient(p.recipient.as_deref(), &cfg)?,
-        status: query::listed_status(p.status.as_deref())?,
-    };
-    let limit = query::limit(p.limit.as_deref(), query::DEFAULT_LIMIT)?;
-    let after = query::present(p.cursor.as_deref())
-        .map(query::decode_cursor)
-        .transpose()?;
-    let page = query::consent_page(&st.store, filter, after, limit).await?;
+    let page = query::consent_page_for(&st.store, &cfg, p.as_query()).await?;
     let rows: Vec<Value> = page.rows.iter().map(consent_json).collect();
     Ok(Json(
         json!({ "rows": rows, "next_cursor": page.next_cursor }),

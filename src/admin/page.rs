@@ -84,17 +84,15 @@ fn error_page(cfg: &EngineConfig, p: &PageParams, e: &ApiError) -> Response {
 }
 
 async fn log_view(st: &AdminState, cfg: &EngineConfig, p: &PageParams) -> Result<String, ApiError> {
-    let filter = ConsentFilter {
-        campaign: query::campaign(p.campaign.as_deref(), cfg)?,
-        sender: query::sender(p.sender.as_deref(), cfg)?,
-        recipient: query::recipient(p.recipient.as_deref(), cfg)?,
-        status: query::listed_status(p.status.as_deref())?,
+    let q = query::ConsentQuery {
+        campaign: p.campaign.as_deref(),
+        sender: p.sender.as_deref(),
+        recipient: p.recipient.as_deref(),
+        status: p.status.as_deref(),
+        limit: p.limit.as_deref(),
+        cursor: p.cursor.as_deref(),
     };
-    let limit = query::limit(p.limit.as_deref(), query::DEFAULT_LIMIT)?;
-    let after = query::present(p.cursor.as_deref())
-        .map(query::decode_cursor)
-        .transpose()?;
-    let page = query::consent_page(&st.store, filter, after, limit).await?;
+    let page = query::consent_page_for(&st.store, cfg, q).await?;
     let mut body = form(cfg, p);
     body.push_str(&consent_table(&page.rows));
     body.push_str(r#"<p class="pager">"#);

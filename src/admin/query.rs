@@ -155,6 +155,34 @@ pub struct Page {
 /// Up to `limit` consent rows matching `filter` after the key `after`.
 /// Reads one row more than asked to know whether a next page exists, so a
 /// last page never links to an empty one.
+/// The consent-log parameters the API and the page share, as given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConsentQuery<'a> {
+    pub campaign: Option<&'a str>,
+    pub sender: Option<&'a str>,
+    pub recipient: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub limit: Option<&'a str>,
+    pub cursor: Option<&'a str>,
+}
+
+/// Checks `q` (400 naming the bad parameter) and reads that page.
+pub async fn consent_page_for(
+    store: &Store,
+    cfg: &EngineConfig,
+    q: ConsentQuery<'_>,
+) -> Result<Page, ApiError> {
+    let filter = ConsentFilter {
+        campaign: campaign(q.campaign, cfg)?,
+        sender: sender(q.sender, cfg)?,
+        recipient: recipient(q.recipient, cfg)?,
+        status: listed_status(q.status)?,
+    };
+    let limit = limit(q.limit, DEFAULT_LIMIT)?;
+    let after = present(q.cursor).map(decode_cursor).transpose()?;
+    consent_page(store, filter, after, limit).await
+}
+
 pub async fn consent_page(
     store: &Store,
     filter: ConsentFilter,

@@ -111,7 +111,7 @@ impl ConsentCache {
 
     /// Whether `key` has a fresh entry (for tests and metrics).
     pub fn contains(&self, key: &Key) -> bool {
-        self.get(key).is_some()
+        self.state(key).is_some()
     }
 
     /// Puts a row read on the store thread. Not for rows the current store

@@ -402,11 +402,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut TxnEnv<'_>) -> Result<(T, Durable), StoreError> + Send + 'static,
     {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Request::Txn(worker::txn_job(f, reply)))
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        let rx = self.transact_queued(f).await?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 

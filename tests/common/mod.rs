@@ -496,6 +496,16 @@ pub fn text_of(p: &Pdu) -> String {
 }
 
 /// Polls `f` every 20 ms until true; panics after WAIT.
+/// Starts the daemon on `cfg` and waits until its carrier bind is up.
+pub async fn start_daemon(carrier: &FakeCarrier, cfg: &Config) -> optgate::daemon::Daemon {
+    let d = optgate::daemon::Daemon::start(cfg, None)
+        .await
+        .expect("daemon starts");
+    carrier.wait_binds(1).await;
+    wait_until(|| d.upstream_binds_up() >= 1).await;
+    d
+}
+
 pub async fn wait_until(mut f: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !f() {
