@@ -18,6 +18,13 @@ pub enum StoreError {
         /// The configured bound.
         limit: u64,
     },
+    /// Id map rows are not being committed (the store keeps failing) and
+    /// `limit` are already waiting: this mapping is dropped.
+    #[error("id map backlog full ({limit} rows waiting); the store is not committing")]
+    IdMapBacklog {
+        /// Rows waiting.
+        limit: u64,
+    },
     /// The store was closed or its thread has ended.
     #[error("store is closed")]
     Closed,

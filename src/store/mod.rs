@@ -256,7 +256,9 @@ impl Store {
     /// Rows gather in a buffer that the store thread takes whole at the start
     /// of each batch; only the first row of an empty buffer wakes the thread,
     /// so a burst of mappings costs one hop. A buffer of
-    /// [`ID_BUFFER_MAX`] rows makes the caller wait for a commit.
+    /// [`ID_BUFFER_MAX`] rows makes the caller wait for a commit; one of twice
+    /// that (commits keep failing) refuses the row (`StoreError::IdMapBacklog`,
+    /// counted in `lost_writes`): receipts for it are routed by address.
     pub async fn map_message_id(
         &self,
         carrier_id: Bytes,
@@ -272,6 +274,14 @@ impl Store {
             optgate_id,
         };
         let queued = match self.ids.lock() {
+            // The store has not taken rows for a long time (it keeps
+            // failing): drop this one rather than grow without bound.
+            Ok(v) if v.len() >= 2 * ID_BUFFER_MAX => {
+                self.counters.lost_writes.fetch_add(1, Ordering::Relaxed);
+                return Err(StoreError::IdMapBacklog {
+                    limit: 2 * ID_BUFFER_MAX as u64,
+                });
+            }
             Ok(mut v) => {
                 v.push(row);
                 v.len()
