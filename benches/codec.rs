@@ -12,7 +12,7 @@ use tokio_util::codec::Decoder;
 fn submit_160() -> Pdu {
     Pdu::new(
         42,
-        Body::SubmitSm(Sm {
+        Body::SubmitSm(Box::new(Sm {
             source_addr_ton: 1,
             source_addr_npi: 1,
             source_addr: Bytes::from_static(b"447700900999"),
@@ -22,7 +22,7 @@ fn submit_160() -> Pdu {
             registered_delivery: 1,
             short_message: Bytes::from(vec![b'a'; 160]),
             ..Sm::default()
-        }),
+        })),
     )
 }
 
@@ -32,7 +32,7 @@ fn receipt() -> Pdu {
     tlvs.set_u8(tags::MESSAGE_STATE, 2);
     Pdu::new(
         7,
-        Body::DeliverSm(Sm {
+        Body::DeliverSm(Box::new(Sm {
             source_addr: Bytes::from_static(b"447700900123"),
             destination_addr: Bytes::from_static(b"447700900999"),
             esm_class: 0x04,
@@ -41,7 +41,7 @@ fn receipt() -> Pdu {
             ),
             tlvs,
             ..Sm::default()
-        }),
+        })),
     )
 }
 

@@ -4,6 +4,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// PDUs are decoded on one worker thread and freed on another; glibc's
+/// malloc takes a lock on the first thread's arena for every such free, and
+/// under load those locks are contended (futex calls by the hundred
+/// thousand per second). mimalloc frees across threads without a lock.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     optgate::cli::main(optgate::cli::Cli::parse())
 }

@@ -20,15 +20,32 @@ pub enum ToPlatform {
     Deliver { id: u64, pdu: Pdu },
 }
 
+/// Where the answers to a platform session's requests go, and whose
+/// requests they are. One per session, shared by its requests: a request
+/// costs one reference count, not a channel-sender clone plus an account
+/// clone (atomics on lines both worker threads write, per message).
+#[derive(Debug)]
+pub struct ReplyTo {
+    /// The session's writer queue.
+    pub tx: mpsc::Sender<ToPlatform>,
+    /// The account the session is bound as, so receipts find their way back.
+    pub account: Arc<str>,
+}
+
+impl ReplyTo {
+    /// A shared link for `tx` and `account`.
+    pub fn new(tx: mpsc::Sender<ToPlatform>, account: Arc<str>) -> Arc<ReplyTo> {
+        Arc::new(ReplyTo { tx, account })
+    }
+}
+
 /// A platform request on its way to the carrier.
 #[derive(Debug)]
 pub struct UpRequest {
     /// The request as the platform sent it (its own sequence number).
     pub pdu: Pdu,
-    /// Where the answer goes.
-    pub reply: mpsc::Sender<ToPlatform>,
-    /// The account that sent it, so receipts find their way back.
-    pub account: Arc<str>,
+    /// Where the answer goes, and the account that sent it.
+    pub reply: Arc<ReplyTo>,
     /// For a released held message: the id its platform was given, which
     /// its receipt must carry instead of the carrier's.
     pub optgate_id: Option<Arc<str>>,

@@ -40,11 +40,11 @@ fn big_payload_submit(seq: u32) -> Pdu {
     tlvs.push(tags::MESSAGE_PAYLOAD, vec![b'z'; 65_535]);
     Pdu::new(
         seq,
-        Body::SubmitSm(Sm {
+        Body::SubmitSm(Box::new(Sm {
             destination_addr: Bytes::from_static(b"447700900123"),
             tlvs,
             ..Sm::default()
-        }),
+        })),
     )
 }
 

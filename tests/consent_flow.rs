@@ -462,10 +462,10 @@ async fn cancel_and_query_of_a_held_message_stay_local() {
     let id = message_id(&a);
     let q = Pdu::new(
         0,
-        Body::QuerySm(QuerySm {
+        Body::QuerySm(Box::new(QuerySm {
             message_id: Bytes::from(id.clone()),
             ..Default::default()
-        }),
+        })),
     );
     let (qr, _) = r.p.request(q).await;
     assert_eq!(qr.command_status, 0);
@@ -474,10 +474,10 @@ async fn cancel_and_query_of_a_held_message_stay_local() {
     );
     let c = Pdu::new(
         0,
-        Body::CancelSm(CancelSm {
+        Body::CancelSm(Box::new(CancelSm {
             message_id: Bytes::from(id.clone()),
             ..Default::default()
-        }),
+        })),
     );
     assert_eq!(r.p.request(c).await.0.command_status, 0);
     assert_eq!(
@@ -495,10 +495,10 @@ async fn cancel_and_query_of_a_held_message_stay_local() {
     );
     let q = Pdu::new(
         0,
-        Body::QuerySm(QuerySm {
+        Body::QuerySm(Box::new(QuerySm {
             message_id: Bytes::from(id),
             ..Default::default()
-        }),
+        })),
     );
     assert_eq!(
         r.p.request(q).await.0.command_status,
@@ -536,7 +536,9 @@ async fn submit_multi_is_decided_per_destination() {
         short_message: Bytes::from_static(b"to many"),
         ..Default::default()
     };
-    let (resp, _) = r.p.request(Pdu::new(0, Body::SubmitMulti(m))).await;
+    let (resp, _) =
+        r.p.request(Pdu::new(0, Body::SubmitMulti(Box::new(m))))
+            .await;
     assert_eq!(resp.command_status, 0);
     let Body::SubmitMultiResp(body) = &resp.body else {
         panic!("{resp:?}")
@@ -582,7 +584,7 @@ async fn stop_is_found_in_ucs2_multipart_and_payload_but_never_in_receipts() {
         let mut m = vec![5, 0, 3, 0x2A, 2, seq];
         m.extend_from_slice(t);
         s.short_message = Bytes::from(m);
-        Pdu::new(0, Body::DeliverSm(s))
+        Pdu::new(0, Body::DeliverSm(Box::new(s)))
     };
     // message_payload instead of short_message.
     let mut pay = common::sm("14155559203", biz, "");
@@ -591,11 +593,11 @@ async fn stop_is_found_in_ucs2_multipart_and_payload_but_never_in_receipts() {
     let mut rcpt = common::sm("14155559204", biz, "id:zz1 sub:001 dlvrd:001 submit date:2611270000 done date:2611270000 stat:DELIVRD err:000 text:STOP");
     rcpt.esm_class = 0x04;
     for p in [
-        Pdu::new(0, Body::DeliverSm(ucs)),
+        Pdu::new(0, Body::DeliverSm(Box::new(ucs))),
         part(2, b"OP"),
         part(1, b"ST"),
-        Pdu::new(0, Body::DeliverSm(pay)),
-        Pdu::new(0, Body::DeliverSm(rcpt)),
+        Pdu::new(0, Body::DeliverSm(Box::new(pay))),
+        Pdu::new(0, Body::DeliverSm(Box::new(rcpt))),
     ] {
         assert_eq!(r.carrier.deliver(p).await.command_status, 0);
         r.p.take_deliver().await;
@@ -736,7 +738,7 @@ async fn a_multipart_message_is_held_and_released_as_one() {
         let mut m = vec![5, 0, 3, 0x77, 2, seq];
         m.extend_from_slice(text);
         s.short_message = Bytes::from(m);
-        Pdu::new(0, Body::SubmitSm(s))
+        Pdu::new(0, Body::SubmitSm(Box::new(s)))
     };
     let (a, _) = r.p.request(part(1, b"first half ")).await;
     let (b, _) = r.p.request(part(2, b"second half")).await;
@@ -797,7 +799,7 @@ async fn data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold() {
     };
     d.tlvs
         .push(tags::MESSAGE_PAYLOAD, Bytes::from_static(b"via data_sm"));
-    let (resp, _) = r.p.request(Pdu::new(0, Body::DataSm(d))).await;
+    let (resp, _) = r.p.request(Pdu::new(0, Body::DataSm(Box::new(d)))).await;
     assert_eq!(resp.command_id(), cmd::DATA_SM_RESP);
     assert_eq!(
         resp.command_status, 0x400,
@@ -814,7 +816,7 @@ async fn data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold() {
         ..Default::default()
     };
     assert_eq!(
-        r.p.request(Pdu::new(0, Body::ReplaceSm(rep)))
+        r.p.request(Pdu::new(0, Body::ReplaceSm(Box::new(rep))))
             .await
             .0
             .command_status,

@@ -339,7 +339,7 @@ async fn password_guessing_is_rate_limited_and_counted() {
 fn data_sm(src: &str) -> Pdu {
     Pdu::new(
         0,
-        Body::DataSm(DataSm {
+        Body::DataSm(Box::new(DataSm {
             source_addr_ton: 1,
             source_addr_npi: 1,
             source_addr: Bytes::copy_from_slice(src.as_bytes()),
@@ -347,14 +347,14 @@ fn data_sm(src: &str) -> Pdu {
             dest_addr_npi: 1,
             destination_addr: Bytes::from_static(b"14155551234"),
             ..Default::default()
-        }),
+        })),
     )
 }
 
 fn submit_multi(src: &str) -> Pdu {
     Pdu::new(
         0,
-        Body::SubmitMulti(SubmitMulti {
+        Body::SubmitMulti(Box::new(SubmitMulti {
             source_addr_ton: 1,
             source_addr_npi: 1,
             source_addr: Bytes::copy_from_slice(src.as_bytes()),
@@ -365,7 +365,7 @@ fn submit_multi(src: &str) -> Pdu {
             }],
             short_message: Bytes::from_static(b"multi"),
             ..Default::default()
-        }),
+        })),
     )
 }
 

@@ -200,7 +200,7 @@ fn bind_pdu(seq: u32) -> Pdu {
         interface_version: 0x34,
         ..Default::default()
     };
-    Pdu::new(seq, Body::BindTransceiver(b))
+    Pdu::new(seq, Body::BindTransceiver(Box::new(b)))
 }
 
 #[tokio::test]

@@ -148,7 +148,7 @@ fn each_error_class_has_its_status_and_answer() {
         frame(command::SUBMIT_MULTI, 11, multi),
         DecodeErrorKind::InvalidDestFlag(3),
         status::ESME_RINVDESTFLAG,
-        Body::SubmitMultiResp(SubmitMultiResp::default()),
+        Body::SubmitMultiResp(Box::default()),
     );
 
     // Unreadable bodies of non-requests are answered with generic_nack.
@@ -180,7 +180,7 @@ fn each_error_class_has_its_status_and_answer() {
 
 #[test]
 fn header_and_direction_helpers() {
-    let p = Pdu::new(9, Body::SubmitSm(sample_sm()));
+    let p = Pdu::new(9, Body::SubmitSm(Box::new(sample_sm())));
     let h = p.header();
     assert_eq!(h, peek_header(&p.to_bytes()).unwrap());
     assert!(!p.is_response());

@@ -165,27 +165,27 @@ fn bind_resp() -> impl Strategy<Value = BindResp> {
 
 fn body() -> impl Strategy<Value = Body> {
     prop_oneof![
-        bind().prop_map(Body::BindTransmitter),
-        bind().prop_map(Body::BindReceiver),
-        bind().prop_map(Body::BindTransceiver),
+        bind().prop_map(|b| Body::BindTransmitter(Box::new(b))),
+        bind().prop_map(|b| Body::BindReceiver(Box::new(b))),
+        bind().prop_map(|b| Body::BindTransceiver(Box::new(b))),
         bind_resp().prop_map(Body::BindTransmitterResp),
         bind_resp().prop_map(Body::BindReceiverResp),
         bind_resp().prop_map(Body::BindTransceiverResp),
-        (cstr(), cstr(), tlvs()).prop_map(|(s, p, tlvs)| Body::Outbind(Outbind {
+        (cstr(), cstr(), tlvs()).prop_map(|(s, p, tlvs)| Body::Outbind(Box::new(Outbind {
             system_id: s,
             password: p,
             tlvs
-        })),
+        }))),
         Just(Body::Unbind),
         Just(Body::UnbindResp),
         Just(Body::GenericNack),
-        sm_strategy().prop_map(Body::SubmitSm),
+        sm_strategy().prop_map(|b| Body::SubmitSm(Box::new(b))),
         id_resp().prop_map(Body::SubmitSmResp),
-        sm_strategy().prop_map(Body::DeliverSm),
+        sm_strategy().prop_map(|b| Body::DeliverSm(Box::new(b))),
         id_resp().prop_map(Body::DeliverSmResp),
-        submit_multi().prop_map(Body::SubmitMulti),
-        multi_resp().prop_map(Body::SubmitMultiResp),
-        sm_strategy().prop_map(|s| Body::DataSm(DataSm {
+        submit_multi().prop_map(|b| Body::SubmitMulti(Box::new(b))),
+        multi_resp().prop_map(|b| Body::SubmitMultiResp(Box::new(b))),
+        sm_strategy().prop_map(|s| Body::DataSm(Box::new(DataSm {
             service_type: s.service_type,
             source_addr_ton: s.source_addr_ton,
             source_addr_npi: s.source_addr_npi,
@@ -197,19 +197,19 @@ fn body() -> impl Strategy<Value = Body> {
             registered_delivery: s.registered_delivery,
             data_coding: s.data_coding,
             tlvs: s.tlvs,
-        })),
+        }))),
         id_resp().prop_map(Body::DataSmResp),
         (cstr(), any::<u8>(), any::<u8>(), cstr(), tlvs()).prop_map(|(m, t, n, a, tlvs)| {
-            Body::QuerySm(QuerySm {
+            Body::QuerySm(Box::new(QuerySm {
                 message_id: m,
                 source_addr_ton: t,
                 source_addr_npi: n,
                 source_addr: a,
                 tlvs,
-            })
+            }))
         }),
-        query_resp().prop_map(Body::QuerySmResp),
-        (sm_strategy(), cstr()).prop_map(|(s, m)| Body::CancelSm(CancelSm {
+        query_resp().prop_map(|b| Body::QuerySmResp(Box::new(b))),
+        (sm_strategy(), cstr()).prop_map(|(s, m)| Body::CancelSm(Box::new(CancelSm {
             service_type: s.service_type,
             message_id: m,
             source_addr_ton: s.source_addr_ton,
@@ -219,9 +219,9 @@ fn body() -> impl Strategy<Value = Body> {
             dest_addr_npi: s.dest_addr_npi,
             destination_addr: s.destination_addr,
             tlvs: s.tlvs,
-        })),
+        }))),
         Just(Body::CancelSmResp),
-        (sm_strategy(), cstr()).prop_map(|(s, m)| Body::ReplaceSm(ReplaceSm {
+        (sm_strategy(), cstr()).prop_map(|(s, m)| Body::ReplaceSm(Box::new(ReplaceSm {
             message_id: m,
             source_addr_ton: s.source_addr_ton,
             source_addr_npi: s.source_addr_npi,
@@ -232,11 +232,11 @@ fn body() -> impl Strategy<Value = Body> {
             sm_default_msg_id: s.sm_default_msg_id,
             short_message: s.short_message,
             tlvs: s.tlvs,
-        })),
+        }))),
         Just(Body::ReplaceSmResp),
         Just(Body::EnquireLink),
         Just(Body::EnquireLinkResp),
-        (sm_strategy(), any::<[u8; 2]>()).prop_map(|(s, f)| Body::AlertNotification(
+        (sm_strategy(), any::<[u8; 2]>()).prop_map(|(s, f)| Body::AlertNotification(Box::new(
             AlertNotification {
                 source_addr_ton: s.source_addr_ton,
                 source_addr_npi: s.source_addr_npi,
@@ -246,7 +246,7 @@ fn body() -> impl Strategy<Value = Body> {
                 esme_addr: s.destination_addr,
                 tlvs: s.tlvs,
             }
-        )),
+        ))),
     ]
 }
 

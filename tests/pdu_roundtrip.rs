@@ -85,19 +85,19 @@ fn every_request_type_round_trips() {
     let mut an_tlvs = Tlvs::new();
     an_tlvs.set_u8(tags::MS_AVAILABILITY_STATUS, 0);
     let bodies = vec![
-        Body::BindTransmitter(bind.clone()),
-        Body::BindReceiver(bind.clone()),
-        Body::BindTransceiver(bind),
-        Body::Outbind(Outbind {
+        Body::BindTransmitter(Box::new(bind.clone())),
+        Body::BindReceiver(Box::new(bind.clone())),
+        Body::BindTransceiver(Box::new(bind)),
+        Body::Outbind(Box::new(Outbind {
             system_id: b("smsc"),
             password: b("pw"),
             tlvs: Tlvs::new(),
-        }),
+        })),
         Body::Unbind,
         Body::EnquireLink,
-        Body::SubmitSm(sample_sm()),
-        Body::DeliverSm(sample_sm()),
-        Body::SubmitMulti(SubmitMulti {
+        Body::SubmitSm(Box::new(sample_sm())),
+        Body::DeliverSm(Box::new(sample_sm())),
+        Body::SubmitMulti(Box::new(SubmitMulti {
             service_type: b(""),
             source_addr_ton: 5,
             source_addr: b("BRAND"),
@@ -118,33 +118,33 @@ fn every_request_type_round_trips() {
             registered_delivery: 1,
             tlvs: Tlvs(vec![Tlv::new(tags::USER_MESSAGE_REFERENCE, vec![0, 7])]),
             ..SubmitMulti::default()
-        }),
-        Body::DataSm(data_sm),
-        Body::QuerySm(QuerySm {
+        })),
+        Body::DataSm(Box::new(data_sm)),
+        Body::QuerySm(Box::new(QuerySm {
             message_id: b("abc123"),
             source_addr: b("12345"),
             ..QuerySm::default()
-        }),
-        Body::CancelSm(CancelSm {
+        })),
+        Body::CancelSm(Box::new(CancelSm {
             message_id: b(""),
             source_addr: b("12345"),
             destination_addr: b("447700900123"),
             ..CancelSm::default()
-        }),
-        Body::ReplaceSm(ReplaceSm {
+        })),
+        Body::ReplaceSm(Box::new(ReplaceSm {
             message_id: b("42"),
             source_addr: b("12345"),
             short_message: b("new text"),
             ..ReplaceSm::default()
-        }),
-        Body::AlertNotification(AlertNotification {
+        })),
+        Body::AlertNotification(Box::new(AlertNotification {
             source_addr_ton: 1,
             source_addr_npi: 1,
             source_addr: b("447700900123"),
             esme_addr: b("12345"),
             tlvs: an_tlvs,
             ..AlertNotification::default()
-        }),
+        })),
     ];
     for (i, body) in bodies.into_iter().enumerate() {
         let pdu = Pdu::new(i as u32 + 1, body);
@@ -185,22 +185,22 @@ fn every_response_type_round_trips_full_empty_and_header_only() {
                 Tlv::new(tags::NETWORK_ERROR_CODE, vec![3, 0, 1]),
             ]),
         }),
-        Body::SubmitMultiResp(SubmitMultiResp {
+        Body::SubmitMultiResp(Box::new(SubmitMultiResp {
             message_id: Some(b("m1")),
             unsuccess_smes: Some(unsuccess),
             tlvs: Tlvs::new(),
-        }),
-        Body::SubmitMultiResp(SubmitMultiResp {
+        })),
+        Body::SubmitMultiResp(Box::new(SubmitMultiResp {
             message_id: Some(b("m2")),
             unsuccess_smes: Some(vec![]),
             tlvs: Tlvs::new(),
-        }),
-        Body::SubmitMultiResp(SubmitMultiResp {
+        })),
+        Body::SubmitMultiResp(Box::new(SubmitMultiResp {
             message_id: Some(b("m3")),
             unsuccess_smes: None,
             tlvs: Tlvs::new(),
-        }),
-        Body::QuerySmResp(QuerySmResp {
+        })),
+        Body::QuerySmResp(Box::new(QuerySmResp {
             message_id: Some(b("abc")),
             state: Some(QueryState {
                 final_date: b("261127043000000+"),
@@ -208,8 +208,8 @@ fn every_response_type_round_trips_full_empty_and_header_only() {
                 error_code: 0,
             }),
             tlvs: Tlvs::new(),
-        }),
-        Body::QuerySmResp(QuerySmResp {
+        })),
+        Body::QuerySmResp(Box::new(QuerySmResp {
             message_id: Some(b("abc")),
             state: Some(QueryState {
                 final_date: b(""),
@@ -217,7 +217,7 @@ fn every_response_type_round_trips_full_empty_and_header_only() {
                 error_code: 0,
             }),
             tlvs: Tlvs::new(),
-        }),
+        })),
         Body::UnbindResp,
         Body::EnquireLinkResp,
         Body::CancelSmResp,
@@ -257,7 +257,7 @@ fn every_response_type_round_trips_full_empty_and_header_only() {
 fn over_long_c_string_decodes_round_trips_and_fails_validation() {
     let mut s = sample_sm();
     s.source_addr = b(&"1".repeat(40));
-    let pdu = Pdu::new(1, Body::SubmitSm(s));
+    let pdu = Pdu::new(1, Body::SubmitSm(Box::new(s)));
     round_trip(&pdu);
     let err = pdu.validate().unwrap_err();
     assert_eq!(
@@ -268,7 +268,7 @@ fn over_long_c_string_decodes_round_trips_and_fails_validation() {
 
 #[test]
 fn error_responses_are_built_from_requests() {
-    let req = Pdu::new(31, Body::SubmitSm(sample_sm()));
+    let req = Pdu::new(31, Body::SubmitSm(Box::new(sample_sm())));
     let r = Pdu::error_response_to(&req, status::ESME_RTHROTTLED);
     assert_eq!(
         (r.sequence_number, r.command_status),

@@ -90,7 +90,7 @@ impl Engine {
                     state: Some(state),
                     tlvs: Default::default(),
                 };
-                Pdu::new(seq, Body::QuerySmResp(body))
+                Pdu::new(seq, Body::QuerySmResp(Box::new(body)))
             }
             Ok(Held::Cancelled) => {
                 metrics::gauge!("optgate_held_messages").decrement(1.0);

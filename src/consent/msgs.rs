@@ -137,7 +137,7 @@ pub fn own_submits(
                 short_message: Bytes::from(part),
                 ..Default::default()
             };
-            Pdu::new(0, Body::SubmitSm(sm))
+            Pdu::new(0, Body::SubmitSm(Box::new(sm)))
         })
         .collect()
 }
@@ -173,7 +173,7 @@ pub fn synthetic_receipt(
     sm.tlvs
         .set_cstring(tags::RECEIPTED_MESSAGE_ID, optgate_id.as_bytes());
     sm.tlvs.set_u8(tags::MESSAGE_STATE, state);
-    Some(Pdu::new(0, Body::DeliverSm(sm)))
+    Some(Pdu::new(0, Body::DeliverSm(Box::new(sm))))
 }
 
 /// `YYMMDDhhmm` in UTC for receipt texts.
@@ -252,7 +252,7 @@ mod tests {
             ..Default::default()
         };
         sm.tlvs.set_cstring(tags::RECEIPTED_MESSAGE_ID, b"c9");
-        let p = Pdu::new(1, Body::DeliverSm(sm));
+        let p = Pdu::new(1, Body::DeliverSm(Box::new(sm)));
         let r = rewrite_receipt(&p, b"c9", "7000000000000005");
         let Body::DeliverSm(sm) = &r.body else {
             panic!()

@@ -103,6 +103,9 @@ impl Engine {
     /// the common case costs no future and no copy of the PDU.
     /// `cfg` is [`Engine::config`] (or a session's cached copy of it).
     pub fn mt_quick(&self, cfg: &EngineConfig, account: &Arc<str>, pdu: &Pdu) -> MtQuick {
+        if cfg.campaigns.passes_all() {
+            return MtQuick::Forward;
+        }
         let Some(f) = msgs::facts(pdu) else {
             return MtQuick::Forward;
         };

@@ -78,7 +78,10 @@ impl Engine {
                 unsuccess_smes: Some(unsuccess),
                 tlvs: Default::default(),
             };
-            return MultiAction::Reply(Pdu::new(pdu.sequence_number, Body::SubmitMultiResp(body)));
+            return MultiAction::Reply(Pdu::new(
+                pdu.sequence_number,
+                Body::SubmitMultiResp(Box::new(body)),
+            ));
         }
         let mut out = pdu.clone();
         if let Body::SubmitMulti(m) = &mut out.body {
@@ -113,7 +116,7 @@ fn single(m: &SubmitMulti, ton: u8, npi: u8, addr: &Bytes, seq: u32) -> Pdu {
         short_message: m.short_message.clone(),
         tlvs: m.tlvs.clone(),
     };
-    Pdu::new(seq, Body::SubmitSm(sm))
+    Pdu::new(seq, Body::SubmitSm(Box::new(sm)))
 }
 
 fn message_id(p: &Pdu) -> Option<Bytes> {

@@ -247,7 +247,7 @@ mod tests {
             ..Sm::default()
         };
         f(&mut s);
-        Pdu::new(1, Body::SubmitSm(s))
+        Pdu::new(1, Body::SubmitSm(Box::new(s)))
     }
 
     #[test]
@@ -283,7 +283,7 @@ mod tests {
             submit(|s| s.source_addr = Bytes::from(vec![b'1'; 20])).validate(),
             Ok(())
         );
-        let multi = Pdu::new(1, Body::SubmitMulti(SubmitMulti::default()));
+        let multi = Pdu::new(1, Body::SubmitMulti(Box::default()));
         assert_eq!(status(multi), st::ESME_RINVNUMDESTS);
     }
 }

@@ -300,6 +300,13 @@ impl Campaigns {
     pub fn is_empty(&self) -> bool {
         self.campaigns.is_empty()
     }
+
+    /// Every sender passes: no approved campaign, and unassigned senders
+    /// pass. [`Campaigns::lookup`] would answer `PassThrough` for any
+    /// sender, so the MT path need not even read the addresses.
+    pub fn passes_all(&self) -> bool {
+        matches!(self.unassigned, Unassigned::Pass) && !self.campaigns.iter().any(|c| c.approved)
+    }
 }
 
 /// Digits are unaffected; alphanumeric senders compare case-folded.
@@ -354,7 +361,21 @@ mod tests {
     fn empty_index_is_a_plain_proxy() {
         let idx = Campaigns::default();
         assert!(idx.is_empty());
+        assert!(idx.passes_all());
         assert_eq!(idx.lookup("14155550100"), Lookup::PassThrough);
+    }
+
+    #[test]
+    fn passes_all_only_when_nothing_is_enforced_or_rejected() -> Result<(), DuplicateNumber> {
+        assert!(!index(Unassigned::Pass)?.passes_all());
+        assert!(!index(Unassigned::Reject)?.passes_all());
+        let codes = StatusCodes::default();
+        let pending = vec![with_numbers("waiting", false, &["14155550199"])];
+        let idx = Campaigns::new(pending.clone(), Unassigned::Pass, &codes)?;
+        assert!(idx.passes_all());
+        assert_eq!(idx.lookup("14155550199"), Lookup::PassThrough);
+        assert!(!Campaigns::new(pending, Unassigned::Reject, &codes)?.passes_all());
+        Ok(())
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::consent::mt::{MtAction, MtQuick};
 use crate::consent::multi::MultiAction;
 use crate::deliver::{DispatchMsg, Dispatcher, SESSION_WINDOW};
 use crate::pdu::{command as cmd, status, BindResp, Body, Pdu};
-use crate::route::{ToPlatform, UpRequest};
+use crate::route::{ReplyTo, ToPlatform, UpRequest};
 use crate::session::{BindKind, BindState, Verdict};
 use crate::upstream::bind::SeqGen;
 
@@ -33,6 +33,9 @@ type Writer = FramedWrite<OwnedWriteHalf, SmppCodec>;
 
 /// Events taken without waiting per turn of the session loop.
 const DRAIN_BUDGET: usize = 1024;
+
+/// A turn that found fewer events than this yields once before its flush.
+const SETTLE_BELOW: usize = 64;
 
 /// A delivery handed to the platform, waiting for its deliver_sm_resp.
 struct Delivering {
@@ -50,7 +53,8 @@ pub(super) struct Session {
     writer: Writer,
     shutdown: watch::Receiver<bool>,
     state: BindState,
-    account: Option<Arc<str>>,
+    /// Set at bind: the account, and where carrier answers come back.
+    link: Option<Arc<ReplyTo>>,
     dispatcher: Option<Dispatcher>,
     out_tx: mpsc::Sender<ToPlatform>,
     out_rx: mpsc::Receiver<ToPlatform>,
@@ -67,6 +71,15 @@ pub(super) struct Session {
     /// (refreshed after a reload; see `crate::versioned`).
     accounts: crate::versioned::Cached<std::collections::HashMap<String, super::auth::Account>>,
     engine_cfg: crate::versioned::Cached<crate::consent::EngineConfig>,
+    last_sender: Option<SenderMemo>,
+}
+
+/// The sender check of the last submit (see `Session::sender_allowed`).
+struct SenderMemo {
+    version: u64,
+    ton: u8,
+    addr: Bytes,
+    allowed: bool,
 }
 
 /// One event while draining at shutdown.
@@ -107,7 +120,7 @@ impl Session {
             id,
             shutdown,
             state: BindState::Open,
-            account: None,
+            link: None,
             dispatcher: None,
             out_tx,
             out_rx,
@@ -119,6 +132,7 @@ impl Session {
             tel: telemetry::Local::default(),
             accounts: None,
             engine_cfg: None,
+            last_sender: None,
             enquire_out: None,
         }
     }
@@ -152,11 +166,20 @@ impl Session {
             }
             // Take everything that is ready without waiting, then write it
             // all with one flush.
-            for _ in 0..DRAIN_BUDGET {
+            let mut taken = 0;
+            let mut yielded = false;
+            while taken < DRAIN_BUDGET {
+                taken += 1;
                 let flow = if let Some(item) = self.reader.next().now_or_never() {
                     self.on_item(item).await
                 } else if let Ok(out) = self.out_rx.try_recv() {
                     Ok(self.on_outgoing(out).await)
+                } else if !yielded && taken < SETTLE_BELOW {
+                    // A short turn: let the other tasks run once so more
+                    // answers and requests share the coming flush.
+                    yielded = true;
+                    tokio::task::yield_now().await;
+                    continue;
                 } else {
                     break;
                 };
@@ -396,7 +419,7 @@ impl Session {
         tracing::Span::current().record("system_id", &*system_id);
         info!(bind = kind.as_str(), "platform bound");
         self.state = BindState::Bound(kind);
-        self.account = Some(system_id.clone());
+        self.link = Some(ReplyTo::new(self.out_tx.clone(), system_id.clone()));
         let dispatcher = self
             .ctx
             .inbound
@@ -426,12 +449,13 @@ impl Session {
         let received = self.last_rx;
         let seq = pdu.sequence_number;
         let cid = pdu.command_id();
-        let Some(account) = self.account.clone() else {
+        let Some(link) = self.link.clone() else {
             return self
                 .feed(crate::route::answer(cid, status::ESME_RINVBNDSTS, seq))
                 .await;
         };
-        if !self.sender_allowed(&account, &pdu) {
+        let account = &link.account;
+        if !self.sender_allowed(account, &pdu) {
             debug!("submit from a sender the account does not own refused");
             return self
                 .feed(crate::route::answer(cid, status::ESME_RINVSRCADR, seq))
@@ -446,19 +470,17 @@ impl Session {
         let pdu = match cid {
             cmd::SUBMIT_SM | cmd::DATA_SM => match self.ctx.engine.mt_quick(
                 self.ctx.engine.config_cached(&mut self.engine_cfg),
-                &account,
+                account,
                 &pdu,
             ) {
                 MtQuick::Forward => pdu,
                 MtQuick::Reply(resp) => return self.feed(resp).await,
-                MtQuick::Store(prep) => {
-                    match self.ctx.engine.mt_stored(&account, prep, pdu).await {
-                        MtAction::Forward(p) => p,
-                        MtAction::Reply(resp) => return self.feed(resp).await,
-                    }
-                }
+                MtQuick::Store(prep) => match self.ctx.engine.mt_stored(account, prep, pdu).await {
+                    MtAction::Forward(p) => p,
+                    MtAction::Reply(resp) => return self.feed(resp).await,
+                },
             },
-            cmd::SUBMIT_MULTI => match self.ctx.engine.on_multi(&account, pdu).await {
+            cmd::SUBMIT_MULTI => match self.ctx.engine.on_multi(account, pdu).await {
                 MultiAction::Forward { pdu, unsuccess: u } => {
                     unsuccess = u;
                     pdu
@@ -466,7 +488,7 @@ impl Session {
                 MultiAction::Reply(resp) => return self.feed(resp).await,
             },
             cmd::QUERY_SM | cmd::CANCEL_SM | cmd::REPLACE_SM => {
-                match self.ctx.engine.on_held_request(&account, pdu).await {
+                match self.ctx.engine.on_held_request(account, pdu).await {
                     Ok(resp) => return self.feed(resp).await,
                     Err(p) => p,
                 }
@@ -475,8 +497,7 @@ impl Session {
         };
         let req = UpRequest {
             pdu,
-            reply: self.out_tx.clone(),
-            account,
+            reply: link,
             optgate_id: None,
             unsuccess,
             received,
@@ -501,11 +522,28 @@ impl Session {
             Body::SubmitMulti(m) => (&m.source_addr, m.source_addr_ton),
             _ => return true,
         };
+        // Refreshes this session's copy after a reload.
+        self.ctx.accounts_cached(&mut self.accounts);
+        let version = self.accounts.as_ref().map_or(0, |(v, _)| *v);
+        // Platforms send from the same few numbers: the last answer is kept
+        // for as long as the sender and the accounts stay the same.
+        if let Some(m) = &self.last_sender {
+            if m.version == version && m.ton == ton && m.addr == addr {
+                return m.allowed;
+            }
+        }
+        let accounts = self.ctx.accounts_cached(&mut self.accounts);
         // An account removed by a reload keeps its binds until they end.
-        self.ctx
-            .accounts_cached(&mut self.accounts)
+        let allowed = accounts
             .get(account)
-            .map_or(true, |a| a.may_send_from(addr, ton))
+            .map_or(true, |a| a.may_send_from(addr, ton));
+        self.last_sender = Some(SenderMemo {
+            version,
+            ton,
+            addr: addr.clone(),
+            allowed,
+        });
+        allowed
     }
 
     /// Shutdown: tell the platform, wait briefly for its unbind_resp (some
@@ -576,8 +614,8 @@ impl Session {
             SinkExt::<&Pdu>::flush(&mut self.writer),
         )
         .await;
-        if let Some(account) = &self.account {
-            self.ctx.release_bind(account);
+        if let Some(link) = &self.link {
+            self.ctx.release_bind(&link.account);
         }
         // Answers still on their way find the queue closed and are dropped.
         inflight_gauge().decrement(self.outstanding as f64);

@@ -181,7 +181,7 @@ mod tests {
             short_message: "hi".into(),
             ..Sm::default()
         };
-        let frame = Pdu::new(7, Body::SubmitSm(sm)).to_bytes();
+        let frame = Pdu::new(7, Body::SubmitSm(Box::new(sm))).to_bytes();
         assert_eq!(sm_flags(&frame), Some((0x40, 0x11)));
         assert_eq!(sm_flags(&frame[..20]), None);
     }

@@ -19,7 +19,7 @@ use super::tps::TokenBucket;
 use crate::codec::{CodecError, SmppCodec};
 use crate::inbound::Inbound;
 use crate::pdu::{command as cmd, status, Bind, Body, DecodeError, Pdu};
-use crate::route::{AckTo, ToPlatform, UpRequest};
+use crate::route::{AckTo, ReplyTo, ToPlatform, UpRequest};
 
 /// What the carrier side needs to know, taken from `[upstream]`.
 #[derive(Debug)]
@@ -73,8 +73,7 @@ pub(super) struct BindTask {
 /// A request waiting for the carrier's answer.
 struct InFlight {
     orig_seq: u32,
-    reply: Option<mpsc::Sender<ToPlatform>>,
-    account: Option<Arc<str>>,
+    reply: Arc<ReplyTo>,
     optgate_id: Option<Arc<str>>,
     unsuccess: Vec<crate::pdu::UnsuccessSme>,
     command_id: u32,
@@ -177,7 +176,7 @@ impl BindTask {
                 _ = sleep_until(until) => return false,
                 _ = self.shutdown.changed() => return true,
                 Some(req) = self.requests.recv() => {
-                    answer(&req.reply, &req.pdu, status::ESME_RTHROTTLED).await;
+                    answer(&req.reply.tx, &req.pdu, status::ESME_RTHROTTLED).await;
                 }
             }
         }
@@ -204,9 +203,9 @@ impl BindTask {
             tlvs: Default::default(),
         };
         let body = match self.role {
-            BindRole::Transceiver => Body::BindTransceiver(bind),
-            BindRole::Transmitter => Body::BindTransmitter(bind),
-            BindRole::Receiver => Body::BindReceiver(bind),
+            BindRole::Transceiver => Body::BindTransceiver(Box::new(bind)),
+            BindRole::Transmitter => Body::BindTransmitter(Box::new(bind)),
+            BindRole::Receiver => Body::BindReceiver(Box::new(bind)),
         };
         let req = Pdu::new(1, body);
         timeout(s.response_timeout, writer.send(&req))
@@ -369,8 +368,7 @@ impl BindTask {
                 orig_seq,
                 command_id: pdu.command_id(),
                 wants_receipt: wants_receipt(&pdu),
-                reply: Some(req.reply),
-                account: Some(req.account),
+                reply: req.reply,
                 optgate_id: req.optgate_id,
                 unsuccess: req.unsuccess,
                 received: req.received,
@@ -473,11 +471,9 @@ impl BindTask {
         if pdu.command_status == status::ESME_ROK {
             // Only messages that asked for receipts will get one: the id map
             // is only for them.
-            if let (true, Some(account), Some(mid)) =
-                (entry.wants_receipt, &entry.account, message_id_of(&pdu))
-            {
+            if let (true, Some(mid)) = (entry.wants_receipt, message_id_of(&pdu)) {
                 self.inbound
-                    .remember_message(mid, account.clone(), entry.optgate_id.clone())
+                    .remember_message(mid, entry.reply.account.clone(), entry.optgate_id.clone())
                     .await;
             }
         }
@@ -489,11 +485,9 @@ impl BindTask {
                 r.message_id.get_or_insert_with(Bytes::new);
             }
         }
-        if let Some(reply) = entry.reply {
-            // The platform's queue has room for every request it has in flight;
-            // a full or closed queue means the session is gone.
-            let _ = reply.try_send(ToPlatform::Response(pdu));
-        }
+        // The platform's queue has room for every request it has in flight;
+        // a full or closed queue means the session is gone.
+        let _ = entry.reply.tx.try_send(ToPlatform::Response(pdu));
     }
 
     /// Graceful end: answer what can be answered, unbind, wait briefly.
@@ -567,10 +561,8 @@ async fn expire(inflight: &mut HashMap<u32, InFlight>, now: Instant) {
     for seq in late {
         if let Some(e) = inflight.remove(&seq) {
             warn!(seq, "carrier response timeout");
-            if let Some(reply) = e.reply {
-                let resp = crate::route::answer(e.command_id, status::ESME_RSYSERR, e.orig_seq);
-                let _ = reply.try_send(ToPlatform::Response(resp));
-            }
+            let resp = crate::route::answer(e.command_id, status::ESME_RSYSERR, e.orig_seq);
+            let _ = e.reply.tx.try_send(ToPlatform::Response(resp));
         }
     }
 }
@@ -578,10 +570,8 @@ async fn expire(inflight: &mut HashMap<u32, InFlight>, now: Instant) {
 /// Answers every outstanding request with `code` (the connection is gone).
 async fn fail_all(inflight: &mut HashMap<u32, InFlight>, code: u32) {
     for (_, e) in inflight.drain() {
-        if let Some(reply) = e.reply {
-            let resp = crate::route::answer(e.command_id, code, e.orig_seq);
-            let _ = reply.try_send(ToPlatform::Response(resp));
-        }
+        let resp = crate::route::answer(e.command_id, code, e.orig_seq);
+        let _ = e.reply.tx.try_send(ToPlatform::Response(resp));
     }
 }
 

@@ -387,9 +387,9 @@ impl Esme {
             ..Default::default()
         };
         let body = match command {
-            cmd::BIND_TRANSMITTER => Body::BindTransmitter(b),
-            cmd::BIND_RECEIVER => Body::BindReceiver(b),
-            _ => Body::BindTransceiver(b),
+            cmd::BIND_TRANSMITTER => Body::BindTransmitter(Box::new(b)),
+            cmd::BIND_RECEIVER => Body::BindReceiver(Box::new(b)),
+            _ => Body::BindTransceiver(Box::new(b)),
         };
         let seq = self.next_seq();
         self.send(&Pdu::new(seq, body)).await;
@@ -446,19 +446,19 @@ impl Esme {
 
 /// A submit_sm from `src` to `dst` with `text`.
 pub fn submit(src: &str, dst: &str, text: &str) -> Pdu {
-    Pdu::new(0, Body::SubmitSm(sm(src, dst, text)))
+    Pdu::new(0, Body::SubmitSm(Box::new(sm(src, dst, text))))
 }
 
 /// A submit_sm that asks for a delivery receipt (registered_delivery 1).
 pub fn submit_dlr(src: &str, dst: &str, text: &str) -> Pdu {
     let mut s = sm(src, dst, text);
     s.registered_delivery = 1;
-    Pdu::new(0, Body::SubmitSm(s))
+    Pdu::new(0, Body::SubmitSm(Box::new(s)))
 }
 
 /// An MO deliver_sm from mobile `from` to business number `to`.
 pub fn mo(from: &str, to: &str, text: &str) -> Pdu {
-    Pdu::new(0, Body::DeliverSm(sm(from, to, text)))
+    Pdu::new(0, Body::DeliverSm(Box::new(sm(from, to, text))))
 }
 
 /// A receipt for carrier message `id`, addressed back to `to` from `from`.
@@ -469,7 +469,7 @@ pub fn receipt(id: &str, from: &str, to: &str) -> Pdu {
     s.tlvs
         .set_cstring(tags::RECEIPTED_MESSAGE_ID, id.as_bytes());
     s.tlvs.set_u8(tags::MESSAGE_STATE, 2);
-    Pdu::new(0, Body::DeliverSm(s))
+    Pdu::new(0, Body::DeliverSm(Box::new(s)))
 }
 
 pub fn sm(src: &str, dst: &str, text: &str) -> Sm {

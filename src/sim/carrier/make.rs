@@ -52,7 +52,7 @@ pub fn receipt(submit: &Sm, message_id: &[u8], unix_secs: u64, seq: u32) -> Pdu 
         tlvs,
         ..Sm::default()
     };
-    Pdu::new(seq, Body::DeliverSm(sm))
+    Pdu::new(seq, Body::DeliverSm(Box::new(sm)))
 }
 
 /// An MO (mobile-originated deliver_sm) from `from` to `to`: "STOP" when
@@ -75,7 +75,7 @@ pub fn mo(from: u64, to: &str, texts: &[String], n: u64, stop: bool, seq: u32) -
         short_message: Bytes::copy_from_slice(text.as_bytes()),
         ..Sm::default()
     };
-    Pdu::new(seq, Body::DeliverSm(sm))
+    Pdu::new(seq, Body::DeliverSm(Box::new(sm)))
 }
 
 #[cfg(test)]

@@ -71,7 +71,7 @@ pub(super) async fn connect(
         ..Bind::default()
     };
     stream
-        .write_all(&Pdu::new(1, Body::BindTransceiver(bind)).to_bytes())
+        .write_all(&Pdu::new(1, Body::BindTransceiver(Box::new(bind))).to_bytes())
         .await?;
     let mut inbuf = BytesMut::with_capacity(READ_BUF);
     let status = timeout(limit, async {

@@ -85,7 +85,9 @@ fn templates_for(
             short_message: part.into(),
             ..Sm::default()
         };
-        let bytes = Pdu::new(1, Body::SubmitSm(sm)).to_bytes().to_vec();
+        let bytes = Pdu::new(1, Body::SubmitSm(Box::new(sm)))
+            .to_bytes()
+            .to_vec();
         // header, service_type NUL, ton, npi, source_addr NUL, ton, npi.
         let dest_off = 16 + 1 + 2 + sender.len() + 1 + 2;
         out.push(Template {
