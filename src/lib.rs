@@ -33,6 +33,7 @@ pub mod sdnotify;
 pub mod server;
 pub mod session;
 pub mod sim;
+pub mod stamped;
 pub mod store;
 pub mod telemetry;
 pub mod text;

@@ -26,9 +26,10 @@ use crate::deliver::{DispatchMsg, Dispatcher, SESSION_WINDOW};
 use crate::pdu::{command as cmd, status, BindResp, Body, Pdu};
 use crate::route::{ReplyTo, ToPlatform, UpRequest};
 use crate::session::{BindKind, BindState, Verdict};
+use crate::stamped::Stamped;
 use crate::upstream::bind::SeqGen;
 
-type Reader = FramedRead<OwnedReadHalf, SmppCodec>;
+type Reader = FramedRead<Stamped<OwnedReadHalf>, SmppCodec>;
 type Writer = FramedWrite<OwnedWriteHalf, SmppCodec>;
 
 /// Events taken without waiting per turn of the session loop.
@@ -113,7 +114,7 @@ impl Session {
         let (out_tx, out_rx) = mpsc::channel(ctx.settings.window + SESSION_WINDOW + 8);
         let now = Instant::now();
         Session {
-            reader: FramedRead::with_capacity(rd, SmppCodec::new(max), 64 * 1024),
+            reader: FramedRead::with_capacity(Stamped::new(rd), SmppCodec::new(max), 64 * 1024),
             writer: FramedWrite::new(wr, SmppCodec::new(max)),
             ctx,
             peer,
@@ -216,12 +217,12 @@ impl Session {
                 Err("framing lost")
             }
             Some(Ok(Err(bad))) => {
-                self.last_rx = Instant::now();
+                self.last_rx = self.reader.get_ref().last_read();
                 debug!(error = %bad, "malformed PDU answered");
                 Ok(self.feed(bad.response()).await)
             }
             Some(Ok(Ok(pdu))) => {
-                self.last_rx = Instant::now();
+                self.last_rx = self.reader.get_ref().last_read();
                 Ok(self.on_pdu(pdu).await)
             }
         }
@@ -445,7 +446,7 @@ impl Session {
     }
 
     async fn on_request(&mut self, pdu: Pdu) -> Flow {
-        // Set by on_item when this request was read: one clock read per PDU.
+        // When the bytes of this request came off the socket (see `Stamped`).
         let received = self.last_rx;
         let seq = pdu.sequence_number;
         let cid = pdu.command_id();
