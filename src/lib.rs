@@ -37,5 +37,6 @@ pub mod stamped;
 pub mod store;
 pub mod telemetry;
 pub mod text;
+pub mod turn;
 pub mod upstream;
 pub mod versioned;

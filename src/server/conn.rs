@@ -27,16 +27,11 @@ use crate::pdu::{command as cmd, status, BindResp, Body, Pdu};
 use crate::route::{ReplyTo, ToPlatform, UpRequest};
 use crate::session::{BindKind, BindState, Verdict};
 use crate::stamped::Stamped;
+use crate::turn::{self, DRAIN_BUDGET};
 use crate::upstream::bind::SeqGen;
 
 type Reader = FramedRead<Stamped<OwnedReadHalf>, SmppCodec>;
 type Writer = FramedWrite<OwnedWriteHalf, SmppCodec>;
-
-/// Events taken without waiting per turn of the session loop.
-const DRAIN_BUDGET: usize = 1024;
-
-/// A turn that found fewer events than this yields once before its flush.
-const SETTLE_BELOW: usize = 64;
 
 /// A delivery handed to the platform, waiting for its deliver_sm_resp.
 struct Delivering {
@@ -175,9 +170,7 @@ impl Session {
                     self.on_item(item).await
                 } else if let Ok(out) = self.out_rx.try_recv() {
                     Ok(self.on_outgoing(out).await)
-                } else if !yielded && taken < SETTLE_BELOW {
-                    // A short turn: let the other tasks run once so more
-                    // answers and requests share the coming flush.
+                } else if !yielded && turn::settle(taken, self.outstanding) {
                     yielded = true;
                     tokio::task::yield_now().await;
                     continue;

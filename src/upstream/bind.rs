@@ -21,6 +21,7 @@ use crate::inbound::Inbound;
 use crate::pdu::{command as cmd, status, Bind, Body, DecodeError, Pdu};
 use crate::route::{AckTo, ReplyTo, ToPlatform, UpRequest};
 use crate::stamped::Stamped;
+use crate::turn::{self, DRAIN_BUDGET};
 
 /// What the carrier side needs to know, taken from `[upstream]`.
 #[derive(Debug)]
@@ -93,13 +94,6 @@ type InFlightMap = HashMap<u32, InFlight, foldhash::fast::RandomState>;
 
 type Reader = FramedRead<Stamped<OwnedReadHalf>, SmppCodec>;
 type Writer = FramedWrite<OwnedWriteHalf, SmppCodec>;
-
-/// Events taken without waiting per turn of a connection loop, so a busy
-/// peer can not starve the timers.
-const DRAIN_BUDGET: usize = 1024;
-
-/// A turn that found fewer events than this yields once before its flush.
-const SETTLE_BELOW: usize = 64;
 
 /// The state of one bound carrier connection.
 struct State {
@@ -333,10 +327,7 @@ impl BindTask {
                     continue;
                 }
             }
-            if !yielded && taken < SETTLE_BELOW {
-                // A short turn: let the other tasks run once so more
-                // requests and answers share the coming flush (under load
-                // this halves the writes; idle, it costs one scheduler pass).
+            if !yielded && turn::settle(taken, st.inflight.len()) {
                 yielded = true;
                 tokio::task::yield_now().await;
                 continue;
