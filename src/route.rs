@@ -15,6 +15,10 @@ pub enum ToPlatform {
     /// The answer to one of this session's requests; its sequence number is
     /// already the platform's own.
     Response(Pdu),
+    /// Several answers, in the order the carrier gave them: what one turn
+    /// of a carrier bind collected for this session (one queue slot and one
+    /// wake-up instead of one per answer).
+    Responses(Vec<Pdu>),
     /// An MO or receipt to hand over. The session gives it a sequence number
     /// and reports the platform's answer to the account's dispatcher under `id`.
     Deliver { id: u64, pdu: Pdu },
@@ -36,6 +40,38 @@ impl ReplyTo {
     /// A shared link for `tx` and `account`.
     pub fn new(tx: mpsc::Sender<ToPlatform>, account: Arc<str>) -> Arc<ReplyTo> {
         Arc::new(ReplyTo { tx, account })
+    }
+}
+
+/// Carrier answers collected during one turn of a carrier bind, per
+/// session, handed over at the end of the turn.
+#[derive(Debug, Default)]
+pub struct Replies(Vec<(Arc<ReplyTo>, Vec<Pdu>)>);
+
+impl Replies {
+    /// Queues `pdu` for `to`.
+    pub fn push(&mut self, to: Arc<ReplyTo>, pdu: Pdu) {
+        // A bind serves a handful of sessions per turn: a scan beats a map.
+        match self.0.iter_mut().find(|(t, _)| Arc::ptr_eq(t, &to)) {
+            Some((_, pdus)) => pdus.push(pdu),
+            None => self.0.push((to, vec![pdu])),
+        }
+    }
+
+    /// Hands every session its answers. A session's queue has room for
+    /// every request it has in flight, so a full or closed queue means the
+    /// session is gone and its answers have nowhere to go.
+    pub fn send_all(&mut self) {
+        for (to, mut pdus) in self.0.drain(..) {
+            let msg = match pdus.len() {
+                1 => match pdus.pop() {
+                    Some(pdu) => ToPlatform::Response(pdu),
+                    None => continue,
+                },
+                _ => ToPlatform::Responses(pdus),
+            };
+            let _ = to.tx.try_send(msg);
+        }
     }
 }
 
@@ -93,4 +129,39 @@ pub fn answer(command_id: u32, status: u32, sequence_number: u32) -> Pdu {
         }
     }
     pdu
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pdu::{command as cmd, status};
+
+    fn seqs(msg: ToPlatform) -> Vec<u32> {
+        match msg {
+            ToPlatform::Response(p) => vec![p.sequence_number],
+            ToPlatform::Responses(ps) => ps.iter().map(|p| p.sequence_number).collect(),
+            ToPlatform::Deliver { .. } => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn replies_go_to_their_sessions_in_order_one_message_each() {
+        let (tx_a, mut rx_a) = mpsc::channel(4);
+        let (tx_b, mut rx_b) = mpsc::channel(4);
+        let a = ReplyTo::new(tx_a, Arc::from("a"));
+        let b = ReplyTo::new(tx_b, Arc::from("b"));
+        let mut replies = Replies::default();
+        for (to, seq) in [(&a, 1), (&b, 2), (&a, 3), (&a, 4)] {
+            replies.push(to.clone(), answer(cmd::SUBMIT_SM, status::ESME_ROK, seq));
+        }
+        replies.send_all();
+        let got_a = rx_a.try_recv().map(seqs).ok();
+        assert_eq!(got_a, Some(vec![1, 3, 4]));
+        assert!(rx_a.try_recv().is_err(), "one queue slot for the batch");
+        // A single answer travels as a plain Response.
+        assert!(matches!(rx_b.try_recv(), Ok(ToPlatform::Response(p)) if p.sequence_number == 2));
+        // Sent means gone: a second send_all sends nothing.
+        replies.send_all();
+        assert!(rx_a.try_recv().is_err() && rx_b.try_recv().is_err());
+    }
 }

@@ -115,15 +115,17 @@ impl Engine {
         if !pool.submit(req) {
             return Sent::Temporary;
         }
-        match tokio::time::timeout(timeout + Duration::from_secs(1), rx.recv()).await {
-            Ok(Some(ToPlatform::Response(resp))) if resp.command_status == status::ESME_ROK => {
-                Sent::Accepted
-            }
-            Ok(Some(ToPlatform::Response(resp))) if is_temporary(resp.command_status) => {
-                Sent::Temporary
-            }
-            Ok(Some(ToPlatform::Response(resp))) => Sent::Refused(resp.command_status),
-            _ => Sent::Temporary,
+        let answer = match tokio::time::timeout(timeout + Duration::from_secs(1), rx.recv()).await {
+            Ok(Some(ToPlatform::Response(resp))) => Some(resp),
+            // One request in flight: a batch can only hold its answer.
+            Ok(Some(ToPlatform::Responses(resps))) => resps.into_iter().next(),
+            _ => None,
+        };
+        match answer {
+            Some(resp) if resp.command_status == status::ESME_ROK => Sent::Accepted,
+            Some(resp) if is_temporary(resp.command_status) => Sent::Temporary,
+            Some(resp) => Sent::Refused(resp.command_status),
+            None => Sent::Temporary,
         }
     }
 

@@ -234,12 +234,15 @@ impl Session {
 
     async fn on_outgoing(&mut self, out: ToPlatform) -> Flow {
         match out {
-            ToPlatform::Response(pdu) => {
-                if self.outstanding > 0 {
-                    self.outstanding -= 1;
-                    self.tel.inflight(-1);
+            ToPlatform::Response(pdu) => self.answer(pdu).await,
+            ToPlatform::Responses(pdus) => {
+                let mut flow = Flow::Continue;
+                for pdu in pdus {
+                    if let Flow::Close = self.answer(pdu).await {
+                        flow = Flow::Close;
+                    }
                 }
-                self.feed(pdu).await
+                flow
             }
             ToPlatform::Deliver { id, mut pdu } => {
                 let seq = self.seq.take();
@@ -256,6 +259,15 @@ impl Session {
                 self.feed(pdu).await
             }
         }
+    }
+
+    /// The carrier's answer to one of this session's requests.
+    async fn answer(&mut self, pdu: Pdu) -> Flow {
+        if self.outstanding > 0 {
+            self.outstanding -= 1;
+            self.tel.inflight(-1);
+        }
+        self.feed(pdu).await
     }
 
     async fn on_tick(&mut self) -> Flow {

@@ -19,7 +19,7 @@ use super::tps::TokenBucket;
 use crate::codec::{CodecError, SmppCodec};
 use crate::inbound::Inbound;
 use crate::pdu::{command as cmd, status, Bind, Body, DecodeError, Pdu};
-use crate::route::{AckTo, ReplyTo, ToPlatform, UpRequest};
+use crate::route::{AckTo, Replies, ReplyTo, ToPlatform, UpRequest};
 use crate::stamped::Stamped;
 use crate::turn::{self, DRAIN_BUDGET};
 
@@ -105,6 +105,8 @@ struct State {
     ack_tx: mpsc::Sender<Pdu>,
     /// Metrics of this bind, published once per loop turn.
     tel: telemetry::Local,
+    /// Carrier answers of this turn, handed to their sessions at its end.
+    replies: Replies,
 }
 
 /// Queues `pdu` on the writer (written at the next flush, or earlier when
@@ -254,6 +256,7 @@ impl BindTask {
             paused_until: None,
             ack_tx,
             tel: telemetry::Local::default(),
+            replies: Replies::default(),
         };
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut reported = 0usize;
@@ -283,6 +286,9 @@ impl BindTask {
                 }
                 Err(e) => Err(e),
             };
+            // Answers collected this turn go to their sessions now, also
+            // when the connection just ended.
+            st.replies.send_all();
             if let Err(e) = step {
                 break e;
             }
@@ -439,7 +445,7 @@ impl BindTask {
             st.tel
                 .upstream_response
                 .record(now.saturating_duration_since(entry.sent));
-            self.answer_platform(entry, pdu, now, &mut st.tel.added_latency)
+            self.answer_platform(entry, pdu, now, &mut st.tel.added_latency, &mut st.replies)
                 .await;
             return Ok(());
         }
@@ -473,6 +479,7 @@ impl BindTask {
         mut pdu: Pdu,
         now: Instant,
         added_latency: &mut telemetry::LocalHist,
+        replies: &mut Replies,
     ) {
         // What optgate added: the platform's whole wait minus the carrier's share.
         let added = now
@@ -497,9 +504,7 @@ impl BindTask {
                 r.message_id.get_or_insert_with(Bytes::new);
             }
         }
-        // The platform's queue has room for every request it has in flight;
-        // a full or closed queue means the session is gone.
-        let _ = entry.reply.tx.try_send(ToPlatform::Response(pdu));
+        replies.push(entry.reply, pdu);
     }
 
     /// Graceful end: answer what can be answered, unbind, wait briefly.
@@ -518,8 +523,10 @@ impl BindTask {
                 Ok(Some(Ok(Ok(pdu)))) if cmd::is_response(pdu.command_id()) => {
                     if let Some(entry) = inflight.remove(&pdu.sequence_number) {
                         let mut added = telemetry::ADDED_LATENCY.local();
-                        self.answer_platform(entry, pdu, Instant::now(), &mut added)
+                        let mut replies = Replies::default();
+                        self.answer_platform(entry, pdu, Instant::now(), &mut added, &mut replies)
                             .await;
+                        replies.send_all();
                     }
                 }
                 Ok(Some(Ok(Ok(_)))) => {}
