@@ -7,7 +7,7 @@
 //! and goes on); only a bad `command_length` loses framing and is a
 //! [`CodecError`], which ends the stream.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::pdu::{DecodeError, Pdu, HEADER_LEN};
@@ -58,11 +58,9 @@ impl Default for SmppCodec {
     }
 }
 
-impl Decoder for SmppCodec {
-    type Item = Result<Pdu, DecodeError>;
-    type Error = CodecError;
-
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, CodecError> {
+impl SmppCodec {
+    /// The next whole frame of `src`, if one has arrived.
+    fn frame(&self, src: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
         let Some(len_bytes) = src.get(..4) else {
             return Ok(None);
         };
@@ -79,8 +77,58 @@ impl Decoder for SmppCodec {
             src.reserve(len - src.len());
             return Ok(None);
         }
-        let frame = src.split_to(len).freeze();
-        Ok(Some(Pdu::decode(frame)))
+        Ok(Some(src.split_to(len).freeze()))
+    }
+}
+
+impl Decoder for SmppCodec {
+    type Item = Result<Pdu, DecodeError>;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, CodecError> {
+        Ok(self.frame(src)?.map(Pdu::decode))
+    }
+}
+
+/// A frame as received: what it decodes to, and its bytes (a view of the
+/// read buffer, no copy).
+pub type Received = (Result<Pdu, DecodeError>, Bytes);
+
+/// [`SmppCodec`] that also yields each frame's bytes, so a request that
+/// passes unchanged can be forwarded as received (see [`Reseq`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameCodec(pub SmppCodec);
+
+impl Decoder for FrameCodec {
+    type Item = Received;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Received>, CodecError> {
+        Ok(self.0.frame(src)?.map(|f| (Pdu::decode(f.clone()), f)))
+    }
+}
+
+/// A received frame to write again under a new sequence number: the bytes
+/// go out as they came, only the sequence number (bytes 12..16) changes.
+#[derive(Debug, Clone, Copy)]
+pub struct Reseq<'a> {
+    /// The whole frame, header included (at least 16 bytes: the codec
+    /// yields no shorter frame).
+    pub frame: &'a [u8],
+    /// The new sequence number.
+    pub sequence_number: u32,
+}
+
+impl Encoder<Reseq<'_>> for SmppCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, r: Reseq<'_>, dst: &mut BytesMut) -> Result<(), CodecError> {
+        let (head, rest) = r.frame.split_at(r.frame.len().min(12));
+        dst.reserve(r.frame.len());
+        dst.extend_from_slice(head);
+        dst.extend_from_slice(&r.sequence_number.to_be_bytes());
+        dst.extend_from_slice(rest.get(4..).unwrap_or_default());
+        Ok(())
     }
 }
 
@@ -136,6 +184,40 @@ mod tests {
         let pdu = codec.decode(&mut buf).unwrap().unwrap().unwrap();
         assert_eq!(pdu.sequence_number, 9);
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn frames_come_with_their_bytes_and_go_out_reseqenced() {
+        let pdu = Pdu::new(
+            7,
+            Body::SubmitSm(Box::new(crate::pdu::Sm {
+                source_addr: bytes::Bytes::from_static(b"14155550100"),
+                destination_addr: bytes::Bytes::from_static(b"15550000001"),
+                short_message: bytes::Bytes::from_static(b"hello"),
+                ..Default::default()
+            })),
+        );
+        let wire = pdu.to_bytes();
+        let mut buf = BytesMut::from(&wire[..]);
+        let (decoded, frame) = FrameCodec(SmppCodec::default())
+            .decode(&mut buf)
+            .unwrap()
+            .unwrap();
+        assert_eq!(decoded.unwrap(), pdu);
+        assert_eq!(&frame[..], &wire[..]);
+        let mut out = BytesMut::new();
+        SmppCodec::default()
+            .encode(
+                Reseq {
+                    frame: &frame,
+                    sequence_number: 0x0102_0304,
+                },
+                &mut out,
+            )
+            .unwrap();
+        let mut want = pdu.clone();
+        want.sequence_number = 0x0102_0304;
+        assert_eq!(&out[..], &want.to_bytes()[..]);
     }
 
     #[test]

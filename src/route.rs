@@ -75,11 +75,73 @@ impl Replies {
     }
 }
 
+/// A request as it will go to the carrier (the carrier bind gives it its
+/// own sequence number).
+#[derive(Debug)]
+pub enum Outgoing {
+    /// A request optgate built or changed: encoded on the way out.
+    Pdu(Pdu),
+    /// A request that passes unchanged: its bytes as the platform sent
+    /// them (see [`crate::codec::Reseq`]). Saves encoding it again, and the
+    /// decoded form never leaves the session that read it.
+    Frame {
+        /// The whole frame, header included.
+        frame: Bytes,
+        /// Whether it asked for a receipt (`registered_delivery != 0`).
+        wants_receipt: bool,
+    },
+}
+
+impl Outgoing {
+    /// The command_id.
+    pub fn command_id(&self) -> u32 {
+        match self {
+            Outgoing::Pdu(p) => p.command_id(),
+            Outgoing::Frame { frame, .. } => header_word(frame, 4),
+        }
+    }
+
+    /// The platform's sequence number.
+    pub fn sequence_number(&self) -> u32 {
+        match self {
+            Outgoing::Pdu(p) => p.sequence_number,
+            Outgoing::Frame { frame, .. } => header_word(frame, 12),
+        }
+    }
+
+    /// Whether the carrier will send receipts for it, so its message id
+    /// must go in the id map.
+    pub fn wants_receipt(&self) -> bool {
+        match self {
+            Outgoing::Pdu(p) => wants_receipt(p),
+            Outgoing::Frame { wants_receipt, .. } => *wants_receipt,
+        }
+    }
+}
+
+/// Header word at `at` (0, 4, 8 or 12) of a frame; 0 past its end.
+fn header_word(frame: &[u8], at: usize) -> u32 {
+    frame
+        .get(at..at + 4)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, u32::from_be_bytes)
+}
+
+/// Whether the carrier will send receipts for this request.
+pub fn wants_receipt(pdu: &Pdu) -> bool {
+    match &pdu.body {
+        Body::SubmitSm(s) => s.registered_delivery != 0,
+        Body::DataSm(d) => d.registered_delivery != 0,
+        Body::SubmitMulti(m) => m.registered_delivery != 0,
+        _ => false,
+    }
+}
+
 /// A platform request on its way to the carrier.
 #[derive(Debug)]
 pub struct UpRequest {
-    /// The request as the platform sent it (its own sequence number).
-    pub pdu: Pdu,
+    /// The request, still under the platform's sequence number.
+    pub request: Outgoing,
     /// Where the answer goes, and the account that sent it.
     pub reply: Arc<ReplyTo>,
     /// For a released held message: the id its platform was given, which

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{mt::event_row, Engine};
 use crate::pdu::{status, Pdu};
-use crate::route::{ReplyTo, ToPlatform, UpRequest};
+use crate::route::{Outgoing, ReplyTo, ToPlatform, UpRequest};
 use crate::store::consent::{self as db, OutboxRow};
 use crate::store::{Durable, StoreError};
 use crate::upstream::Pool;
@@ -106,7 +106,7 @@ impl Engine {
             return Sent::Refused(status::ESME_RSYSERR);
         };
         let req = UpRequest {
-            pdu,
+            request: Outgoing::Pdu(pdu),
             reply: ReplyTo::new(tx.clone(), Arc::from(row.account.as_str())),
             optgate_id: row.optgate_id.as_deref().map(Arc::from),
             unsuccess: Vec::new(),

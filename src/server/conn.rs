@@ -19,18 +19,18 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::auth;
 use super::ServerCtx;
-use crate::codec::SmppCodec;
+use crate::codec::{FrameCodec, Received, SmppCodec};
 use crate::consent::mt::{MtAction, MtQuick};
 use crate::consent::multi::MultiAction;
 use crate::deliver::{DispatchMsg, Dispatcher, SESSION_WINDOW};
 use crate::pdu::{command as cmd, status, BindResp, Body, Pdu};
-use crate::route::{ReplyTo, ToPlatform, UpRequest};
+use crate::route::{Outgoing, ReplyTo, ToPlatform, UpRequest};
 use crate::session::{BindKind, BindState, Verdict};
 use crate::stamped::Stamped;
 use crate::turn::{self, DRAIN_BUDGET};
 use crate::upstream::bind::SeqGen;
 
-type Reader = FramedRead<Stamped<OwnedReadHalf>, SmppCodec>;
+type Reader = FramedRead<Stamped<OwnedReadHalf>, FrameCodec>;
 type Writer = FramedWrite<OwnedWriteHalf, SmppCodec>;
 
 /// A delivery handed to the platform, waiting for its deliver_sm_resp.
@@ -109,7 +109,11 @@ impl Session {
         let (out_tx, out_rx) = mpsc::channel(ctx.settings.window + SESSION_WINDOW + 8);
         let now = Instant::now();
         Session {
-            reader: FramedRead::with_capacity(Stamped::new(rd), SmppCodec::new(max), 64 * 1024),
+            reader: FramedRead::with_capacity(
+                Stamped::new(rd),
+                FrameCodec(SmppCodec::new(max)),
+                64 * 1024,
+            ),
             writer: FramedWrite::new(wr, SmppCodec::new(max)),
             ctx,
             peer,
@@ -198,7 +202,7 @@ impl Session {
     /// One item from the platform's stream; `Err` ends the session.
     async fn on_item(
         &mut self,
-        item: Option<Result<Result<Pdu, crate::pdu::DecodeError>, crate::codec::CodecError>>,
+        item: Option<Result<Received, crate::codec::CodecError>>,
     ) -> Result<Flow, &'static str> {
         match item {
             None => Err("platform closed the connection"),
@@ -209,14 +213,14 @@ impl Session {
                 let _ = self.writer.send(&nack).await;
                 Err("framing lost")
             }
-            Some(Ok(Err(bad))) => {
+            Some(Ok((Err(bad), _))) => {
                 self.last_rx = self.reader.get_ref().last_read();
                 debug!(error = %bad, "malformed PDU answered");
                 Ok(self.feed(bad.response()).await)
             }
-            Some(Ok(Ok(pdu))) => {
+            Some(Ok((Ok(pdu), frame))) => {
                 self.last_rx = self.reader.get_ref().last_read();
-                Ok(self.on_pdu(pdu).await)
+                Ok(self.on_pdu(pdu, frame).await)
             }
         }
     }
@@ -326,7 +330,7 @@ impl Session {
         }
     }
 
-    async fn on_pdu(&mut self, pdu: Pdu) -> Flow {
+    async fn on_pdu(&mut self, pdu: Pdu, frame: Bytes) -> Flow {
         let id = pdu.command_id();
         self.tel.pdu(Side::Platform, Direction::In, id);
         if let Verdict::Refuse(code) = self.state.check(id) {
@@ -352,7 +356,7 @@ impl Session {
                     .await;
                 Flow::Close
             }
-            _ => self.on_request(pdu).await,
+            _ => self.on_request(pdu, frame).await,
         }
     }
 
@@ -450,7 +454,8 @@ impl Session {
         flow
     }
 
-    async fn on_request(&mut self, pdu: Pdu) -> Flow {
+    /// A request for the carrier; `frame` is its bytes as received.
+    async fn on_request(&mut self, pdu: Pdu, frame: Bytes) -> Flow {
         // When the bytes of this request came off the socket (see `Stamped`).
         let received = self.last_rx;
         let seq = pdu.sequence_number;
@@ -473,13 +478,20 @@ impl Session {
                 .await;
         }
         let mut unsuccess = Vec::new();
+        // Only a request that passes exactly as received goes out as its
+        // original bytes; anything optgate decided on in the store, changed
+        // or split is encoded again.
+        let mut as_received = false;
         let pdu = match cid {
             cmd::SUBMIT_SM | cmd::DATA_SM => match self.ctx.engine.mt_quick(
                 self.ctx.engine.config_cached(&mut self.engine_cfg),
                 account,
                 &pdu,
             ) {
-                MtQuick::Forward => pdu,
+                MtQuick::Forward => {
+                    as_received = true;
+                    pdu
+                }
                 MtQuick::Reply(resp) => return self.feed(resp).await,
                 MtQuick::Store(prep) => match self.ctx.engine.mt_stored(account, prep, pdu).await {
                     MtAction::Forward(p) => p,
@@ -499,10 +511,21 @@ impl Session {
                     Err(p) => p,
                 }
             }
-            _ => pdu,
+            _ => {
+                as_received = true;
+                pdu
+            }
+        };
+        let request = if as_received {
+            Outgoing::Frame {
+                wants_receipt: crate::route::wants_receipt(&pdu),
+                frame,
+            }
+        } else {
+            Outgoing::Pdu(pdu)
         };
         let req = UpRequest {
-            pdu,
+            request,
             reply: link,
             optgate_id: None,
             unsuccess,
@@ -571,8 +594,8 @@ impl Session {
                 tokio::select! {
                     Some(out) = self.out_rx.recv() => Step::Out(out),
                     item = self.reader.next() => match item {
-                        Some(Ok(Ok(p))) if p.command_id() == cmd::UNBIND_RESP => Step::UnbindResp,
-                        Some(Ok(Ok(p))) if !cmd::is_response(p.command_id()) => Step::Request(p),
+                        Some(Ok((Ok(p), _))) if p.command_id() == cmd::UNBIND_RESP => Step::UnbindResp,
+                        Some(Ok((Ok(p), _))) if !cmd::is_response(p.command_id()) => Step::Request(p),
                         Some(Ok(_)) => Step::Other,
                         _ => Step::Gone,
                     },

@@ -16,10 +16,10 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
 
 use super::tps::TokenBucket;
-use crate::codec::{CodecError, SmppCodec};
+use crate::codec::{CodecError, Reseq, SmppCodec};
 use crate::inbound::Inbound;
 use crate::pdu::{command as cmd, status, Bind, Body, DecodeError, Pdu};
-use crate::route::{AckTo, Replies, ReplyTo, ToPlatform, UpRequest};
+use crate::route::{AckTo, Outgoing, Replies, ReplyTo, ToPlatform, UpRequest};
 use crate::stamped::Stamped;
 use crate::turn::{self, DRAIN_BUDGET};
 
@@ -118,16 +118,6 @@ async fn feed(writer: &mut Writer, pdu: &Pdu) -> Result<(), End> {
         .map_err(|e| End::Lost(format!("write failed: {e}")))
 }
 
-/// Whether the carrier will send receipts for this request.
-fn wants_receipt(pdu: &Pdu) -> bool {
-    match &pdu.body {
-        Body::SubmitSm(s) => s.registered_delivery != 0,
-        Body::DataSm(d) => d.registered_delivery != 0,
-        Body::SubmitMulti(m) => m.registered_delivery != 0,
-        _ => false,
-    }
-}
-
 /// Why a connected session ended.
 enum End {
     Shutdown,
@@ -180,7 +170,7 @@ impl BindTask {
                 _ = sleep_until(until) => return false,
                 _ = self.shutdown.changed() => return true,
                 Some(req) = self.requests.recv() => {
-                    answer(&req.reply.tx, &req.pdu, status::ESME_RTHROTTLED).await;
+                    answer(&req.reply.tx, &req.request, status::ESME_RTHROTTLED).await;
                 }
             }
         }
@@ -377,15 +367,13 @@ impl BindTask {
             self.accepting.store(false, Ordering::Release);
         }
         let up_seq = st.seq.take();
-        let mut pdu = req.pdu;
-        let orig_seq = pdu.sequence_number;
-        pdu.sequence_number = up_seq;
+        let command_id = req.request.command_id();
         st.inflight.insert(
             up_seq,
             InFlight {
-                orig_seq,
-                command_id: pdu.command_id(),
-                wants_receipt: wants_receipt(&pdu),
+                orig_seq: req.request.sequence_number(),
+                command_id,
+                wants_receipt: req.request.wants_receipt(),
                 reply: req.reply,
                 optgate_id: req.optgate_id,
                 unsuccess: req.unsuccess,
@@ -394,8 +382,20 @@ impl BindTask {
                 deadline: now + s.response_timeout,
             },
         );
-        st.tel.pdu(Side::Carrier, Direction::Out, pdu.command_id());
-        feed(writer, &pdu).await
+        st.tel.pdu(Side::Carrier, Direction::Out, command_id);
+        match req.request {
+            Outgoing::Pdu(mut pdu) => {
+                pdu.sequence_number = up_seq;
+                feed(writer, &pdu).await
+            }
+            Outgoing::Frame { frame, .. } => writer
+                .feed(Reseq {
+                    frame: &frame,
+                    sequence_number: up_seq,
+                })
+                .await
+                .map_err(|e| End::Lost(format!("write failed: {e}"))),
+        }
     }
 
     /// Timeouts and keep-alive.
@@ -594,8 +594,8 @@ async fn fail_all(inflight: &mut InFlightMap, code: u32) {
     }
 }
 
-async fn answer(reply: &mpsc::Sender<ToPlatform>, req: &Pdu, code: u32) {
-    let resp = crate::route::answer(req.command_id(), code, req.sequence_number);
+async fn answer(reply: &mpsc::Sender<ToPlatform>, req: &Outgoing, code: u32) {
+    let resp = crate::route::answer(req.command_id(), code, req.sequence_number());
     let _ = reply.try_send(ToPlatform::Response(resp));
 }
 
