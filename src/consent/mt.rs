@@ -114,7 +114,7 @@ impl Engine {
             f.source_ton,
             &cfg.country_code,
         );
-        let campaign_id = match cfg.campaigns.lookup(&sender) {
+        let campaign = match cfg.campaigns.lookup(&sender) {
             Lookup::PassThrough => return MtQuick::Forward,
             Lookup::Reject(code) => {
                 metrics::counter!("optgate_mt_total", "outcome" => "blocked").increment(1);
@@ -124,7 +124,7 @@ impl Engine {
                     pdu.sequence_number,
                 ));
             }
-            Lookup::Enforce(c) => c.id.clone(),
+            Lookup::Enforce(c) => c,
         };
         let recipient = crate::numbers::normalise(
             &String::from_utf8_lossy(&f.dest),
@@ -132,12 +132,12 @@ impl Engine {
             &cfg.country_code,
         );
         let group = f.concat.map(|c| (c.reference, c.total));
-        if self.cached_forward(cfg, account, &campaign_id, &sender, &recipient, group) {
+        if self.cached_forward(cfg, account, campaign, &sender, &recipient, group) {
             crate::telemetry::hot().mt_forwarded.increment(1);
             return MtQuick::Forward;
         }
         MtQuick::Store(Prepared {
-            campaign_id,
+            campaign_id: campaign.id.clone(),
             sender,
             recipient,
             group,
@@ -216,14 +216,11 @@ impl Engine {
         &self,
         cfg: &EngineConfig,
         account: &Arc<str>,
-        campaign_id: &str,
+        campaign: &crate::policy::Campaign,
         sender: &str,
         recipient: &str,
         group: Option<(u16, u8)>,
     ) -> bool {
-        let Some(campaign) = cfg.campaigns.get(campaign_id) else {
-            return false;
-        };
         let key = store_key(campaign, sender, recipient);
         let Some(row) = self.store().consent_cache().state(&key) else {
             return false;
