@@ -14,13 +14,19 @@ const SETTLE_BELOW: usize = 64;
 /// Requests in flight from which more answers are surely on their way.
 const SETTLE_MIN_INFLIGHT: usize = 8;
 
-/// Whether a turn that has taken `taken` events, with `inflight` requests
-/// waiting for answers, should let the other tasks run once before it
-/// flushes: more answers and requests then share the write. Under load
-/// this halves the writes; a quiet connection (few requests in flight, as
-/// with window 1) flushes at once, because nothing else is coming.
-pub fn settle(taken: usize, inflight: usize) -> bool {
-    taken < SETTLE_BELOW && inflight >= SETTLE_MIN_INFLIGHT
+/// Most times one turn yields before it flushes anyway.
+const SETTLE_YIELDS: usize = 4;
+
+/// Whether a turn that has taken `taken` events and yielded `yielded`
+/// times, with `inflight` requests waiting for answers, should let the
+/// other tasks run (once more) before it flushes: more answers and
+/// requests then share the write. Under load this halves the writes (and
+/// the wake-ups of the peer they cause); a quiet connection (few requests
+/// in flight, as with window 1) flushes at once, because nothing else is
+/// coming. At most [`SETTLE_YIELDS`] yields, so a slow carrier with many
+/// requests in flight costs a few scheduler passes per turn, not a spin.
+pub fn settle(taken: usize, yielded: usize, inflight: usize) -> bool {
+    taken < SETTLE_BELOW && yielded < SETTLE_YIELDS && inflight >= SETTLE_MIN_INFLIGHT
 }
 
 #[cfg(test)]
@@ -29,8 +35,10 @@ mod tests {
 
     #[test]
     fn settles_only_short_turns_of_busy_connections() {
-        assert!(settle(1, 100));
-        assert!(!settle(1, 1), "window 1: nothing more is coming");
-        assert!(!settle(SETTLE_BELOW, 100), "a full turn flushes at once");
+        assert!(settle(1, 0, 100));
+        assert!(settle(1, SETTLE_YIELDS - 1, 100));
+        assert!(!settle(1, SETTLE_YIELDS, 100), "a few yields, then flush");
+        assert!(!settle(1, 0, 1), "window 1: nothing more is coming");
+        assert!(!settle(SETTLE_BELOW, 0, 100), "a full turn flushes at once");
     }
 }

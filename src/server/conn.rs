@@ -167,15 +167,15 @@ impl Session {
             // Take everything that is ready without waiting, then write it
             // all with one flush.
             let mut taken = 0;
-            let mut yielded = false;
+            let mut yielded = 0;
             while taken < DRAIN_BUDGET {
                 taken += 1;
                 let flow = if let Some(item) = self.reader.next().now_or_never() {
                     self.on_item(item).await
                 } else if let Ok(out) = self.out_rx.try_recv() {
                     Ok(self.on_outgoing(out).await)
-                } else if !yielded && turn::settle(taken, self.outstanding) {
-                    yielded = true;
+                } else if turn::settle(taken, yielded, self.outstanding) {
+                    yielded += 1;
                     tokio::task::yield_now().await;
                     continue;
                 } else {

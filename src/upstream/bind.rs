@@ -306,7 +306,7 @@ impl BindTask {
         st: &mut State,
         writer: &mut Writer,
     ) -> Result<(), End> {
-        let mut yielded = false;
+        let mut yielded = 0;
         for taken in 0..DRAIN_BUDGET {
             if let Some(item) = reader.next().now_or_never() {
                 st.last_rx = reader.get_ref().last_read();
@@ -323,8 +323,8 @@ impl BindTask {
                     continue;
                 }
             }
-            if !yielded && turn::settle(taken, st.inflight.len()) {
-                yielded = true;
+            if turn::settle(taken, yielded, st.inflight.len()) {
+                yielded += 1;
                 tokio::task::yield_now().await;
                 continue;
             }
