@@ -100,6 +100,9 @@ async fn consent_flow_shows_exact_counters() {
         (r#"optgate_keywords_total{class="opt_in"}"#, 1.0),
         (r#"optgate_keywords_total{class="help"}"#, 1.0),
         (r#"optgate_keywords_total{class="opt_out"}"#, 1.0),
+        // Pending: the held MT sent the opt-in request; active: START;
+        // refused: STOP.
+        (r#"optgate_consent_changes_total{to="pending"}"#, 1.0),
         (r#"optgate_consent_changes_total{to="active"}"#, 1.0),
         (r#"optgate_consent_changes_total{to="refused"}"#, 1.0),
         (

@@ -175,7 +175,12 @@ impl Engine {
             groups: self.groups.clone(),
         };
         let outcome = self.store().transact(move |env| work.run(env)).await;
-        match outcome {
+        if let Ok((_, Some(to))) = &outcome {
+            // Committed: an MT moved the recipient (to pending with an
+            // opt-in request, or to active on first contact).
+            metrics::counter!("optgate_consent_changes_total", "to" => to.as_str()).increment(1);
+        }
+        match outcome.map(|(o, _)| o) {
             Ok(Outcome::Forward(modified)) => {
                 crate::telemetry::hot().mt_forwarded.increment(1);
                 MtAction::Forward(modified.map_or(pdu, |p| *p))
@@ -278,9 +283,13 @@ struct Work {
 }
 
 impl Work {
-    fn run(self, env: &mut TxnEnv<'_>) -> Result<(Outcome, Durable), StoreError> {
+    /// The decision, and the status the recipient was moved to, if any.
+    fn run(
+        self,
+        env: &mut TxnEnv<'_>,
+    ) -> Result<((Outcome, Option<ConsentStatus>), Durable), StoreError> {
         let Some(campaign) = self.cfg.campaigns.get(&self.campaign_id) else {
-            return Ok((Outcome::Forward(None), Durable::Now));
+            return Ok(((Outcome::Forward(None), None), Durable::Now));
         };
         let key = store_key(campaign, &self.sender, &self.recipient);
         let gkey = self
@@ -290,18 +299,21 @@ impl Work {
         if let Some(gk) = &gkey {
             let prev = self.groups.lock().ok().and_then(|mut g| g.get(gk));
             match prev {
-                Some(GroupDecision::Forward) => return Ok((Outcome::Forward(None), Durable::Now)),
+                Some(GroupDecision::Forward) => {
+                    return Ok(((Outcome::Forward(None), None), Durable::Now))
+                }
                 Some(GroupDecision::Reject(code)) => {
-                    return Ok((Outcome::Reject(code), Durable::Now))
+                    return Ok(((Outcome::Reject(code), None), Durable::Now))
                 }
                 Some(GroupDecision::Hold(gid)) => {
                     self.hold(c, &key, campaign, Some(gid))?;
-                    return Ok((Outcome::Held(gid), Durable::AfterCommit));
+                    return Ok(((Outcome::Held(gid), None), Durable::AfterCommit));
                 }
                 None => {}
             }
         }
         let row = db::get(c, &key)?;
+        let mut moved_to = None;
         let facts = MtFacts {
             text: self.text.clone(),
             // Only none and pending can lead to a hold; skip the count otherwise.
@@ -321,6 +333,7 @@ impl Work {
                 } => {
                     if let Some(s) = set_status {
                         db::set_status(c, &key, s, "first_contact", "")?;
+                        moved_to = Some(s);
                     }
                     if let Some(ev) = event {
                         event_row(c, &key, ev.as_str(), "outbound_unknown=allow", "")?;
@@ -340,6 +353,7 @@ impl Work {
                 }
                 Decision::ForwardAsOptInRequest => {
                     db::set_status(c, &key, ConsentStatus::Pending, "opt_in_request", "")?;
+                    moved_to = Some(ConsentStatus::Pending);
                     db::mark(c, &key, Flag::OptInRequestSent)?;
                     (
                         Outcome::Forward(None),
@@ -358,6 +372,7 @@ impl Work {
                     }
                     if let Some(s) = set_status {
                         db::set_status(c, &key, s, "opt_in_request", "")?;
+                        moved_to = Some(s);
                     }
                     let gid = self.hold(c, &key, campaign, None)?;
                     (
@@ -381,7 +396,9 @@ impl Work {
             }
         }
         env.fill_consent(&row);
-        Ok((outcome, durable))
+        // Only a real change counts (set_status to the status it had is not one).
+        let moved_to = moved_to.filter(|s| *s != row.status);
+        Ok(((outcome, moved_to), durable))
     }
 
     fn hold(
