@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use bytes::Bytes;
 
-use crate::pdu::{Body, Pdu};
+use crate::pdu::{peek_header, Body, Pdu};
 
 /// Work for a platform session's writer.
 #[derive(Debug)]
@@ -97,7 +97,7 @@ impl Outgoing {
     pub fn command_id(&self) -> u32 {
         match self {
             Outgoing::Pdu(p) => p.command_id(),
-            Outgoing::Frame { frame, .. } => header_word(frame, 4),
+            Outgoing::Frame { frame, .. } => peek_header(frame).map_or(0, |h| h.command_id),
         }
     }
 
@@ -105,7 +105,7 @@ impl Outgoing {
     pub fn sequence_number(&self) -> u32 {
         match self {
             Outgoing::Pdu(p) => p.sequence_number,
-            Outgoing::Frame { frame, .. } => header_word(frame, 12),
+            Outgoing::Frame { frame, .. } => peek_header(frame).map_or(0, |h| h.sequence_number),
         }
     }
 
@@ -117,14 +117,6 @@ impl Outgoing {
             Outgoing::Frame { wants_receipt, .. } => *wants_receipt,
         }
     }
-}
-
-/// Header word at `at` (0, 4, 8 or 12) of a frame; 0 past its end.
-fn header_word(frame: &[u8], at: usize) -> u32 {
-    frame
-        .get(at..at + 4)
-        .and_then(|w| w.try_into().ok())
-        .map_or(0, u32::from_be_bytes)
 }
 
 /// Whether the carrier will send receipts for this request.

@@ -551,9 +551,12 @@ impl Session {
             Body::SubmitMulti(m) => (&m.source_addr, m.source_addr_ton),
             _ => return true,
         };
-        // Refreshes this session's copy after a reload.
+        // The session's copy, refreshed after a reload.
         self.ctx.accounts_cached(&mut self.accounts);
-        let version = self.accounts.as_ref().map_or(0, |(v, _)| *v);
+        let Some((version, accounts)) = &self.accounts else {
+            return true;
+        };
+        let version = *version;
         // Platforms send from the same few numbers: the last answer is kept
         // for as long as the sender and the accounts stay the same.
         if let Some(m) = &self.last_sender {
@@ -561,7 +564,6 @@ impl Session {
                 return m.allowed;
             }
         }
-        let accounts = self.ctx.accounts_cached(&mut self.accounts);
         // An account removed by a reload keeps its binds until they end.
         let allowed = accounts
             .get(account)
@@ -569,7 +571,9 @@ impl Session {
         self.last_sender = Some(SenderMemo {
             version,
             ton,
-            addr: addr.clone(),
+            // A copy: the address is a slice of the read buffer, which the
+            // memo would keep alive for the life of the session.
+            addr: Bytes::copy_from_slice(addr),
             allowed,
         });
         allowed

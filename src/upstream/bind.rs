@@ -109,11 +109,15 @@ struct State {
     replies: Replies,
 }
 
-/// Queues `pdu` on the writer (written at the next flush, or earlier when
-/// the buffer is large).
-async fn feed(writer: &mut Writer, pdu: &Pdu) -> Result<(), End> {
+/// Queues `item` (a `&Pdu`, or a received frame under a new sequence
+/// number) on the writer: written at the next flush, or earlier when the
+/// buffer is large.
+async fn feed<I>(writer: &mut Writer, item: I) -> Result<(), End>
+where
+    SmppCodec: tokio_util::codec::Encoder<I, Error = CodecError>,
+{
     writer
-        .feed(pdu)
+        .feed(item)
         .await
         .map_err(|e| End::Lost(format!("write failed: {e}")))
 }
@@ -388,13 +392,13 @@ impl BindTask {
                 pdu.sequence_number = up_seq;
                 feed(writer, &pdu).await
             }
-            Outgoing::Frame { frame, .. } => writer
-                .feed(Reseq {
+            Outgoing::Frame { frame, .. } => {
+                let reseq = Reseq {
                     frame: &frame,
                     sequence_number: up_seq,
-                })
-                .await
-                .map_err(|e| End::Lost(format!("write failed: {e}"))),
+                };
+                feed(writer, reseq).await
+            }
         }
     }
 
@@ -440,7 +444,7 @@ impl BindTask {
                 st.paused_until = Some(tokio::time::Instant::now() + Duration::from_millis(500));
                 self.accepting.store(false, Ordering::Release);
             }
-            // The read time of this turn: one clock read per item.
+            // When the bytes of this answer were read (see `Stamped`).
             let now = st.last_rx;
             st.tel
                 .upstream_response
