@@ -43,7 +43,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Listening ports are taken below the kernel's ephemeral range: a port found
+# free with bind(:0) could, before its daemon binds it, become the local port
+# of one of the many outgoing connections this script makes. `take_port VAR`
+# sets VAR to the next port there that binds now.
+PORT_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$PORT_LOW" -gt 11000 ] || die "ip_local_port_range starts at $PORT_LOW: no room below it for listening ports"
+PORT_NEXT=$(( ($$ * 7919) % (PORT_LOW - 10000) ))
+take_port() {
+    local port
+    for _ in $(seq 1 500); do
+        port=$(( 10000 + PORT_NEXT % (PORT_LOW - 10000) )); PORT_NEXT=$((PORT_NEXT + 1))
+        if python3 -c 'import socket,sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null; then
+            printf -v "$1" '%s' "$port"; return 0
+        fi
+    done
+    die "no free port below $PORT_LOW"
+}
 wait_port() {
     for _ in $(seq 1 200); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -52,7 +68,7 @@ wait_port() {
     die "nothing listens on port $1"
 }
 
-CARRIER_PORT=$(free_port); RELAY_PORT=$(free_port); GATE_PORT=$(free_port); ADMIN_PORT=$(free_port)
+take_port CARRIER_PORT; take_port RELAY_PORT; take_port GATE_PORT; take_port ADMIN_PORT
 
 "$BIN" sim carrier --listen "127.0.0.1:$CARRIER_PORT" >"$TMP/carrier.log" 2>&1 &
 PIDS+=($!)
@@ -202,7 +218,7 @@ kill "$UP_PID" 2>/dev/null || true
 #     and delivers;
 # (c) (b+r) plus MOs from the simulator, 5% of them STOP, during the run;
 # (d) 4 binds x window 1 (latency-bound) against (b)'s set-up.
-RCARRIER_PORT=$(free_port); GATE2_PORT=$(free_port); ADMIN2_PORT=$(free_port)
+take_port RCARRIER_PORT; take_port GATE2_PORT; take_port ADMIN2_PORT
 "$BIN" sim carrier --listen "127.0.0.1:$RCARRIER_PORT" --receipts >"$TMP/rcarrier.log" 2>&1 &
 PIDS+=($!)
 wait_port "$RCARRIER_PORT"
@@ -246,7 +262,7 @@ start_consent_gate "$RCARRIER_PORT" optgate_r
 run_load receipts "$GATE2_PORT" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery
 result receipts
 echo "== (c) (b+r) plus MOs (5% STOP) from the simulator during the run"
-MO_CARRIER_PORT=$(free_port)
+take_port MO_CARRIER_PORT
 "$BIN" sim carrier --listen "127.0.0.1:$MO_CARRIER_PORT" --receipts --mo-rate "${MO_RATE:-2000/s}" --mo-stop-share 0.05 \
     --mo-from 15550000000 --mo-senders "$RECIPIENTS" --mo-to 14155550100 >"$TMP/mocarrier.log" 2>&1 &
 PIDS+=($!)

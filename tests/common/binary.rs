@@ -8,17 +8,11 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::{Esme, FakeCarrier, WAIT};
+use super::{free_port, Esme, FakeCarrier, WAIT};
 use optgate::pdu::command as cmd;
 
 /// The binary cargo built for this test run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_optgate");
-
-/// A port that was free a moment ago (bound on 127.0.0.1:0, then released).
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 /// A whole config file; `window` lets a test make it invalid (0); `extra`
 /// is appended TOML (accounts, campaigns). `[store] durability` is left at

@@ -28,6 +28,38 @@ pub mod binary;
 /// Upper bound for any single wait in a test.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// A loopback port for a child process (optgate, Kannel) to listen on.
+///
+/// The port is only checked free here and bound later by the child, so it
+/// is taken below the kernel's ephemeral range
+/// (`net.ipv4.ip_local_port_range`): a port from `127.0.0.1:0` could be
+/// handed meanwhile to any outgoing connection on the machine as its local
+/// port (this is how a Kannel test once failed in CI with "Address already
+/// in use"). Below that range only explicit binds compete; the start is
+/// spread by process id and a counter keeps the ports of one test process
+/// apart. Falls back to `127.0.0.1:0` where the range leaves no room.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let base = 10_000u32;
+    if low > base + 1_000 {
+        let span = low - base;
+        let start = std::process::id().wrapping_mul(7919) % span;
+        for _ in 0..span.min(2_000) {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let port = (base + (start + n) % span) as u16;
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 /// A config for tests: optgate on 127.0.0.1:0, the carrier at `carrier`,
 /// the store in `dir`. `extra` is appended TOML (accounts etc.).
 pub fn config(carrier: &str, dir: &std::path::Path, extra: &str) -> Config {

@@ -14,6 +14,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::common::free_port;
+
 mod sink;
 pub use sink::Sink;
 
@@ -39,14 +41,6 @@ pub struct Setup {
     pub password: String,
     pub mode: Mode,
     pub sink: SocketAddr,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
@@ -176,7 +170,24 @@ fn spawn(program: &str, conf: &Path, dir: &Path, name: &str) -> Child {
 impl Kannel {
     /// Starts bearerbox, waits until its SMPP link to optgate is online,
     /// then starts smsbox and waits until it is connected to bearerbox.
+    /// A box that exits while starting (a port taken by another process
+    /// between the check and Kannel's bind) is started again on fresh
+    /// ports, up to three times in all.
     pub async fn start(setup: &Setup) -> Kannel {
+        let mut attempt = 1;
+        loop {
+            match Kannel::try_start(setup).await {
+                Ok(k) => return k,
+                Err(why) if attempt < 3 => {
+                    eprintln!("Kannel start {attempt} failed, trying fresh ports: {why}");
+                    attempt += 1;
+                }
+                Err(why) => panic!("Kannel did not start in 3 attempts: {why}"),
+            }
+        }
+    }
+
+    async fn try_start(setup: &Setup) -> Result<Kannel, String> {
         let dir = tempfile::tempdir().unwrap();
         let ports = Ports {
             admin: free_port(),
@@ -195,12 +206,12 @@ impl Kannel {
         // A pair is two SMSC connections in Kannel's status, each "(online".
         let links = if setup.mode == Mode::Pair { 2 } else { 1 };
         k.wait_status(|s| s.matches("(online").count() >= links)
-            .await;
+            .await?;
         k.smsbox = Some(spawn("/usr/sbin/smsbox", &conf, k.dir.path(), "smsbox"));
         k.wait_status(|s| s.contains("smsbox:(none), IP 127.0.0.1"))
-            .await;
-        k.wait_sendsms().await;
-        k
+            .await?;
+        k.wait_sendsms().await?;
+        Ok(k)
     }
 
     fn admin(&self) -> SocketAddr {
@@ -216,15 +227,28 @@ impl Kannel {
         }
     }
 
-    async fn wait_status(&mut self, mut ok: impl FnMut(&str) -> bool) {
+    /// Some box that exited, with its status.
+    fn exited(&mut self) -> Option<String> {
+        if let Ok(Some(st)) = self.bearerbox.try_wait() {
+            return Some(format!("bearerbox exited: {st}"));
+        }
+        if let Some(Ok(Some(st))) = self.smsbox.as_mut().map(Child::try_wait) {
+            return Some(format!("smsbox exited: {st}"));
+        }
+        None
+    }
+
+    /// Waits until the status page satisfies `ok`; Err if a box exited
+    /// (with the logs), a panic if nothing happened within [`WAIT`].
+    async fn wait_status(&mut self, mut ok: impl FnMut(&str) -> bool) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let s = self.status().await;
             if ok(&s) {
-                return;
+                return Ok(());
             }
-            if let Ok(Some(st)) = self.bearerbox.try_wait() {
-                panic!("bearerbox exited: {st}\n{}", self.logs());
+            if let Some(why) = self.exited() {
+                return Err(format!("{why}\n{}", self.logs()));
             }
             if tokio::time::Instant::now() > deadline {
                 panic!(
@@ -236,10 +260,13 @@ impl Kannel {
         }
     }
 
-    async fn wait_sendsms(&self) {
+    async fn wait_sendsms(&mut self) -> Result<(), String> {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.ports.sendsms));
         let deadline = tokio::time::Instant::now() + WAIT;
         while TcpStream::connect(addr).await.is_err() {
+            if let Some(why) = self.exited() {
+                return Err(format!("{why}\n{}", self.logs()));
+            }
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "smsbox sendsms port never opened\n{}",
@@ -247,6 +274,7 @@ impl Kannel {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        Ok(())
     }
 
     /// GET /cgi-bin/sendsms with the sendsms-user and `params` (already
