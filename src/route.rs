@@ -41,6 +41,18 @@ impl ReplyTo {
     pub fn new(tx: mpsc::Sender<ToPlatform>, account: Arc<str>) -> Arc<ReplyTo> {
         Arc::new(ReplyTo { tx, account })
     }
+
+    /// Answers the session's request `sequence_number` (a `command_id`)
+    /// with `status` and no body, optgate's own answer instead of the
+    /// carrier's. The session's queue has room for every request it has in
+    /// flight, so a full or closed queue means the session is gone.
+    pub fn refuse(&self, command_id: u32, status: u32, sequence_number: u32) {
+        let _ = self.tx.try_send(ToPlatform::Response(answer(
+            command_id,
+            status,
+            sequence_number,
+        )));
+    }
 }
 
 /// Carrier answers collected during one turn of a carrier bind, per

@@ -373,8 +373,6 @@ pub fn count_pdu(side: Side, direction: Direction, command_id: u32) {
 #[derive(Debug)]
 pub struct Local {
     pdus: [[u32; 4]; HOT_COMMANDS.len()],
-    /// Change of `optgate_inflight_requests{side="platform"}`.
-    inflight: i64,
     dirty: bool,
     /// `optgate_upstream_response_seconds` samples.
     pub upstream_response: LocalHist,
@@ -386,7 +384,6 @@ impl Default for Local {
     fn default() -> Self {
         Local {
             pdus: [[0; 4]; HOT_COMMANDS.len()],
-            inflight: 0,
             dirty: false,
             upstream_response: LocalHist::new(&UPSTREAM_RESPONSE),
             added_latency: LocalHist::new(&ADDED_LATENCY),
@@ -406,23 +403,11 @@ impl Local {
         }
     }
 
-    /// Counts requests entering (+) or leaving (-) the platform-side
-    /// in-flight gauge.
-    pub fn inflight(&mut self, delta: i64) {
-        self.inflight += delta;
-        self.dirty = true;
-    }
-
     /// Publishes everything counted since the last flush.
     pub fn flush(&mut self) {
         if self.dirty {
             self.dirty = false;
             let hot = hot();
-            match std::mem::take(&mut self.inflight) {
-                0 => {}
-                d if d > 0 => hot.inflight_platform.increment(d as f64),
-                d => hot.inflight_platform.decrement(d.unsigned_abs() as f64),
-            }
             for (k, row) in self.pdus.iter_mut().enumerate() {
                 for (i, n) in row.iter_mut().enumerate() {
                     if *n > 0 {
@@ -440,6 +425,46 @@ impl Local {
 impl Drop for Local {
     fn drop(&mut self) {
         self.flush();
+    }
+}
+
+/// One connection's share of `optgate_inflight_requests`: the connection
+/// reports how many of its requests wait for an answer once per loop turn,
+/// and the gauge moves by the change since the last report. Dropping it
+/// takes the share back out, so a connection that ends leaves the gauge
+/// as if it never was.
+#[derive(Debug)]
+pub struct InflightShare {
+    gauge: Gauge,
+    reported: usize,
+}
+
+impl InflightShare {
+    /// A share of `optgate_inflight_requests{side}`.
+    pub fn new(side: Side) -> InflightShare {
+        InflightShare {
+            gauge: match side {
+                Side::Platform => hot().inflight_platform.clone(),
+                Side::Carrier => metrics::gauge!("optgate_inflight_requests", "side" => "carrier"),
+            },
+            reported: 0,
+        }
+    }
+
+    /// This connection has `now` requests in flight.
+    pub fn report(&mut self, now: usize) {
+        if now > self.reported {
+            self.gauge.increment((now - self.reported) as f64);
+        } else if now < self.reported {
+            self.gauge.decrement((self.reported - now) as f64);
+        }
+        self.reported = now;
+    }
+}
+
+impl Drop for InflightShare {
+    fn drop(&mut self) {
+        self.report(0);
     }
 }
 

@@ -48,13 +48,15 @@ impl<T> Versioned<T> {
     }
 
     /// The current value through the reader's copy, refreshed only when the
-    /// version moved.
-    pub fn cached<'a>(&self, copy: &'a mut Cached<T>) -> &'a Arc<T> {
+    /// version moved; with the version it is (a reader may remember what it
+    /// derived from this value under that number).
+    pub fn cached<'a>(&self, copy: &'a mut Cached<T>) -> (u64, &'a Arc<T>) {
         let now = self.version.load(Ordering::Acquire);
         if copy.as_ref().map_or(true, |(v, _)| *v != now) {
             *copy = None;
         }
-        &copy.get_or_insert_with(|| (now, self.load())).1
+        let (version, value) = copy.get_or_insert_with(|| (now, self.load()));
+        (*version, value)
     }
 }
 
@@ -66,15 +68,18 @@ mod tests {
     fn a_copy_follows_every_store() {
         let v = Versioned::new(1);
         let mut copy = None;
-        assert_eq!(**v.cached(&mut copy), 1);
-        let first = Arc::as_ptr(v.cached(&mut copy));
+        assert_eq!(**v.cached(&mut copy).1, 1);
+        let (version, first) = v.cached(&mut copy);
+        let first = Arc::as_ptr(first);
         assert_eq!(
-            Arc::as_ptr(v.cached(&mut copy)),
-            first,
+            v.cached(&mut copy),
+            (version, &v.load()),
             "no reload without a store"
         );
+        assert_eq!(Arc::as_ptr(v.cached(&mut copy).1), first);
         v.store(2);
-        assert_eq!(**v.cached(&mut copy), 2);
+        let (moved, value) = v.cached(&mut copy);
+        assert_eq!((moved > version, **value), (true, 2));
         assert_eq!(*v.load(), 2);
     }
 }

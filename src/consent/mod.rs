@@ -151,7 +151,7 @@ impl Engine {
         &self,
         copy: &'a mut crate::versioned::Cached<EngineConfig>,
     ) -> &'a Arc<EngineConfig> {
-        self.cfg.cached(copy)
+        self.cfg.cached(copy).1
     }
 
     /// Replaces the configuration (SIGHUP).

@@ -63,6 +63,9 @@ pub(super) struct Session {
     enquire_out: Option<Instant>,
     /// Metrics of this session, published once per loop turn.
     tel: telemetry::Local,
+    /// This session's part of `optgate_inflight_requests{side="platform"}`
+    /// (`outstanding`, reported once per loop turn).
+    inflight_share: telemetry::InflightShare,
     /// This session's copies of the accounts and the consent configuration
     /// (refreshed after a reload; see `crate::versioned`).
     accounts: crate::versioned::Cached<std::collections::HashMap<String, super::auth::Account>>,
@@ -130,6 +133,7 @@ impl Session {
             connected: now,
             last_rx: now,
             tel: telemetry::Local::default(),
+            inflight_share: telemetry::InflightShare::new(Side::Platform),
             accounts: None,
             engine_cfg: None,
             last_sender: None,
@@ -166,10 +170,8 @@ impl Session {
             }
             // Take everything that is ready without waiting, then write it
             // all with one flush.
-            let mut taken = 0;
             let mut yielded = 0;
-            while taken < DRAIN_BUDGET {
-                taken += 1;
+            for taken in 0..DRAIN_BUDGET {
                 let flow = if let Some(item) = self.reader.next().now_or_never() {
                     self.on_item(item).await
                 } else if let Ok(out) = self.out_rx.try_recv() {
@@ -188,6 +190,7 @@ impl Session {
                 }
             }
             self.tel.flush();
+            self.inflight_share.report(self.outstanding);
             let flushed = timeout(
                 self.ctx.settings.response_timeout,
                 SinkExt::<&Pdu>::flush(&mut self.writer),
@@ -267,10 +270,7 @@ impl Session {
 
     /// The carrier's answer to one of this session's requests.
     async fn answer(&mut self, pdu: Pdu) -> Flow {
-        if self.outstanding > 0 {
-            self.outstanding -= 1;
-            self.tel.inflight(-1);
-        }
+        self.outstanding = self.outstanding.saturating_sub(1);
         self.feed(pdu).await
     }
 
@@ -533,7 +533,6 @@ impl Session {
         };
         if self.ctx.pool.submit(req) {
             self.outstanding += 1;
-            self.tel.inflight(1);
             Flow::Continue
         } else {
             self.feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
@@ -552,11 +551,7 @@ impl Session {
             _ => return true,
         };
         // The session's copy, refreshed after a reload.
-        self.ctx.accounts_cached(&mut self.accounts);
-        let Some((version, accounts)) = &self.accounts else {
-            return true;
-        };
-        let version = *version;
+        let (version, accounts) = self.ctx.accounts_cached(&mut self.accounts);
         // Platforms send from the same few numbers: the last answer is kept
         // for as long as the sender and the accounts stay the same.
         if let Some(m) = &self.last_sender {
@@ -651,8 +646,8 @@ impl Session {
             self.ctx.release_bind(&link.account);
         }
         // Answers still on their way find the queue closed and are dropped.
-        inflight_gauge().decrement(self.outstanding as f64);
         self.outstanding = 0;
+        self.inflight_share.report(0);
         // No more deliveries into this session: from now on the dispatcher's
         // sends fail and it keeps the rows itself.
         self.out_rx.close();
@@ -675,12 +670,6 @@ impl Session {
             .await;
         }
     }
-}
-
-/// `optgate_inflight_requests{side="platform"}`: requests of platform
-/// sessions waiting for the carrier.
-fn inflight_gauge() -> &'static metrics::Gauge {
-    &telemetry::hot().inflight_platform
 }
 
 fn bind_resp(command_id: u32, seq: u32, code: u32, with_version: bool) -> Pdu {

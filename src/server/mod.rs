@@ -75,11 +75,12 @@ impl ServerCtx {
         self.accounts.load()
     }
 
-    /// The accounts through a session's copy (see [`crate::versioned`]).
+    /// The accounts through a session's copy, with their version (see
+    /// [`crate::versioned`]).
     fn accounts_cached<'a>(
         &self,
         copy: &'a mut crate::versioned::Cached<HashMap<String, Account>>,
-    ) -> &'a Arc<HashMap<String, Account>> {
+    ) -> (u64, &'a Arc<HashMap<String, Account>>) {
         self.accounts.cached(copy)
     }
 

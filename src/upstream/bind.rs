@@ -19,7 +19,7 @@ use super::tps::TokenBucket;
 use crate::codec::{CodecError, Reseq, SmppCodec};
 use crate::inbound::Inbound;
 use crate::pdu::{command as cmd, status, Bind, Body, DecodeError, Pdu};
-use crate::route::{AckTo, Outgoing, Replies, ReplyTo, ToPlatform, UpRequest};
+use crate::route::{AckTo, Outgoing, Replies, ReplyTo, UpRequest};
 use crate::stamped::Stamped;
 use crate::turn::{self, DRAIN_BUDGET};
 
@@ -174,7 +174,8 @@ impl BindTask {
                 _ = sleep_until(until) => return false,
                 _ = self.shutdown.changed() => return true,
                 Some(req) = self.requests.recv() => {
-                    answer(&req.reply.tx, &req.request, status::ESME_RTHROTTLED).await;
+                    let r = &req.request;
+                    req.reply.refuse(r.command_id(), status::ESME_RTHROTTLED, r.sequence_number());
                 }
             }
         }
@@ -253,7 +254,7 @@ impl BindTask {
             replies: Replies::default(),
         };
         let mut tick = tokio::time::interval(Duration::from_millis(100));
-        let mut reported = 0usize;
+        let mut inflight_share = telemetry::InflightShare::new(Side::Carrier);
         let end = loop {
             let can_take = st.inflight.len() < s.window && st.paused_until.is_none();
             let paused = st.paused_until;
@@ -286,7 +287,7 @@ impl BindTask {
             if let Err(e) = step {
                 break e;
             }
-            sync_inflight_gauge(st.inflight.len(), &mut reported);
+            inflight_share.report(st.inflight.len());
             st.tel.flush();
             let flushed = timeout(s.response_timeout, SinkExt::<&Pdu>::flush(&mut writer)).await;
             if !matches!(flushed, Ok(Ok(()))) {
@@ -298,7 +299,7 @@ impl BindTask {
                 .await;
         }
         fail_all(&mut st.inflight, status::ESME_RSYSERR).await;
-        sync_inflight_gauge(0, &mut reported);
+        // `inflight_share` leaves the gauge as it drops.
         end
     }
 
@@ -551,20 +552,6 @@ impl BindTask {
     }
 }
 
-/// Moves `optgate_inflight_requests{side="carrier"}` by the change of this
-/// bind's in-flight map since the last call (binds share the gauge).
-fn sync_inflight_gauge(now: usize, reported: &mut usize) {
-    if now != *reported {
-        let g = metrics::gauge!("optgate_inflight_requests", "side" => "carrier");
-        if now > *reported {
-            g.increment((now - *reported) as f64);
-        } else {
-            g.decrement((*reported - now) as f64);
-        }
-        *reported = now;
-    }
-}
-
 /// Carrier message id out of a submit_sm_resp / data_sm_resp.
 fn message_id_of(pdu: &Pdu) -> Option<Bytes> {
     match &pdu.body {
@@ -584,8 +571,8 @@ async fn expire(inflight: &mut InFlightMap, now: Instant) {
     for seq in late {
         if let Some(e) = inflight.remove(&seq) {
             warn!(seq, "carrier response timeout");
-            let resp = crate::route::answer(e.command_id, status::ESME_RSYSERR, e.orig_seq);
-            let _ = e.reply.tx.try_send(ToPlatform::Response(resp));
+            e.reply
+                .refuse(e.command_id, status::ESME_RSYSERR, e.orig_seq);
         }
     }
 }
@@ -593,14 +580,8 @@ async fn expire(inflight: &mut InFlightMap, now: Instant) {
 /// Answers every outstanding request with `code` (the connection is gone).
 async fn fail_all(inflight: &mut InFlightMap, code: u32) {
     for (_, e) in inflight.drain() {
-        let resp = crate::route::answer(e.command_id, code, e.orig_seq);
-        let _ = e.reply.tx.try_send(ToPlatform::Response(resp));
+        e.reply.refuse(e.command_id, code, e.orig_seq);
     }
-}
-
-async fn answer(reply: &mpsc::Sender<ToPlatform>, req: &Outgoing, code: u32) {
-    let resp = crate::route::answer(req.command_id(), code, req.sequence_number());
-    let _ = reply.try_send(ToPlatform::Response(resp));
 }
 
 /// Sequence numbers 1..=0x7FFFFFFF, wrapping.
