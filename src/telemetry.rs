@@ -14,6 +14,7 @@
 //! | `optgate_keywords_total` | counter | `class` (opt_out, opt_in, help, probable_opt_out) |
 //! | `optgate_consent_changes_total` | counter | `to` (active, pending, refused, none) |
 //! | `optgate_responses_sent_total` | counter | `kind` (opt_in_request, help, opt_out, footer) |
+//! | `optgate_responses_uncertain_total` | counter | `kind` (as above): at-most-once messages that may have reached the carrier and are not sent again |
 //! | `optgate_held_messages` | gauge | — |
 //! | `optgate_stored_deliveries` | gauge | — |
 //! | `optgate_upstream_up` | gauge | `bind` (0 .. `[upstream] binds`) |
@@ -94,6 +95,11 @@ pub const METRICS: &[MetricDef] = &[
         "optgate_responses_sent_total",
         Kind::Counter,
         "Automatic responses optgate sent, by kind.",
+    ),
+    def(
+        "optgate_responses_uncertain_total",
+        Kind::Counter,
+        "Opt-out confirmations that may have reached the carrier (handed to a bind before a crash, or no answer came) and are not sent again.",
     ),
     def(
         "optgate_held_messages",

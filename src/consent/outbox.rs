@@ -3,6 +3,17 @@
 //! recipient gets them in order. A row is deleted only after the carrier
 //! accepted it; while the carrier is down or pushing back, it waits and
 //! tries again; after [`MAX_AGE`] it gives up and records that.
+//!
+//! The opt-out confirmation is the exception: it is sent **at most once**
+//! (47 CFR 64.1200(a)(12) allows one confirmation after an opt-out; a second
+//! text to someone who just said STOP is what the rule forbids). Before it is
+//! handed to a carrier bind, the row is marked `handed_at` and that mark is
+//! committed; a marked row is never handed again. It is cleared only when
+//! the attempt certainly did not leave (no bind took it, or the carrier
+//! answered with a temporary refusal). A marked row found after a restart,
+//! or an attempt that got no answer (response timeout, connection lost,
+//! `ESME_RSYSERR`, which a bind also uses for those), is recorded as an
+//! `uncertain` event and counted in `optgate_responses_uncertain_total`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,11 +44,25 @@ fn is_temporary(code: u32) -> bool {
     )
 }
 
+/// Kinds sent at most once: the opt-out confirmation. Every other message
+/// of optgate's own is sent at least once.
+fn at_most_once(kind: &str) -> bool {
+    kind == "opt_out_response"
+}
+
 /// How one attempt ended.
 enum Sent {
     Accepted,
+    /// Certainly not accepted (no bind took it, or the carrier answered
+    /// with a temporary refusal): worth sending again.
     Temporary,
+    /// Handed to a bind but no answer came, or the answer was
+    /// `ESME_RSYSERR` (which a bind also gives for a request lost with its
+    /// connection): it may have reached the carrier.
+    Unanswered,
     Refused(u32),
+    /// An at-most-once message that may have left before (see module doc).
+    MayHaveLeft,
 }
 
 impl Engine {
@@ -66,11 +91,31 @@ impl Engine {
                 if *shutdown.borrow() {
                     return;
                 }
-                match self
-                    .send_one(&pool, &row, &tx, &mut rx, response_timeout)
-                    .await
-                {
-                    Sent::Temporary => break, // keep the order: retry this one first
+                let once = at_most_once(&row.kind);
+                let outcome = if once && row.handed_at.is_some() {
+                    Sent::MayHaveLeft
+                } else if once && !self.mark_handed(row.id, Some(db::now_ms())).await {
+                    break; // the mark did not commit: retry later, in order
+                } else {
+                    match self
+                        .send_one(&pool, &row, &tx, &mut rx, response_timeout)
+                        .await
+                    {
+                        Sent::Unanswered if once => Sent::MayHaveLeft,
+                        Sent::Unanswered => Sent::Temporary,
+                        outcome => outcome,
+                    }
+                };
+                match outcome {
+                    Sent::Temporary => {
+                        // It did not leave: an at-most-once row may go again.
+                        // (A crash before this clear commits loses it: at
+                        // most once, never twice.)
+                        if once {
+                            self.mark_handed(row.id, None).await;
+                        }
+                        break; // keep the order: retry this one first
+                    }
                     outcome => {
                         progress = true;
                         if let Err(e) = self.finish(row, outcome).await {
@@ -123,10 +168,26 @@ impl Engine {
         };
         match answer {
             Some(resp) if resp.command_status == status::ESME_ROK => Sent::Accepted,
+            Some(resp) if resp.command_status == status::ESME_RSYSERR => Sent::Unanswered,
             Some(resp) if is_temporary(resp.command_status) => Sent::Temporary,
             Some(resp) => Sent::Refused(resp.command_status),
-            None => Sent::Temporary,
+            None => Sent::Unanswered,
         }
+    }
+
+    /// Sets or clears an outbox row's `handed_at`; `true` once committed.
+    async fn mark_handed(&self, id: i64, at: Option<i64>) -> bool {
+        let r = self
+            .store()
+            .transact(move |env| {
+                db::outbox_handed(env.conn(), id, at)?;
+                Ok(((), Durable::AfterCommit))
+            })
+            .await;
+        if let Err(e) = &r {
+            tracing::warn!(error = %e, "outbox bookkeeping failed");
+        }
+        r.is_ok()
     }
 
     async fn finish(&self, row: OutboxRow, outcome: Sent) -> Result<(), StoreError> {
@@ -135,12 +196,17 @@ impl Engine {
             Sent::Refused(code) => Some(code),
             _ => None,
         };
+        let uncertain = matches!(outcome, Sent::MayHaveLeft);
         self.store()
             .transact(move |env| {
                 let c = env.conn();
                 db::outbox_done(c, row.id)?;
                 let ids = row.optgate_id.as_deref().unwrap_or("");
                 match refused {
+                    None if uncertain => {
+                        let why = format!("{kind} may have reached the carrier; not sent again");
+                        event_row(c, &row.key, "uncertain", &why, ids)?;
+                    }
                     Some(code) => {
                         let why =
                             format!("carrier refused {kind}: {}", crate::pdu::status_name(code));
@@ -153,6 +219,10 @@ impl Engine {
             })
             .await?;
         match refused {
+            None if uncertain => metrics::counter!(
+                "optgate_responses_uncertain_total", "kind" => kind_label(&row.kind)
+            )
+            .increment(1),
             Some(_) => metrics::counter!("optgate_mt_total", "outcome" => "failed").increment(1),
             None if row.kind == "released" => {}
             None => {

@@ -449,6 +449,9 @@ pub struct OutboxRow {
     /// For released holds: the id the platform was given.
     pub optgate_id: Option<String>,
     pub attempts: i64,
+    /// When an at-most-once message was handed to a carrier bind (ms since
+    /// the epoch); `None` while it certainly has not left.
+    pub handed_at: Option<i64>,
     /// A complete submit_sm (sequence number rewritten when sent).
     pub pdu: Vec<u8>,
 }
@@ -477,7 +480,8 @@ pub fn outbox_pending(
     limit: u32,
 ) -> Result<Vec<OutboxRow>, StoreError> {
     let mut stmt = c.prepare_cached(
-        "SELECT id, created_at, kind, campaign, sender, recipient, account, optgate_id, attempts, pdu
+        "SELECT id, created_at, kind, campaign, sender, recipient, account, optgate_id, attempts, pdu,
+                handed_at
          FROM outbox WHERE id >= ?1 ORDER BY id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![from_id, limit], |r| {
@@ -494,6 +498,7 @@ pub fn outbox_pending(
             optgate_id: r.get(7)?,
             attempts: r.get(8)?,
             pdu: r.get(9)?,
+            handed_at: r.get(10)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -503,6 +508,14 @@ pub fn outbox_pending(
 pub fn outbox_done(c: &Connection, id: i64) -> Result<(), StoreError> {
     c.prepare_cached("DELETE FROM outbox WHERE id = ?1")?
         .execute(params![id])?;
+    Ok(())
+}
+
+/// Records that an at-most-once message is being handed to the carrier
+/// (`Some(now)`), or that it certainly did not leave after all (`None`).
+pub fn outbox_handed(c: &Connection, id: i64, at: Option<i64>) -> Result<(), StoreError> {
+    c.prepare_cached("UPDATE outbox SET handed_at = ?2 WHERE id = ?1")?
+        .execute(params![id, at])?;
     Ok(())
 }
 

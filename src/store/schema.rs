@@ -123,6 +123,13 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO id_map_0 SELECT carrier_id, account, optgate_id, created_at FROM id_map;
     DROP TABLE id_map;
     "#,
+    // 4: when an at-most-once message (the opt-out confirmation) was handed
+    // to a carrier bind. Set and committed before the PDU can reach the
+    // socket; a row found with it set after a restart may have left and is
+    // never sent again.
+    r#"
+    ALTER TABLE outbox ADD COLUMN handed_at INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.
