@@ -35,11 +35,16 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// A running optgate.
 pub struct Daemon {
     smpp_addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
+    tls: Option<Arc<crate::tls::Acceptor>>,
+    tls_server: Option<JoinHandle<()>>,
     admin_addr: SocketAddr,
     store: Store,
     ctx: Arc<ServerCtx>,
@@ -58,6 +63,8 @@ impl Daemon {
     /// `listener` (or on `[server] listen` when `None`) and the admin HTTP
     /// surface on `[admin] listen`.
     pub async fn start(cfg: &Config, listener: Option<TcpListener>) -> Result<Daemon, StartError> {
+        // First, so what start-up reports (certificate expiry) is recorded.
+        let metrics = crate::telemetry::install();
         let store = Store::open(StoreOptions::from_config(cfg))
             .await
             .map_err(|source| StartError::Store {
@@ -65,18 +72,26 @@ impl Daemon {
                 source,
             })?;
         let listener = match listener {
-            Some(l) => l,
-            None => TcpListener::bind(&cfg.server.listen)
-                .await
-                .map_err(|source| StartError::Listen {
-                    addr: cfg.server.listen.clone(),
-                    source,
-                })?,
+            Some(l) => Some(l),
+            // TLS-only installations turn the plain listener off.
+            None if cfg.server.listen.is_empty() => None,
+            None => Some(listen(&cfg.server.listen).await?),
         };
-        let smpp_addr = listener.local_addr().map_err(|source| StartError::Listen {
-            addr: cfg.server.listen.clone(),
-            source,
-        })?;
+        let smpp_addr = match &listener {
+            Some(l) => local_addr(l, &cfg.server.listen)?,
+            None => SocketAddr::from(([0, 0, 0, 0], 0)),
+        };
+        let (tls, tls_listener) = match server_tls(cfg)? {
+            Some(t) => {
+                let l = listen(&cfg.server.tls.listen).await?;
+                (Some(Arc::new(crate::tls::Acceptor::new(t))), Some(l))
+            }
+            None => (None, None),
+        };
+        let tls_addr = match &tls_listener {
+            Some(l) => Some(local_addr(l, &cfg.server.tls.listen)?),
+            None => None,
+        };
         let admin_listener = bind_admin(cfg).await?;
         let admin_addr = admin_listener
             .local_addr()
@@ -91,7 +106,7 @@ impl Daemon {
         let engine = Arc::new(Engine::new(engine_cfg, store.clone()));
         let inbound = Arc::new(Inbound::new(store.clone(), routes, 200_000, engine.clone()));
         let (pool, upstream) = Pool::spawn(
-            Arc::new(upstream_settings(cfg)),
+            Arc::new(upstream_settings(cfg)?),
             inbound.clone(),
             shutdown_rx.clone(),
         );
@@ -121,7 +136,7 @@ impl Daemon {
         let admin = tokio::spawn(crate::admin::serve(
             admin_listener,
             AdminState {
-                metrics: crate::telemetry::install(),
+                metrics,
                 store: store.clone(),
                 pool: pool.clone(),
                 token: Arc::from(cfg.admin.token.as_str()),
@@ -130,15 +145,32 @@ impl Daemon {
             shutdown_rx.clone(),
         ));
         let grace = cfg.server.shutdown_grace;
-        let server = tokio::spawn(crate::server::serve(
-            listener,
-            ctx.clone(),
-            shutdown_rx,
-            grace,
-        ));
-        info!(listen = %smpp_addr, admin = %admin_addr, upstream = %cfg.upstream.address, "optgate started");
+        let tls_server = match (tls_listener, &tls) {
+            (Some(l), Some(a)) => Some(tokio::spawn(crate::server::serve(
+                l,
+                Some(a.clone()),
+                ctx.clone(),
+                shutdown_rx.clone(),
+                grace,
+            ))),
+            _ => None,
+        };
+        let server = match listener {
+            Some(l) => tokio::spawn(crate::server::serve(
+                l,
+                None,
+                ctx.clone(),
+                shutdown_rx,
+                grace,
+            )),
+            None => tokio::spawn(async {}),
+        };
+        info!(listen = %smpp_addr, tls_listen = ?tls_addr, admin = %admin_addr, upstream = %cfg.upstream.address, "optgate started");
         Ok(Daemon {
             smpp_addr,
+            tls_addr,
+            tls,
+            tls_server,
             admin_addr,
             store,
             ctx,
@@ -156,6 +188,11 @@ impl Daemon {
     /// Where platforms connect.
     pub fn smpp_addr(&self) -> SocketAddr {
         self.smpp_addr
+    }
+
+    /// Where platforms connect over TLS, when `[server.tls]` is set.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// Where the admin HTTP surface listens.
@@ -189,6 +226,16 @@ impl Daemon {
         // A reload also picks up consent edited by hand in the database.
         self.store.consent_cache().clear();
         self.ctx.set_accounts(accounts(cfg));
+        // New handshakes use the new certificate; sessions stay up. The
+        // files were checked by validate(); one that broke since is refused
+        // here and the old certificate stays in force.
+        if let Some(acceptor) = &self.tls {
+            match server_tls(cfg) {
+                Ok(Some(new)) => acceptor.replace(new),
+                Ok(None) => warn!("[server.tls] removed: the TLS listener stays until a restart"),
+                Err(e) => warn!(error = %e, "TLS certificate not reloaded; the old one stays"),
+            }
+        }
         info!("configuration reloaded");
     }
 
@@ -198,6 +245,9 @@ impl Daemon {
         let _ = self.shutdown_tx.send(true);
         let all = async {
             let _ = self.server.await;
+            if let Some(t) = self.tls_server {
+                let _ = t.await;
+            }
             for t in self.upstream {
                 let _ = t.await;
             }
@@ -214,6 +264,31 @@ impl Daemon {
         }
         info!("optgate stopped");
     }
+}
+
+async fn listen(addr: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+fn local_addr(l: &TcpListener, addr: &str) -> Result<SocketAddr, StartError> {
+    l.local_addr().map_err(|source| StartError::Listen {
+        addr: addr.to_string(),
+        source,
+    })
+}
+
+/// The platform-side TLS acceptor, when `[server.tls]` is configured.
+fn server_tls(cfg: &Config) -> Result<Option<crate::tls::ServerTls>, crate::tls::TlsError> {
+    let t = &cfg.server.tls;
+    if !t.enabled() {
+        return Ok(None);
+    }
+    crate::tls::server_config(&t.cert, &t.key, &t.client_ca).map(Some)
 }
 
 async fn bind_admin(cfg: &Config) -> Result<TcpListener, StartError> {
@@ -277,6 +352,8 @@ fn accounts(cfg: &Config) -> HashMap<String, Account> {
                     )
                 }),
                 country_code: Arc::from(cc),
+                require_tls: a.require_tls,
+                tls_client_name: (!a.tls_client_name.is_empty()).then(|| a.tls_client_name.clone()),
             };
             (a.system_id.clone(), account)
         })
@@ -298,9 +375,19 @@ fn server_settings(cfg: &Config) -> ServerSettings {
     }
 }
 
-fn upstream_settings(cfg: &Config) -> UpstreamSettings {
+fn upstream_settings(cfg: &Config) -> Result<UpstreamSettings, crate::tls::TlsError> {
     let u = &cfg.upstream;
-    UpstreamSettings {
+    let t = &u.tls;
+    let tls = if t.enabled {
+        let c = crate::tls::client_config(&t.ca, &t.server_name, &u.address, &t.cert, &t.key)?;
+        if let Some(f) = &c.client_cert {
+            crate::tls::report_expiry("carrier", "client", f);
+        }
+        Some(c)
+    } else {
+        None
+    };
+    Ok(UpstreamSettings {
         address: u.address.clone(),
         system_id: u.system_id.clone(),
         password: u.password.clone(),
@@ -314,5 +401,6 @@ fn upstream_settings(cfg: &Config) -> UpstreamSettings {
         reconnect_max: u.reconnect_max,
         max_pdu_len: cfg.server.max_pdu_len as usize,
         tps: TokenBucket::new(u.max_tps),
-    }
+        tls,
+    })
 }

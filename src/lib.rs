@@ -16,6 +16,9 @@
 //! - [`sim`]: test tools — carrier simulator and load generator.
 //! - [`admin`]: HTTP on `[admin] listen` — `/metrics`, `/healthz`, `/readyz`.
 //! - [`telemetry`]: the Prometheus recorder and the list of every metric.
+//! - [`tls`]: rustls configurations for both sides, certificate facts,
+//!   handshake failure reasons; [`transport`]: plain or TLS stream halves
+//!   under both connection loops.
 
 pub mod admin;
 pub mod cli;
@@ -37,6 +40,8 @@ pub mod stamped;
 pub mod store;
 pub mod telemetry;
 pub mod text;
+pub mod tls;
+pub mod transport;
 pub mod turn;
 pub mod upstream;
 pub mod versioned;

@@ -15,6 +15,8 @@
 //! | `optgate_consent_changes_total` | counter | `to` (active, pending, refused, none) |
 //! | `optgate_responses_sent_total` | counter | `kind` (opt_in_request, help, opt_out, footer) |
 //! | `optgate_responses_uncertain_total` | counter | `kind` (as above): at-most-once messages that may have reached the carrier and are not sent again |
+//! | `optgate_tls_handshake_failures_total` | counter | `side` (platform, carrier), `reason` (timeout, not_tls, no_client_certificate, expired, not_yet_valid, unknown_ca, wrong_name, bad_certificate, alert_received, incompatible, closed, io, other) |
+//! | `optgate_tls_certificate_expiry_seconds` | gauge | `side` (platform, carrier), `role` (server, client) |
 //! | `optgate_held_messages` | gauge | — |
 //! | `optgate_stored_deliveries` | gauge | — |
 //! | `optgate_upstream_up` | gauge | `bind` (0 .. `[upstream] binds`) |
@@ -100,6 +102,16 @@ pub const METRICS: &[MetricDef] = &[
         "optgate_responses_uncertain_total",
         Kind::Counter,
         "Opt-out confirmations that may have reached the carrier (handed to a bind before a crash, or no answer came) and are not sent again.",
+    ),
+    def(
+        "optgate_tls_handshake_failures_total",
+        Kind::Counter,
+        "TLS handshakes that failed, by side and bounded reason.",
+    ),
+    def(
+        "optgate_tls_certificate_expiry_seconds",
+        Kind::Gauge,
+        "Seconds until a TLS certificate expires: side platform (optgate's serving certificate) or carrier (the carrier's server certificate, optgate's client certificate).",
     ),
     def(
         "optgate_held_messages",

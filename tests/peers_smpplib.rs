@@ -62,12 +62,19 @@ fn python() -> String {
 }
 
 /// Starts the smpplib client script against optgate at `addr`.
-fn start_script(addr: std::net::SocketAddr, system_id: &str, password: &str) -> Script {
+/// With `ca`, over TLS trusting that CA file.
+fn start_script(
+    addr: std::net::SocketAddr,
+    system_id: &str,
+    password: &str,
+    ca: Option<&str>,
+) -> Script {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(SCRIPT);
     let port = addr.port().to_string();
     let mut cmd = Command::new(python());
     cmd.arg(&script)
         .args(["127.0.0.1", &port, system_id, password, SOURCE, DEST])
+        .args(ca)
         .stdin(Stdio::null());
     Script::spawn("smpplib", cmd)
 }
@@ -131,14 +138,39 @@ fn check_carrier_bytes(submits: &[Pdu]) -> String {
 
 #[tokio::test]
 async fn smpplib_platform_end_to_end() {
+    end_to_end(false).await;
+}
+
+/// The same over optgate's TLS listener, with a certificate made now.
+#[tokio::test]
+async fn smpplib_platform_end_to_end_over_tls() {
+    end_to_end(true).await;
+}
+
+async fn end_to_end(tls: bool) {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(&carrier.address(), dir.path(), TWO_ACCOUNTS);
+    let ca = common::certs::Ca::new(dir.path(), "optgate-test");
+    let server = ca.leaf("server", "localhost", &["localhost", "127.0.0.1"]);
+    let extra = if tls {
+        format!(
+            "{TWO_ACCOUNTS}\n[server.tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\n",
+            server.cert(),
+            server.key()
+        )
+    } else {
+        TWO_ACCOUNTS.to_string()
+    };
+    let mut cfg = config(&carrier.address(), dir.path(), &extra);
     let grace = Duration::from_secs(5);
     cfg.server.shutdown_grace = grace;
     let d = common::start_daemon(&carrier, &cfg).await;
 
-    let mut py = start_script(d.smpp_addr(), "pbx", "secret");
+    let mut py = if tls {
+        start_script(d.tls_addr().unwrap(), "pbx", "secret", Some(&ca.path()))
+    } else {
+        start_script(d.smpp_addr(), "pbx", "secret", None)
+    };
     let bound = py.next().await;
     assert_eq!(bound["event"], "bound");
     assert_eq!(bound["status"], 0);

@@ -180,6 +180,11 @@ fn check_config(path: &Path) -> ExitCode {
     match load_or_report(path) {
         Ok(cfg) => {
             print!("{}", summary(path, &cfg));
+            // A warning, not an error: the daemon still starts (and /readyz
+            // stays 200), but an alert should fire weeks before expiry.
+            for w in certificate_warnings(&cfg) {
+                eprintln!("warning: {w}");
+            }
             ExitCode::SUCCESS
         }
         Err(code) => code,
@@ -196,7 +201,20 @@ pub fn summary(path: &Path, cfg: &Config) -> String {
     let mut out = String::new();
     // Writing to a String can not fail.
     let _ = writeln!(out, "{}: OK", path.display());
-    let _ = writeln!(out, "smpp listen:  {}", cfg.server.listen);
+    let plain = if cfg.server.listen.is_empty() {
+        "(off)"
+    } else {
+        cfg.server.listen.as_str()
+    };
+    let _ = writeln!(out, "smpp listen:  {plain}");
+    if cfg.server.tls.enabled() {
+        let mutual = if cfg.server.tls.client_ca.is_empty() {
+            ""
+        } else {
+            ", client certificates required"
+        };
+        let _ = writeln!(out, "tls listen:   {}{mutual}", cfg.server.tls.listen);
+    }
     let _ = writeln!(out, "admin listen: {}", cfg.admin.listen);
     let _ = writeln!(out, "accounts:     {}", cfg.server.accounts.len());
     let _ = writeln!(
@@ -209,11 +227,46 @@ pub fn summary(path: &Path, cfg: &Config) -> String {
         "upstream:     {} as {} ({} x{})",
         cfg.upstream.address, cfg.upstream.system_id, cfg.upstream.bind, cfg.upstream.binds
     );
+    if cfg.upstream.tls.enabled {
+        let _ = writeln!(out, "upstream tls: on");
+    }
     let _ = writeln!(
         out,
         "store:        {} (durability {})",
         cfg.store.path, cfg.store.durability
     );
+    out
+}
+
+/// Certificates that expire within 14 days (or have expired).
+pub fn certificate_warnings(cfg: &Config) -> Vec<String> {
+    const SOON: i64 = 14 * 24 * 3600;
+    let mut files = Vec::new();
+    if cfg.server.tls.enabled() {
+        files.push(("server.tls.cert", &cfg.server.tls.cert));
+    }
+    if cfg.upstream.tls.enabled && !cfg.upstream.tls.cert.is_empty() {
+        files.push(("upstream.tls.cert", &cfg.upstream.tls.cert));
+    }
+    let mut out = Vec::new();
+    for (key, path) in files {
+        let Ok(certs) = crate::tls::load_certs(path) else {
+            continue; // validate() already reported it
+        };
+        let Some(f) = certs.first().and_then(crate::tls::facts) else {
+            continue;
+        };
+        let left = f.seconds_left();
+        if left <= 0 {
+            out.push(format!("{key} ({path}) has expired"));
+        } else if left < SOON {
+            out.push(format!(
+                "{key} ({path}) expires in {} days {} hours",
+                left / 86_400,
+                left % 86_400 / 3600
+            ));
+        }
+    }
     out
 }
 

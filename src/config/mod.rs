@@ -25,8 +25,8 @@ pub use ipnet::{parse_ip_net, IpNet};
 pub use keywords::{KeywordsConfig, DEFAULT_HELP, DEFAULT_OPT_IN, DEFAULT_OPT_OUT};
 pub use sections::{
     AccountConfig, AdminConfig, CampaignConfig, NumbersConfig, PolicyConfig, ServerConfig,
-    StatusCodes, StoreConfig, TextConfig, UpstreamConfig, DEFAULT_HELP_RESPONSE,
-    DEFAULT_OPT_IN_MESSAGE,
+    ServerTlsConfig, StatusCodes, StoreConfig, TextConfig, UpstreamConfig, UpstreamTlsConfig,
+    DEFAULT_HELP_RESPONSE, DEFAULT_OPT_IN_MESSAGE,
 };
 pub use validate::{coarse_number_key, NumberKey, TEMPLATE_PLACEHOLDERS};
 

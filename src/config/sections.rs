@@ -42,6 +42,45 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// The platform accounts allowed to bind.
     pub accounts: Vec<AccountConfig>,
+    /// `[server.tls]`: a second listener, for SMPP over TLS.
+    pub tls: ServerTlsConfig,
+}
+
+/// `[server.tls]` (DESIGN.md §8): off while `listen` is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerTlsConfig {
+    /// Socket address of the TLS listener (conventionally port 3550); empty: none.
+    pub listen: String,
+    /// PEM certificate chain, leaf first.
+    pub cert: String,
+    /// PEM private key (PKCS#8, RSA or SEC1).
+    pub key: String,
+    /// PEM bundle; when set, platforms must present a certificate chaining to it.
+    pub client_ca: String,
+}
+
+impl ServerTlsConfig {
+    /// Whether the TLS listener is configured.
+    pub fn enabled(&self) -> bool {
+        !self.listen.is_empty()
+    }
+}
+
+/// `[upstream.tls]` (DESIGN.md §8).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamTlsConfig {
+    /// Bind to the carrier over TLS.
+    pub enabled: bool,
+    /// PEM bundle to trust; empty: the system's trust store.
+    pub ca: String,
+    /// Name verified and sent as SNI; empty: the host of `upstream.address`.
+    pub server_name: String,
+    /// Client certificate (PEM chain) for carriers that require mutual TLS.
+    pub cert: String,
+    /// Its private key.
+    pub key: String,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +96,7 @@ impl Default for ServerConfig {
             failed_bind_window: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
             accounts: Vec::new(),
+            tls: ServerTlsConfig::default(),
         }
     }
 }
@@ -78,6 +118,11 @@ pub struct AccountConfig {
     pub allowed_ips: Vec<String>,
     /// Let this account submit from sender numbers it does not list.
     pub allow_any_sender: bool,
+    /// Bind only over the TLS listener (plain TCP: ESME_RBINDFAIL).
+    pub require_tls: bool,
+    /// When set: bind only with a client certificate naming this (subject
+    /// CN or a DNS/IP subject alternative name); implies TLS.
+    pub tls_client_name: String,
 }
 
 fn default_max_binds() -> u32 {
@@ -119,6 +164,8 @@ pub struct UpstreamConfig {
     /// How long a carrier message id → account mapping is kept for receipts.
     #[serde(with = "humantime_serde")]
     pub id_map_ttl: Duration,
+    /// `[upstream.tls]`: SMPP over TLS to the carrier.
+    pub tls: UpstreamTlsConfig,
 }
 
 impl Default for UpstreamConfig {
@@ -137,6 +184,7 @@ impl Default for UpstreamConfig {
             reconnect_min: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(60),
             id_map_ttl: Duration::from_secs(72 * 3600),
+            tls: UpstreamTlsConfig::default(),
         }
     }
 }

@@ -28,6 +28,7 @@ pub type NumberKey<'a> = &'a dyn Fn(&str) -> String;
 pub(super) fn all(cfg: &Config, key: NumberKey<'_>) -> Vec<Problem> {
     let mut p = Vec::new();
     server(cfg, &mut p);
+    tls(cfg, &mut p);
     upstream(cfg, &mut p);
     other_sections(cfg, &mut p);
     keywords(cfg, &mut p);
@@ -38,8 +39,17 @@ pub(super) fn all(cfg: &Config, key: NumberKey<'_>) -> Vec<Problem> {
 
 fn server(cfg: &Config, p: &mut Vec<Problem>) {
     let s = &cfg.server;
-    if let Err(e) = socket_addr("server.listen", &s.listen) {
-        p.push(e);
+    // The plain listener may be off ("") in a TLS-only installation.
+    if s.listen.is_empty() && !s.tls.enabled() {
+        p.push(Problem::text(
+            "server.listen",
+            &s.listen,
+            "empty, and no [server.tls] listen either: platforms could not connect",
+        ));
+    } else if !s.listen.is_empty() {
+        if let Err(e) = socket_addr("server.listen", &s.listen) {
+            p.push(e);
+        }
     }
     at_least(p, "server.max_connections", s.max_connections.into(), 1);
     at_least(p, "server.window", s.window.into(), 1);
@@ -48,6 +58,91 @@ fn server(cfg: &Config, p: &mut Vec<Problem>) {
     positive(p, "server.bind_timeout", s.bind_timeout);
     positive(p, "server.inactivity_timeout", s.inactivity_timeout);
     positive(p, "server.failed_bind_window", s.failed_bind_window);
+}
+
+/// `[server.tls]`, `[upstream.tls]` and the accounts' TLS keys: the files
+/// are loaded and checked now, so a broken one is refused at start and on
+/// SIGHUP (the old certificate stays in force).
+fn tls(cfg: &Config, p: &mut Vec<Problem>) {
+    let t = &cfg.server.tls;
+    let key_of = |path: &str, keys: &[(&'static str, &str)]| {
+        keys.iter()
+            .find(|(_, v)| *v == path)
+            .map_or("server.tls", |(k, _)| *k)
+    };
+    if t.enabled() {
+        if let Err(e) = socket_addr("server.tls.listen", &t.listen) {
+            p.push(e);
+        }
+        // Port 0 (any free port, as tests use) can not collide.
+        if t.listen == cfg.server.listen && !t.listen.ends_with(":0") {
+            p.push(Problem::text(
+                "server.tls.listen",
+                &t.listen,
+                "the same address as server.listen",
+            ));
+        }
+        for (k, v) in [("server.tls.cert", &t.cert), ("server.tls.key", &t.key)] {
+            if v.is_empty() {
+                p.push(Problem::text(
+                    k,
+                    v,
+                    "required when server.tls.listen is set",
+                ));
+            }
+        }
+        if !t.cert.is_empty() && !t.key.is_empty() {
+            if let Err(e) = crate::tls::server_config(&t.cert, &t.key, &t.client_ca) {
+                let keys = [
+                    ("server.tls.cert", t.cert.as_str()),
+                    ("server.tls.key", t.key.as_str()),
+                    ("server.tls.client_ca", t.client_ca.as_str()),
+                ];
+                let key = match &e {
+                    crate::tls::TlsError::File { path, .. } => key_of(path, &keys),
+                    crate::tls::TlsError::Setup(_) => "server.tls",
+                };
+                p.push(Problem::raw(key, "", e.to_string()));
+            }
+        }
+    }
+    for (i, a) in cfg.server.accounts.iter().enumerate() {
+        if (a.require_tls || !a.tls_client_name.is_empty()) && !t.enabled() {
+            p.push(Problem::raw(
+                format!("server.accounts[{i}].require_tls"),
+                "",
+                "needs a [server.tls] listener",
+            ));
+        }
+        if !a.tls_client_name.is_empty() && t.client_ca.is_empty() {
+            p.push(Problem::text(
+                format!("server.accounts[{i}].tls_client_name"),
+                &a.tls_client_name,
+                "needs server.tls.client_ca (client certificates are not asked for without it)",
+            ));
+        }
+    }
+    let u = &cfg.upstream.tls;
+    if u.enabled {
+        if let Err(e) = crate::tls::client_config(
+            &u.ca,
+            &u.server_name,
+            &cfg.upstream.address,
+            &u.cert,
+            &u.key,
+        ) {
+            let keys = [
+                ("upstream.tls.ca", u.ca.as_str()),
+                ("upstream.tls.cert", u.cert.as_str()),
+                ("upstream.tls.key", u.key.as_str()),
+            ];
+            let key = match &e {
+                crate::tls::TlsError::File { path, .. } => key_of(path, &keys),
+                crate::tls::TlsError::Setup(_) => "upstream.tls",
+            };
+            p.push(Problem::raw(key, "", e.to_string()));
+        }
+    }
 }
 
 fn upstream(cfg: &Config, p: &mut Vec<Problem>) {

@@ -21,6 +21,10 @@ pub struct Account {
     pub senders: Option<Arc<HashSet<String>>>,
     /// `[numbers] default_country_code`, to normalise submitted senders.
     pub country_code: Arc<str>,
+    /// Bind only over TLS.
+    pub require_tls: bool,
+    /// Bind only with a client certificate naming this (CN or SAN).
+    pub tls_client_name: Option<String>,
 }
 
 impl Account {
@@ -55,6 +59,25 @@ pub fn authenticate<'a>(
         return Err(status::ESME_RBINDFAIL);
     }
     Ok(account)
+}
+
+/// Checks an authenticated account's transport rules (`require_tls`,
+/// `tls_client_name`). `Err` is ESME_RBINDFAIL, as DESIGN.md §8 says.
+pub fn transport_allowed(account: &Account, peer: &crate::tls::PeerIdentity) -> Result<(), u32> {
+    let pinned = account.tls_client_name.as_deref();
+    if (account.require_tls || pinned.is_some()) && !peer.tls {
+        tracing::info!("bind refused: the account requires TLS");
+        return Err(status::ESME_RBINDFAIL);
+    }
+    if let Some(name) = pinned {
+        if !peer.names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            tracing::info!(
+                "bind refused: the client certificate does not name the account's tls_client_name"
+            );
+            return Err(status::ESME_RBINDFAIL);
+        }
+    }
+    Ok(())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -126,9 +149,37 @@ mod tests {
                     ["14155550100".to_string(), "acme".to_string()].into(),
                 )),
                 country_code: "1".into(),
+                require_tls: false,
+                tls_client_name: None,
             },
         );
         m
+    }
+
+    #[test]
+    fn transport_rules() {
+        use crate::tls::PeerIdentity;
+        let mut a = accounts().remove("pbx").unwrap();
+        let plain = PeerIdentity::default();
+        let tls = |names: &[&str]| PeerIdentity {
+            tls: true,
+            names: names.iter().map(|n| n.to_string()).collect(),
+        };
+        assert_eq!(transport_allowed(&a, &plain), Ok(()));
+        a.require_tls = true;
+        assert_eq!(transport_allowed(&a, &plain), Err(status::ESME_RBINDFAIL));
+        assert_eq!(transport_allowed(&a, &tls(&[])), Ok(()));
+        a.require_tls = false;
+        a.tls_client_name = Some("pbx.example.com".into());
+        assert_eq!(transport_allowed(&a, &plain), Err(status::ESME_RBINDFAIL));
+        assert_eq!(
+            transport_allowed(&a, &tls(&[])),
+            Err(status::ESME_RBINDFAIL)
+        );
+        assert_eq!(
+            transport_allowed(&a, &tls(&["other", "PBX.example.com"])),
+            Ok(())
+        );
     }
 
     #[test]

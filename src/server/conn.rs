@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -27,11 +25,13 @@ use crate::pdu::{command as cmd, status, BindResp, Body, Pdu};
 use crate::route::{Outgoing, ReplyTo, ToPlatform, UpRequest};
 use crate::session::{BindKind, BindState, Verdict};
 use crate::stamped::Stamped;
+use crate::tls::PeerIdentity;
+use crate::transport::{ReadHalf, Stream, WriteHalf};
 use crate::turn::{self, DRAIN_BUDGET};
 use crate::upstream::bind::SeqGen;
 
-type Reader = FramedRead<Stamped<OwnedReadHalf>, FrameCodec>;
-type Writer = FramedWrite<OwnedWriteHalf, SmppCodec>;
+type Reader = FramedRead<Stamped<ReadHalf>, FrameCodec>;
+type Writer = FramedWrite<WriteHalf, SmppCodec>;
 
 /// A delivery handed to the platform, waiting for its deliver_sm_resp.
 struct Delivering {
@@ -44,6 +44,8 @@ struct Delivering {
 pub(super) struct Session {
     ctx: Arc<ServerCtx>,
     peer: SocketAddr,
+    /// Plain TCP or TLS, and the client certificate's names.
+    identity: PeerIdentity,
     id: u64,
     reader: Reader,
     writer: Writer,
@@ -99,12 +101,14 @@ enum Flow {
 impl Session {
     pub(super) fn new(
         ctx: Arc<ServerCtx>,
-        stream: TcpStream,
+        stream: Stream,
+        identity: PeerIdentity,
         peer: SocketAddr,
+        connected: Instant,
         shutdown: watch::Receiver<bool>,
     ) -> Session {
-        let _ = stream.set_nodelay(true);
-        let (rd, wr) = stream.into_split();
+        stream.set_nodelay();
+        let (rd, wr) = stream.split();
         let max = ctx.settings.max_pdu_len;
         let id = ctx.next_session.fetch_add(1, Ordering::Relaxed);
         // Room for every answer to requests in flight plus the delivery window,
@@ -120,6 +124,7 @@ impl Session {
             writer: FramedWrite::new(wr, SmppCodec::new(max)),
             ctx,
             peer,
+            identity,
             id,
             shutdown,
             state: BindState::Open,
@@ -130,7 +135,8 @@ impl Session {
             outstanding: 0,
             delivering: HashMap::new(),
             seq: SeqGen::new(1),
-            connected: now,
+            // Set at accept: a TLS handshake counts against bind_timeout.
+            connected,
             last_rx: now,
             tel: telemetry::Local::default(),
             inflight_share: telemetry::InflightShare::new(Side::Platform),
@@ -401,13 +407,15 @@ impl Session {
             warn!(peer = %ip, "bind refused: too many failed binds from this address");
             Err(status::ESME_RBINDFAIL)
         } else {
-            auth::authenticate(&accounts, &b.system_id, &b.password, ip).and_then(|a| {
-                if self.ctx.take_bind(a) {
-                    Ok(a)
-                } else {
-                    Err(status::ESME_RBINDFAIL)
-                }
-            })
+            auth::authenticate(&accounts, &b.system_id, &b.password, ip)
+                .and_then(|a| auth::transport_allowed(a, &self.identity).map(|()| a))
+                .and_then(|a| {
+                    if self.ctx.take_bind(a) {
+                        Ok(a)
+                    } else {
+                        Err(status::ESME_RBINDFAIL)
+                    }
+                })
         };
         let account = match verdict {
             Ok(a) => a,

@@ -124,9 +124,12 @@ impl ServerCtx {
 }
 
 /// Accepts platform connections until `shutdown` turns true, then waits for
-/// the sessions (which unbind and drain by themselves) up to `grace`.
+/// the sessions (which unbind and drain by themselves) up to `grace`. With
+/// `tls`, each connection first completes a TLS handshake within
+/// `bind_timeout` (the bind must then come within what is left of it).
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<Arc<crate::tls::Acceptor>>,
     ctx: Arc<ServerCtx>,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
@@ -152,8 +155,19 @@ pub async fn serve(
         };
         let ctx = ctx.clone();
         let shutdown = shutdown.clone();
+        let tls = tls.clone();
         sessions.spawn(async move {
-            conn::Session::new(ctx, stream, peer, shutdown).run().await;
+            let accepted = std::time::Instant::now();
+            let (stream, identity) = match tls {
+                None => (stream.into(), crate::tls::PeerIdentity::default()),
+                Some(a) => match a.accept(stream, peer, ctx.settings.bind_timeout).await {
+                    Some((s, identity)) => (s.into(), identity),
+                    None => return, // counted and logged by the acceptor
+                },
+            };
+            conn::Session::new(ctx, stream, identity, peer, accepted, shutdown)
+                .run()
+                .await;
             drop(permit);
         });
         // Reap finished sessions so the set does not grow.

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, timeout};
@@ -21,6 +20,7 @@ use crate::inbound::Inbound;
 use crate::pdu::{command as cmd, status, Bind, Body, DecodeError, Pdu};
 use crate::route::{AckTo, Outgoing, Replies, ReplyTo, UpRequest};
 use crate::stamped::Stamped;
+use crate::transport::{ReadHalf, Stream, WriteHalf};
 use crate::turn::{self, DRAIN_BUDGET};
 
 /// What the carrier side needs to know, taken from `[upstream]`.
@@ -40,6 +40,8 @@ pub struct UpstreamSettings {
     pub reconnect_max: Duration,
     pub max_pdu_len: usize,
     pub tps: TokenBucket,
+    /// `[upstream.tls]`: bind over TLS with this configuration.
+    pub tls: Option<crate::tls::ClientTls>,
 }
 
 /// The SMPP bind a carrier connection makes.
@@ -92,8 +94,8 @@ struct InFlight {
 /// the keys are our own counter, so no hash flooding to defend against).
 type InFlightMap = HashMap<u32, InFlight, foldhash::fast::RandomState>;
 
-type Reader = FramedRead<Stamped<OwnedReadHalf>, SmppCodec>;
-type Writer = FramedWrite<OwnedWriteHalf, SmppCodec>;
+type Reader = FramedRead<Stamped<ReadHalf>, SmppCodec>;
+type Writer = FramedWrite<WriteHalf, SmppCodec>;
 
 /// The state of one bound carrier connection.
 struct State {
@@ -187,8 +189,23 @@ impl BindTask {
             .await
             .map_err(|_| format!("connect to {} timed out", s.address))?
             .map_err(|e| format!("connect to {}: {e}", s.address))?;
-        let _ = stream.set_nodelay(true);
-        let (rd, wr) = stream.into_split();
+        let stream: Stream = match &s.tls {
+            None => stream.into(),
+            Some(tls) => timeout(
+                s.response_timeout,
+                crate::tls::connect(tls, stream, &s.address),
+            )
+            .await
+            .map_err(|_| {
+                let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake");
+                crate::tls::handshake_failed("carrier", &s.address, &e);
+                format!("TLS handshake with {} timed out", s.address)
+            })?
+            .map_err(|e| format!("TLS handshake with {}: {e}", s.address))?
+            .into(),
+        };
+        stream.set_nodelay();
+        let (rd, wr) = stream.split();
         let mut reader =
             FramedRead::with_capacity(Stamped::new(rd), SmppCodec::new(s.max_pdu_len), 64 * 1024);
         let mut writer = FramedWrite::new(wr, SmppCodec::new(s.max_pdu_len));

@@ -24,6 +24,11 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
 
 pub mod binary;
+pub mod certs;
+
+/// Any byte stream a test peer speaks SMPP over (TCP or TLS).
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// Upper bound for any single wait in a test.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -142,6 +147,15 @@ impl FakeCarrier {
 
     /// Starts on a given address (to come back on the same port).
     pub async fn start_on(addr: &str) -> FakeCarrier {
+        Self::start_with(addr, None).await
+    }
+
+    /// A carrier that speaks SMPP over TLS only.
+    pub async fn start_tls(config: Arc<rustls::ServerConfig>) -> FakeCarrier {
+        Self::start_with("127.0.0.1:0", Some(tokio_rustls::TlsAcceptor::from(config))).await
+    }
+
+    async fn start_with(addr: &str, tls: Option<tokio_rustls::TlsAcceptor>) -> FakeCarrier {
         let listener = TcpListener::bind(addr).await.expect("carrier bind");
         let addr = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(CarrierLog::default()));
@@ -159,6 +173,13 @@ impl FakeCarrier {
         let task = tokio::spawn(async move {
             let mut handlers = Vec::new();
             while let Ok((s, _)) = listener.accept().await {
+                let s: Box<dyn Io> = match &tls {
+                    None => Box::new(s),
+                    Some(a) => match a.accept(s).await {
+                        Ok(t) => Box::new(t),
+                        Err(_) => continue,
+                    },
+                };
                 handlers.push(tokio::spawn(carrier_conn(
                     s,
                     l2.clone(),
@@ -254,7 +275,7 @@ impl FakeCarrier {
 }
 
 async fn carrier_conn(
-    s: TcpStream,
+    s: Box<dyn Io>,
     log: Arc<Mutex<CarrierLog>>,
     conns: Arc<Mutex<Vec<mpsc::Sender<(Pdu, Option<oneshot::Sender<Pdu>>)>>>>,
     next_id: Arc<AtomicU32>,
@@ -334,17 +355,22 @@ async fn carrier_conn(
 
 /// A minimal platform client over the real codec.
 pub struct Esme {
-    pub f: Framed<TcpStream, SmppCodec>,
+    pub f: Framed<Box<dyn Io>, SmppCodec>,
     pub seq: u32,
 }
 
 impl Esme {
-    pub async fn connect(addr: std::net::SocketAddr) -> Esme {
-        let s = TcpStream::connect(addr).await.expect("connect to optgate");
+    /// A client over an already connected stream (e.g. TLS).
+    pub fn over(s: impl Io + 'static) -> Esme {
         Esme {
-            f: Framed::new(s, SmppCodec::default()),
+            f: Framed::new(Box::new(s), SmppCodec::default()),
             seq: 1,
         }
+    }
+
+    pub async fn connect(addr: std::net::SocketAddr) -> Esme {
+        let s = TcpStream::connect(addr).await.expect("connect to optgate");
+        Esme::over(s)
     }
 
     /// Connects from a chosen local address (e.g. 127.0.0.2, to look like
@@ -358,10 +384,7 @@ impl Esme {
         sock.bind(std::net::SocketAddr::new(from, 0))
             .expect("bind local address");
         let s = sock.connect(addr).await.expect("connect to optgate");
-        Esme {
-            f: Framed::new(s, SmppCodec::default()),
-            seq: 1,
-        }
+        Esme::over(s)
     }
 
     pub fn next_seq(&mut self) -> u32 {
@@ -474,6 +497,17 @@ impl Esme {
             }
         }
     }
+}
+
+/// A bind_transceiver request (sequence number 1).
+pub fn bind_pdu(system_id: &str, password: &str) -> Pdu {
+    let b = Bind {
+        system_id: Bytes::copy_from_slice(system_id.as_bytes()),
+        password: Bytes::copy_from_slice(password.as_bytes()),
+        interface_version: 0x34,
+        ..Default::default()
+    };
+    Pdu::new(1, Body::BindTransceiver(Box::new(b)))
 }
 
 /// A submit_sm from `src` to `dst` with `text`.

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """A platform written with python smpplib (PyPI), driven by tests/peers_smpplib.rs.
 
-Usage: smpplib_client.py HOST PORT SYSTEM_ID PASSWORD SOURCE DESTINATION
+Usage: smpplib_client.py HOST PORT SYSTEM_ID PASSWORD SOURCE DESTINATION [CA_FILE]
+
+With CA_FILE it connects over TLS (smpplib's ssl_context), trusting that CA.
+smpplib 2.2.4 wraps the socket without a server_hostname, so the context
+verifies the certificate chain but cannot check the name.
 
 Binds as a transceiver, submits three messages (GSM 03.38 with extension
 characters, UCS-2, and a two-part concatenated GSM message built by
@@ -17,6 +21,7 @@ itself after 60 s so a broken test can never hang.
 
 import json
 import signal
+import ssl
 import sys
 import warnings
 
@@ -100,7 +105,13 @@ def main():
     host, port, system_id, password, source, destination = sys.argv[1:7]
     signal.alarm(60)
     warnings.simplefilter("ignore", DeprecationWarning)
-    client = Client(host, int(port), timeout=2, allow_unknown_opt_params=True)
+    ssl_context = None
+    if len(sys.argv) > 7:
+        ssl_context = ssl.create_default_context(cafile=sys.argv[7])
+        ssl_context.check_hostname = False  # see the module docstring
+        ssl_context.verify_mode = ssl.CERT_REQUIRED
+    client = Client(host, int(port), timeout=2, allow_unknown_opt_params=True,
+                    ssl_context=ssl_context)
     answered = []
     delivered = []
 
