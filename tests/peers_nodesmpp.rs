@@ -55,10 +55,11 @@ fn node() -> String {
 
 /// A running node script: its JSON lines arrive on `events`.
 /// Starts a node-smpp script from `tests/peers/node`.
-fn start_script(script: &str, args: &[&str]) -> Script {
+fn start_script(script: &str, args: &[&str], env: &[(&str, String)]) -> Script {
     let mut cmd = Command::new(node());
     cmd.arg(node_dir().join(script))
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(node_dir())
         // carrier.js exits when its stdin closes, i.e. when we drop it.
         .stdin(Stdio::piped());
@@ -69,17 +70,52 @@ fn of<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event"] == name).collect()
 }
 
+/// A CA and a server certificate for localhost / 127.0.0.1 in `dir`.
+fn pki(dir: &Path) -> (common::certs::Ca, common::certs::Files) {
+    let ca = common::certs::Ca::new(dir, "optgate-test");
+    let server = ca.leaf("server", "localhost", &["localhost", "127.0.0.1"]);
+    (ca, server)
+}
+
 #[tokio::test]
 async fn nodesmpp_platform_end_to_end() {
+    platform_end_to_end(false).await;
+}
+
+/// node-smpp as a platform over optgate's TLS listener (`ssmpp://`).
+#[tokio::test]
+async fn nodesmpp_platform_end_to_end_over_tls() {
+    platform_end_to_end(true).await;
+}
+
+async fn platform_end_to_end(tls: bool) {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&carrier.address(), dir.path(), TWO_ACCOUNTS);
+    let (ca, server) = pki(dir.path());
+    let extra = if tls {
+        format!(
+            "{TWO_ACCOUNTS}\n[server.tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\n",
+            server.cert(),
+            server.key()
+        )
+    } else {
+        TWO_ACCOUNTS.to_string()
+    };
+    let cfg = config(&carrier.address(), dir.path(), &extra);
     let d = common::start_daemon(&carrier, &cfg).await;
 
-    let port = d.smpp_addr().port().to_string();
+    let (port, env) = if tls {
+        (
+            d.tls_addr().unwrap().port().to_string(),
+            vec![("SMPP_TLS_CA", ca.path())],
+        )
+    } else {
+        (d.smpp_addr().port().to_string(), vec![])
+    };
     let mut js = start_script(
         "platform.js",
         &["127.0.0.1", &port, "pbx", "secret", SOURCE, DEST],
+        &env,
     );
     let bound = js.next().await;
     assert_eq!(bound["event"], "bound");
@@ -146,12 +182,40 @@ async fn nodesmpp_platform_end_to_end() {
 
 #[tokio::test]
 async fn nodesmpp_carrier_end_to_end() {
-    let mut smsc = start_script("carrier.js", &[]);
+    carrier_end_to_end(false).await;
+}
+
+/// optgate binds over TLS to node-smpp's secure server, verifying its
+/// certificate against a CA made for the test.
+#[tokio::test]
+async fn nodesmpp_carrier_end_to_end_over_tls() {
+    carrier_end_to_end(true).await;
+}
+
+async fn carrier_end_to_end(tls: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, server) = pki(dir.path());
+    let env = if tls {
+        vec![
+            ("SMPP_TLS_CERT", server.cert()),
+            ("SMPP_TLS_KEY", server.key()),
+        ]
+    } else {
+        vec![]
+    };
+    let mut smsc = start_script("carrier.js", &[], &env);
     let listening = smsc.next().await;
     assert_eq!(listening["event"], "listening");
     let addr = format!("127.0.0.1:{}", listening["port"]);
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&addr, dir.path(), TWO_ACCOUNTS);
+    let extra = if tls {
+        format!(
+            "{TWO_ACCOUNTS}\n[upstream.tls]\nenabled = true\nca = \"{}\"\nserver_name = \"localhost\"\n",
+            ca.path()
+        )
+    } else {
+        TWO_ACCOUNTS.to_string()
+    };
+    let cfg = config(&addr, dir.path(), &extra);
     let d = Daemon::start(&cfg, None).await.expect("daemon starts");
     let bind = smsc.until("bind").await.pop().unwrap();
     assert_eq!(

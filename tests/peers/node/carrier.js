@@ -11,6 +11,9 @@
 // (text form plus receipted_message_id and message_state TLVs). Every PDU
 // it handles is printed as one JSON line. It answers unbind and exits 0 when
 // stdin closes; after 60 s it gives up (exit 3).
+//
+// With SMPP_TLS_CERT and SMPP_TLS_KEY set (PEM files) it listens over TLS
+// only (node-smpp's secure server).
 'use strict';
 
 const smpp = require('smpp');
@@ -80,7 +83,13 @@ function onSubmit(session, pdu) {
   }
 }
 
-const server = smpp.createServer((session) => {
+const tlsFiles = process.env.SMPP_TLS_CERT
+  ? {
+      cert: require('fs').readFileSync(process.env.SMPP_TLS_CERT),
+      key: require('fs').readFileSync(process.env.SMPP_TLS_KEY),
+    }
+  : {};
+const server = smpp.createServer(tlsFiles, (session) => {
   session.on('error', (e) => emit({ event: 'session_error', detail: String(e) }));
   for (const kind of ['bind_transceiver', 'bind_transmitter', 'bind_receiver']) {
     session.on(kind, (pdu) => {

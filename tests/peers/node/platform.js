@@ -4,6 +4,10 @@
 //
 // Usage: node platform.js HOST PORT SYSTEM_ID PASSWORD SOURCE DESTINATION
 //
+// With SMPP_TLS_CA set (a PEM CA file) it connects over TLS (node-smpp's
+// ssmpp:// URL), verifying the server certificate against that CA and the
+// name "localhost".
+//
 // Binds as a transceiver with node-smpp's defaults (interface_version 0x50),
 // submits an ASCII text (node-smpp picks data_coding 1 for it by itself) and
 // a UCS-2 text, then waits for two deliver_sm (an MO and a receipt the Rust
@@ -41,7 +45,14 @@ function text(sm) {
   return Buffer.isBuffer(m) ? m.toString('latin1') : String(m);
 }
 
-const session = smpp.connect({ url: `smpp://${host}:${port}` });
+const caFile = process.env.SMPP_TLS_CA;
+const session = caFile
+  ? smpp.connect({
+      url: `ssmpp://${host}:${port}`,
+      ca: require('fs').readFileSync(caFile),
+      servername: 'localhost',
+    })
+  : smpp.connect({ url: `smpp://${host}:${port}` });
 session.on('error', (e) => fail('socket', e));
 session.on('close', () => {
   emit({ event: 'closed' });
