@@ -52,18 +52,38 @@ struct Rig {
 }
 
 async fn rig(system_id: &str, mode: Mode, extra: &str) -> Rig {
+    rig_with(system_id, mode, extra, false).await
+}
+
+/// With `tls`, Kannel binds to optgate's TLS listener (`use-ssl`),
+/// trusting a CA made for the test.
+async fn rig_with(system_id: &str, mode: Mode, extra: &str, tls: bool) -> Rig {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let toml = format!("{}{extra}", account(system_id));
+    let ca = common::certs::Ca::new(dir.path(), "optgate-test");
+    let server = ca.leaf("server", "localhost", &["localhost", "127.0.0.1"]);
+    let mut toml = format!("{}{extra}", account(system_id));
+    if tls {
+        toml.push_str(&format!(
+            "\n[server.tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\n",
+            server.cert(),
+            server.key()
+        ));
+    }
     let cfg = config(&carrier.address(), dir.path(), &toml);
     let daemon = common::start_daemon(&carrier, &cfg).await;
     let sink = Sink::start().await;
     let kannel = Kannel::start(&Setup {
-        optgate: daemon.smpp_addr(),
+        optgate: if tls {
+            daemon.tls_addr().unwrap()
+        } else {
+            daemon.smpp_addr()
+        },
         system_id: system_id.into(),
         password: "kpass".into(),
         mode,
         sink: sink.addr,
+        tls_ca: tls.then(|| ca.path()),
     })
     .await;
     Rig {
@@ -199,6 +219,41 @@ async fn kannel_transceiver_end_to_end() {
     assert_eq!(m.get("coding"), "0");
 
     // Kannel's own unbind at shutdown: optgate answers it, status 0.
+    shutdown_cleanly(&mut r, 1).await;
+}
+
+/// Kannel's bearerbox binds over TLS (`use-ssl`): a message, its receipt
+/// and an MO end to end.
+#[tokio::test]
+async fn kannel_over_tls_end_to_end() {
+    let mut r = rig_with("kannel", Mode::Transceiver, "", true).await;
+    send(&r, TO_NATIONAL, GSM_TEXT, "gsm", &[]).await;
+    let subs = r.carrier.wait_submits(1).await;
+    assert_eq!(
+        &sm_of(&subs[0]).short_message[..],
+        b"\x00 \x01 \x02 \x1b( \x1b) GSM"
+    );
+    r.sink
+        .wait("ACK for gsm", |h| {
+            h.path == "/dlr" && h.get("tag") == "gsm" && h.get("type") == "8"
+        })
+        .await;
+    let resp = r.carrier.deliver(receipt("c1", TO_INTL, FROM_INTL)).await;
+    assert_eq!(resp.command_status, 0);
+    let dlr = r
+        .sink
+        .wait("receipt for gsm", |h| {
+            h.path == "/dlr" && h.get("tag") == "gsm" && h.get("type") == "1"
+        })
+        .await;
+    assert!(dlr.get("reply").contains("id:c1"), "{dlr:?}");
+    let resp = r
+        .carrier
+        .deliver(mo("14155553333", FROM_INTL, "Hello over TLS"))
+        .await;
+    assert_eq!(resp.command_status, 0);
+    let m = r.sink.wait("MO", |h| h.path == "/mo").await;
+    assert_eq!(m.get("text"), "Hello over TLS");
     shutdown_cleanly(&mut r, 1).await;
 }
 

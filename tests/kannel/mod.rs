@@ -41,6 +41,8 @@ pub struct Setup {
     pub password: String,
     pub mode: Mode,
     pub sink: SocketAddr,
+    /// SMPP over TLS (`use-ssl`), trusting this CA file.
+    pub tls_ca: Option<String>,
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
@@ -71,17 +73,27 @@ smsc-password = {pass}
 system-type = ""
 enquire-link-interval = 5
 reconnect-delay = 1
+{ssl}
 # msg-id-type is left unset on purpose: the carrier's ids here ("c1",
 # "c2", ...) are opaque strings that optgate passes through, and unset is
 # Kannel's plain string comparison; 0..3 parse them as decimal or hex numbers.
 "#,
         user = s.system_id,
         pass = s.password,
+        ssl = if s.tls_ca.is_some() {
+            "use-ssl = true"
+        } else {
+            ""
+        },
     )
 }
 
 fn kannel_conf(s: &Setup, dir: &Path, ports: &Ports) -> String {
     let sink = s.sink;
+    let trust = match &s.tls_ca {
+        Some(ca) => format!("ssl-trusted-ca-file = \"{ca}\""),
+        None => String::new(),
+    };
     let port = s.optgate.port();
     // Kannel 1.4.5 refuses `port` and `receive-port` in one group: a
     // transmitter + receiver pair is two groups with the same smsc-id.
@@ -108,6 +120,7 @@ dlr-storage = internal
 # Retry temporary failures after 1 s, so a wrong retry would show at once.
 sms-resend-freq = 1
 sms-resend-retry = 3
+{trust}
 {smsc}
 group = smsbox
 bearerbox-host = 127.0.0.1
