@@ -116,7 +116,8 @@ where
             }
         };
         let mut added = 0i64;
-        let mut written: Vec<Key> = Vec::new();
+        // The batch's scratch list (its memory reused by every job).
+        let mut written = std::mem::take(&mut batch.written);
         let stored = ctx.stored.saturating_add_signed(batch.stored_delta);
         let r = in_savepoint(tx, |t| {
             let mut env = TxnEnv {
@@ -131,9 +132,10 @@ where
         });
         // Before its answer goes out (and before anything else runs), drop
         // the cached rows this work wrote, even if it was rolled back.
-        for k in &written {
-            ctx.cache.invalidate(k);
+        for k in written.drain(..) {
+            ctx.cache.invalidate(&k);
         }
+        batch.written = written;
         match r {
             Ok((v, Durable::Now)) => {
                 batch.stored_delta += added;
@@ -195,6 +197,8 @@ pub(super) struct Batch {
     stored_delta: i64,
     write_behind: u64,
     close: Option<Reply<()>>,
+    /// Consent keys the running job wrote (see `TxnEnv`); empty between jobs.
+    written: Vec<Key>,
 }
 
 /// The store thread's body: open, then serve batches until closed or every
