@@ -24,8 +24,8 @@ use tokio::sync::{mpsc, watch};
 use super::{mt::event_row, Engine};
 use crate::pdu::{status, Pdu};
 use crate::route::{Outgoing, ReplyTo, ToPlatform, UpRequest};
-use crate::store::consent::{self as db, OutboxRow};
-use crate::store::{Durable, StoreError};
+use crate::store::consent::OutboxRow;
+use crate::store::{Durable, StoreError, StoreTxn};
 use crate::upstream::Pool;
 
 /// How long an undeliverable message of optgate's own is retried.
@@ -77,7 +77,7 @@ impl Engine {
         loop {
             let rows = match self
                 .store()
-                .transact(|env| Ok((db::outbox_pending(env.conn(), 0, 50)?, Durable::Now)))
+                .transact(|env| Ok((env.outbox_pending(0, 50)?, Durable::Now)))
                 .await
             {
                 Ok(r) => r,
@@ -94,7 +94,11 @@ impl Engine {
                 let once = at_most_once(&row.kind);
                 let outcome = if once && row.handed_at.is_some() {
                     Sent::MayHaveLeft
-                } else if once && !self.mark_handed(row.id, Some(db::now_ms())).await {
+                } else if once
+                    && !self
+                        .mark_handed(row.id, Some(crate::store::consent::now_ms()))
+                        .await
+                {
                     break; // the mark did not commit: retry later, in order
                 } else {
                     match self
@@ -143,7 +147,7 @@ impl Engine {
         rx: &mut mpsc::Receiver<ToPlatform>,
         timeout: Duration,
     ) -> Sent {
-        let age = db::now_ms().saturating_sub(row.created_at);
+        let age = crate::store::consent::now_ms().saturating_sub(row.created_at);
         if age > i64::try_from(MAX_AGE.as_millis()).unwrap_or(i64::MAX) {
             return Sent::Refused(status::ESME_RSYSERR);
         }
@@ -180,7 +184,7 @@ impl Engine {
         let r = self
             .store()
             .transact(move |env| {
-                db::outbox_handed(env.conn(), id, at)?;
+                env.outbox_handed(id, at)?;
                 Ok(((), Durable::AfterCommit))
             })
             .await;
@@ -199,21 +203,20 @@ impl Engine {
         let uncertain = matches!(outcome, Sent::MayHaveLeft);
         self.store()
             .transact(move |env| {
-                let c = env.conn();
-                db::outbox_done(c, row.id)?;
+                env.outbox_done(row.id)?;
                 let ids = row.optgate_id.as_deref().unwrap_or("");
                 match refused {
                     None if uncertain => {
                         let why = format!("{kind} may have reached the carrier; not sent again");
-                        event_row(c, &row.key, "uncertain", &why, ids)?;
+                        event_row(env, &row.key, "uncertain", &why, ids)?;
                     }
                     Some(code) => {
                         let why =
                             format!("carrier refused {kind}: {}", crate::pdu::status_name(code));
-                        event_row(c, &row.key, "failed", &why, ids)?;
+                        event_row(env, &row.key, "failed", &why, ids)?;
                     }
                     // The audit trail shows every message optgate itself sent.
-                    None => event_row(c, &row.key, "sent", &kind, ids)?,
+                    None => event_row(env, &row.key, "sent", &kind, ids)?,
                 }
                 Ok(((), Durable::Now))
             })

@@ -3,15 +3,18 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::backend::DbError;
+
 /// Why a store request failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// A statement of this request failed; nothing of it was committed.
-    #[error("sqlite: {0}")]
-    Sqlite(Arc<rusqlite::Error>),
+    /// A statement of this request failed (the driver's error); nothing of
+    /// it was committed.
+    #[error("database: {0}")]
+    Database(DbError),
     /// The batch holding this request failed to commit: nothing in it is durable.
     #[error("commit failed: {0}")]
-    Commit(Arc<rusqlite::Error>),
+    Commit(DbError),
     /// `max_stored_deliveries` reached; the carrier should get ESME_RMSGQFUL.
     #[error("stored deliveries full ({limit})")]
     Full {
@@ -42,7 +45,7 @@ pub enum StoreError {
     /// The database was written by a newer optgate.
     #[error("database schema version {found} is newer than this optgate's ({latest})")]
     SchemaTooNew {
-        /// `user_version` of the file.
+        /// Schema version of the database.
         found: u32,
         /// Version this build writes.
         latest: u32,
@@ -52,7 +55,7 @@ pub enum StoreError {
         "database schema version {found} is older than {latest}; start the daemon once to migrate"
     )]
     SchemaTooOld {
-        /// `user_version` of the file.
+        /// Schema version of the database.
         found: u32,
         /// Version this build writes.
         latest: u32,
@@ -65,8 +68,12 @@ pub enum StoreError {
     NotWal(String),
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(Arc::new(e))
+impl StoreError {
+    /// The driver error inside, for a failed commit of a batch that had it.
+    pub fn db_error(&self) -> Option<&DbError> {
+        match self {
+            StoreError::Database(e) | StoreError::Commit(e) => Some(e),
+            _ => None,
+        }
     }
 }
