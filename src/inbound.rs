@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use crate::consent::Engine;
@@ -88,17 +89,27 @@ pub struct Inbound {
     routes: crate::versioned::Versioned<Routes>,
     ids: Mutex<IdCache>,
     engine: Arc<Engine>,
+    /// The tasks this path spawns per message, so shutdown can wait for them.
+    tasks: TaskTracker,
 }
 
 impl Inbound {
     /// A new inbound path over `store` with the given routes; MOs to
-    /// campaign numbers go through `engine`.
-    pub fn new(store: Store, routes: Routes, id_cache_cap: usize, engine: Arc<Engine>) -> Inbound {
+    /// campaign numbers go through `engine`; what it spawns is tracked by
+    /// `tasks`.
+    pub fn new(
+        store: Store,
+        routes: Routes,
+        id_cache_cap: usize,
+        engine: Arc<Engine>,
+        tasks: TaskTracker,
+    ) -> Inbound {
         Inbound {
             store,
             routes: crate::versioned::Versioned::new(routes),
             ids: Mutex::new(IdCache::new(id_cache_cap)),
             engine,
+            tasks,
         }
     }
 
@@ -170,7 +181,7 @@ impl Inbound {
         }
         // Not in memory: ask the store, off this bind's read loop.
         let this = self.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let key = String::from_utf8_lossy(&id).into_owned();
             let found = match this.store.lookup_message_id(key).await {
                 Ok(Some(o)) => Some((
@@ -249,7 +260,7 @@ impl Inbound {
                 return;
             }
         };
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             match pending.await {
                 Ok(Ok(id)) => {
                     metrics::gauge!("optgate_stored_deliveries").increment(1.0);

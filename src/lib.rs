@@ -12,6 +12,8 @@
 //! - [`session`]: the pure bind-state machine (which PDU is allowed when).
 //! - [`server`]: the platform side — listener, per-bind task, auth.
 //! - [`upstream`]: the carrier side — bind pool, reconnect, windows, seq maps.
+//! - [`lifecycle`]: the two shutdown phases (platforms first, then the
+//!   carrier binds) and the deadline the second one drains by.
 //! - [`policy`]: pure consent decisions.
 //! - [`sim`]: test tools — carrier simulator and load generator.
 //! - [`admin`]: HTTP on `[admin] listen` — `/metrics`, `/healthz`, `/readyz`.
@@ -25,6 +27,7 @@ pub mod consent;
 pub mod daemon;
 pub mod deliver;
 pub mod inbound;
+pub mod lifecycle;
 pub mod numbers;
 pub mod pdu;
 pub mod policy;

@@ -23,6 +23,7 @@ pub mod settle;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::policy::{Campaign, Campaigns, Keywords, PhraseMode, StatusCodes, Unassigned};
@@ -126,11 +127,13 @@ pub struct Engine {
     pub outbox_wake: Notify,
     /// Wakes the settler (consent changed, or a hold to look at).
     pub settle_wake: Notify,
+    /// The tasks the engine spawns per message, so shutdown can wait for them.
+    tasks: TaskTracker,
 }
 
 impl Engine {
-    /// An engine over `store` with `cfg`.
-    pub fn new(cfg: EngineConfig, store: Store) -> Engine {
+    /// An engine over `store` with `cfg`; what it spawns is tracked by `tasks`.
+    pub fn new(cfg: EngineConfig, store: Store, tasks: TaskTracker) -> Engine {
         Engine {
             cfg: crate::versioned::Versioned::new(cfg),
             store,
@@ -138,6 +141,7 @@ impl Engine {
             parts: Mutex::new(mo::Parts::new()),
             outbox_wake: Notify::new(),
             settle_wake: Notify::new(),
+            tasks,
         }
     }
 

@@ -574,8 +574,10 @@ impl Session {
         allowed
     }
 
-    /// Shutdown: tell the platform, wait briefly for its unbind_resp (some
-    /// clients never send one), answer what is still in flight.
+    /// Shutdown: tell the platform, relay the answers to what it has in
+    /// flight (the carrier binds answer every request by the end of the
+    /// grace period, with an error if they must), wait briefly for its
+    /// unbind_resp (some clients never send one).
     async fn unbind_for_shutdown(&mut self) -> &'static str {
         if matches!(self.state, BindState::Bound(_)) {
             self.state = BindState::Unbinding;
@@ -584,12 +586,19 @@ impl Session {
                 return "shutdown";
             }
         }
-        let deadline = tokio::time::Instant::now() + self.ctx.settings.response_timeout;
+        let now = tokio::time::Instant::now();
+        let drained_by = now + self.ctx.settings.shutdown_grace;
+        let unbind_by = now + self.ctx.settings.response_timeout;
         // Keep relaying carrier answers for requests in flight until they are all
-        // answered (the carrier binds drain too), the platform goes, or time is up.
+        // answered, the platform goes, or time is up.
         let mut unbind_answered = self.state != BindState::Unbinding;
         while self.outstanding > 0 || !unbind_answered {
-            let step = tokio::time::timeout_at(deadline, async {
+            let until = if self.outstanding > 0 {
+                drained_by
+            } else {
+                unbind_by
+            };
+            let step = tokio::time::timeout_at(until, async {
                 tokio::select! {
                     Some(out) = self.out_rx.recv() => Step::Out(out),
                     item = self.reader.next() => match item {

@@ -30,6 +30,9 @@ pub struct ServerSettings {
     pub max_pdu_len: usize,
     pub failed_bind_limit: u32,
     pub failed_bind_window: Duration,
+    /// `[server] shutdown_grace`: how long an unbound session keeps relaying
+    /// answers to its requests in flight.
+    pub shutdown_grace: Duration,
 }
 
 /// What every platform session shares.

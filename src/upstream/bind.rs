@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 use super::tps::TokenBucket;
 use crate::codec::{CodecError, Reseq, SmppCodec};
 use crate::inbound::Inbound;
+use crate::lifecycle::Phase;
 use crate::pdu::{command as cmd, status, Bind, Body, DecodeError, Pdu};
 use crate::route::{AckTo, Outgoing, Replies, ReplyTo, UpRequest};
 use crate::stamped::Stamped;
@@ -69,7 +70,8 @@ pub(super) struct BindTask {
     pub requests: mpsc::Receiver<UpRequest>,
     pub accepting: Arc<AtomicBool>,
     pub up: Arc<AtomicBool>,
-    pub shutdown: watch::Receiver<bool>,
+    /// Shutdown phase 2: answer what is queued, drain, unbind.
+    pub stop: Phase,
 }
 
 /// A request waiting for the carrier's answer.
@@ -133,7 +135,8 @@ impl BindTask {
     pub async fn run(mut self) {
         let mut backoff = self.settings.reconnect_min;
         loop {
-            if *self.shutdown.borrow() {
+            if self.stop.has_begun() {
+                self.refuse_queued();
                 return;
             }
             match self.connect_and_bind().await {
@@ -151,7 +154,7 @@ impl BindTask {
                     metrics::gauge!("optgate_upstream_up", "bind" => self.index.to_string())
                         .set(0.0);
                     match end {
-                        End::Shutdown => return,
+                        End::Shutdown => return self.refuse_queued(),
                         End::Lost(why) => warn!(bind = self.index, %why, "carrier bind lost"),
                     }
                 }
@@ -160,8 +163,22 @@ impl BindTask {
             let wait = jitter(backoff);
             backoff = (backoff * 2).min(self.settings.reconnect_max);
             if self.refuse_while_waiting(wait).await {
-                return;
+                return self.refuse_queued();
             }
+        }
+    }
+
+    /// Shutdown: no more requests come in (the pool's `submit` fails and its
+    /// caller answers ESME_RTHROTTLED); those already queued are answered
+    /// ESME_RTHROTTLED here, so the platform retries them elsewhere rather
+    /// than wait for an answer that never comes.
+    fn refuse_queued(&mut self) {
+        self.accepting.store(false, Ordering::Release);
+        self.requests.close();
+        while let Ok(req) = self.requests.try_recv() {
+            let r = &req.request;
+            req.reply
+                .refuse(r.command_id(), status::ESME_RTHROTTLED, r.sequence_number());
         }
     }
 
@@ -172,7 +189,7 @@ impl BindTask {
         loop {
             tokio::select! {
                 _ = sleep_until(until) => return false,
-                _ = self.shutdown.changed() => return true,
+                _ = self.stop.begun() => return true,
                 Some(req) = self.requests.recv() => {
                     let r = &req.request;
                     req.reply.refuse(r.command_id(), status::ESME_RTHROTTLED, r.sequence_number());
@@ -260,7 +277,7 @@ impl BindTask {
             let paused = st.paused_until;
             let step = tokio::select! {
                 biased;
-                _ = self.shutdown.changed() => Err(End::Shutdown),
+                _ = self.stop.begun() => Err(End::Shutdown),
                 item = reader.next() => {
                     st.last_rx = reader.get_ref().last_read();
                     self.on_item(item, &mut st, &mut writer).await
@@ -295,6 +312,9 @@ impl BindTask {
             }
         };
         if let End::Shutdown = end {
+            // Queued requests first: their answers need not wait for the
+            // carrier's.
+            self.refuse_queued();
             self.unbind(&mut reader, &mut writer, &mut st.inflight, &mut st.seq)
                 .await;
         }
@@ -512,7 +532,9 @@ impl BindTask {
         replies.push(entry.reply, pdu);
     }
 
-    /// Graceful end: answer what can be answered, unbind, wait briefly.
+    /// Graceful end: relay the carrier's answers to what is in flight until
+    /// the shutdown deadline, unbind, wait briefly; the caller refuses
+    /// whatever is still unanswered after that.
     async fn unbind(
         &mut self,
         reader: &mut Reader,
@@ -520,8 +542,9 @@ impl BindTask {
         inflight: &mut InFlightMap,
         seq: &mut SeqGen,
     ) {
-        let grace = self.settings.response_timeout;
-        let deadline = tokio::time::Instant::now() + grace;
+        let deadline = self
+            .stop
+            .bound(tokio::time::Instant::now() + self.settings.response_timeout);
         // Give in-flight submits a chance to be answered.
         while !inflight.is_empty() {
             match tokio::time::timeout_at(deadline, reader.next()).await {
@@ -539,8 +562,12 @@ impl BindTask {
             }
         }
         let unbind = Pdu::new(seq.take(), Body::Unbind);
-        if writer.send(&unbind).await.is_ok() {
-            let _ = timeout(Duration::from_secs(2), async {
+        let unbind_by = self
+            .stop
+            .bound(tokio::time::Instant::now() + Duration::from_secs(2))
+            .max(tokio::time::Instant::now() + Duration::from_millis(100));
+        if let Ok(Ok(())) = tokio::time::timeout_at(unbind_by, writer.send(&unbind)).await {
+            let _ = tokio::time::timeout_at(unbind_by, async {
                 while let Some(Ok(Ok(pdu))) = reader.next().await {
                     if pdu.command_id() == cmd::UNBIND_RESP {
                         break;

@@ -8,12 +8,13 @@ pub mod tps;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use bind::{BindRole, UpstreamSettings};
 
 use crate::inbound::Inbound;
+use crate::lifecycle::Phase;
 use crate::route::UpRequest;
 
 /// One carrier bind as the pool sees it.
@@ -30,11 +31,11 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Starts the binds. They run until `shutdown` turns true.
+    /// Starts the binds. They run until `stop` begins (shutdown phase 2).
     pub fn spawn(
         settings: Arc<UpstreamSettings>,
         inbound: Arc<Inbound>,
-        shutdown: watch::Receiver<bool>,
+        stop: Phase,
     ) -> (Arc<Pool>, Vec<JoinHandle<()>>) {
         let mut slots = Vec::new();
         let mut up = Vec::new();
@@ -57,7 +58,7 @@ impl Pool {
                     requests: rx,
                     accepting: accepting.clone(),
                     up: is_up.clone(),
-                    shutdown: shutdown.clone(),
+                    stop: stop.clone(),
                 };
                 tasks.push(tokio::spawn(task.run()));
                 up.push(is_up);
