@@ -12,6 +12,9 @@
 //! - [`session`]: the pure bind-state machine (which PDU is allowed when).
 //! - [`server`]: the platform side — listener, per-bind task, auth.
 //! - [`upstream`]: the carrier side — bind pool, reconnect, windows, seq maps.
+//! - [`receipts`]: carrier receipts — the id cache (carrier id → account and
+//!   optgate id), the receipt's `id:` parsed and rewritten (any case,
+//!   deliver_sm and data_sm).
 //! - [`lifecycle`]: the two shutdown phases (platforms first, then the
 //!   carrier binds) and the deadline the second one drains by.
 //! - [`policy`]: pure consent decisions.
@@ -31,6 +34,7 @@ pub mod lifecycle;
 pub mod numbers;
 pub mod pdu;
 pub mod policy;
+pub mod receipts;
 pub mod route;
 pub mod sdnotify;
 pub mod server;
