@@ -46,8 +46,8 @@ pub struct Daemon {
     smpp_addr: SocketAddr,
     admin_addr: SocketAddr,
     store: Store,
-    ctx: Arc<ServerCtx>,
-    inbound: Arc<Inbound>,
+    /// The configuration in force, replaced whole by [`Daemon::reload`].
+    live: Arc<crate::runtime::Live>,
     /// Shutdown phase 1: the listener, platform sessions, admin surface and
     /// the background loops (settle, outbox, cache control).
     shutdown_tx: watch::Sender<bool>,
@@ -105,10 +105,11 @@ impl Daemon {
         let mut dispatchers = HashMap::new();
         let routes = build_routes(cfg, &store, &mut dispatchers, &tasks, &tasks_stop);
         let engine_cfg = EngineConfig::from_config(cfg).map_err(StartError::Config)?;
-        let engine = Arc::new(Engine::new(engine_cfg, store.clone(), tasks.clone()));
+        let live = crate::runtime::live(accounts(cfg), routes, engine_cfg);
+        let engine = Arc::new(Engine::new(live.clone(), store.clone(), tasks.clone()));
         let inbound = Arc::new(Inbound::new(
             store.clone(),
-            routes,
+            live.clone(),
             200_000,
             engine.clone(),
             tasks.clone(),
@@ -120,7 +121,7 @@ impl Daemon {
         );
         let ctx = ServerCtx::new(
             server_settings(cfg),
-            accounts(cfg),
+            live.clone(),
             pool.clone(),
             inbound.clone(),
             engine.clone(),
@@ -164,8 +165,7 @@ impl Daemon {
             smpp_addr,
             admin_addr,
             store,
-            ctx,
-            inbound,
+            live,
             shutdown_tx,
             server,
             admin,
@@ -200,24 +200,29 @@ impl Daemon {
         self.pool.binds_up()
     }
 
-    /// Applies a new, already validated config: accounts, numbers, routes.
-    /// Binds stay up; listener addresses and store settings need a restart.
+    /// The configuration in force.
+    pub fn runtime(&self) -> Arc<crate::runtime::Runtime> {
+        self.live.load_full()
+    }
+
+    /// Applies a new, already validated config: accounts, numbers, routes,
+    /// campaigns and keywords, as one swap (see [`crate::runtime`]). Binds
+    /// stay up; listener addresses and store settings need a restart.
     pub fn reload(&self, cfg: &Config) {
         let (tasks, stop) = (&self.tasks, &self.tasks_stop);
         let routes = match self.dispatchers.lock() {
             Ok(mut d) => build_routes(cfg, &self.store, &mut d, tasks, stop),
             Err(e) => build_routes(cfg, &self.store, &mut e.into_inner(), tasks, stop),
         };
-        self.inbound.set_routes(routes);
-        match EngineConfig::from_config(cfg) {
-            Ok(e) => self.engine.set_config(e),
-            Err(why) => warn!(%why, "campaigns not reloaded"),
-        }
+        let engine = EngineConfig::from_config(cfg)
+            .inspect_err(|why| warn!(%why, "campaigns not reloaded"))
+            .ok();
+        let version = crate::runtime::reload(&self.live, accounts(cfg), routes, engine);
+        // Held messages may be released under the new campaigns.
         self.engine.settle_wake.notify_one();
         // A reload also picks up consent edited by hand in the database.
         self.store.consent_cache().clear();
-        self.ctx.set_accounts(accounts(cfg));
-        info!("configuration reloaded");
+        info!(version, "configuration reloaded");
     }
 
     /// Graceful stop in two phases, every platform request answered:

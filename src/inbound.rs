@@ -43,7 +43,7 @@ impl Routes {
 /// The inbound path. Shared by all carrier binds.
 pub struct Inbound {
     store: Store,
-    routes: crate::versioned::Versioned<Routes>,
+    live: Arc<crate::runtime::Live>,
     ids: Mutex<IdCache>,
     engine: Arc<Engine>,
     /// The tasks this path spawns per message, so shutdown can wait for them.
@@ -51,33 +51,28 @@ pub struct Inbound {
 }
 
 impl Inbound {
-    /// A new inbound path over `store` with the given routes; MOs to
+    /// A new inbound path over `store` with the routes in `live`; MOs to
     /// campaign numbers go through `engine`; what it spawns is tracked by
     /// `tasks`.
     pub fn new(
         store: Store,
-        routes: Routes,
+        live: Arc<crate::runtime::Live>,
         id_cache_cap: usize,
         engine: Arc<Engine>,
         tasks: TaskTracker,
     ) -> Inbound {
         Inbound {
             store,
-            routes: crate::versioned::Versioned::new(routes),
+            live,
             ids: Mutex::new(IdCache::new(id_cache_cap)),
             engine,
             tasks,
         }
     }
 
-    /// The routes in force.
+    /// The routes in force (see [`crate::runtime`]).
     pub fn routes(&self) -> Arc<Routes> {
-        self.routes.load()
-    }
-
-    /// Replaces the routes (config reload).
-    pub fn set_routes(&self, routes: Routes) {
-        self.routes.store(routes);
+        self.live.load().routes.clone()
     }
 
     /// Records who a carrier message id belongs to: in memory at once, in

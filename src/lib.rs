@@ -15,6 +15,8 @@
 //! - [`receipts`]: carrier receipts — the id cache (carrier id → account and
 //!   optgate id), the receipt's `id:` parsed and rewritten (any case,
 //!   deliver_sm and data_sm).
+//! - [`runtime`]: the configuration in force (accounts, routes, consent
+//!   configuration) as one immutable value, swapped whole on reload.
 //! - [`lifecycle`]: the two shutdown phases (platforms first, then the
 //!   carrier binds) and the deadline the second one drains by.
 //! - [`policy`]: pure consent decisions.
@@ -36,6 +38,7 @@ pub mod pdu;
 pub mod policy;
 pub mod receipts;
 pub mod route;
+pub mod runtime;
 pub mod sdnotify;
 pub mod server;
 pub mod session;
@@ -46,4 +49,3 @@ pub mod telemetry;
 pub mod text;
 pub mod turn;
 pub mod upstream;
-pub mod versioned;

@@ -66,10 +66,9 @@ pub(super) struct Session {
     /// This session's part of `optgate_inflight_requests{side="platform"}`
     /// (`outstanding`, reported once per loop turn).
     inflight_share: telemetry::InflightShare,
-    /// This session's copies of the accounts and the consent configuration
-    /// (refreshed after a reload; see `crate::versioned`).
-    accounts: crate::versioned::Cached<std::collections::HashMap<String, super::auth::Account>>,
-    engine_cfg: crate::versioned::Cached<crate::consent::EngineConfig>,
+    /// This session's copy of the accounts and the consent configuration
+    /// (refreshed after a reload; see `crate::runtime`).
+    runtime: crate::runtime::Cached,
     last_sender: Option<SenderMemo>,
 }
 
@@ -111,6 +110,7 @@ impl Session {
         // so carrier answers are never refused by a full queue.
         let (out_tx, out_rx) = mpsc::channel(ctx.settings.window + SESSION_WINDOW + 8);
         let now = Instant::now();
+        let runtime = ctx.runtime_cache();
         Session {
             reader: FramedRead::with_capacity(
                 Stamped::new(rd),
@@ -134,8 +134,7 @@ impl Session {
             last_rx: now,
             tel: telemetry::Local::default(),
             inflight_share: telemetry::InflightShare::new(Side::Platform),
-            accounts: None,
-            engine_cfg: None,
+            runtime,
             last_sender: None,
             enquire_out: None,
         }
@@ -483,21 +482,25 @@ impl Session {
         // or split is encoded again.
         let mut as_received = false;
         let pdu = match cid {
-            cmd::SUBMIT_SM | cmd::DATA_SM => match self.ctx.engine.mt_quick(
-                self.ctx.engine.config_cached(&mut self.engine_cfg),
-                account,
-                &pdu,
-            ) {
-                MtQuick::Forward => {
-                    as_received = true;
-                    pdu
+            cmd::SUBMIT_SM | cmd::DATA_SM => {
+                match self
+                    .ctx
+                    .engine
+                    .mt_quick(&self.runtime.load().engine, account, &pdu)
+                {
+                    MtQuick::Forward => {
+                        as_received = true;
+                        pdu
+                    }
+                    MtQuick::Reply(resp) => return self.feed(resp).await,
+                    MtQuick::Store(prep) => {
+                        match self.ctx.engine.mt_stored(account, prep, pdu).await {
+                            MtAction::Forward(p) => p,
+                            MtAction::Reply(resp) => return self.feed(resp).await,
+                        }
+                    }
                 }
-                MtQuick::Reply(resp) => return self.feed(resp).await,
-                MtQuick::Store(prep) => match self.ctx.engine.mt_stored(account, prep, pdu).await {
-                    MtAction::Forward(p) => p,
-                    MtAction::Reply(resp) => return self.feed(resp).await,
-                },
-            },
+            }
             cmd::SUBMIT_MULTI => match self.ctx.engine.on_multi(account, pdu).await {
                 MultiAction::Forward { pdu, unsuccess: u } => {
                     unsuccess = u;
@@ -551,7 +554,8 @@ impl Session {
             _ => return true,
         };
         // The session's copy, refreshed after a reload.
-        let (version, accounts) = self.ctx.accounts_cached(&mut self.accounts);
+        let rt = self.runtime.load();
+        let (version, accounts) = (rt.version, &rt.accounts);
         // Platforms send from the same few numbers: the last answer is kept
         // for as long as the sender and the accounts stay the same.
         if let Some(m) = &self.last_sender {
