@@ -17,10 +17,10 @@ use rusqlite::{params, Connection};
 use super::common::{CliError, Ctx};
 use super::consent::FILE_COLUMNS;
 use super::csv::{self, Record};
-use super::output::parse_time;
 use super::ConfigArg;
 use crate::config::{CampaignConfig, ConsentScope};
 use crate::policy::ConsentStatus;
+use crate::present::parse_time;
 use crate::store::consent::{self, Key};
 use crate::store::StoreError;
 

@@ -15,7 +15,7 @@ pub use bind::{BindRole, UpstreamSettings};
 
 use crate::inbound::Inbound;
 use crate::lifecycle::Phase;
-use crate::route::UpRequest;
+use crate::route::{Carrier, UpRequest};
 
 /// One carrier bind as the pool sees it.
 struct Slot {
@@ -98,5 +98,15 @@ impl Pool {
     /// How many binds (of any role) are bound right now.
     pub fn binds_up(&self) -> usize {
         self.up.iter().filter(|u| u.load(Ordering::Acquire)).count()
+    }
+}
+
+impl Carrier for Pool {
+    fn submit(&self, req: UpRequest) -> bool {
+        Pool::submit(self, req)
+    }
+
+    fn binds_up(&self) -> usize {
+        Pool::binds_up(self)
     }
 }
