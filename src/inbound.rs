@@ -77,7 +77,7 @@ impl Inbound {
 
     /// Records who a carrier message id belongs to: in memory at once, in
     /// the store written behind.
-    pub async fn remember_message(
+    async fn remember_message(
         &self,
         carrier_id: Bytes,
         account: Arc<str>,
@@ -240,5 +240,15 @@ fn dest_account(routes: &Routes, pdu: &Pdu) -> Option<Arc<str>> {
         Body::DeliverSm(sm) => routes.account_for_number(&sm.destination_addr, sm.dest_addr_ton),
         Body::DataSm(sm) => routes.account_for_number(&sm.destination_addr, sm.dest_addr_ton),
         _ => None,
+    }
+}
+
+impl crate::upstream::CarrierEvents for Inbound {
+    async fn deliver(self: &Arc<Self>, pdu: Pdu, ack: AckTo) {
+        self.accept(pdu, ack).await
+    }
+
+    async fn submitted(&self, carrier_id: Bytes, account: Arc<str>, optgate_id: Option<Arc<str>>) {
+        self.remember_message(carrier_id, account, optgate_id).await
     }
 }

@@ -16,8 +16,8 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
 
 use super::tps::TokenBucket;
+use super::CarrierEvents;
 use crate::codec::{CodecError, Reseq, SmppCodec};
-use crate::inbound::Inbound;
 use crate::lifecycle::Phase;
 use crate::pdu::{command as cmd, status, Bind, Body, DecodeError, Pdu};
 use crate::route::{AckTo, Outgoing, Replies, ReplyTo, UpRequest};
@@ -62,11 +62,12 @@ impl BindRole {
 }
 
 /// The task of one carrier connection.
-pub(super) struct BindTask {
+pub(super) struct BindTask<E> {
     pub index: usize,
     pub role: BindRole,
     pub settings: Arc<UpstreamSettings>,
-    pub inbound: Arc<Inbound>,
+    /// Where carrier MOs, receipts and accepted message ids go.
+    pub events: Arc<E>,
     pub requests: mpsc::Receiver<UpRequest>,
     pub accepting: Arc<AtomicBool>,
     pub up: Arc<AtomicBool>,
@@ -130,7 +131,7 @@ enum End {
     Lost(String),
 }
 
-impl BindTask {
+impl<E: CarrierEvents> BindTask<E> {
     /// Runs until shutdown: connect, bind, serve, back off, again.
     pub async fn run(mut self) {
         let mut backoff = self.settings.reconnect_min;
@@ -486,7 +487,7 @@ impl BindTask {
                     sequence_number: seq,
                     command_id: id,
                 };
-                self.inbound.accept(pdu, ack).await;
+                self.events.deliver(pdu, ack).await;
                 Ok(())
             }
             cmd::ALERT_NOTIFICATION | cmd::OUTBIND => {
@@ -516,8 +517,8 @@ impl BindTask {
             // Only messages that asked for receipts will get one: the id map
             // is only for them.
             if let (true, Some(mid)) = (entry.wants_receipt, message_id_of(&pdu)) {
-                self.inbound
-                    .remember_message(mid, entry.reply.account.clone(), entry.optgate_id.clone())
+                self.events
+                    .submitted(mid, entry.reply.account.clone(), entry.optgate_id.clone())
                     .await;
             }
         }
