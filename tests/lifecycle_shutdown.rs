@@ -20,11 +20,17 @@ use optgate::pdu::{command as cmd, status, Body, Pdu};
 const GRACE: Duration = Duration::from_secs(3);
 const BURST: u32 = 300;
 
-const PBX: &str = r#"
+/// `crm` never binds: MOs to its number are stored for later.
+const ACCOUNTS: &str = r#"
 [[server.accounts]]
 system_id = "pbx"
 password = "secret"
 numbers = ["14155550100"]
+
+[[server.accounts]]
+system_id = "crm"
+password = "secret2"
+numbers = ["14155550200"]
 "#;
 
 /// Statuses that tell a platform to try again (not a final refusal).
@@ -37,12 +43,12 @@ fn temporary(code: u32) -> bool {
 
 #[tokio::test]
 async fn sigterm_mid_burst_answers_every_submit() {
-    let s = Setup::new(PBX).await;
+    let s = Setup::new(ACCOUNTS).await;
     // A window of 400 on the platform side: the whole burst is in flight
     // at once. The carrier answers one submit per 20 ms, so at SIGTERM some
     // submits are with the carrier, some wait in the bind's queue and the
     // rest were refused at once (queue full).
-    s.write(400, PBX);
+    s.write(400, ACCOUNTS);
     s.carrier.delay_ms.store(20, Ordering::Relaxed);
     let mut og = s.start().await;
     let (mut p, st) = og.bind("pbx", "secret").await;
@@ -69,6 +75,15 @@ async fn sigterm_mid_burst_answers_every_submit() {
     }
     let t0 = Instant::now();
     og.signal("-TERM");
+    // Phase 1: the carrier bind still serves; an MO arriving now is stored
+    // and acknowledged.
+    let carrier = s.carrier.clone();
+    let mo_during_drain = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        carrier
+            .try_deliver(mo("14155559999", "14155550200", "late MO"), GRACE)
+            .await
+    });
 
     let mut unbinds = 0;
     while let Some(pdu) = p.try_recv(GRACE + Duration::from_secs(2)).await {
@@ -133,4 +148,10 @@ async fn sigterm_mid_burst_answers_every_submit() {
     assert!(bad.is_empty(), "final refusals: {bad:?}");
     assert!(ok >= 20, "the carrier's answers are relayed ({ok} OK)");
     assert_eq!(s.carrier.log.lock().unwrap().unbinds, 1, "carrier unbound");
+    let mo_resp = mo_during_drain.await.unwrap();
+    assert_eq!(
+        mo_resp.map(|r| r.command_status),
+        Some(status::ESME_ROK),
+        "an MO during phase 1 is stored and acknowledged"
+    );
 }

@@ -106,6 +106,9 @@ struct State {
     enquire_out: Option<Instant>,
     paused_until: Option<tokio::time::Instant>,
     ack_tx: mpsc::Sender<Pdu>,
+    /// Carrier deliveries handed up and not answered yet (their store
+    /// commit is on its way), so a shutdown can wait for their answers.
+    acks_owed: usize,
     /// Metrics of this bind, published once per loop turn.
     tel: telemetry::Local,
     /// Carrier answers of this turn, handed to their sessions at its end.
@@ -268,6 +271,7 @@ impl<E: CarrierEvents> BindTask<E> {
             enquire_out: None,
             paused_until: None,
             ack_tx,
+            acks_owed: 0,
             tel: telemetry::Local::default(),
             replies: Replies::default(),
         };
@@ -283,7 +287,10 @@ impl<E: CarrierEvents> BindTask<E> {
                     st.last_rx = reader.get_ref().last_read();
                     self.on_item(item, &mut st, &mut writer).await
                 }
-                Some(ack) = ack_rx.recv() => feed(&mut writer, &ack).await,
+                Some(ack) = ack_rx.recv() => {
+                    st.acks_owed = st.acks_owed.saturating_sub(1);
+                    feed(&mut writer, &ack).await
+                }
                 Some(req) = self.requests.recv(), if can_take => self.forward(req, &mut st, &mut writer).await,
                 _ = async { if let Some(t) = paused { sleep_until(t).await } else { std::future::pending::<()>().await } } => {
                     st.paused_until = None;
@@ -316,7 +323,7 @@ impl<E: CarrierEvents> BindTask<E> {
             // Queued requests first: their answers need not wait for the
             // carrier's.
             self.refuse_queued();
-            self.unbind(&mut reader, &mut writer, &mut st.inflight, &mut st.seq)
+            self.unbind(&mut reader, &mut writer, &mut st, &mut ack_rx)
                 .await;
         }
         fail_all(&mut st.inflight, status::ESME_RSYSERR).await;
@@ -340,6 +347,7 @@ impl<E: CarrierEvents> BindTask<E> {
                 continue;
             }
             if let Ok(ack) = acks.try_recv() {
+                st.acks_owed = st.acks_owed.saturating_sub(1);
                 feed(writer, &ack).await?;
                 continue;
             }
@@ -487,6 +495,7 @@ impl<E: CarrierEvents> BindTask<E> {
                     sequence_number: seq,
                     command_id: id,
                 };
+                st.acks_owed += 1;
                 self.events.deliver(pdu, ack).await;
                 Ok(())
             }
@@ -540,17 +549,38 @@ impl<E: CarrierEvents> BindTask<E> {
         &mut self,
         reader: &mut Reader,
         writer: &mut Writer,
-        inflight: &mut InFlightMap,
-        seq: &mut SeqGen,
+        st: &mut State,
+        acks: &mut mpsc::Receiver<Pdu>,
     ) {
         let deadline = self
             .stop
             .bound(tokio::time::Instant::now() + self.settings.response_timeout);
-        // Give in-flight submits a chance to be answered.
-        while !inflight.is_empty() {
-            match tokio::time::timeout_at(deadline, reader.next()).await {
-                Ok(Some(Ok(Ok(pdu)))) if cmd::is_response(pdu.command_id()) => {
-                    if let Some(entry) = inflight.remove(&pdu.sequence_number) {
+        // Give in-flight submits a chance to be answered, and answer the
+        // carrier's deliveries whose commits finish meanwhile (unanswered,
+        // the carrier would send them again after the restart).
+        while !st.inflight.is_empty() || st.acks_owed > 0 {
+            let event = tokio::time::timeout_at(deadline, async {
+                tokio::select! {
+                    item = reader.next() => Ok(item),
+                    Some(ack) = acks.recv() => Err(ack),
+                }
+            })
+            .await;
+            let item = match event {
+                Err(_) => break,
+                Ok(Err(ack)) => {
+                    st.acks_owed = st.acks_owed.saturating_sub(1);
+                    let sent = timeout(self.settings.response_timeout, writer.send(&ack)).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        break;
+                    }
+                    continue;
+                }
+                Ok(Ok(item)) => item,
+            };
+            match item {
+                Some(Ok(Ok(pdu))) if cmd::is_response(pdu.command_id()) => {
+                    if let Some(entry) = st.inflight.remove(&pdu.sequence_number) {
                         let mut added = telemetry::ADDED_LATENCY.local();
                         let mut replies = Replies::default();
                         self.answer_platform(entry, pdu, Instant::now(), &mut added, &mut replies)
@@ -558,11 +588,12 @@ impl<E: CarrierEvents> BindTask<E> {
                         replies.send_all();
                     }
                 }
-                Ok(Some(Ok(Ok(_)))) => {}
+                // New deliveries are not taken now: the carrier sends them again.
+                Some(Ok(Ok(_))) => {}
                 _ => break,
             }
         }
-        let unbind = Pdu::new(seq.take(), Body::Unbind);
+        let unbind = Pdu::new(st.seq.take(), Body::Unbind);
         let unbind_by = self
             .stop
             .bound(tokio::time::Instant::now() + Duration::from_secs(2))
