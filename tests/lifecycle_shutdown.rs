@@ -147,6 +147,18 @@ async fn sigterm_mid_burst_answers_every_submit() {
         .collect();
     assert!(bad.is_empty(), "final refusals: {bad:?}");
     assert!(ok >= 20, "the carrier's answers are relayed ({ok} OK)");
+    // The bind takes 100 requests in flight and queues 100 more (upstream
+    // window 100); the rest of the burst is refused at once. More refusals
+    // than that: requests waiting in the queue at shutdown were answered
+    // ESME_RTHROTTLED rather than dropped.
+    let throttled = answers
+        .values()
+        .filter(|v| v[0] == status::ESME_RTHROTTLED)
+        .count();
+    assert!(
+        throttled > (BURST - 200) as usize,
+        "queued requests refused at shutdown ({throttled} ESME_RTHROTTLED)"
+    );
     assert_eq!(s.carrier.log.lock().unwrap().unbinds, 1, "carrier unbound");
     let mo_resp = mo_during_drain.await.unwrap();
     assert_eq!(
