@@ -10,6 +10,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::admin::AdminState;
@@ -17,6 +20,7 @@ use crate::config::{Config, UpstreamBind};
 use crate::consent::{Engine, EngineConfig};
 use crate::deliver::Dispatcher;
 use crate::inbound::{Inbound, Routes};
+use crate::lifecycle::Phase;
 use crate::server::auth::Account;
 use crate::server::{ServerCtx, ServerSettings};
 use crate::store::{Store, StoreError, StoreOptions};
@@ -44,15 +48,24 @@ pub struct Daemon {
     smpp_addr: SocketAddr,
     tls_addr: Option<SocketAddr>,
     tls: Option<Arc<crate::tls::Acceptor>>,
-    tls_server: Option<JoinHandle<()>>,
     admin_addr: SocketAddr,
     store: Store,
-    ctx: Arc<ServerCtx>,
-    inbound: Arc<Inbound>,
+    /// The configuration in force, replaced whole by [`Daemon::reload`].
+    live: Arc<crate::runtime::Live>,
+    /// Shutdown phase 1: the listener, platform sessions, admin surface and
+    /// the background loops (settle, outbox, cache control).
     shutdown_tx: watch::Sender<bool>,
     server: JoinHandle<()>,
     admin: JoinHandle<()>,
-    upstream: Vec<JoinHandle<()>>,
+    /// Settle, outbox and cache-control loops (stop in phase 1).
+    background: Vec<JoinHandle<()>>,
+    /// The carrier binds (stop in phase 2, see [`crate::lifecycle`]).
+    carrier: Vec<JoinHandle<()>>,
+    carrier_stop: Phase,
+    /// Dispatchers and every task spawned per message; waited for last.
+    tasks: TaskTracker,
+    /// Stops the dispatchers once nothing can feed them any more.
+    tasks_stop: CancellationToken,
     dispatchers: std::sync::Mutex<HashMap<Arc<str>, Dispatcher>>,
     engine: Arc<Engine>,
     pool: Arc<Pool>,
@@ -100,35 +113,45 @@ impl Daemon {
                 source,
             })?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let tasks = TaskTracker::new();
+        let tasks_stop = CancellationToken::new();
+        let carrier_stop = Phase::new();
         let mut dispatchers = HashMap::new();
-        let routes = build_routes(cfg, &store, &mut dispatchers);
+        let routes = build_routes(cfg, &store, &mut dispatchers, &tasks, &tasks_stop);
         let engine_cfg = EngineConfig::from_config(cfg).map_err(StartError::Config)?;
-        let engine = Arc::new(Engine::new(engine_cfg, store.clone()));
-        let inbound = Arc::new(Inbound::new(store.clone(), routes, 200_000, engine.clone()));
-        let (pool, upstream) = Pool::spawn(
+        let live = crate::runtime::live(accounts(cfg), routes, engine_cfg);
+        let engine = Arc::new(Engine::new(live.clone(), store.clone(), tasks.clone()));
+        let inbound = Arc::new(Inbound::new(
+            store.clone(),
+            live.clone(),
+            200_000,
+            engine.clone(),
+            tasks.clone(),
+        ));
+        let (pool, carrier) = Pool::spawn(
             Arc::new(upstream_settings(cfg)?),
             inbound.clone(),
-            shutdown_rx.clone(),
+            carrier_stop.clone(),
         );
         let ctx = ServerCtx::new(
             server_settings(cfg),
-            accounts(cfg),
+            live.clone(),
             pool.clone(),
             inbound.clone(),
             engine.clone(),
         );
-        let mut upstream = upstream;
+        let mut background = Vec::new();
         let routes_of = inbound.clone();
         let lookup = move |a: &str| routes_of.routes().dispatchers.get(a).cloned();
-        upstream.push(tokio::spawn(
+        background.push(tokio::spawn(
             engine.clone().settle_loop(lookup, shutdown_rx.clone()),
         ));
-        upstream.push(tokio::spawn(crate::store::cache::serve_control(
+        background.push(tokio::spawn(crate::store::cache::serve_control(
             std::path::PathBuf::from(&cfg.store.path),
             store.consent_cache().clone(),
             shutdown_rx.clone(),
         )));
-        upstream.push(tokio::spawn(engine.clone().outbox_loop(
+        background.push(tokio::spawn(engine.clone().outbox_loop(
             pool.clone(),
             cfg.upstream.response_timeout,
             shutdown_rx.clone(),
@@ -145,40 +168,49 @@ impl Daemon {
             shutdown_rx.clone(),
         ));
         let grace = cfg.server.shutdown_grace;
+        // One handle for both listeners: shutdown waits for the platform
+        // side as a whole (plain and TLS sessions alike).
         let tls_server = match (tls_listener, &tls) {
-            (Some(l), Some(a)) => Some(tokio::spawn(crate::server::serve(
+            (Some(l), Some(a)) => Some(crate::server::serve(
                 l,
                 Some(a.clone()),
                 ctx.clone(),
                 shutdown_rx.clone(),
                 grace,
-            ))),
+            )),
             _ => None,
         };
-        let server = match listener {
-            Some(l) => tokio::spawn(crate::server::serve(
-                l,
-                None,
-                ctx.clone(),
-                shutdown_rx,
-                grace,
-            )),
-            None => tokio::spawn(async {}),
-        };
+        let plain_server =
+            listener.map(|l| crate::server::serve(l, None, ctx.clone(), shutdown_rx, grace));
+        let server = tokio::spawn(async move {
+            let plain = async {
+                if let Some(s) = plain_server {
+                    s.await;
+                }
+            };
+            let tls = async {
+                if let Some(s) = tls_server {
+                    s.await;
+                }
+            };
+            tokio::join!(plain, tls);
+        });
         info!(listen = %smpp_addr, tls_listen = ?tls_addr, admin = %admin_addr, upstream = %cfg.upstream.address, "optgate started");
         Ok(Daemon {
             smpp_addr,
             tls_addr,
             tls,
-            tls_server,
             admin_addr,
             store,
-            ctx,
-            inbound,
+            live,
             shutdown_tx,
             server,
             admin,
-            upstream,
+            background,
+            carrier,
+            carrier_stop,
+            tasks,
+            tasks_stop,
             dispatchers: std::sync::Mutex::new(dispatchers),
             engine,
             pool,
@@ -210,22 +242,28 @@ impl Daemon {
         self.pool.binds_up()
     }
 
-    /// Applies a new, already validated config: accounts, numbers, routes.
-    /// Binds stay up; listener addresses and store settings need a restart.
+    /// The configuration in force.
+    pub fn runtime(&self) -> Arc<crate::runtime::Runtime> {
+        self.live.load_full()
+    }
+
+    /// Applies a new, already validated config: accounts, numbers, routes,
+    /// campaigns and keywords, as one swap (see [`crate::runtime`]). Binds
+    /// stay up; listener addresses and store settings need a restart.
     pub fn reload(&self, cfg: &Config) {
+        let (tasks, stop) = (&self.tasks, &self.tasks_stop);
         let routes = match self.dispatchers.lock() {
-            Ok(mut d) => build_routes(cfg, &self.store, &mut d),
-            Err(e) => build_routes(cfg, &self.store, &mut e.into_inner()),
+            Ok(mut d) => build_routes(cfg, &self.store, &mut d, tasks, stop),
+            Err(e) => build_routes(cfg, &self.store, &mut e.into_inner(), tasks, stop),
         };
-        self.inbound.set_routes(routes);
-        match EngineConfig::from_config(cfg) {
-            Ok(e) => self.engine.set_config(e),
-            Err(why) => warn!(%why, "campaigns not reloaded"),
-        }
+        let engine = EngineConfig::from_config(cfg)
+            .inspect_err(|why| warn!(%why, "campaigns not reloaded"))
+            .ok();
+        let version = crate::runtime::reload(&self.live, accounts(cfg), routes, engine);
+        // Held messages may be released under the new campaigns.
         self.engine.settle_wake.notify_one();
         // A reload also picks up consent edited by hand in the database.
         self.store.consent_cache().clear();
-        self.ctx.set_accounts(accounts(cfg));
         // New handshakes use the new certificate; sessions stay up. The
         // files were checked by validate(); one that broke since is refused
         // here and the old certificate stays in force.
@@ -236,27 +274,52 @@ impl Daemon {
                 Err(e) => warn!(error = %e, "TLS certificate not reloaded; the old one stays"),
             }
         }
-        info!("configuration reloaded");
+        info!(version, "configuration reloaded");
     }
 
-    /// Graceful stop: stop accepting, unbind platforms and carrier, answer
-    /// what is in flight within `grace`, flush the store.
+    /// Graceful stop in two phases, every platform request answered:
+    ///
+    /// 1. the listener closes and the platforms are unbound (a request they
+    ///    still send is answered ESME_RTHROTTLED) while the carrier binds
+    ///    keep serving, so what is with the carrier gets its real answer;
+    ///    this lasts until every platform session ended or half of `grace`;
+    /// 2. the carrier binds answer what is still queued ESME_RTHROTTLED,
+    ///    relay the carrier's answers until three quarters of `grace`, answer
+    ///    the rest with an error and unbind; then the per-message tasks (store
+    ///    commits, carrier acks) finish, the dispatchers stop and the store
+    ///    is flushed.
     pub async fn shutdown(self, grace: Duration) {
+        let start = Instant::now();
+        // Past the grace, a task that still runs is left behind (a stuck peer).
+        let hard = start + grace + Duration::from_secs(2);
+        let mut late = false;
         let _ = self.shutdown_tx.send(true);
-        let all = async {
-            let _ = self.server.await;
-            if let Some(t) = self.tls_server {
-                let _ = t.await;
-            }
-            for t in self.upstream {
-                let _ = t.await;
-            }
-            let _ = self.admin.await;
-        };
-        if tokio::time::timeout(grace + Duration::from_secs(2), all)
+        let mut server = self.server;
+        let platforms_done = tokio::time::timeout_at(start + grace / 2, &mut server)
             .await
-            .is_err()
-        {
+            .is_ok();
+        info!(
+            platforms_done,
+            "shutdown phase 2: draining the carrier binds"
+        );
+        self.carrier_stop.begin(start + grace * 3 / 4);
+        for t in self.carrier {
+            late |= tokio::time::timeout_at(hard, t).await.is_err();
+        }
+        if !platforms_done {
+            late |= tokio::time::timeout_at(hard, server).await.is_err();
+        }
+        for t in self.background {
+            late |= tokio::time::timeout_at(hard, t).await.is_err();
+        }
+        late |= tokio::time::timeout_at(hard, self.admin).await.is_err();
+        // Nothing feeds the dispatchers any more; commits in flight finish.
+        self.tasks_stop.cancel();
+        self.tasks.close();
+        late |= tokio::time::timeout_at(hard, self.tasks.wait())
+            .await
+            .is_err();
+        if late {
             warn!("shutdown grace exceeded");
         }
         if let Err(e) = self.store.close().await {
@@ -305,6 +368,8 @@ fn build_routes(
     cfg: &Config,
     store: &Store,
     dispatchers: &mut HashMap<Arc<str>, Dispatcher>,
+    tasks: &TaskTracker,
+    stop: &CancellationToken,
 ) -> Routes {
     let cc = cfg.numbers.default_country_code.clone();
     let mut routes = Routes {
@@ -315,7 +380,7 @@ fn build_routes(
         let id: Arc<str> = Arc::from(a.system_id.as_str());
         let d = dispatchers
             .entry(id.clone())
-            .or_insert_with(|| Dispatcher::spawn(id.clone(), store.clone()))
+            .or_insert_with(|| Dispatcher::spawn(id.clone(), store.clone(), tasks, stop.clone()))
             .clone();
         routes.dispatchers.insert(id.clone(), d);
         for n in &a.numbers {
@@ -372,6 +437,7 @@ fn server_settings(cfg: &Config) -> ServerSettings {
         max_pdu_len: s.max_pdu_len as usize,
         failed_bind_limit: s.failed_bind_limit,
         failed_bind_window: s.failed_bind_window,
+        shutdown_grace: s.shutdown_grace,
     }
 }
 

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use crate::pdu::{status, Pdu};
@@ -68,8 +70,15 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Starts the dispatcher of `account`.
-    pub fn spawn(account: Arc<str>, store: Store) -> Dispatcher {
+    /// Starts the dispatcher of `account` on `tasks`; it runs until `stop`
+    /// is cancelled (the end of shutdown: what it has not delivered stays in
+    /// the store).
+    pub fn spawn(
+        account: Arc<str>,
+        store: Store,
+        tasks: &TaskTracker,
+        stop: CancellationToken,
+    ) -> Dispatcher {
         let (tx, rx) = mpsc::channel(4096);
         let missed = Arc::new(AtomicU64::new(u64::MAX));
         let task = Task {
@@ -86,8 +95,9 @@ impl Dispatcher {
             deferred: Vec::new(),
             recent: HashSet::new(),
             recent_order: VecDeque::new(),
+            tasks: tasks.clone(),
         };
-        tokio::spawn(task.run());
+        tasks.spawn(task.run(stop));
         Dispatcher { tx, missed }
     }
 
@@ -138,13 +148,16 @@ struct Task {
     /// Ids delivered lately (their delete may not have committed yet).
     recent: HashSet<u64>,
     recent_order: VecDeque<u64>,
+    /// Where the row deletes are spawned, so shutdown waits for them.
+    tasks: TaskTracker,
 }
 
 impl Task {
-    async fn run(mut self) {
+    async fn run(mut self, stop: CancellationToken) {
         loop {
             let next_retry = self.deferred.iter().map(|d| d.0).min();
             let msg = tokio::select! {
+                _ = stop.cancelled() => return,
                 m = self.rx.recv() => match m { Some(m) => Some(m), None => return },
                 _ = async { match next_retry { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => None,
             };
@@ -258,7 +271,7 @@ impl Task {
         // Deleting is not on the delivery path: a crash before it commits only
         // means the row is delivered once more after restart.
         let store = self.store.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             if let Err(e) = store.ack_delivery(id).await {
                 warn!(id, error = %e, "could not delete a delivered row; it will be redelivered");
             }

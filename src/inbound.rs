@@ -10,11 +10,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use crate::consent::Engine;
 use crate::deliver::{DispatchMsg, Dispatcher};
 use crate::pdu::{status, Body, Pdu};
+use crate::receipts::{self, IdCache, Owner};
 use crate::route::AckTo;
 use crate::store::{DeliveryKind, Store};
 
@@ -38,83 +40,44 @@ impl Routes {
     }
 }
 
-/// Who a carrier message id belongs to: the account, and the optgate id its
-/// platform knows it by (released held messages).
-type Owner = (Arc<str>, Option<Arc<str>>);
-
-/// Recent carrier message ids → owner, in memory in front of the store:
-/// two generations of at most `cap / 2` ids each; when the current one is
-/// full it becomes the old one and the old one is dropped (cheaper per
-/// insert than evicting one id at a time).
-struct IdCache {
-    cur: HashMap<Bytes, Owner, foldhash::fast::RandomState>,
-    old: HashMap<Bytes, Owner, foldhash::fast::RandomState>,
-    cap: usize,
-}
-
-impl IdCache {
-    fn new(cap: usize) -> IdCache {
-        IdCache {
-            cur: HashMap::default(),
-            old: HashMap::default(),
-            cap: (cap / 2).max(1),
-        }
-    }
-
-    /// Inserts; returns the generation to drop (outside the lock).
-    #[must_use]
-    fn insert(
-        &mut self,
-        id: Bytes,
-        owner: Owner,
-    ) -> Option<HashMap<Bytes, Owner, foldhash::fast::RandomState>> {
-        let mut retired = None;
-        if self.cur.len() >= self.cap {
-            let full = std::mem::take(&mut self.cur);
-            retired = Some(std::mem::replace(&mut self.old, full));
-        }
-        self.cur.insert(id, owner);
-        retired
-    }
-
-    fn get(&self, id: &[u8]) -> Option<&Owner> {
-        self.cur.get(id).or_else(|| self.old.get(id))
-    }
-}
-
 /// The inbound path. Shared by all carrier binds.
 pub struct Inbound {
     store: Store,
-    routes: crate::versioned::Versioned<Routes>,
+    live: Arc<crate::runtime::Live>,
     ids: Mutex<IdCache>,
     engine: Arc<Engine>,
+    /// The tasks this path spawns per message, so shutdown can wait for them.
+    tasks: TaskTracker,
 }
 
 impl Inbound {
-    /// A new inbound path over `store` with the given routes; MOs to
-    /// campaign numbers go through `engine`.
-    pub fn new(store: Store, routes: Routes, id_cache_cap: usize, engine: Arc<Engine>) -> Inbound {
+    /// A new inbound path over `store` with the routes in `live`; MOs to
+    /// campaign numbers go through `engine`; what it spawns is tracked by
+    /// `tasks`.
+    pub fn new(
+        store: Store,
+        live: Arc<crate::runtime::Live>,
+        id_cache_cap: usize,
+        engine: Arc<Engine>,
+        tasks: TaskTracker,
+    ) -> Inbound {
         Inbound {
             store,
-            routes: crate::versioned::Versioned::new(routes),
+            live,
             ids: Mutex::new(IdCache::new(id_cache_cap)),
             engine,
+            tasks,
         }
     }
 
-    /// The routes in force.
+    /// The routes in force (see [`crate::runtime`]).
     pub fn routes(&self) -> Arc<Routes> {
-        self.routes.load()
-    }
-
-    /// Replaces the routes (config reload).
-    pub fn set_routes(&self, routes: Routes) {
-        self.routes.store(routes);
+        self.live.load().routes.clone()
     }
 
     /// Records who a carrier message id belongs to: in memory at once, in
     /// the store written behind.
-    pub async fn remember_message(
+    async fn remember_message(
         &self,
         carrier_id: Bytes,
         account: Arc<str>,
@@ -142,7 +105,7 @@ impl Inbound {
     /// Takes one deliver_sm / data_sm from the carrier.
     pub async fn accept(self: &Arc<Self>, pdu: Pdu, ack: AckTo) {
         let routes = self.routes();
-        if !is_receipt(&pdu) {
+        if !receipts::is_receipt(&pdu) {
             let account = dest_account(&routes, &pdu);
             let dispatcher = account
                 .as_ref()
@@ -158,7 +121,7 @@ impl Inbound {
                 .commit_and_ack(&routes, account, pdu, ack, DeliveryKind::Mo)
                 .await;
         }
-        let Some(id) = receipt_id(&pdu) else {
+        let Some(id) = receipts::receipt_id(&pdu) else {
             let account = dest_account(&routes, &pdu);
             return self
                 .commit_and_ack(&routes, account, pdu, ack, DeliveryKind::Dlr)
@@ -170,7 +133,7 @@ impl Inbound {
         }
         // Not in memory: ask the store, off this bind's read loop.
         let this = self.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let key = String::from_utf8_lossy(&id).into_owned();
             let found = match this.store.lookup_message_id(key).await {
                 Ok(Some(o)) => Some((
@@ -200,7 +163,7 @@ impl Inbound {
                 ack.send(status::ESME_ROK).await;
             }
             Some((account, Some(oid))) => {
-                let pdu = crate::consent::msgs::rewrite_receipt(&pdu, &carrier_id, &oid);
+                let pdu = receipts::rewrite(&pdu, &carrier_id, &oid);
                 self.commit_and_ack(routes, Some(account), pdu, ack, DeliveryKind::Dlr)
                     .await;
             }
@@ -249,7 +212,7 @@ impl Inbound {
                 return;
             }
         };
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             match pending.await {
                 Ok(Ok(id)) => {
                     metrics::gauge!("optgate_stored_deliveries").increment(1.0);
@@ -280,56 +243,12 @@ fn dest_account(routes: &Routes, pdu: &Pdu) -> Option<Arc<str>> {
     }
 }
 
-/// True for a delivery receipt (never scanned for keywords).
-pub fn is_receipt(pdu: &Pdu) -> bool {
-    match &pdu.body {
-        Body::DeliverSm(sm) => sm.is_receipt(),
-        Body::DataSm(sm) => sm.is_receipt(),
-        _ => false,
+impl crate::upstream::CarrierEvents for Inbound {
+    async fn deliver(self: &Arc<Self>, pdu: Pdu, ack: AckTo) {
+        self.accept(pdu, ack).await
     }
-}
 
-/// The carrier message id a receipt is about: the receipted_message_id TLV,
-/// else the `id:` field of the receipt text.
-pub fn receipt_id(pdu: &Pdu) -> Option<Bytes> {
-    let (tlvs, text) = match &pdu.body {
-        Body::DeliverSm(sm) => (&sm.tlvs, sm.message_bytes().clone()),
-        Body::DataSm(sm) => (&sm.tlvs, sm.message_bytes().clone()),
-        _ => return None,
-    };
-    if let Some(id) = tlvs.receipted_message_id().filter(|id| !id.is_empty()) {
-        return Some(id);
-    }
-    receipt_text_id(&text)
-}
-
-/// `id:XXXX` from a receipt's text (case-insensitive key, value up to a space).
-fn receipt_text_id(text: &Bytes) -> Option<Bytes> {
-    let pos = text
-        .windows(3)
-        .position(|w| w.eq_ignore_ascii_case(b"id:"))?;
-    let start = pos + 3;
-    let len = text[start..]
-        .iter()
-        .position(|&b| b == b' ')
-        .unwrap_or(text.len() - start);
-    (len > 0).then(|| text.slice(start..start + len))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn receipt_text_id_is_found() {
-        let t = Bytes::from_static(
-            b"id:0A1B2C sub:001 dlvrd:001 submit date:2401011200 stat:DELIVRD err:000 text:hi",
-        );
-        assert_eq!(receipt_text_id(&t).as_deref(), Some(&b"0A1B2C"[..]));
-        assert_eq!(receipt_text_id(&Bytes::from_static(b"hello")), None);
-        assert_eq!(
-            receipt_text_id(&Bytes::from_static(b"ID:77")).as_deref(),
-            Some(&b"77"[..])
-        );
+    async fn submitted(&self, carrier_id: Bytes, account: Arc<str>, optgate_id: Option<Arc<str>>) {
+        self.remember_message(carrier_id, account, optgate_id).await
     }
 }

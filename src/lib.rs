@@ -8,6 +8,7 @@
 //! - [`text`]: SMS text — GSM 03.38, Latin-1, IA5, UCS-2, UDH / SAR,
 //!   multipart reassembly and splitting, keyword normalisation. Pure.
 //! - [`config`]: serde structs, loading with the `config` crate, `validate()`.
+//! - [`numbers`]: phone numbers in their one compared form.
 //! - [`store`]: durable state behind one backend-neutral interface:
 //!   [`store::StoreTxn`] (what is read and written), [`store::Store`] (the
 //!   store thread with group commit; `transact` runs a unit of work there),
@@ -16,6 +17,25 @@
 //! - [`session`]: the pure bind-state machine (which PDU is allowed when).
 //! - [`server`]: the platform side — listener, per-bind task, auth.
 //! - [`upstream`]: the carrier side — bind pool, reconnect, windows, seq maps.
+//! - [`turn`], [`stamped`]: the shape of one connection loop turn, and the
+//!   reader that stamps when bytes arrived (both sides).
+//! - [`inbound`]: carrier MOs and receipts — find the account, commit,
+//!   answer the carrier, hand to the dispatcher.
+//! - [`consent`]: the consent engine carrying out [`policy`] against the
+//!   store (MT, MO, settle, outbox).
+//! - [`deliver`]: one dispatcher per account delivering stored MOs and
+//!   receipts to its platform binds.
+//! - [`receipts`]: carrier receipts — the id cache (carrier id → account and
+//!   optgate id), the receipt's `id:` parsed and rewritten (any case,
+//!   deliver_sm and data_sm).
+//! - [`present`]: times, statuses and held messages as the command line
+//!   and the admin surface show them.
+//! - [`route`]: the messages between tasks, and the [`route::Carrier`]
+//!   handle optgate's own senders get instead of the bind pool.
+//! - [`runtime`]: the configuration in force (accounts, routes, consent
+//!   configuration) as one immutable value, swapped whole on reload.
+//! - [`lifecycle`]: the two shutdown phases (platforms first, then the
+//!   carrier binds) and the deadline the second one drains by.
 //! - [`policy`]: pure consent decisions.
 //! - [`sim`]: test tools — carrier simulator and load generator.
 //! - [`admin`]: HTTP on `[admin] listen` — `/metrics`, `/healthz`, `/readyz`.
@@ -23,6 +43,9 @@
 //! - [`tls`]: rustls configurations for both sides, certificate facts,
 //!   handshake failure reasons; [`transport`]: plain or TLS stream halves
 //!   under both connection loops.
+//! - [`daemon`]: the wiring of a running optgate (start, reload, shutdown).
+//! - [`cli`]: the command line and its subcommands; [`sdnotify`]: readiness
+//!   for systemd.
 
 pub mod admin;
 pub mod cli;
@@ -32,10 +55,14 @@ pub mod consent;
 pub mod daemon;
 pub mod deliver;
 pub mod inbound;
+pub mod lifecycle;
 pub mod numbers;
 pub mod pdu;
 pub mod policy;
+pub mod present;
+pub mod receipts;
 pub mod route;
+pub mod runtime;
 pub mod sdnotify;
 pub mod server;
 pub mod session;
@@ -48,4 +75,3 @@ pub mod tls;
 pub mod transport;
 pub mod turn;
 pub mod upstream;
-pub mod versioned;

@@ -158,6 +158,16 @@ pub struct UpRequest {
     pub received: Instant,
 }
 
+/// The carrier side as optgate's own senders (the outbox) see it: the
+/// daemon hands them the bind pool behind this, so they need not know it.
+pub trait Carrier: Send + Sync {
+    /// Queues a request for a carrier bind; `false` when none can take it
+    /// now (all down, backing off or full): try again later.
+    fn submit(&self, req: UpRequest) -> bool;
+    /// How many carrier binds are up.
+    fn binds_up(&self) -> usize;
+}
+
 /// How an upstream bind is told to answer a carrier request it received.
 #[derive(Debug, Clone)]
 pub struct AckTo {

@@ -22,7 +22,12 @@ async fn an_overflowing_queue_is_paged_from_the_store_and_fully_delivered() {
     opts.max_stored_deliveries = 100_000;
     let store = Store::open(opts).await.unwrap();
     let account: Arc<str> = Arc::from("pbx");
-    let dispatcher = Dispatcher::spawn(account.clone(), store.clone());
+    let dispatcher = Dispatcher::spawn(
+        account.clone(),
+        store.clone(),
+        &tokio_util::task::TaskTracker::new(),
+        tokio_util::sync::CancellationToken::new(),
+    );
 
     // A platform session that takes deliveries but does not answer yet.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<ToPlatform>(4096);

@@ -21,10 +21,9 @@ use tracing::info;
 use super::auth::require_token;
 use super::query::{self, bad_request, store_error};
 use super::{AdminState, ApiError};
-use crate::cli::output::rfc3339_millis;
-use crate::cli::views::group;
 use crate::consent::manual::{self, ManualCampaign};
 use crate::policy::ConsentStatus;
+use crate::present::{group, rfc3339_millis};
 use crate::store::consent::ConsentRow;
 use crate::store::{Durable, StoreTxn};
 

@@ -14,9 +14,9 @@ use serde::Deserialize;
 use super::html::{html_escape as esc, link};
 use super::query::{self, bad_request};
 use super::{AdminState, ApiError};
-use crate::cli::output::{rfc3339_seconds, status_title};
 use crate::consent::EngineConfig;
 use crate::policy::ConsentStatus;
+use crate::present::{rfc3339_seconds, status_title};
 use crate::store::consent::{ConsentFilter, ConsentRow, EventRow};
 
 /// Events shown on a history page (the oldest ones).

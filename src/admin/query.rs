@@ -8,10 +8,10 @@ use std::fmt::Display;
 use axum::http::StatusCode;
 
 use super::ApiError;
-use crate::cli::output::parse_time;
 use crate::consent::manual::{self, ManualError};
 use crate::consent::EngineConfig;
 use crate::policy::ConsentStatus;
+use crate::present::parse_time;
 use crate::store::consent::{ConsentFilter, ConsentRow, EventRow, HeldRow, Key};
 use crate::store::{Durable, Store, StoreError, StoreTxn};
 

@@ -16,10 +16,10 @@ use clap::Args;
 use super::common::{CliError, Ctx};
 use super::consent::FILE_COLUMNS;
 use super::csv::{self, Record};
-use super::output::parse_time;
 use super::ConfigArg;
 use crate::config::{CampaignConfig, ConsentScope};
 use crate::policy::ConsentStatus;
+use crate::present::parse_time;
 use crate::store::consent::Key;
 use crate::store::{StoreError, StoreTxn};
 

@@ -5,11 +5,11 @@
 //! on every row.
 
 use std::io::{self, Write};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::ValueEnum;
 
 use crate::policy::ConsentStatus;
+use crate::present::{rfc3339_millis, rfc3339_seconds, status_title};
 
 /// Output format of the listing commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,47 +35,6 @@ pub enum Cell {
     Status(ConsentStatus),
     /// Absent: JSON null, empty in CSV and the table.
     Null,
-}
-
-/// RFC 3339 UTC of `ms` since the epoch, with milliseconds (`...T12:00:00.123Z`).
-pub fn rfc3339_millis(ms: i64) -> String {
-    humantime::format_rfc3339_millis(system_time(ms)).to_string()
-}
-
-/// RFC 3339 UTC of `ms` since the epoch, to the second (`...T12:00:00Z`).
-pub fn rfc3339_seconds(ms: i64) -> String {
-    humantime::format_rfc3339_seconds(system_time(ms)).to_string()
-}
-
-fn system_time(ms: i64) -> SystemTime {
-    // Stored times are never before the epoch; clamp rather than fail.
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
-/// Parses an RFC 3339 UTC time (`Z` or `+00:00`, `T` or space, fraction
-/// optional) or a bare date `YYYY-MM-DD` (midnight UTC) into ms since the epoch.
-pub fn parse_time(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let full;
-    let s = if s.len() == 10 {
-        full = format!("{s}T00:00:00Z");
-        full.as_str()
-    } else {
-        s
-    };
-    let t = humantime::parse_rfc3339_weak(s).ok()?;
-    let ms = t.duration_since(UNIX_EPOCH).ok()?.as_millis();
-    i64::try_from(ms).ok()
-}
-
-/// Capitalised status name for people (`Active`, `Pending`, ...).
-pub fn status_title(s: ConsentStatus) -> &'static str {
-    match s {
-        ConsentStatus::None => "None",
-        ConsentStatus::Pending => "Pending",
-        ConsentStatus::Active => "Active",
-        ConsentStatus::Refused => "Refused",
-    }
 }
 
 /// Writes rows of fixed `columns` (JSON keys, CSV header, table headings
@@ -241,15 +200,6 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "a,\"b,c\",\"say \"\"hi\"\"\"\n"
         );
-    }
-
-    #[test]
-    fn times_round_trip_at_millisecond_precision() {
-        let ms = 1_714_564_800_123;
-        assert_eq!(rfc3339_millis(ms), "2024-05-01T12:00:00.123Z");
-        assert_eq!(parse_time(&rfc3339_millis(ms)), Some(ms));
-        assert_eq!(parse_time("2024-05-01"), Some(1_714_521_600_000));
-        assert_eq!(parse_time("yesterday"), None);
     }
 
     #[test]

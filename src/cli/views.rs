@@ -1,13 +1,11 @@
 //! `optgate events` (the audit trail) and `optgate held` (held messages).
 
-use std::collections::HashMap;
-
 use clap::Args;
 
 use super::common::{stdout, CliError, Ctx};
-use super::output::{parse_time, Cell, Format, Output};
+use super::output::{Cell, Format, Output};
 use super::ConfigArg;
-use crate::store::consent::HeldRow;
+use crate::present::{group, parse_time};
 
 /// The columns of `optgate events`.
 pub const EVENT_COLUMNS: &[&str] = &[
@@ -128,26 +126,4 @@ pub fn held(ctx: &mut Ctx, a: &HeldArgs) -> Result<(), CliError> {
         ])?;
     }
     Ok(out.finish()?)
-}
-
-/// Held PDUs grouped into messages: (first part, number of parts), in the
-/// order the messages were first held. Parts of one message may be held at
-/// different times, with other messages' PDUs between them.
-pub fn group(pdus: &[HeldRow]) -> Vec<(&HeldRow, i64)> {
-    let mut order: Vec<(&HeldRow, i64)> = Vec::new();
-    let mut index: HashMap<i64, usize> = HashMap::new();
-    for p in pdus {
-        match index.get(&p.group_id) {
-            Some(&i) => {
-                if let Some(entry) = order.get_mut(i) {
-                    entry.1 += 1;
-                }
-            }
-            None => {
-                index.insert(p.group_id, order.len());
-                order.push((p, 1));
-            }
-        }
-    }
-    order
 }

@@ -115,7 +115,7 @@ impl Engine {
             }
         };
         let engine = self.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             match pending.await {
                 Ok(Ok(done)) => engine.after_mo(done, dispatcher, pdu, ack).await,
                 Ok(Err(StoreError::Full { .. })) => ack.send(status::ESME_RMSGQFUL).await,

@@ -23,6 +23,7 @@ pub mod settle;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::policy::{Campaign, Campaigns, Keywords, PhraseMode, StatusCodes, Unassigned};
@@ -118,7 +119,7 @@ impl EngineConfig {
 
 /// The consent engine. Shared by every session and carrier bind.
 pub struct Engine {
-    cfg: crate::versioned::Versioned<EngineConfig>,
+    live: Arc<crate::runtime::Live>,
     store: Store,
     groups: Arc<Mutex<mt::Groups>>,
     parts: Mutex<mo::Parts>,
@@ -126,37 +127,28 @@ pub struct Engine {
     pub outbox_wake: Notify,
     /// Wakes the settler (consent changed, or a hold to look at).
     pub settle_wake: Notify,
+    /// The tasks the engine spawns per message, so shutdown can wait for them.
+    tasks: TaskTracker,
 }
 
 impl Engine {
-    /// An engine over `store` with `cfg`.
-    pub fn new(cfg: EngineConfig, store: Store) -> Engine {
+    /// An engine over `store` with the configuration in `live`; what it
+    /// spawns is tracked by `tasks`.
+    pub fn new(live: Arc<crate::runtime::Live>, store: Store, tasks: TaskTracker) -> Engine {
         Engine {
-            cfg: crate::versioned::Versioned::new(cfg),
+            live,
             store,
             groups: Arc::new(Mutex::new(mt::Groups::default())),
             parts: Mutex::new(mo::Parts::new()),
             outbox_wake: Notify::new(),
             settle_wake: Notify::new(),
+            tasks,
         }
     }
 
-    /// The configuration in force.
+    /// The configuration in force (see [`crate::runtime`]).
     pub fn config(&self) -> Arc<EngineConfig> {
-        self.cfg.load()
-    }
-
-    /// The configuration through a caller's copy (see [`crate::versioned`]).
-    pub fn config_cached<'a>(
-        &self,
-        copy: &'a mut crate::versioned::Cached<EngineConfig>,
-    ) -> &'a Arc<EngineConfig> {
-        self.cfg.cached(copy).1
-    }
-
-    /// Replaces the configuration (SIGHUP).
-    pub fn set_config(&self, cfg: EngineConfig) {
-        self.cfg.store(cfg);
+        self.live.load().engine.clone()
     }
 
     /// The store.

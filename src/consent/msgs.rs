@@ -182,31 +182,6 @@ pub fn receipt_time(unix_ms: i64) -> String {
     String::from_utf8_lossy(&crate::pdu::receipt::receipt_date(secs)).into_owned()
 }
 
-/// A carrier receipt rewritten to carry optgate's id instead of the
-/// carrier's (for released held messages, whose platform only knows the
-/// optgate id).
-pub fn rewrite_receipt(pdu: &Pdu, carrier_id: &[u8], optgate_id: &str) -> Pdu {
-    let mut out = pdu.clone();
-    let Body::DeliverSm(sm) = &mut out.body else {
-        return out;
-    };
-    if sm.tlvs.receipted_message_id().is_some() {
-        sm.tlvs
-            .set_cstring(tags::RECEIPTED_MESSAGE_ID, optgate_id.as_bytes());
-    }
-    let old = format!("id:{}", String::from_utf8_lossy(carrier_id));
-    let text = String::from_utf8_lossy(&sm.short_message).into_owned();
-    if let Some(pos) = text.find(&old) {
-        let new = format!(
-            "{}id:{optgate_id}{}",
-            &text[..pos],
-            &text[pos + old.len()..]
-        );
-        sm.short_message = Bytes::from(new.into_bytes());
-    }
-    out
-}
-
 /// Appends `footer` to a single-part text MT in its own encoding; `None`
 /// when it does not fit or the message is binary or multipart.
 pub fn with_footer(pdu: &Pdu, footer: &str, alphabet: DefaultAlphabet) -> Option<Pdu> {
@@ -242,28 +217,5 @@ mod tests {
         // 2026-11-27 06:30:00 UTC
         assert_eq!(receipt_time(1_795_761_000_000), "2611270630");
         assert_eq!(receipt_time(0), "7001010000");
-    }
-
-    #[test]
-    fn receipt_rewrite_replaces_text_and_tlv() {
-        let mut sm = Sm {
-            esm_class: 4,
-            short_message: Bytes::from_static(b"id:c9 sub:001 stat:DELIVRD"),
-            ..Default::default()
-        };
-        sm.tlvs.set_cstring(tags::RECEIPTED_MESSAGE_ID, b"c9");
-        let p = Pdu::new(1, Body::DeliverSm(Box::new(sm)));
-        let r = rewrite_receipt(&p, b"c9", "7000000000000005");
-        let Body::DeliverSm(sm) = &r.body else {
-            panic!()
-        };
-        assert_eq!(
-            &sm.short_message[..],
-            b"id:7000000000000005 sub:001 stat:DELIVRD"
-        );
-        assert_eq!(
-            sm.tlvs.receipted_message_id().as_deref(),
-            Some(&b"7000000000000005"[..])
-        );
     }
 }

@@ -23,10 +23,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::{mt::event_row, Engine};
 use crate::pdu::{status, Pdu};
-use crate::route::{Outgoing, ReplyTo, ToPlatform, UpRequest};
+use crate::route::{Carrier, Outgoing, ReplyTo, ToPlatform, UpRequest};
 use crate::store::consent::OutboxRow;
 use crate::store::{Durable, StoreError, StoreTxn};
-use crate::upstream::Pool;
 
 /// How long an undeliverable message of optgate's own is retried.
 pub const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -66,10 +65,10 @@ enum Sent {
 }
 
 impl Engine {
-    /// Runs until shutdown.
+    /// Runs until shutdown, sending through `pool` (the carrier binds).
     pub async fn outbox_loop(
         self: Arc<Self>,
-        pool: Arc<Pool>,
+        pool: Arc<dyn Carrier>,
         response_timeout: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) {
@@ -102,7 +101,7 @@ impl Engine {
                     break; // the mark did not commit: retry later, in order
                 } else {
                     match self
-                        .send_one(&pool, &row, &tx, &mut rx, response_timeout)
+                        .send_one(&*pool, &row, &tx, &mut rx, response_timeout)
                         .await
                     {
                         Sent::Unanswered if once => Sent::MayHaveLeft,
@@ -141,7 +140,7 @@ impl Engine {
 
     async fn send_one(
         &self,
-        pool: &Pool,
+        pool: &dyn Carrier,
         row: &OutboxRow,
         tx: &mpsc::Sender<ToPlatform>,
         rx: &mut mpsc::Receiver<ToPlatform>,

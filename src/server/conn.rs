@@ -68,10 +68,9 @@ pub(super) struct Session {
     /// This session's part of `optgate_inflight_requests{side="platform"}`
     /// (`outstanding`, reported once per loop turn).
     inflight_share: telemetry::InflightShare,
-    /// This session's copies of the accounts and the consent configuration
-    /// (refreshed after a reload; see `crate::versioned`).
-    accounts: crate::versioned::Cached<std::collections::HashMap<String, super::auth::Account>>,
-    engine_cfg: crate::versioned::Cached<crate::consent::EngineConfig>,
+    /// This session's copy of the accounts and the consent configuration
+    /// (refreshed after a reload; see `crate::runtime`).
+    runtime: crate::runtime::Cached,
     last_sender: Option<SenderMemo>,
 }
 
@@ -115,6 +114,7 @@ impl Session {
         // so carrier answers are never refused by a full queue.
         let (out_tx, out_rx) = mpsc::channel(ctx.settings.window + SESSION_WINDOW + 8);
         let now = Instant::now();
+        let runtime = ctx.runtime_cache();
         Session {
             reader: FramedRead::with_capacity(
                 Stamped::new(rd),
@@ -140,8 +140,7 @@ impl Session {
             last_rx: now,
             tel: telemetry::Local::default(),
             inflight_share: telemetry::InflightShare::new(Side::Platform),
-            accounts: None,
-            engine_cfg: None,
+            runtime,
             last_sender: None,
             enquire_out: None,
         }
@@ -491,21 +490,25 @@ impl Session {
         // or split is encoded again.
         let mut as_received = false;
         let pdu = match cid {
-            cmd::SUBMIT_SM | cmd::DATA_SM => match self.ctx.engine.mt_quick(
-                self.ctx.engine.config_cached(&mut self.engine_cfg),
-                account,
-                &pdu,
-            ) {
-                MtQuick::Forward => {
-                    as_received = true;
-                    pdu
+            cmd::SUBMIT_SM | cmd::DATA_SM => {
+                match self
+                    .ctx
+                    .engine
+                    .mt_quick(&self.runtime.load().engine, account, &pdu)
+                {
+                    MtQuick::Forward => {
+                        as_received = true;
+                        pdu
+                    }
+                    MtQuick::Reply(resp) => return self.feed(resp).await,
+                    MtQuick::Store(prep) => {
+                        match self.ctx.engine.mt_stored(account, prep, pdu).await {
+                            MtAction::Forward(p) => p,
+                            MtAction::Reply(resp) => return self.feed(resp).await,
+                        }
+                    }
                 }
-                MtQuick::Reply(resp) => return self.feed(resp).await,
-                MtQuick::Store(prep) => match self.ctx.engine.mt_stored(account, prep, pdu).await {
-                    MtAction::Forward(p) => p,
-                    MtAction::Reply(resp) => return self.feed(resp).await,
-                },
-            },
+            }
             cmd::SUBMIT_MULTI => match self.ctx.engine.on_multi(account, pdu).await {
                 MultiAction::Forward { pdu, unsuccess: u } => {
                     unsuccess = u;
@@ -559,7 +562,8 @@ impl Session {
             _ => return true,
         };
         // The session's copy, refreshed after a reload.
-        let (version, accounts) = self.ctx.accounts_cached(&mut self.accounts);
+        let rt = self.runtime.load();
+        let (version, accounts) = (rt.version, &rt.accounts);
         // Platforms send from the same few numbers: the last answer is kept
         // for as long as the sender and the accounts stay the same.
         if let Some(m) = &self.last_sender {
@@ -582,8 +586,10 @@ impl Session {
         allowed
     }
 
-    /// Shutdown: tell the platform, wait briefly for its unbind_resp (some
-    /// clients never send one), answer what is still in flight.
+    /// Shutdown: tell the platform, relay the answers to what it has in
+    /// flight (the carrier binds answer every request by the end of the
+    /// grace period, with an error if they must), wait briefly for its
+    /// unbind_resp (some clients never send one).
     async fn unbind_for_shutdown(&mut self) -> &'static str {
         if matches!(self.state, BindState::Bound(_)) {
             self.state = BindState::Unbinding;
@@ -592,12 +598,19 @@ impl Session {
                 return "shutdown";
             }
         }
-        let deadline = tokio::time::Instant::now() + self.ctx.settings.response_timeout;
+        let now = tokio::time::Instant::now();
+        let drained_by = now + self.ctx.settings.shutdown_grace;
+        let unbind_by = now + self.ctx.settings.response_timeout;
         // Keep relaying carrier answers for requests in flight until they are all
-        // answered (the carrier binds drain too), the platform goes, or time is up.
+        // answered, the platform goes, or time is up.
         let mut unbind_answered = self.state != BindState::Unbinding;
         while self.outstanding > 0 || !unbind_answered {
-            let step = tokio::time::timeout_at(deadline, async {
+            let until = if self.outstanding > 0 {
+                drained_by
+            } else {
+                unbind_by
+            };
+            let step = tokio::time::timeout_at(until, async {
                 tokio::select! {
                     Some(out) = self.out_rx.recv() => Step::Out(out),
                     item = self.reader.next() => match item {

@@ -30,12 +30,15 @@ pub struct ServerSettings {
     pub max_pdu_len: usize,
     pub failed_bind_limit: u32,
     pub failed_bind_window: Duration,
+    /// `[server] shutdown_grace`: how long an unbound session keeps relaying
+    /// answers to its requests in flight.
+    pub shutdown_grace: Duration,
 }
 
 /// What every platform session shares.
 pub struct ServerCtx {
     pub settings: ServerSettings,
-    accounts: crate::versioned::Versioned<HashMap<String, Account>>,
+    live: Arc<crate::runtime::Live>,
     pub pool: Arc<Pool>,
     pub inbound: Arc<Inbound>,
     pub engine: Arc<crate::consent::Engine>,
@@ -48,7 +51,7 @@ impl ServerCtx {
     /// Shared state for the listener and its sessions.
     pub fn new(
         settings: ServerSettings,
-        accounts: HashMap<String, Account>,
+        live: Arc<crate::runtime::Live>,
         pool: Arc<Pool>,
         inbound: Arc<Inbound>,
         engine: Arc<crate::consent::Engine>,
@@ -56,7 +59,7 @@ impl ServerCtx {
         let failed = FailedBinds::new(settings.failed_bind_limit, settings.failed_bind_window);
         Arc::new(ServerCtx {
             settings,
-            accounts: crate::versioned::Versioned::new(accounts),
+            live,
             pool,
             inbound,
             engine,
@@ -66,22 +69,13 @@ impl ServerCtx {
         })
     }
 
-    /// Replaces the accounts (SIGHUP). Existing binds stay up.
-    pub fn set_accounts(&self, accounts: HashMap<String, Account>) {
-        self.accounts.store(accounts);
-    }
-
     fn accounts(&self) -> Arc<HashMap<String, Account>> {
-        self.accounts.load()
+        self.live.load().accounts.clone()
     }
 
-    /// The accounts through a session's copy, with their version (see
-    /// [`crate::versioned`]).
-    fn accounts_cached<'a>(
-        &self,
-        copy: &'a mut crate::versioned::Cached<HashMap<String, Account>>,
-    ) -> (u64, &'a Arc<HashMap<String, Account>>) {
-        self.accounts.cached(copy)
+    /// A session's copy of the runtime configuration (see [`crate::runtime`]).
+    fn runtime_cache(&self) -> crate::runtime::Cached {
+        arc_swap::Cache::new(self.live.clone())
     }
 
     /// Takes a bind slot for `account`; false when `max_binds` are in use.

@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
 
 use super::tps::TokenBucket;
+use super::CarrierEvents;
 use crate::codec::{CodecError, Reseq, SmppCodec};
-use crate::inbound::Inbound;
+use crate::lifecycle::Phase;
 use crate::pdu::{command as cmd, status, Bind, Body, DecodeError, Pdu};
 use crate::route::{AckTo, Outgoing, Replies, ReplyTo, UpRequest};
 use crate::stamped::Stamped;
@@ -63,15 +64,17 @@ impl BindRole {
 }
 
 /// The task of one carrier connection.
-pub(super) struct BindTask {
+pub(super) struct BindTask<E> {
     pub index: usize,
     pub role: BindRole,
     pub settings: Arc<UpstreamSettings>,
-    pub inbound: Arc<Inbound>,
+    /// Where carrier MOs, receipts and accepted message ids go.
+    pub events: Arc<E>,
     pub requests: mpsc::Receiver<UpRequest>,
     pub accepting: Arc<AtomicBool>,
     pub up: Arc<AtomicBool>,
-    pub shutdown: watch::Receiver<bool>,
+    /// Shutdown phase 2: answer what is queued, drain, unbind.
+    pub stop: Phase,
 }
 
 /// A request waiting for the carrier's answer.
@@ -105,6 +108,9 @@ struct State {
     enquire_out: Option<Instant>,
     paused_until: Option<tokio::time::Instant>,
     ack_tx: mpsc::Sender<Pdu>,
+    /// Carrier deliveries handed up and not answered yet (their store
+    /// commit is on its way), so a shutdown can wait for their answers.
+    acks_owed: usize,
     /// Metrics of this bind, published once per loop turn.
     tel: telemetry::Local,
     /// Carrier answers of this turn, handed to their sessions at its end.
@@ -130,12 +136,13 @@ enum End {
     Lost(String),
 }
 
-impl BindTask {
+impl<E: CarrierEvents> BindTask<E> {
     /// Runs until shutdown: connect, bind, serve, back off, again.
     pub async fn run(mut self) {
         let mut backoff = self.settings.reconnect_min;
         loop {
-            if *self.shutdown.borrow() {
+            if self.stop.has_begun() {
+                self.refuse_queued();
                 return;
             }
             match self.connect_and_bind().await {
@@ -153,7 +160,7 @@ impl BindTask {
                     metrics::gauge!("optgate_upstream_up", "bind" => self.index.to_string())
                         .set(0.0);
                     match end {
-                        End::Shutdown => return,
+                        End::Shutdown => return self.refuse_queued(),
                         End::Lost(why) => warn!(bind = self.index, %why, "carrier bind lost"),
                     }
                 }
@@ -162,8 +169,22 @@ impl BindTask {
             let wait = jitter(backoff);
             backoff = (backoff * 2).min(self.settings.reconnect_max);
             if self.refuse_while_waiting(wait).await {
-                return;
+                return self.refuse_queued();
             }
+        }
+    }
+
+    /// Shutdown: no more requests come in (the pool's `submit` fails and its
+    /// caller answers ESME_RTHROTTLED); those already queued are answered
+    /// ESME_RTHROTTLED here, so the platform retries them elsewhere rather
+    /// than wait for an answer that never comes.
+    fn refuse_queued(&mut self) {
+        self.accepting.store(false, Ordering::Release);
+        self.requests.close();
+        while let Ok(req) = self.requests.try_recv() {
+            let r = &req.request;
+            req.reply
+                .refuse(r.command_id(), status::ESME_RTHROTTLED, r.sequence_number());
         }
     }
 
@@ -174,7 +195,7 @@ impl BindTask {
         loop {
             tokio::select! {
                 _ = sleep_until(until) => return false,
-                _ = self.shutdown.changed() => return true,
+                _ = self.stop.begun() => return true,
                 Some(req) = self.requests.recv() => {
                     let r = &req.request;
                     req.reply.refuse(r.command_id(), status::ESME_RTHROTTLED, r.sequence_number());
@@ -267,6 +288,7 @@ impl BindTask {
             enquire_out: None,
             paused_until: None,
             ack_tx,
+            acks_owed: 0,
             tel: telemetry::Local::default(),
             replies: Replies::default(),
         };
@@ -277,12 +299,15 @@ impl BindTask {
             let paused = st.paused_until;
             let step = tokio::select! {
                 biased;
-                _ = self.shutdown.changed() => Err(End::Shutdown),
+                _ = self.stop.begun() => Err(End::Shutdown),
                 item = reader.next() => {
                     st.last_rx = reader.get_ref().last_read();
                     self.on_item(item, &mut st, &mut writer).await
                 }
-                Some(ack) = ack_rx.recv() => feed(&mut writer, &ack).await,
+                Some(ack) = ack_rx.recv() => {
+                    st.acks_owed = st.acks_owed.saturating_sub(1);
+                    feed(&mut writer, &ack).await
+                }
                 Some(req) = self.requests.recv(), if can_take => self.forward(req, &mut st, &mut writer).await,
                 _ = async { if let Some(t) = paused { sleep_until(t).await } else { std::future::pending::<()>().await } } => {
                     st.paused_until = None;
@@ -312,7 +337,10 @@ impl BindTask {
             }
         };
         if let End::Shutdown = end {
-            self.unbind(&mut reader, &mut writer, &mut st.inflight, &mut st.seq)
+            // Queued requests first: their answers need not wait for the
+            // carrier's.
+            self.refuse_queued();
+            self.unbind(&mut reader, &mut writer, &mut st, &mut ack_rx)
                 .await;
         }
         fail_all(&mut st.inflight, status::ESME_RSYSERR).await;
@@ -336,6 +364,7 @@ impl BindTask {
                 continue;
             }
             if let Ok(ack) = acks.try_recv() {
+                st.acks_owed = st.acks_owed.saturating_sub(1);
                 feed(writer, &ack).await?;
                 continue;
             }
@@ -483,7 +512,8 @@ impl BindTask {
                     sequence_number: seq,
                     command_id: id,
                 };
-                self.inbound.accept(pdu, ack).await;
+                st.acks_owed += 1;
+                self.events.deliver(pdu, ack).await;
                 Ok(())
             }
             cmd::ALERT_NOTIFICATION | cmd::OUTBIND => {
@@ -513,8 +543,8 @@ impl BindTask {
             // Only messages that asked for receipts will get one: the id map
             // is only for them.
             if let (true, Some(mid)) = (entry.wants_receipt, message_id_of(&pdu)) {
-                self.inbound
-                    .remember_message(mid, entry.reply.account.clone(), entry.optgate_id.clone())
+                self.events
+                    .submitted(mid, entry.reply.account.clone(), entry.optgate_id.clone())
                     .await;
             }
         }
@@ -529,21 +559,45 @@ impl BindTask {
         replies.push(entry.reply, pdu);
     }
 
-    /// Graceful end: answer what can be answered, unbind, wait briefly.
+    /// Graceful end: relay the carrier's answers to what is in flight until
+    /// the shutdown deadline, unbind, wait briefly; the caller refuses
+    /// whatever is still unanswered after that.
     async fn unbind(
         &mut self,
         reader: &mut Reader,
         writer: &mut Writer,
-        inflight: &mut InFlightMap,
-        seq: &mut SeqGen,
+        st: &mut State,
+        acks: &mut mpsc::Receiver<Pdu>,
     ) {
-        let grace = self.settings.response_timeout;
-        let deadline = tokio::time::Instant::now() + grace;
-        // Give in-flight submits a chance to be answered.
-        while !inflight.is_empty() {
-            match tokio::time::timeout_at(deadline, reader.next()).await {
-                Ok(Some(Ok(Ok(pdu)))) if cmd::is_response(pdu.command_id()) => {
-                    if let Some(entry) = inflight.remove(&pdu.sequence_number) {
+        let deadline = self
+            .stop
+            .bound(tokio::time::Instant::now() + self.settings.response_timeout);
+        // Give in-flight submits a chance to be answered, and answer the
+        // carrier's deliveries whose commits finish meanwhile (unanswered,
+        // the carrier would send them again after the restart).
+        while !st.inflight.is_empty() || st.acks_owed > 0 {
+            let event = tokio::time::timeout_at(deadline, async {
+                tokio::select! {
+                    item = reader.next() => Ok(item),
+                    Some(ack) = acks.recv() => Err(ack),
+                }
+            })
+            .await;
+            let item = match event {
+                Err(_) => break,
+                Ok(Err(ack)) => {
+                    st.acks_owed = st.acks_owed.saturating_sub(1);
+                    let sent = timeout(self.settings.response_timeout, writer.send(&ack)).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        break;
+                    }
+                    continue;
+                }
+                Ok(Ok(item)) => item,
+            };
+            match item {
+                Some(Ok(Ok(pdu))) if cmd::is_response(pdu.command_id()) => {
+                    if let Some(entry) = st.inflight.remove(&pdu.sequence_number) {
                         let mut added = telemetry::ADDED_LATENCY.local();
                         let mut replies = Replies::default();
                         self.answer_platform(entry, pdu, Instant::now(), &mut added, &mut replies)
@@ -551,13 +605,18 @@ impl BindTask {
                         replies.send_all();
                     }
                 }
-                Ok(Some(Ok(Ok(_)))) => {}
+                // New deliveries are not taken now: the carrier sends them again.
+                Some(Ok(Ok(_))) => {}
                 _ => break,
             }
         }
-        let unbind = Pdu::new(seq.take(), Body::Unbind);
-        if writer.send(&unbind).await.is_ok() {
-            let _ = timeout(Duration::from_secs(2), async {
+        let unbind = Pdu::new(st.seq.take(), Body::Unbind);
+        let unbind_by = self
+            .stop
+            .bound(tokio::time::Instant::now() + Duration::from_secs(2))
+            .max(tokio::time::Instant::now() + Duration::from_millis(100));
+        if let Ok(Ok(())) = tokio::time::timeout_at(unbind_by, writer.send(&unbind)).await {
+            let _ = tokio::time::timeout_at(unbind_by, async {
                 while let Some(Ok(Ok(pdu))) = reader.next().await {
                     if pdu.command_id() == cmd::UNBIND_RESP {
                         break;

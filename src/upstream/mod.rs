@@ -1,20 +1,44 @@
 //! The carrier side: a pool of binds to the SMSC, each a task that reconnects
 //! with capped exponential backoff, keeps its own window and sequence numbers,
-//! and hands carrier-originated PDUs to [`crate::inbound`].
+//! and hands carrier-originated PDUs up through [`CarrierEvents`] (the
+//! daemon plugs [`crate::inbound`] in): the binds are transport only and
+//! import nothing above them.
 
 pub mod bind;
 pub mod tps;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use bind::{BindRole, UpstreamSettings};
 
-use crate::inbound::Inbound;
-use crate::route::UpRequest;
+use bytes::Bytes;
+
+use crate::lifecycle::Phase;
+use crate::pdu::Pdu;
+use crate::route::AckTo;
+use crate::route::{Carrier, UpRequest};
+
+/// What a carrier bind hands to the layer above it.
+pub trait CarrierEvents: Send + Sync + 'static {
+    /// A deliver_sm or data_sm from the carrier, in the order the bind read
+    /// it; the carrier is answered through `ack`.
+    fn deliver(self: &Arc<Self>, pdu: Pdu, ack: AckTo) -> impl Future<Output = ()> + Send;
+
+    /// The carrier accepted a request that asked for receipts under
+    /// `carrier_id`: its receipts belong to `account`, which knows the
+    /// message as `optgate_id` if it was held and released.
+    fn submitted(
+        &self,
+        carrier_id: Bytes,
+        account: Arc<str>,
+        optgate_id: Option<Arc<str>>,
+    ) -> impl Future<Output = ()> + Send;
+}
 
 /// One carrier bind as the pool sees it.
 struct Slot {
@@ -30,11 +54,12 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Starts the binds. They run until `shutdown` turns true.
-    pub fn spawn(
+    /// Starts the binds, which hand what the carrier sends to `events`.
+    /// They run until `stop` begins (shutdown phase 2).
+    pub fn spawn<E: CarrierEvents>(
         settings: Arc<UpstreamSettings>,
-        inbound: Arc<Inbound>,
-        shutdown: watch::Receiver<bool>,
+        events: Arc<E>,
+        stop: Phase,
     ) -> (Arc<Pool>, Vec<JoinHandle<()>>) {
         let mut slots = Vec::new();
         let mut up = Vec::new();
@@ -53,11 +78,11 @@ impl Pool {
                     index,
                     role,
                     settings: settings.clone(),
-                    inbound: inbound.clone(),
+                    events: events.clone(),
                     requests: rx,
                     accepting: accepting.clone(),
                     up: is_up.clone(),
-                    shutdown: shutdown.clone(),
+                    stop: stop.clone(),
                 };
                 tasks.push(tokio::spawn(task.run()));
                 up.push(is_up);
@@ -97,5 +122,15 @@ impl Pool {
     /// How many binds (of any role) are bound right now.
     pub fn binds_up(&self) -> usize {
         self.up.iter().filter(|u| u.load(Ordering::Acquire)).count()
+    }
+}
+
+impl Carrier for Pool {
+    fn submit(&self, req: UpRequest) -> bool {
+        Pool::submit(self, req)
+    }
+
+    fn binds_up(&self) -> usize {
+        Pool::binds_up(self)
     }
 }

@@ -1,0 +1,241 @@
+//! Carrier delivery receipts: which message a receipt is about, who that
+//! message belongs to, and the receipt rewritten for a platform that knows
+//! the message by optgate's id. One place for the receipt text's `id:` field
+//! (case-insensitive, as carriers write it either way), for deliver_sm and
+//! data_sm alike. Writing receipt texts of optgate's own is
+//! [`crate::pdu::receipt`]'s job.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::pdu::{tags, Body, Pdu, Tlvs};
+
+/// Who a carrier message id belongs to: the account, and the optgate id its
+/// platform knows it by (released held messages).
+pub type Owner = (Arc<str>, Option<Arc<str>>);
+
+/// One generation of the id cache.
+pub type Generation = HashMap<Bytes, Owner, foldhash::fast::RandomState>;
+
+/// Recent carrier message ids → owner, in memory in front of the store:
+/// two generations of at most `cap / 2` ids each; when the current one is
+/// full it becomes the old one and the old one is dropped (cheaper per
+/// insert than evicting one id at a time).
+pub struct IdCache {
+    cur: Generation,
+    old: Generation,
+    cap: usize,
+}
+
+impl IdCache {
+    /// A cache of about `cap` ids.
+    pub fn new(cap: usize) -> IdCache {
+        IdCache {
+            cur: HashMap::default(),
+            old: HashMap::default(),
+            cap: (cap / 2).max(1),
+        }
+    }
+
+    /// Inserts; returns the generation to drop (outside the lock).
+    #[must_use]
+    pub fn insert(&mut self, id: Bytes, owner: Owner) -> Option<Generation> {
+        let mut retired = None;
+        if self.cur.len() >= self.cap {
+            let full = std::mem::take(&mut self.cur);
+            retired = Some(std::mem::replace(&mut self.old, full));
+        }
+        self.cur.insert(id, owner);
+        retired
+    }
+
+    /// The owner of carrier id `id`, if it is still in memory.
+    pub fn get(&self, id: &[u8]) -> Option<&Owner> {
+        self.cur.get(id).or_else(|| self.old.get(id))
+    }
+}
+
+/// True for a delivery receipt (never scanned for keywords).
+pub fn is_receipt(pdu: &Pdu) -> bool {
+    match &pdu.body {
+        Body::DeliverSm(sm) => sm.is_receipt(),
+        Body::DataSm(sm) => sm.is_receipt(),
+        _ => false,
+    }
+}
+
+/// The carrier message id a receipt is about: the receipted_message_id TLV,
+/// else the `id:` field of the receipt text.
+pub fn receipt_id(pdu: &Pdu) -> Option<Bytes> {
+    let (tlvs, text) = match &pdu.body {
+        Body::DeliverSm(sm) => (&sm.tlvs, sm.message_bytes()),
+        Body::DataSm(sm) => (&sm.tlvs, sm.message_bytes()),
+        _ => return None,
+    };
+    if let Some(id) = tlvs.receipted_message_id().filter(|id| !id.is_empty()) {
+        return Some(id);
+    }
+    text_id(text)
+}
+
+/// `XXXX` of `id:XXXX` in a receipt's text (key in any case, value up to a
+/// space).
+pub fn text_id(text: &Bytes) -> Option<Bytes> {
+    id_span(text).map(|(start, end)| text.slice(start..end))
+}
+
+/// Where the value of the text's `id:` field starts and ends; `None` when
+/// there is no such field or its value is empty.
+fn id_span(text: &[u8]) -> Option<(usize, usize)> {
+    let pos = text
+        .windows(3)
+        .position(|w| w.eq_ignore_ascii_case(b"id:"))?;
+    let start = pos + 3;
+    let len = text[start..]
+        .iter()
+        .position(|&b| b == b' ')
+        .unwrap_or(text.len() - start);
+    (len > 0).then_some((start, start + len))
+}
+
+/// `pdu` (a carrier receipt for `carrier_id`) carrying `optgate_id`
+/// instead, in the receipted_message_id TLV if it has one and in the text's
+/// `id:` field (whose key keeps the carrier's spelling). For released held
+/// messages, whose platform only knows the optgate id.
+pub fn rewrite(pdu: &Pdu, carrier_id: &[u8], optgate_id: &str) -> Pdu {
+    let mut out = pdu.clone();
+    match &mut out.body {
+        Body::DeliverSm(sm) => {
+            rewrite_tlv(&mut sm.tlvs, optgate_id);
+            if sm.tlvs.message_payload().is_some() {
+                rewrite_payload(&mut sm.tlvs, carrier_id, optgate_id);
+            } else if let Some(text) = replace_id(&sm.short_message, carrier_id, optgate_id) {
+                sm.short_message = text;
+            }
+        }
+        Body::DataSm(sm) => {
+            rewrite_tlv(&mut sm.tlvs, optgate_id);
+            rewrite_payload(&mut sm.tlvs, carrier_id, optgate_id);
+        }
+        _ => {}
+    }
+    out
+}
+
+fn rewrite_tlv(tlvs: &mut Tlvs, optgate_id: &str) {
+    if tlvs.receipted_message_id().is_some() {
+        tlvs.set_cstring(tags::RECEIPTED_MESSAGE_ID, optgate_id.as_bytes());
+    }
+}
+
+fn rewrite_payload(tlvs: &mut Tlvs, carrier_id: &[u8], optgate_id: &str) {
+    let new = tlvs
+        .message_payload()
+        .and_then(|text| replace_id(text, carrier_id, optgate_id));
+    if let Some(text) = new {
+        tlvs.set(tags::MESSAGE_PAYLOAD, text);
+    }
+}
+
+/// The text with its `id:` value replaced, when that value is `carrier_id`.
+fn replace_id(text: &[u8], carrier_id: &[u8], optgate_id: &str) -> Option<Bytes> {
+    let (start, end) = id_span(text)?;
+    if &text[start..end] != carrier_id {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() + optgate_id.len());
+    out.extend_from_slice(&text[..start]);
+    out.extend_from_slice(optgate_id.as_bytes());
+    out.extend_from_slice(&text[end..]);
+    Some(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pdu::{DataSm, Sm};
+
+    const TEXT: &[u8] = b"id:c9 sub:001 dlvrd:001 stat:DELIVRD err:000 text:hi";
+
+    fn deliver(text: &'static [u8], tlv: bool) -> Pdu {
+        let mut sm = Sm {
+            esm_class: 4,
+            short_message: Bytes::from_static(text),
+            ..Default::default()
+        };
+        if tlv {
+            sm.tlvs.set_cstring(tags::RECEIPTED_MESSAGE_ID, b"c9");
+        }
+        Pdu::new(1, Body::DeliverSm(Box::new(sm)))
+    }
+
+    fn data_sm(text: &'static [u8]) -> Pdu {
+        let mut d = DataSm {
+            esm_class: 4,
+            ..Default::default()
+        };
+        d.tlvs.set(tags::MESSAGE_PAYLOAD, Bytes::from_static(text));
+        Pdu::new(1, Body::DataSm(Box::new(d)))
+    }
+
+    fn text_and_tlv(p: &Pdu) -> (Vec<u8>, Option<Bytes>) {
+        match &p.body {
+            Body::DeliverSm(s) => (s.message_bytes().to_vec(), s.tlvs.receipted_message_id()),
+            Body::DataSm(s) => (s.message_bytes().to_vec(), s.tlvs.receipted_message_id()),
+            _ => panic!("not a receipt"),
+        }
+    }
+
+    #[test]
+    fn the_text_id_is_found_in_any_case() {
+        let t = Bytes::from_static(TEXT);
+        assert_eq!(text_id(&t).as_deref(), Some(&b"c9"[..]));
+        assert_eq!(text_id(&Bytes::from_static(b"hello")), None);
+        assert_eq!(
+            text_id(&Bytes::from_static(b"ID:77")).as_deref(),
+            Some(&b"77"[..])
+        );
+        assert_eq!(text_id(&Bytes::from_static(b"id: x")), None, "empty value");
+        assert_eq!(
+            receipt_id(&data_sm(b"Id:d1 stat:DELIVRD")).as_deref(),
+            Some(&b"d1"[..])
+        );
+    }
+
+    #[test]
+    fn a_deliver_sm_is_rewritten_in_text_and_tlv() {
+        let r = rewrite(&deliver(TEXT, true), b"c9", "7000000000000005");
+        let (text, tlv) = text_and_tlv(&r);
+        assert_eq!(
+            &text[..],
+            b"id:7000000000000005 sub:001 dlvrd:001 stat:DELIVRD err:000 text:hi"
+        );
+        assert_eq!(tlv.as_deref(), Some(&b"7000000000000005"[..]));
+    }
+
+    #[test]
+    fn an_upper_case_key_is_rewritten_and_keeps_its_case() {
+        let r = rewrite(&deliver(b"ID:c9 stat:DELIVRD", false), b"c9", "70");
+        assert_eq!(text_and_tlv(&r), (b"ID:70 stat:DELIVRD".to_vec(), None));
+    }
+
+    #[test]
+    fn a_data_sm_payload_is_rewritten() {
+        let r = rewrite(&data_sm(b"id:c9 stat:DELIVRD"), b"c9", "70");
+        assert_eq!(text_and_tlv(&r), (b"id:70 stat:DELIVRD".to_vec(), None));
+    }
+
+    #[test]
+    fn a_text_about_another_id_is_left_alone() {
+        let p = deliver(b"id:c8 stat:DELIVRD", true);
+        let r = rewrite(&p, b"c9", "70");
+        assert_eq!(text_and_tlv(&r).0, b"id:c8 stat:DELIVRD".to_vec());
+        assert_eq!(
+            text_and_tlv(&r).1.as_deref(),
+            Some(&b"70"[..]),
+            "the TLV names the message"
+        );
+    }
+}
