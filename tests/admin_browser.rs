@@ -3,7 +3,7 @@
 //! DOM must show that number as Refused and no other number. Also writes
 //! `target/consent-log.png` (the README's screenshot is a copy of it).
 //!
-//! Needs Debian's `chromium` (CI installs it in `.ci/run`); without it the
+//! Needs Debian's `chromium` (`scripts/test` installs it); without it the
 //! test fails and says how to install it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -47,9 +47,8 @@ fn chromium() -> PathBuf {
         .find(|p| p.exists());
     found.unwrap_or_else(|| {
         panic!(
-            "Chromium is not installed: this test drives the consent log page in a real \
-             browser. Install it with `sudo apt-get install -y chromium chromium-driver` \
-             (Debian; .ci/run does this) and run the tests again."
+            "Chromium is missing: install it with `scripts/test` \
+             (or `sudo apt-get install -y chromium chromium-driver`)"
         )
     })
 }
