@@ -84,6 +84,7 @@ impl Daemon {
                 addr: cfg.admin.listen.clone(),
                 source,
             })?;
+        export_known_metrics(cfg);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut dispatchers = HashMap::new();
         let routes = build_routes(cfg, &store, &mut dispatchers);
@@ -189,6 +190,7 @@ impl Daemon {
         // A reload also picks up consent edited by hand in the database.
         self.store.consent_cache().clear();
         self.ctx.set_accounts(accounts(cfg));
+        export_known_metrics(cfg);
         info!("configuration reloaded");
     }
 
@@ -315,4 +317,13 @@ fn upstream_settings(cfg: &Config) -> UpstreamSettings {
         max_pdu_len: cfg.server.max_pdu_len as usize,
         tps: TokenBucket::new(u.max_tps),
     }
+}
+
+/// The metric series of this config's accounts and carrier binds, and the
+/// fixed ones, at 0 until they move ([`crate::telemetry::export_known`]).
+fn export_known_metrics(cfg: &Config) {
+    crate::telemetry::export_known(
+        cfg.server.accounts.iter().map(|a| a.system_id.as_str()),
+        cfg.upstream.binds as usize,
+    );
 }
