@@ -32,6 +32,8 @@
 //! Call sites use the `metrics` macros with the names above; [`METRICS`] is
 //! the list of record, checked against the source by a test.
 
+pub mod limit;
+
 use std::sync::OnceLock;
 
 use std::sync::atomic::{AtomicU64, Ordering};

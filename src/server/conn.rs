@@ -672,7 +672,7 @@ impl Session {
     }
 }
 
-fn bind_resp(command_id: u32, seq: u32, code: u32, with_version: bool) -> Pdu {
+pub(super) fn bind_resp(command_id: u32, seq: u32, code: u32, with_version: bool) -> Pdu {
     // Clients bound with interface_version < 0x34 get no TLVs (SMPP 3.3 has none).
     let version = (with_version && code == status::ESME_ROK).then_some(0x34);
     let resp = BindResp::new(Bytes::from_static(b"optgate"), version);

@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod conn;
+mod full;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -124,7 +125,8 @@ impl ServerCtx {
 }
 
 /// Accepts platform connections until `shutdown` turns true, then waits for
-/// the sessions (which unbind and drain by themselves) up to `grace`.
+/// the sessions (which unbind and drain by themselves) up to `grace`. Over
+/// `max_connections`, a new connection is refused at once ([`full`]).
 pub async fn serve(
     listener: TcpListener,
     ctx: Arc<ServerCtx>,
@@ -132,12 +134,9 @@ pub async fn serve(
     grace: Duration,
 ) {
     let limit = Arc::new(Semaphore::new(ctx.settings.max_connections));
+    let answering = Arc::new(Semaphore::new(full::MAX_ANSWERING));
     let mut sessions = JoinSet::new();
     loop {
-        let permit = tokio::select! {
-            _ = shutdown.changed() => break,
-            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
         let (stream, peer) = tokio::select! {
             _ = shutdown.changed() => break,
             r = listener.accept() => match r {
@@ -149,6 +148,10 @@ pub async fn serve(
                     continue;
                 }
             },
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            full::refuse(stream, peer, ctx.settings.max_connections, &answering);
+            continue;
         };
         let ctx = ctx.clone();
         let shutdown = shutdown.clone();
