@@ -79,6 +79,20 @@ impl<K: Eq + Hash> LogLimiter<K> {
     }
 }
 
+/// Warnings a platform causes (malformed PDUs, lost framing, refused binds):
+/// at most one a second per platform address.
+pub fn platform_warnings() -> &'static LogLimiter<std::net::IpAddr> {
+    static L: std::sync::OnceLock<LogLimiter<std::net::IpAddr>> = std::sync::OnceLock::new();
+    L.get_or_init(|| LogLimiter::new(Duration::from_secs(1)))
+}
+
+/// Warnings the carrier causes (malformed PDUs): at most one a second per
+/// carrier bind (by its index; every bind goes to the one carrier address).
+pub fn carrier_warnings() -> &'static LogLimiter<usize> {
+    static L: std::sync::OnceLock<LogLimiter<usize>> = std::sync::OnceLock::new();
+    L.get_or_init(|| LogLimiter::new(Duration::from_secs(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
