@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod health;
 pub mod html;
+pub mod overview;
 pub mod page;
 pub mod query;
 
