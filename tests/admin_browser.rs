@@ -201,6 +201,29 @@ async fn chromium_renders_the_searched_recipient_as_refused() {
         );
     }
 
+    // The unfiltered first page is the console: the campaign overview, the
+    // chart, the held messages, then the log.
+    let url = format!("{base}/");
+    let dom = tokio::task::spawn_blocking({
+        let p = profile.path().to_owned();
+        move || run_chromium(&p, &["--dump-dom"], &url)
+    })
+    .await
+    .unwrap();
+    let html = String::from_utf8_lossy(&dom.stdout);
+    for part in [
+        r#"<div class="card" data-campaign="alerts">"#,
+        r#"<div class="card" data-campaign="news">"#,
+        r#"<svg class="chart""#,
+        r#"<section class="held">"#,
+        "<h2>Consent log</h2>",
+    ] {
+        assert!(
+            html.contains(part),
+            "no {part:?} in the rendered page:\n{html}"
+        );
+    }
+
     // A screenshot of the unfiltered log, for the README.
     let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/consent-log.png");
     std::fs::create_dir_all(png.parent().unwrap()).unwrap();
@@ -212,7 +235,7 @@ async fn chromium_renders_the_searched_recipient_as_refused() {
         move || {
             run_chromium(
                 &p,
-                &[&shot_arg, "--window-size=1200,700", "--hide-scrollbars"],
+                &[&shot_arg, "--window-size=1200,1300", "--hide-scrollbars"],
                 &url,
             )
         }

@@ -86,6 +86,27 @@ async fn the_consent_page_opens_with_a_campaign_overview() {
     assert!(page.contains("<dd>require_opt_in</dd>"), "{page}");
     assert!(page.contains("<dd>14155550100</dd>"), "{page}");
     assert!(!page.contains("<Alerts>"));
+    // The chart: today's bars, no script and nothing external.
+    assert!(
+        page.contains(r#"<span class="key in">opt-ins 1</span>"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<span class="key out">opt-outs 1</span>"#),
+        "{page}"
+    );
+    let svg = &page[page.find("<svg").unwrap()..page.find("</svg>").unwrap()];
+    assert_eq!(
+        svg.matches("<rect").count(),
+        2 * optgate::admin::overview::CHART_DAYS
+    );
+    assert_eq!(svg.matches("<title>1</title>").count(), 2, "{svg}");
+    assert!(!page.contains("<script") && !page.contains("src=\"http"));
+    // The held message, with its age and expiry.
+    let held = &page[page.find(r#"<section class="held">"#).unwrap()..];
+    assert!(held.contains("(1 waiting for opt-in)"), "{held}");
+    assert!(held.contains("<td>14155551001</td>"), "{held}");
+    assert!(held.contains("<td>23h 59m"), "expires in a day: {held}");
     // A filtered page is the log alone.
     let filtered = http::get(d.admin_addr(), "/?status=refused").await.body;
     assert!(!filtered.contains(r#"class="overview""#), "{filtered}");

@@ -31,6 +31,59 @@ pub struct CampaignCounts {
     pub opt_ins_7d: u64,
 }
 
+/// Days shown in the opt-in / opt-out chart, today included.
+pub const CHART_DAYS: usize = 14;
+
+/// Opt-ins and opt-outs (all campaigns) per UTC day, oldest first, the
+/// last entry today.
+pub async fn daily(store: &Store, now_ms: i64) -> Result<Vec<(u64, u64)>, ApiError> {
+    store
+        .transact(move |env| Ok((read_daily(env.conn(), now_ms)?, Durable::Now)))
+        .await
+        .map_err(store_error)
+}
+
+fn read_daily(conn: &rusqlite::Connection, now_ms: i64) -> Result<Vec<(u64, u64)>, StoreError> {
+    let today = now_ms.div_euclid(DAY_MS);
+    let from_day = today - (CHART_DAYS as i64 - 1);
+    let from = from_day * DAY_MS;
+    let first = first_event_from(conn, from)?;
+    let mut days = vec![(0u64, 0u64); CHART_DAYS];
+    let mut st = conn.prepare_cached(
+        "SELECT at / 86400000, new_status, count(*) FROM events \
+         WHERE id > ?1 AND at >= ?2 AND kind = 'consent_change' \
+         AND new_status IN ('active','refused') GROUP BY 1, 2",
+    )?;
+    let mut rows = st.query(params![first, from])?;
+    while let Some(r) = rows.next()? {
+        let day: i64 = r.get(0)?;
+        let n = u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0);
+        let Some(slot) = usize::try_from(day - from_day)
+            .ok()
+            .and_then(|i| days.get_mut(i))
+        else {
+            continue;
+        };
+        if r.get::<_, String>(1)? == "refused" {
+            slot.1 += n;
+        } else {
+            slot.0 += n;
+        }
+    }
+    Ok(days)
+}
+
+/// The id after which events are at or after `from_ms`: events are in time
+/// order by id, so it is found walking back from the newest, reading only
+/// the window however long the history.
+fn first_event_from(conn: &rusqlite::Connection, from_ms: i64) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT coalesce((SELECT id FROM events WHERE at < ?1 ORDER BY id DESC LIMIT 1), 0)",
+        params![from_ms],
+        |r| r.get(0),
+    )?)
+}
+
 /// The counts of every campaign with rows, as of `now_ms`.
 pub async fn counts(
     store: &Store,
@@ -69,16 +122,9 @@ fn read_counts(
         let n: i64 = r.get(1)?;
         by.entry(r.get(0)?).or_default().held = u64::try_from(n).unwrap_or(0);
     }
-    // Events are in time order by id, so the scan starts at the first id of
-    // the window (found walking back from the newest) and reads only the
-    // last 7 days, however long the history.
     let week = now_ms - 7 * DAY_MS;
     let today = now_ms - now_ms.rem_euclid(DAY_MS);
-    let first: i64 = conn.query_row(
-        "SELECT coalesce((SELECT id FROM events WHERE at < ?1 ORDER BY id DESC LIMIT 1), 0)",
-        params![week],
-        |r| r.get(0),
-    )?;
+    let first = first_event_from(conn, week)?;
     let mut st = conn.prepare_cached(
         "SELECT campaign, new_status, at >= ?2, count(*) FROM events \
          WHERE id > ?1 AND at >= ?3 AND kind = 'consent_change' \
@@ -162,9 +208,110 @@ pub fn render(cfg: &EngineConfig, counts: &HashMap<String, CampaignCounts>) -> S
     h
 }
 
+/// A bar chart of opt-ins (green) and opt-outs (red) per day as inline
+/// SVG: no script, no external asset. `days` oldest first, ending `today`.
+pub fn chart(days: &[(u64, u64)], today_ms: i64) -> String {
+    let (w, h, pad, label_h) = (700.0_f64, 160.0_f64, 28.0_f64, 18.0_f64);
+    let max = days
+        .iter()
+        .map(|&(i, o)| i.max(o))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let slot = (w - pad) / days.len().max(1) as f64;
+    let bar = (slot / 2.0 - 3.0).max(1.0);
+    let plot = h - label_h - 6.0;
+    let mut svg = format!(
+        r##"<svg class="chart" role="img" aria-label="Opt-ins and opt-outs per day" viewBox="0 0 {w} {h}" width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg">
+<text x="0" y="12" class="axis">{max}</text><line x1="{pad}" y1="{plot}" x2="{w}" y2="{plot}" stroke="#bcc5d0"/>"##
+    );
+    let first_day = today_ms.div_euclid(DAY_MS) - (days.len() as i64 - 1);
+    for (k, &(ins, outs)) in days.iter().enumerate() {
+        let x = pad + slot * k as f64 + 2.0;
+        for (j, (n, class)) in [(ins, "in"), (outs, "out")].into_iter().enumerate() {
+            let bh = plot * n as f64 / max;
+            let _ = write!(
+                svg,
+                r#"<rect class="{class}" x="{:.1}" y="{:.1}" width="{bar:.1}" height="{bh:.1}"><title>{n}</title></rect>"#,
+                x + j as f64 * (bar + 2.0),
+                plot - bh,
+            );
+        }
+        let day = crate::cli::output::rfc3339_seconds((first_day + k as i64) * DAY_MS);
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" class="axis">{}</text>"#,
+            x,
+            h - 4.0,
+            esc(day.get(5..10).unwrap_or(""))
+        );
+    }
+    svg.push_str("</svg>");
+    let total: (u64, u64) = days.iter().fold((0, 0), |a, &(i, o)| (a.0 + i, a.1 + o));
+    format!(
+        r#"<section class="trend"><h2>Opt-ins and opt-outs per day <small>(last {} days, UTC; <span class="key in">opt-ins {}</span> <span class="key out">opt-outs {}</span>)</small></h2>{svg}</section>"#,
+        days.len(),
+        total.0,
+        total.1
+    )
+}
+
+/// Held messages, oldest first: one row per message (its parts together),
+/// with its age and expiry.
+pub fn held_table(rows: &[crate::store::consent::HeldRow], now_ms: i64, limit: usize) -> String {
+    let mut groups: Vec<(&crate::store::consent::HeldRow, usize)> = Vec::new();
+    for r in rows {
+        match groups.last_mut() {
+            Some((first, n)) if first.group_id == r.group_id => *n += 1,
+            _ => groups.push((r, 1)),
+        }
+    }
+    let mut t = format!(
+        r#"<section class="held"><h2>Held messages <small>({} waiting for opt-in)</small></h2>"#,
+        groups.len()
+    );
+    if groups.is_empty() {
+        t.push_str(r#"<p class="empty">No message is held.</p></section>"#);
+        return t;
+    }
+    t.push_str(
+        "<table><thead><tr><th>Message id</th><th>Campaign</th><th>Sender</th><th>Recipient</th>\
+         <th>Account</th><th>Parts</th><th>Held for</th><th>Expires in</th></tr></thead><tbody>",
+    );
+    let span = |ms: i64| {
+        let secs = u64::try_from(ms.max(0) / 1000).unwrap_or(0);
+        humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+    };
+    for (r, parts) in groups.iter().take(limit) {
+        let _ = write!(
+            t,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{parts}</td><td>{}</td><td>{}</td></tr>",
+            r.group_id,
+            esc(&r.key.campaign),
+            esc(&r.key.sender),
+            esc(&r.key.recipient),
+            esc(&r.account),
+            esc(&span(now_ms - r.held_at)),
+            esc(&span(r.expires_at - now_ms)),
+        );
+    }
+    t.push_str("</tbody></table>");
+    if groups.len() > limit {
+        let _ = write!(
+            t,
+            r#"<p class="empty">The oldest {limit} are shown; <code>optgate held</code> or <code>/api/v1/held</code> list them all.</p>"#
+        );
+    }
+    t.push_str("</section>");
+    t
+}
+
 /// Styles of the overview, appended to the page's.
 pub const STYLE: &str = ".overview .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px}\
 .card{background:#fff;border:1px solid #d9dee5;border-radius:6px;padding:8px 14px}.card h3{margin:6px 0}\
 .card small{font-weight:400;color:#52606d}.card table.counts{margin-top:4px}.card td{font-size:18px;font-weight:600}\
 .card dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;font-size:12px;margin:10px 0 4px}\
-.card dt{color:#52606d}.card dd{margin:0}";
+.card dt{color:#52606d}.card dd{margin:0}\
+.chart{background:#fff;border:1px solid #d9dee5;border-radius:6px;max-width:100%;height:auto}\
+.chart .in,.key.in{fill:#2f9e5a;color:#17723a}.chart .out,.key.out{fill:#d64541;color:#b3261e}\
+.chart .axis{font-size:10px;fill:#52606d}h2 small{font-weight:400;color:#52606d;font-size:12px}";

@@ -102,6 +102,10 @@ async fn log_view(st: &AdminState, cfg: &EngineConfig, p: &PageParams) -> Result
         let now = crate::store::consent::now_ms();
         let counts = super::overview::counts(&st.store, now).await?;
         body.push_str(&super::overview::render(cfg, &counts));
+        let days = super::overview::daily(&st.store, now).await?;
+        body.push_str(&super::overview::chart(&days, now));
+        let held = query::held(&st.store, None).await?;
+        body.push_str(&super::overview::held_table(&held, now, 50));
         body.push_str("<h2>Consent log</h2>");
     }
     body.push_str(&form(cfg, p));
