@@ -113,3 +113,74 @@ async fn the_consent_page_opens_with_a_campaign_overview() {
     assert!(filtered.contains("14155551002"));
     d.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test]
+async fn the_log_downloads_as_csv_under_its_filter() {
+    use optgate::policy::ConsentStatus;
+    use optgate::store::consent::{self, Key};
+    use optgate::store::Durable;
+    let carrier = FakeCarrier::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&carrier.address(), dir.path(), EXTRA);
+    let d = start_daemon(&carrier, &cfg).await;
+    // 2,500 refused and 10 active rows: the download spans three store reads.
+    d.store()
+        .transact(|env| {
+            for i in 0..2_510u32 {
+                let key = Key {
+                    campaign: "alerts".into(),
+                    sender: "14155550100".into(),
+                    recipient: format!("1415666{i:04}"),
+                };
+                let st = if i < 2_500 {
+                    ConsentStatus::Refused
+                } else {
+                    ConsentStatus::Active
+                };
+                consent::set_status(env.conn(), &key, st, "import, \"2024\"", "")?;
+            }
+            Ok(((), Durable::AfterCommit))
+        })
+        .await
+        .unwrap();
+
+    // The page links the download with its filter.
+    let page = http::get(d.admin_addr(), "/?campaign=alerts&status=refused").await;
+    assert!(
+        page.body.contains(
+            r#"<a class="download" href="/consent.csv?campaign=alerts&amp;status=refused">"#
+        ),
+        "{}",
+        page.body
+    );
+    let csv = http::get(
+        d.admin_addr(),
+        "/consent.csv?campaign=alerts&status=refused",
+    )
+    .await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(csv
+        .header("content-disposition")
+        .is_some_and(|v| v.starts_with("attachment")));
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "campaign,sender,recipient,status,updated_at,source"
+    );
+    assert_eq!(lines.len(), 1 + 2_500);
+    assert!(
+        lines[1].starts_with("alerts,14155550100,14156660000,refused,20"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].ends_with(r#","import, ""2024""""#), "{}", lines[1]);
+    assert!(lines.iter().skip(1).all(|l| l.contains(",refused,")));
+    let mut sorted = lines[1..].to_vec();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 2_500, "no row twice");
+    // A bad filter is a 400 before any byte of CSV.
+    let bad = http::get(d.admin_addr(), "/consent.csv?recipient=not-a-number").await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    d.shutdown(Duration::from_secs(2)).await;
+}

@@ -23,12 +23,12 @@ use crate::store::consent::{ConsentFilter, ConsentRow, EventRow};
 const HISTORY_LIMIT: u32 = 500;
 
 /// The form's parameters; all optional, blanks mean "any".
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct PageParams {
-    campaign: Option<String>,
-    sender: Option<String>,
-    recipient: Option<String>,
-    status: Option<String>,
+    pub(super) campaign: Option<String>,
+    pub(super) sender: Option<String>,
+    pub(super) recipient: Option<String>,
+    pub(super) status: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
     history: Option<String>,
@@ -127,6 +127,16 @@ async fn log_view(st: &AdminState, cfg: &EngineConfig, p: &PageParams) -> Result
             esc(&link("/", &pairs))
         );
     }
+    let filter: Vec<(&str, &str)> = p
+        .filter_pairs()
+        .into_iter()
+        .filter(|(k, _)| *k != "limit")
+        .collect();
+    let _ = write!(
+        body,
+        r#"<a class="download" href="{}">Download CSV</a>"#,
+        esc(&link("/consent.csv", &filter))
+    );
     body.push_str("</p>");
     Ok(layout("Consent log", &body))
 }
