@@ -224,6 +224,31 @@ async fn chromium_renders_the_searched_recipient_as_refused() {
         );
     }
 
+    // A page change: the Next link of a 2-row page, as the browser got it.
+    let dump = |url: String| {
+        let p = profile.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let out = run_chromium(&p, &["--dump-dom"], &url);
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+    };
+    let first = dump(format!("{base}/?limit=2&campaign=alerts"))
+        .await
+        .unwrap();
+    let at = first
+        .find(r#"class="next" href=""#)
+        .unwrap_or_else(|| panic!("no Next link:\n{first}"))
+        + r#"class="next" href=""#.len();
+    let next = first[at..at + first[at..].find('"').unwrap()].replace("&amp;", "&");
+    let second = dump(format!("{base}{next}")).await.unwrap();
+    assert!(second.contains("First page"), "{second}");
+    // alerts has three rows in key order: the second page holds the third.
+    assert!(
+        second.contains(">14155550123</a>") && second.contains("START"),
+        "{second}"
+    );
+    assert!(!second.contains("cli: asked by phone"), "{second}");
+
     // A screenshot of the unfiltered log, for the README.
     let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/consent-log.png");
     std::fs::create_dir_all(png.parent().unwrap()).unwrap();
