@@ -112,6 +112,7 @@ impl Daemon {
                 addr: cfg.admin.listen.clone(),
                 source,
             })?;
+        export_known_metrics(cfg);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let tasks = TaskTracker::new();
         let tasks_stop = CancellationToken::new();
@@ -274,6 +275,7 @@ impl Daemon {
                 Err(e) => warn!(error = %e, "TLS certificate not reloaded; the old one stays"),
             }
         }
+        export_known_metrics(cfg);
         info!(version, "configuration reloaded");
     }
 
@@ -469,4 +471,13 @@ fn upstream_settings(cfg: &Config) -> Result<UpstreamSettings, crate::tls::TlsEr
         tps: TokenBucket::new(u.max_tps),
         tls,
     })
+}
+
+/// The metric series of this config's accounts and carrier binds, and the
+/// fixed ones, at 0 until they move ([`crate::telemetry::export_known`]).
+fn export_known_metrics(cfg: &Config) {
+    crate::telemetry::export_known(
+        cfg.server.accounts.iter().map(|a| a.system_id.as_str()),
+        cfg.upstream.binds as usize,
+    );
 }

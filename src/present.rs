@@ -71,6 +71,32 @@ pub fn group(pdus: &[HeldRow]) -> Vec<(&HeldRow, i64)> {
     order
 }
 
+/// The columns of the consent log (`optgate logs`, its JSON keys and CSV
+/// header, and the console's CSV download).
+pub const LOG_COLUMNS: &[&str] = &[
+    "campaign",
+    "sender",
+    "recipient",
+    "status",
+    "updated_at",
+    "source",
+];
+
+/// Writes one CSV record, quoting fields per RFC 4180 where needed; lines
+/// end in `\n`.
+pub fn write_csv_record<W: std::io::Write>(out: &mut W, fields: &[String]) -> std::io::Result<()> {
+    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+    writeln!(out, "{}", line.join(","))
+}
+
+fn csv_field(f: &str) -> String {
+    if f.contains([',', '"', '\n', '\r']) || f.starts_with(' ') || f.ends_with(' ') {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

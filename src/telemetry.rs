@@ -27,9 +27,19 @@
 //! | `optgate_upstream_response_seconds` | histogram | — |
 //! | `optgate_added_latency_seconds` | histogram | — |
 //! | `optgate_store_commit_seconds` | histogram | — |
+//! | `optgate_connections_refused_total` | counter | `reason` (max_connections) |
+//!
+//! Every series whose label values are known in advance is exported with 0
+//! from the first scrape ([`export_known`]), so dashboards and `increase()`
+//! alerts see the first event of a series.
 //!
 //! Call sites use the `metrics` macros with the names above; [`METRICS`] is
 //! the list of record, checked against the source by a test.
+
+mod known;
+pub mod limit;
+
+pub use known::{export_known, labels};
 
 use std::sync::OnceLock;
 
@@ -158,6 +168,11 @@ pub const METRICS: &[MetricDef] = &[
         "optgate_store_commit_seconds",
         Kind::Histogram,
         "Time of one store commit batch.",
+    ),
+    def(
+        "optgate_connections_refused_total",
+        Kind::Counter,
+        "Platform connections refused at accept, by reason (max_connections).",
     ),
 ];
 

@@ -8,8 +8,8 @@
 //! without an import cycle.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -17,6 +17,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio::net::TcpStream;
+
+use crate::telemetry::limit::LogLimiter;
 
 /// TLS 1.2 and 1.3 only (rustls has nothing older).
 static VERSIONS: &[&rustls::SupportedProtocolVersion] =
@@ -267,42 +269,16 @@ pub fn failure_reason(e: &std::io::Error) -> &'static str {
 }
 
 /// Counts a failed handshake and logs it, at most once per second per peer
-/// address (a scanner or a misconfigured client must not flood the log).
+/// address (a scanner or a misconfigured client must not flood the log);
+/// the next line says how many were held back.
 pub fn handshake_failed(side: &'static str, peer: &str, e: &std::io::Error) {
+    static WARNINGS: std::sync::LazyLock<LogLimiter<String>> =
+        std::sync::LazyLock::new(|| LogLimiter::new(Duration::from_secs(1)));
     let reason = failure_reason(e);
     metrics::counter!("optgate_tls_handshake_failures_total", "side" => side, "reason" => reason)
         .increment(1);
-    if LOG_LIMIT.allow(peer) {
-        tracing::warn!(side, peer, reason, error = %e, "TLS handshake failed");
-    }
-}
-
-/// Once per second per key, with a bounded memory.
-struct PerKeyLimit(Mutex<std::collections::HashMap<String, Instant>>);
-
-static LOG_LIMIT: std::sync::LazyLock<PerKeyLimit> =
-    std::sync::LazyLock::new(|| PerKeyLimit(Mutex::new(std::collections::HashMap::new())));
-
-impl PerKeyLimit {
-    fn allow(&self, key: &str) -> bool {
-        let Ok(mut m) = self.0.lock() else {
-            return true;
-        };
-        let now = Instant::now();
-        if m.len() > 10_000 {
-            m.retain(|_, t| now.duration_since(*t) < Duration::from_secs(1));
-        }
-        match m.get_mut(key) {
-            Some(t) if now.duration_since(*t) < Duration::from_secs(1) => false,
-            Some(t) => {
-                *t = now;
-                true
-            }
-            None => {
-                m.insert(key.to_string(), now);
-                true
-            }
-        }
+    if let Some(suppressed) = WARNINGS.allow(format!("{side} {peer}")) {
+        tracing::warn!(side, peer, reason, suppressed, error = %e, "TLS handshake failed");
     }
 }
 
@@ -428,10 +404,35 @@ mod tests {
     }
 
     #[test]
-    fn log_limit_once_per_second_per_key() {
-        let l = PerKeyLimit(Mutex::new(std::collections::HashMap::new()));
-        assert!(l.allow("a"));
-        assert!(!l.allow("a"));
-        assert!(l.allow("b"));
+    fn failure_reasons_are_the_exported_labels() {
+        use crate::telemetry::labels::TLS_FAILURE_REASONS;
+        let io = |k| std::io::Error::new(k, "x");
+        let tls = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        for e in [
+            io(std::io::ErrorKind::TimedOut),
+            io(std::io::ErrorKind::UnexpectedEof),
+            io(std::io::ErrorKind::Other),
+            tls(rustls::Error::NoCertificatesPresented),
+            tls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            )),
+            tls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Expired,
+            )),
+            tls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName,
+            )),
+            tls(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::BadEncoding,
+            )),
+            tls(rustls::Error::DecryptError),
+        ] {
+            let r = failure_reason(&e);
+            assert!(TLS_FAILURE_REASONS.contains(&r), "{r} is not exported");
+        }
+        assert_eq!(
+            failure_reason(&tls(rustls::Error::NoCertificatesPresented)),
+            "no_client_certificate"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! DOM must show that number as Refused and no other number. Also writes
 //! `target/consent-log.png` (the README's screenshot is a copy of it).
 //!
-//! Needs Debian's `chromium` (CI installs it in `.ci/run`); without it the
+//! Needs Debian's `chromium` (`scripts/test` installs it); without it the
 //! test fails and says how to install it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -47,9 +47,8 @@ fn chromium() -> PathBuf {
         .find(|p| p.exists());
     found.unwrap_or_else(|| {
         panic!(
-            "Chromium is not installed: this test drives the consent log page in a real \
-             browser. Install it with `sudo apt-get install -y chromium chromium-driver` \
-             (Debian; .ci/run does this) and run the tests again."
+            "Chromium is missing: install it with `scripts/test` \
+             (or `sudo apt-get install -y chromium chromium-driver`)"
         )
     })
 }
@@ -196,6 +195,54 @@ async fn chromium_renders_the_searched_recipient_as_refused() {
         );
     }
 
+    // The unfiltered first page is the console: the campaign overview, the
+    // chart, the held messages, then the log.
+    let url = format!("{base}/");
+    let dom = tokio::task::spawn_blocking({
+        let p = profile.path().to_owned();
+        move || run_chromium(&p, &["--dump-dom"], &url)
+    })
+    .await
+    .unwrap();
+    let html = String::from_utf8_lossy(&dom.stdout);
+    for part in [
+        r#"<div class="card" data-campaign="alerts">"#,
+        r#"<div class="card" data-campaign="news">"#,
+        r#"<svg class="chart""#,
+        r#"<section class="held">"#,
+        "<h2>Consent log</h2>",
+    ] {
+        assert!(
+            html.contains(part),
+            "no {part:?} in the rendered page:\n{html}"
+        );
+    }
+
+    // A page change: the Next link of a 2-row page, as the browser got it.
+    let dump = |url: String| {
+        let p = profile.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let out = run_chromium(&p, &["--dump-dom"], &url);
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+    };
+    let first = dump(format!("{base}/?limit=2&campaign=alerts"))
+        .await
+        .unwrap();
+    let at = first
+        .find(r#"class="next" href=""#)
+        .unwrap_or_else(|| panic!("no Next link:\n{first}"))
+        + r#"class="next" href=""#.len();
+    let next = first[at..at + first[at..].find('"').unwrap()].replace("&amp;", "&");
+    let second = dump(format!("{base}{next}")).await.unwrap();
+    assert!(second.contains("First page"), "{second}");
+    // alerts has three rows in key order: the second page holds the third.
+    assert!(
+        second.contains(">14155550123</a>") && second.contains("START"),
+        "{second}"
+    );
+    assert!(!second.contains("cli: asked by phone"), "{second}");
+
     // A screenshot of the unfiltered log, for the README.
     let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/consent-log.png");
     std::fs::create_dir_all(png.parent().unwrap()).unwrap();
@@ -207,7 +254,7 @@ async fn chromium_renders_the_searched_recipient_as_refused() {
         move || {
             run_chromium(
                 &p,
-                &[&shot_arg, "--window-size=1200,700", "--hide-scrollbars"],
+                &[&shot_arg, "--window-size=1200,1300", "--hide-scrollbars"],
                 &url,
             )
         }

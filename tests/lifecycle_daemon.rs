@@ -204,7 +204,7 @@ fn bind_pdu(seq: u32) -> Pdu {
 }
 
 #[tokio::test]
-async fn max_connections_leaves_extra_connections_waiting() {
+async fn a_full_gateway_refuses_new_connections_at_once() {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
     let d = start_with(&carrier, dir.path(), |c| c.server.max_connections = 3).await;
@@ -219,21 +219,74 @@ async fn max_connections_leaves_extra_connections_waiting() {
         (0, 0, 0)
     );
 
-    // The kernel completes the 4th handshake (listen backlog), but optgate
-    // does not accept it while 3 sessions run: its bind is not answered...
+    // A 4th platform gets its bind answered ESME_RBINDFAIL within a second,
+    // then the connection is closed (it used to wait in the listen backlog).
+    let started = std::time::Instant::now();
     let mut fourth = Esme::connect(d.smpp_addr()).await;
     let seq = fourth.next_seq();
     fourth.send(&bind_pdu(seq)).await;
-    assert!(fourth.try_recv(QUIET).await.is_none(), "not served yet");
-    // ...until one session ends.
+    let r = fourth
+        .try_recv(Duration::from_secs(1))
+        .await
+        .expect("a full gateway answers the bind at once");
+    assert_eq!(
+        (r.command_id(), r.sequence_number, r.command_status),
+        (cmd::BIND_TRANSCEIVER_RESP, seq, status::ESME_RBINDFAIL)
+    );
+    assert!(fourth.closed().await);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // One that sends nothing is closed within the short bind wait.
+    let started = std::time::Instant::now();
+    let mut silent = Esme::connect(d.smpp_addr()).await;
+    assert!(silent.closed().await);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The sessions already bound are not affected.
+    for p in [&mut first, &mut second, &mut third] {
+        let (r, _) = p
+            .request(submit("14155550100", "14155551234", "still here"))
+            .await;
+        assert_ne!(r.command_id(), cmd::GENERIC_NACK);
+    }
+    let (r, _) = first
+        .request(submit("14155550100", "14155551234", "still here"))
+        .await;
+    assert_eq!(r.command_status, 0);
+
+    // Both refusals are counted.
+    let m = optgate::telemetry::install().render();
+    let line = m
+        .lines()
+        .find(|l| l.starts_with(r#"optgate_connections_refused_total{reason="max_connections"}"#))
+        .unwrap_or_else(|| panic!("no refused counter in\n{m}"));
+    let n: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n >= 2, "{line}");
+
+    // Once a session ends, a new platform binds again.
     let unbind = Pdu::new(first.next_seq(), Body::Unbind);
     first.send(&unbind).await;
     assert_eq!(first.recv().await.command_id(), cmd::UNBIND_RESP);
-    let r = fourth.recv().await;
-    assert_eq!(
-        (r.command_id(), r.sequence_number),
-        (cmd::BIND_TRANSCEIVER_RESP, seq)
-    );
-    assert_eq!(r.command_status, 0, "served once a slot is free");
+    assert!(first.closed().await);
+    // (The slot frees just after the socket closes: retry briefly.)
+    let mut status = None;
+    for _ in 0..20 {
+        let mut again = Esme::connect(d.smpp_addr()).await;
+        let r = again.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
+        status = Some(r.command_status);
+        if r.command_status == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, Some(0), "served once a slot is free");
     d.shutdown(Duration::from_secs(2)).await;
 }

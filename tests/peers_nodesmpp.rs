@@ -4,7 +4,7 @@
 //!
 //! node comes from `$OPTGATE_TEST_NODE`, else `node`; the package must be in
 //! `tests/peers/node/node_modules` (`npm ci --prefix tests/peers/node`, which
-//! `.ci/run` does). Without them the tests fail and say how to set them up.
+//! `scripts/test` does). Without them the tests fail and say how to set them up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -46,9 +46,8 @@ fn node() -> String {
         .is_ok_and(|s| s.success());
     assert!(
         ok,
-        "node ({node}) with node-smpp is needed for this test. Set it up with\n  \
-         npm ci --prefix tests/peers/node\n(or export OPTGATE_TEST_NODE=/path/to/node); \
-         .ci/run does this for you"
+        "node ({node}) with node-smpp is missing: install it with `scripts/test` \
+         (or `npm ci --prefix tests/peers/node`)"
     );
     node
 }

@@ -3,7 +3,7 @@
 //!
 //! The interpreter comes from `$OPTGATE_TEST_PYTHON`, then `.venv/bin/python`,
 //! then `python3`; the first one that can `import smpplib` is used. If none
-//! can, the test fails and says how to set one up (`.ci/run` always does).
+//! can, the test fails and says how to set one up (`scripts/test` always does).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -29,10 +29,8 @@ const DEST: &str = "14155551234";
 /// The interpreter that can import smpplib, or a failure telling how to get one.
 fn python() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let setup = "python smpplib is needed for this test. Set it up with\n  \
-        python3 -m venv .venv && .venv/bin/pip install smpplib==2.2.4\n\
-        then run again (or export OPTGATE_TEST_PYTHON=/path/to/python with smpplib); \
-        .ci/run does this for you";
+    let setup = "install it with `scripts/test` (or `python3 -m venv .venv && \
+        .venv/bin/pip install smpplib==2.2.4`)";
     let imports = |py: &str| {
         Command::new(py)
             .args(["-c", "import smpplib"])
@@ -47,7 +45,7 @@ fn python() -> String {
     {
         assert!(
             imports(&py),
-            "OPTGATE_TEST_PYTHON={py} cannot import smpplib.\n{setup}"
+            "OPTGATE_TEST_PYTHON={py} cannot import smpplib: {setup}"
         );
         return py;
     }
@@ -57,7 +55,7 @@ fn python() -> String {
         .into_iter()
         .find(|py| imports(py))
         .unwrap_or_else(|| {
-            panic!("OPTGATE_TEST_PYTHON is not set and no python here can import smpplib.\n{setup}")
+            panic!("python smpplib is missing (no .venv/bin/python or python3 imports it): {setup}")
         })
 }
 

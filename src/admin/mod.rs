@@ -6,9 +6,11 @@
 
 pub mod api;
 pub mod auth;
+pub mod download;
 pub mod error;
 pub mod health;
 pub mod html;
+pub mod overview;
 pub mod page;
 pub mod query;
 
@@ -51,6 +53,7 @@ pub struct AdminState {
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/", get(page::consent_log))
+        .route("/consent.csv", get(download::consent_csv))
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

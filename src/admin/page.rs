@@ -23,12 +23,12 @@ use crate::store::consent::{ConsentFilter, ConsentRow, EventRow};
 const HISTORY_LIMIT: u32 = 500;
 
 /// The form's parameters; all optional, blanks mean "any".
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct PageParams {
-    campaign: Option<String>,
-    sender: Option<String>,
-    recipient: Option<String>,
-    status: Option<String>,
+    pub(super) campaign: Option<String>,
+    pub(super) sender: Option<String>,
+    pub(super) recipient: Option<String>,
+    pub(super) status: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
     history: Option<String>,
@@ -93,7 +93,22 @@ async fn log_view(st: &AdminState, cfg: &EngineConfig, p: &PageParams) -> Result
         cursor: p.cursor.as_deref(),
     };
     let page = query::consent_page_for(&st.store, cfg, q).await?;
-    let mut body = form(cfg, p);
+    // The campaign overview heads the unfiltered first page.
+    let first_page = [&p.cursor, &p.recipient, &p.sender, &p.campaign, &p.status]
+        .iter()
+        .all(|v| query::present(v.as_deref()).is_none());
+    let mut body = String::new();
+    if first_page {
+        let now = crate::store::consent::now_ms();
+        let counts = super::overview::counts(&st.store, now).await?;
+        body.push_str(&super::overview::render(cfg, &counts));
+        let days = super::overview::daily(&st.store, now).await?;
+        body.push_str(&super::overview::chart(&days, now));
+        let held = query::held(&st.store, None).await?;
+        body.push_str(&super::overview::held_table(&held, now, 50));
+        body.push_str("<h2>Consent log</h2>");
+    }
+    body.push_str(&form(cfg, p));
     body.push_str(&consent_table(&page.rows));
     body.push_str(r#"<p class="pager">"#);
     if query::present(p.cursor.as_deref()).is_some() {
@@ -112,6 +127,16 @@ async fn log_view(st: &AdminState, cfg: &EngineConfig, p: &PageParams) -> Result
             esc(&link("/", &pairs))
         );
     }
+    let filter: Vec<(&str, &str)> = p
+        .filter_pairs()
+        .into_iter()
+        .filter(|(k, _)| *k != "limit")
+        .collect();
+    let _ = write!(
+        body,
+        r#"<a class="download" href="{}">Download CSV</a>"#,
+        esc(&link("/consent.csv", &filter))
+    );
     body.push_str("</p>");
     Ok(layout("Consent log", &body))
 }
@@ -273,8 +298,9 @@ tr:nth-child(even) td{background:#fafbfc}a{color:#1c5ca8}\
 fn layout(title: &str, body: &str) -> String {
     format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{t} · optgate</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}{}</style></head>
 <body><header><b>optgate</b> · {t}</header><main>{body}</main></body></html>"#,
+        super::overview::STYLE,
         t = esc(title)
     )
 }

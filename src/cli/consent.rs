@@ -16,15 +16,7 @@ use crate::store::consent::{ConsentFilter, ConsentRow, Key};
 /// Rows fetched per query while listing; keeps memory flat for big logs.
 const PAGE: u32 = 500;
 
-/// The columns of `optgate logs` (also its JSON keys and CSV header).
-pub const LOG_COLUMNS: &[&str] = &[
-    "campaign",
-    "sender",
-    "recipient",
-    "status",
-    "updated_at",
-    "source",
-];
+pub use crate::present::LOG_COLUMNS;
 
 /// The columns of `consent export` / `consent import` files.
 pub const FILE_COLUMNS: &[&str] = &["recipient", "status", "sender", "updated_at", "source"];

@@ -293,12 +293,17 @@ fn run(args: &RunArgs) -> ExitCode {
 }
 
 /// Installs the global tracing subscriber: `RUST_LOG` filter (default
-/// `info`), text or JSON lines on stderr. A second call is a no-op.
+/// `info`), text or JSON lines on stderr. Text is coloured only when stderr
+/// is a terminal (and `NO_COLOR` is unset): in a file, a pipe or the journal
+/// escape codes are noise. A second call is a no-op.
 pub fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     // try_init fails only when a subscriber is already set; keep that one.
     let _ = match format {

@@ -168,19 +168,7 @@ pub fn json_string(s: &str) -> String {
     out
 }
 
-/// Writes one CSV record, quoting fields per RFC 4180 where needed; lines end in `\n`.
-pub fn write_csv_record<W: Write>(out: &mut W, fields: &[String]) -> io::Result<()> {
-    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-    writeln!(out, "{}", line.join(","))
-}
-
-fn csv_field(f: &str) -> String {
-    if f.contains([',', '"', '\n', '\r']) || f.starts_with(' ') || f.ends_with(' ') {
-        format!("\"{}\"", f.replace('"', "\"\""))
-    } else {
-        f.to_owned()
-    }
-}
+pub use crate::present::write_csv_record;
 
 #[cfg(test)]
 mod tests {

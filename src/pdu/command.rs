@@ -58,6 +58,37 @@ pub const DATA_SM: u32 = 0x0000_0103;
 /// data_sm_resp.
 pub const DATA_SM_RESP: u32 = 0x8000_0103;
 
+/// Every SMPP 3.4 command id, requests and responses.
+pub const ALL: [u32; 27] = [
+    GENERIC_NACK,
+    BIND_RECEIVER,
+    BIND_RECEIVER_RESP,
+    BIND_TRANSMITTER,
+    BIND_TRANSMITTER_RESP,
+    QUERY_SM,
+    QUERY_SM_RESP,
+    SUBMIT_SM,
+    SUBMIT_SM_RESP,
+    DELIVER_SM,
+    DELIVER_SM_RESP,
+    UNBIND,
+    UNBIND_RESP,
+    REPLACE_SM,
+    REPLACE_SM_RESP,
+    CANCEL_SM,
+    CANCEL_SM_RESP,
+    BIND_TRANSCEIVER,
+    BIND_TRANSCEIVER_RESP,
+    OUTBIND,
+    ENQUIRE_LINK,
+    ENQUIRE_LINK_RESP,
+    SUBMIT_MULTI,
+    SUBMIT_MULTI_RESP,
+    ALERT_NOTIFICATION,
+    DATA_SM,
+    DATA_SM_RESP,
+];
+
 /// True when bit 31 is set, i.e. the id names a response (or generic_nack).
 pub fn is_response(command_id: u32) -> bool {
     command_id & RESPONSE_BIT != 0

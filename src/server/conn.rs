@@ -15,6 +15,8 @@ use tokio::time::timeout;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, info_span, warn, Instrument};
 
+use crate::telemetry::limit::platform_warnings;
+
 use super::auth;
 use super::ServerCtx;
 use crate::codec::{FrameCodec, Received, SmppCodec};
@@ -216,14 +218,18 @@ impl Session {
             None => Err("platform closed the connection"),
             Some(Err(e)) => {
                 // Framing is lost (bad command_length): nothing more can be read.
-                warn!(error = %e, "framing lost; closing");
+                if let Some(suppressed) = platform_warnings().allow(self.peer.ip()) {
+                    warn!(error = %e, suppressed, "framing lost; closing");
+                }
                 let nack = Pdu::generic_nack(0, status::ESME_RINVCMDLEN);
                 let _ = self.writer.send(&nack).await;
                 Err("framing lost")
             }
             Some(Ok((Err(bad), _))) => {
                 self.last_rx = self.reader.get_ref().last_read();
-                debug!(error = %bad, "malformed PDU answered");
+                if let Some(suppressed) = platform_warnings().allow(self.peer.ip()) {
+                    warn!(error = %bad, suppressed, "malformed PDU answered");
+                }
                 Ok(self.feed(bad.response()).await)
             }
             Some(Ok((Ok(pdu), frame))) => {
@@ -403,7 +409,9 @@ impl Session {
         let ip = self.peer.ip();
         let accounts = self.ctx.accounts();
         let verdict = if self.ctx.bind_blocked(ip) {
-            warn!(peer = %ip, "bind refused: too many failed binds from this address");
+            if let Some(suppressed) = platform_warnings().allow(ip) {
+                warn!(peer = %ip, suppressed, "bind refused: too many failed binds from this address");
+            }
             Err(status::ESME_RBINDFAIL)
         } else {
             auth::authenticate(&accounts, &b.system_id, &b.password, ip)
@@ -426,7 +434,12 @@ impl Session {
                 if code != status::ESME_RBINDFAIL || !self.ctx.bind_blocked(ip) {
                     self.ctx.bind_failed(ip);
                 }
-                info!(status = status::status_name(code), "bind refused");
+                if let Some(suppressed) = platform_warnings().allow(ip) {
+                    warn!(
+                        status = status::status_name(code),
+                        suppressed, "bind refused"
+                    );
+                }
                 let _ = self.feed(bind_resp(cid, seq, code, false)).await;
                 let _ = SinkExt::<&Pdu>::flush(&mut self.writer).await;
                 return Flow::Close;
@@ -693,7 +706,7 @@ impl Session {
     }
 }
 
-fn bind_resp(command_id: u32, seq: u32, code: u32, with_version: bool) -> Pdu {
+pub(super) fn bind_resp(command_id: u32, seq: u32, code: u32, with_version: bool) -> Pdu {
     // Clients bound with interface_version < 0x34 get no TLVs (SMPP 3.3 has none).
     let version = (with_version && code == status::ESME_ROK).then_some(0x34);
     let resp = BindResp::new(Bytes::from_static(b"optgate"), version);

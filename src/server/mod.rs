@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod conn;
+mod full;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -45,6 +46,10 @@ pub struct ServerCtx {
     binds: Mutex<HashMap<Arc<str>, usize>>,
     failed: Mutex<FailedBinds>,
     next_session: AtomicU64,
+    /// `max_connections` slots, shared by the plain and the TLS listener.
+    connections: Arc<Semaphore>,
+    /// Refusals being answered at once, over both listeners.
+    answering: Arc<Semaphore>,
 }
 
 impl ServerCtx {
@@ -57,6 +62,7 @@ impl ServerCtx {
         engine: Arc<crate::consent::Engine>,
     ) -> Arc<ServerCtx> {
         let failed = FailedBinds::new(settings.failed_bind_limit, settings.failed_bind_window);
+        let settings_max = settings.max_connections;
         Arc::new(ServerCtx {
             settings,
             live,
@@ -66,6 +72,8 @@ impl ServerCtx {
             binds: Mutex::new(HashMap::new()),
             failed: Mutex::new(failed),
             next_session: AtomicU64::new(1),
+            connections: Arc::new(Semaphore::new(settings_max)),
+            answering: Arc::new(Semaphore::new(full::MAX_ANSWERING)),
         })
     }
 
@@ -121,6 +129,7 @@ impl ServerCtx {
 /// the sessions (which unbind and drain by themselves) up to `grace`. With
 /// `tls`, each connection first completes a TLS handshake within
 /// `bind_timeout` (the bind must then come within what is left of it).
+/// Over `max_connections`, a new connection is refused at once ([`full`]).
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<crate::tls::Acceptor>>,
@@ -128,13 +137,10 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) {
-    let limit = Arc::new(Semaphore::new(ctx.settings.max_connections));
+    let limit = ctx.connections.clone();
+    let answering = ctx.answering.clone();
     let mut sessions = JoinSet::new();
     loop {
-        let permit = tokio::select! {
-            _ = shutdown.changed() => break,
-            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
         let (stream, peer) = tokio::select! {
             _ = shutdown.changed() => break,
             r = listener.accept() => match r {
@@ -146,6 +152,10 @@ pub async fn serve(
                     continue;
                 }
             },
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            full::refuse(stream, peer, ctx.settings.max_connections, &answering);
+            continue;
         };
         let ctx = ctx.clone();
         let shutdown = shutdown.clone();

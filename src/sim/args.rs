@@ -25,6 +25,48 @@ pub enum SimTool {
     Carrier(CarrierArgs),
     /// A load generator ESME: binds, submits, reports throughput and latency.
     Load(LoadArgs),
+    /// One message from a platform: bind, submit, print the answer, unbind.
+    Send(SendArgs),
+    /// One MO from a phone, delivered by a running `sim carrier` (its --control port).
+    Mo(MoArgs),
+}
+
+/// `optgate sim send` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    /// optgate (or SMSC) address.
+    #[arg(long, default_value = "127.0.0.1:2775")]
+    pub target: SocketAddr,
+    /// Bind system_id.
+    #[arg(long, default_value = "pbx")]
+    pub system_id: String,
+    /// Bind password.
+    #[arg(long, default_value = "secret")]
+    pub password: String,
+    /// Sender number (source_addr).
+    #[arg(long, default_value = "14155550100")]
+    pub from: String,
+    /// Recipient number (destination_addr).
+    #[arg(long)]
+    pub to: String,
+    /// The message (one part: 160 GSM or 70 UCS-2 characters).
+    pub text: String,
+}
+
+/// `optgate sim mo` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct MoArgs {
+    /// The carrier simulator's control port.
+    #[arg(long, default_value = "127.0.0.1:2777")]
+    pub control: SocketAddr,
+    /// The phone number the MO comes from.
+    #[arg(long)]
+    pub from: String,
+    /// The number it is sent to (the platform's sender number).
+    #[arg(long, default_value = "14155550100")]
+    pub to: String,
+    /// The text, e.g. STOP.
+    pub text: String,
 }
 
 /// A rate such as `500/s` or `500`.
@@ -86,6 +128,25 @@ pub struct CarrierArgs {
     /// Worker threads [default: one per core].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Control port for `optgate sim mo` (one-shot MOs); "off" for none.
+    #[arg(long, default_value = "127.0.0.1:2777", value_parser = parse_control)]
+    pub control: ControlAddr,
+    /// Print each submitted message (sender, recipient, text) and each one-shot MO.
+    #[arg(long)]
+    pub print: bool,
+}
+
+/// `--control`: an address, or none ("off").
+#[derive(Debug, Clone, Copy)]
+pub struct ControlAddr(pub Option<SocketAddr>);
+
+fn parse_control(s: &str) -> Result<ControlAddr, String> {
+    if s == "off" {
+        return Ok(ControlAddr(None));
+    }
+    s.parse()
+        .map(|a| ControlAddr(Some(a)))
+        .map_err(|_| format!("{s:?} is not an address like 127.0.0.1:2777 or off"))
 }
 
 /// `optgate sim load` arguments.
@@ -137,6 +198,7 @@ pub fn main(args: SimArgs) -> ExitCode {
     let threads = match &args.tool {
         SimTool::Carrier(a) => a.threads,
         SimTool::Load(a) => a.threads,
+        SimTool::Send(_) | SimTool::Mo(_) => Some(1),
     };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = threads {
@@ -152,6 +214,55 @@ pub fn main(args: SimArgs) -> ExitCode {
     match args.tool {
         SimTool::Carrier(a) => rt.block_on(run_carrier(a)),
         SimTool::Load(a) => rt.block_on(run_load(a)),
+        SimTool::Send(a) => rt.block_on(run_send(a)),
+        SimTool::Mo(a) => rt.block_on(run_mo(a)),
+    }
+}
+
+/// Exit code of `sim send` / `sim mo` when the peer answered with an error
+/// status (1 is for not getting an answer at all).
+const EXIT_REFUSED: u8 = 2;
+
+async fn run_send(a: SendArgs) -> ExitCode {
+    let opts = super::send::SendOpts {
+        target: a.target,
+        system_id: a.system_id,
+        password: a.password,
+        from: a.from,
+        to: a.to,
+        text: a.text,
+    };
+    match super::send::send(&opts).await {
+        Ok(sent) => {
+            println!("{sent}");
+            if sent.status == crate::pdu::status::ESME_ROK {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_REFUSED)
+            }
+        }
+        Err(e) => {
+            eprintln!("sim send: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_mo(a: MoArgs) -> ExitCode {
+    match super::carrier::inject::send_mo(a.control, &a.from, &a.to, &a.text).await {
+        Ok(code) => {
+            let name = crate::pdu::status::status_name(code);
+            println!("delivered: deliver_sm_resp {code:#x} ({name})");
+            if code == crate::pdu::status::ESME_ROK {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_REFUSED)
+            }
+        }
+        Err(e) => {
+            eprintln!("sim mo: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -177,6 +288,8 @@ fn carrier_opts(a: CarrierArgs) -> std::io::Result<CarrierOpts> {
         mo_senders: a.mo_senders,
         mo_to: a.mo_to,
         credentials: a.system_id.zip(a.password),
+        control: a.control.0,
+        print: a.print,
     })
 }
 
@@ -208,6 +321,10 @@ async fn run_carrier(a: CarrierArgs) -> ExitCode {
     };
     // Scripts wait for this line before starting a load.
     println!("listening on {}", carrier.addr());
+    match carrier.control() {
+        Ok(c) => println!("control port (optgate sim mo) on {c}"),
+        Err(why) => eprintln!("{why}: optgate sim mo cannot reach this simulator"),
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     let mut last = carrier.stats();
     let stop = stop_signal();

@@ -7,10 +7,13 @@
 //! - [`carrier`]: `optgate sim carrier`, [`carrier::Carrier::start`].
 //! - [`load`]: `optgate sim load`, [`load::run`].
 //! - [`hist`]: the latency histogram.
-//! - [`args`]: the command-line arguments of both.
+//! - [`send`]: `optgate sim send`, one message from a platform.
+//! - [`carrier::inject`]: `optgate sim mo`, one MO from a phone.
+//! - [`args`]: the command-line arguments.
 
 pub mod args;
 pub mod carrier;
 pub mod hist;
 pub mod load;
+pub mod send;
 pub mod wire;

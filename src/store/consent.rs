@@ -122,6 +122,18 @@ pub struct OutboxRow {
     pub pdu: Vec<u8>,
 }
 
+/// Consent changes to one status, of one campaign, on one UTC day (see
+/// [`super::StoreTxn::consent_changes_since`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeCount {
+    pub campaign: String,
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    /// `Active` (an opt-in) or `Refused` (an opt-out).
+    pub to: ConsentStatus,
+    pub count: u64,
+}
+
 /// A PDU to hold (see [`super::StoreTxn::hold`]).
 #[derive(Debug, Clone, Copy)]
 pub struct NewHeld<'a> {

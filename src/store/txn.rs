@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use super::cache::ConsentCache;
 use super::consent::{
-    ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
+    ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
 };
 use super::{DeliveryKind, MessageOwner, StoreError, StoredDelivery};
 use crate::policy::ConsentStatus;
@@ -196,6 +196,19 @@ pub trait StoreTxn {
 
     /// Deletes up to `limit` id map rows older than `ttl`; returns how many.
     fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError>;
+
+    // --- the console's counts ---------------------------------------------
+
+    /// Consent rows per campaign and status (active, pending, refused).
+    fn consent_counts(&mut self) -> Result<Vec<(String, ConsentStatus, u64)>, StoreError>;
+
+    /// Held messages per campaign.
+    fn held_counts(&mut self) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Consent changes to active (opt-ins) and to refused (opt-outs)
+    /// recorded at or after `from_ms`, per campaign and UTC day. Reads only
+    /// that window, however long the history.
+    fn consent_changes_since(&mut self, from_ms: i64) -> Result<Vec<ChangeCount>, StoreError>;
 
     // --- health ----------------------------------------------------------
 
@@ -432,6 +445,18 @@ impl StoreTxn for TxnEnv<'_> {
 
     fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError> {
         self.txn.purge_message_ids(ttl, limit)
+    }
+
+    fn consent_counts(&mut self) -> Result<Vec<(String, ConsentStatus, u64)>, StoreError> {
+        self.txn.consent_counts()
+    }
+
+    fn held_counts(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.txn.held_counts()
+    }
+
+    fn consent_changes_since(&mut self, from_ms: i64) -> Result<Vec<ChangeCount>, StoreError> {
+        self.txn.consent_changes_since(from_ms)
     }
 
     fn touch(&mut self) -> Result<(), StoreError> {

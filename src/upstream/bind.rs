@@ -395,7 +395,9 @@ impl<E: CarrierEvents> BindTask<E> {
             None => return Err(End::Lost("carrier closed the connection".into())),
             Some(Err(e)) => return Err(End::Lost(format!("framing lost: {e}"))),
             Some(Ok(Err(bad))) => {
-                warn!(bind = self.index, error = %bad, "malformed PDU from carrier");
+                if let Some(suppressed) = telemetry::limit::carrier_warnings().allow(self.index) {
+                    warn!(bind = self.index, error = %bad, suppressed, "malformed PDU from carrier");
+                }
                 return feed(writer, &bad.response()).await;
             }
             Some(Ok(Ok(pdu))) => pdu,

@@ -77,7 +77,9 @@ impl Optgate {
             .args(["run", "-c"])
             .arg(file)
             .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
+            // No NO_COLOR: a log written to a file must come out plain by
+            // itself (tests/logs_binary.rs checks it).
+            .env_remove("NO_COLOR")
             .env("NOTIFY_SOCKET", &sock)
             .env_remove("OPTGATE_CONFIG")
             .env_remove("WATCHDOG_USEC")

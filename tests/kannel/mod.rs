@@ -174,8 +174,8 @@ fn spawn(program: &str, conf: &Path, dir: &Path, name: &str) -> Child {
         .spawn()
         .unwrap_or_else(|e| {
             panic!(
-                "cannot start {program} ({e}): Kannel is needed for this test. \
-                 Install it with `apt-get install kannel` (.ci/run does)"
+                "cannot start {program} ({e}): Kannel is missing: install it with \
+                 `scripts/test` (or `sudo apt-get install -y kannel`)"
             )
         })
 }

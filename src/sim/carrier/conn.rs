@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
+use super::inject::Injector;
 use super::{make, CarrierOpts, CarrierStats, Counters};
 use crate::pdu::{command as c, status as s, BindResp, Body, Header, Pdu};
 use crate::sim::wire::{self, Pacer, READ_BUF};
@@ -50,6 +51,8 @@ struct Conn {
     mo_n: u64,
     stop_acc: f64,
     unix_secs: u64,
+    /// One-shot MOs sent and not yet answered, by sequence number.
+    injected: std::collections::HashMap<u32, tokio::sync::oneshot::Sender<u32>>,
 }
 
 /// Serves one connection until the peer closes, an I/O error, a bad
@@ -58,6 +61,7 @@ pub(super) async fn serve(
     mut stream: TcpStream,
     opts: Arc<CarrierOpts>,
     counters: Arc<Counters>,
+    injector: Arc<Injector>,
     mut drops: watch::Receiver<u64>,
     conn_id: u64,
 ) {
@@ -85,6 +89,11 @@ pub(super) async fn serve(
                     wire::put_empty(&mut conn.out, c::GENERIC_NACK, s::ESME_RINVCMDLEN, 0);
                     let _ = wr.write_all(&conn.out).await;
                     break;
+                }
+            }
+            _ = injector.notify.notified(), if conn.bound == Some(true) => {
+                for mo in injector.take_all() {
+                    conn.send_injected(mo);
                 }
             }
             _ = sleep_until(wake.unwrap_or(far)), if wake.is_some() => {
@@ -118,6 +127,7 @@ impl Conn {
             mo_n: 0,
             stop_acc: 0.0,
             unix_secs: 0,
+            injected: std::collections::HashMap::new(),
         }
     }
 
@@ -140,6 +150,11 @@ impl Conn {
         match h.command_id {
             c::SUBMIT_SM | c::DATA_SM | c::SUBMIT_MULTI => self.on_submit(h, frame, now),
             c::DELIVER_SM_RESP => {
+                if !self.injected.is_empty() {
+                    if let Some(reply) = self.injected.remove(&h.sequence_number) {
+                        let _ = reply.send(h.command_status);
+                    }
+                }
                 let ok = h.command_status == s::ESME_ROK;
                 let mo = h.sequence_number & MO_BIT != 0;
                 match (ok, mo) {
@@ -206,6 +221,39 @@ impl Conn {
         }
     }
 
+    /// Sends a one-shot MO; its answer goes to its sender.
+    fn send_injected(&mut self, mo: super::inject::Injected) {
+        let seq = self.our_seq(MO_BIT);
+        make::mo_text(&mo.from, &mo.to, &mo.text, seq).encode(&mut self.out);
+        if self.opts.print {
+            println!("MO  {} -> {}: {}", mo.from, mo.to, mo.text);
+        }
+        self.delta.mos_sent += 1;
+        self.injected.insert(seq, mo.reply);
+    }
+
+    /// `--print`: one line per submitted message.
+    fn print_submit(frame: &[u8]) {
+        let Ok(Pdu {
+            body: Body::SubmitSm(sm),
+            ..
+        }) = Pdu::decode(Bytes::copy_from_slice(frame))
+        else {
+            return;
+        };
+        let text = crate::text::coding::decode(
+            sm.data_coding,
+            sm.message_bytes(),
+            crate::text::coding::DefaultAlphabet::Gsm7,
+        )
+        .unwrap_or_else(|| "(binary)".into());
+        println!(
+            "MT  {} -> {}: {text}",
+            String::from_utf8_lossy(&sm.source_addr),
+            String::from_utf8_lossy(&sm.destination_addr)
+        );
+    }
+
     fn on_submit(&mut self, h: Header, frame: &[u8], now: Instant) {
         let resp_id = h.command_id | c::RESPONSE_BIT;
         let seq = h.sequence_number;
@@ -213,6 +261,9 @@ impl Conn {
             wire::put_empty(&mut self.out, resp_id, s::ESME_RINVBNDSTS, seq);
             return;
         };
+        if self.opts.print {
+            Self::print_submit(frame);
+        }
         self.delta.submits += 1;
         self.throttle_acc += self.opts.throttle_share;
         let (status, id) = if self.throttle_acc >= 1.0 - 1e-9 {

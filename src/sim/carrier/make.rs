@@ -78,6 +78,28 @@ pub fn mo(from: u64, to: &str, texts: &[String], n: u64, stop: bool, seq: u32) -
     Pdu::new(seq, Body::DeliverSm(Box::new(sm)))
 }
 
+/// A one-shot MO with a given text: GSM 03.38 (data_coding 0) when it
+/// fits, else UCS-2 (data_coding 8).
+pub fn mo_text(from: &str, to: &str, text: &str, seq: u32) -> Pdu {
+    use crate::text::coding::{encode_as, Alphabet};
+    let (data_coding, bytes) = match crate::text::gsm7::encode(text) {
+        Some(b) => (0, b),
+        None => (8, encode_as(Alphabet::Ucs2, text).unwrap_or_default()),
+    };
+    let sm = Sm {
+        source_addr_ton: 1,
+        source_addr_npi: 1,
+        source_addr: Bytes::copy_from_slice(from.as_bytes()),
+        dest_addr_ton: 1,
+        dest_addr_npi: 1,
+        destination_addr: Bytes::copy_from_slice(to.as_bytes()),
+        data_coding,
+        short_message: Bytes::from(bytes),
+        ..Sm::default()
+    };
+    Pdu::new(seq, Body::DeliverSm(Box::new(sm)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

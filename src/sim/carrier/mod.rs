@@ -5,6 +5,7 @@
 //! [`conn`] for the I/O discipline that keeps it off the critical path.
 
 mod conn;
+pub mod inject;
 mod make;
 
 use std::net::SocketAddr;
@@ -45,6 +46,10 @@ pub struct CarrierOpts {
     pub mo_to: String,
     /// Required (system_id, password); `None` accepts any.
     pub credentials: Option<(String, String)>,
+    /// Control port for one-shot MOs (`optgate sim mo`); `None`: none.
+    pub control: Option<SocketAddr>,
+    /// Print every message submitted (sender, recipient, text) on stdout.
+    pub print: bool,
 }
 
 impl Default for CarrierOpts {
@@ -61,6 +66,8 @@ impl Default for CarrierOpts {
             mo_senders: 1000,
             mo_to: "14155550100".to_owned(),
             credentials: None,
+            control: None,
+            print: false,
         }
     }
 }
@@ -146,6 +153,8 @@ pub struct Carrier {
     drops: watch::Sender<u64>,
     stop: watch::Sender<bool>,
     listener: JoinHandle<()>,
+    injector: Arc<inject::Injector>,
+    control: Result<SocketAddr, String>,
 }
 
 impl Carrier {
@@ -157,10 +166,28 @@ impl Carrier {
         let counters = Arc::new(Counters::default());
         let (drops, drop_rx) = watch::channel(0u64);
         let (stop, stop_rx) = watch::channel(false);
+        let injector = Arc::new(inject::Injector::default());
+        // A control port that cannot be had is not fatal: the simulator
+        // still carries traffic (two of them on one machine, say), only
+        // `sim mo` cannot reach it; see `Carrier::control`.
+        let control = match opts.control {
+            Some(a) => match TcpListener::bind(a)
+                .await
+                .and_then(|l| Ok((l.local_addr()?, l)))
+            {
+                Ok((bound, l)) => {
+                    tokio::spawn(inject::serve_control(l, injector.clone(), stop_rx.clone()));
+                    Ok(bound)
+                }
+                Err(e) => Err(format!("control port {a}: {e}")),
+            },
+            None => Err("no control port".to_owned()),
+        };
         let task = tokio::spawn(accept_loop(
             listener,
             Arc::new(opts),
             counters.clone(),
+            injector.clone(),
             drop_rx,
             stop_rx,
         ));
@@ -170,12 +197,26 @@ impl Carrier {
             drops,
             stop,
             listener: task,
+            injector,
+            control,
         })
     }
 
     /// The address actually listened on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The control port actually listened on, or why there is none.
+    pub fn control(&self) -> Result<SocketAddr, &str> {
+        self.control.as_ref().copied().map_err(String::as_str)
+    }
+
+    /// Delivers one MO `from` a phone `to` a number on a receiving bind
+    /// (waiting up to [`inject::MO_WAIT`] for one) and returns the
+    /// deliver_sm_resp status.
+    pub async fn inject_mo(&self, from: &str, to: &str, text: &str) -> Result<u32, String> {
+        self.injector.mo(from, to, text).await
     }
 
     /// The counters now.
@@ -201,6 +242,7 @@ async fn accept_loop(
     listener: TcpListener,
     opts: Arc<CarrierOpts>,
     counters: Arc<Counters>,
+    injector: Arc<inject::Injector>,
     drops: watch::Receiver<u64>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -214,7 +256,7 @@ async fn accept_loop(
                     let _ = stream.set_nodelay(true);
                     let mut drops = drops.clone();
                     drops.mark_unchanged();
-                    tokio::spawn(conn::serve(stream, opts.clone(), counters.clone(), drops, conn_id));
+                    tokio::spawn(conn::serve(stream, opts.clone(), counters.clone(), injector.clone(), drops, conn_id));
                 }
                 // Out of file descriptors and the like: back off briefly.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,

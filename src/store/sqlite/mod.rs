@@ -3,6 +3,7 @@
 //! command line. The only place (with `blocking.rs`) that names rusqlite.
 
 pub(super) mod consent;
+pub(super) mod counts;
 pub(super) mod ops;
 pub mod schema;
 
@@ -14,7 +15,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::backend::{Backend, BatchTxn};
 use super::consent::{
-    ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
+    ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
 };
 use super::txn::StoreTxn;
 use super::{DeliveryKind, MessageOwner, StoreError, StoreOptions, StoredDelivery};
@@ -347,6 +348,18 @@ impl StoreTxn for SqliteTxn<'_> {
 
     fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError> {
         ops::purge_message_ids(self.c, ttl, limit)
+    }
+
+    fn consent_counts(&mut self) -> Result<Vec<(String, ConsentStatus, u64)>, StoreError> {
+        counts::consent_counts(self.c)
+    }
+
+    fn held_counts(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
+        counts::held_counts(self.c)
+    }
+
+    fn consent_changes_since(&mut self, from_ms: i64) -> Result<Vec<ChangeCount>, StoreError> {
+        counts::consent_changes_since(self.c, from_ms)
     }
 
     fn touch(&mut self) -> Result<(), StoreError> {
