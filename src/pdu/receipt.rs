@@ -22,7 +22,7 @@ pub fn receipt_date(unix_secs: u64) -> [u8; 10] {
 
 /// Gregorian (year, month, day) of a day count since 1970-01-01
 /// (Howard Hinnant's days-to-civil algorithm, written out from its description).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
