@@ -26,6 +26,9 @@ use crate::config::{CampaignStatus, Config, ConfigErrors};
 pub const EXIT_CONFIG: u8 = 64;
 /// Exit code when the daemon fails after a valid config was loaded.
 pub const EXIT_FAILURE: u8 = 1;
+/// Exit code when the daemon can not reach its store (EX_UNAVAILABLE): a
+/// PostgreSQL server down or refusing; a supervisor may retry later.
+pub const EXIT_UNAVAILABLE: u8 = 69;
 pub use common::{CliError, EXIT_DATA, EXIT_IO};
 /// Environment variable naming the config file when `-c` is not given.
 pub const CONFIG_ENV: &str = "OPTGATE_CONFIG";
@@ -144,6 +147,20 @@ pub enum DaemonError {
     Runtime(#[from] std::io::Error),
 }
 
+impl DaemonError {
+    /// The process exit code: 69 when the store is unreachable, else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DaemonError::Start(crate::daemon::StartError::Store { source, .. })
+                if source.is_unavailable() =>
+            {
+                EXIT_UNAVAILABLE
+            }
+            _ => EXIT_FAILURE,
+        }
+    }
+}
+
 /// Runs one parsed command line and returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
@@ -234,7 +251,7 @@ fn run(args: &RunArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "optgate stopped");
-            ExitCode::from(EXIT_FAILURE)
+            ExitCode::from(e.exit_code())
         }
     }
 }

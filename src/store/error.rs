@@ -12,6 +12,18 @@ pub enum StoreError {
     /// The batch holding this request failed to commit: nothing in it is durable.
     #[error("commit failed: {0}")]
     Commit(Arc<rusqlite::Error>),
+    /// A PostgreSQL statement or commit failed.
+    #[error("postgres: {}", pg_reason(.0))]
+    Postgres(Arc<postgres::Error>),
+    /// The PostgreSQL server could not be reached or refused the connection
+    /// (daemon start: exit 69).
+    #[error("cannot connect to PostgreSQL at {target}: {why}")]
+    Connect {
+        /// The connection string with the password blanked out.
+        target: String,
+        /// Why, in one line.
+        why: String,
+    },
     /// `max_stored_deliveries` reached; the carrier should get ESME_RMSGQFUL.
     #[error("stored deliveries full ({limit})")]
     Full {
@@ -68,5 +80,38 @@ pub enum StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Sqlite(Arc::new(e))
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Postgres(Arc::new(e))
+    }
+}
+
+/// A server error's severity, message and detail on one line (the driver's
+/// own Display says only "db error").
+fn pg_reason(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{}: {} ({detail})", db.severity(), db.message()),
+            None => format!("{}: {}", db.severity(), db.message()),
+        },
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+impl StoreError {
+    /// Whether starting failed because the store is unreachable (exit 69,
+    /// EX_UNAVAILABLE) rather than misconfigured or broken.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Connect { .. } => true,
+            StoreError::Postgres(e) => e.is_closed() || e.as_db_error().is_none(),
+            _ => false,
+        }
     }
 }

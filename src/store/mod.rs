@@ -15,6 +15,7 @@ pub mod cache;
 pub mod consent;
 mod error;
 mod ops;
+pub mod postgres;
 pub mod schema;
 mod worker;
 

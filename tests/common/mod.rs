@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
 
 pub mod binary;
+pub mod postgres;
 
 /// Upper bound for any single wait in a test.
 pub const WAIT: Duration = Duration::from_secs(10);

@@ -1,0 +1,156 @@
+//! The PostgreSQL backend (DESIGN.md §7): the same tables and operations as
+//! the SQLite backend, over the blocking `postgres` client.
+//!
+//! The blocking client (a thin facade over tokio-postgres) is used because
+//! the store's unit of work is synchronous and runs on the store's own OS
+//! thread inside one batch transaction; it must never be called from a
+//! tokio worker thread (it drives its own runtime). [`conn::connect`] is
+//! safe anywhere: it connects on a short-lived thread of its own.
+//!
+//! Statements are prepared once per connection and kept in a
+//! [`StmtCache`]; every SQL text is a `&'static str`, so the cache key is
+//! the text itself.
+
+pub mod conn;
+pub mod consent;
+pub mod ops;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use postgres::types::ToSql;
+use postgres::{Client, GenericClient, Row, Statement, Transaction};
+
+use super::StoreError;
+
+/// Statement parameters.
+pub type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+/// Prepared statements of one connection, by SQL text.
+#[derive(Default)]
+pub struct StmtCache(HashMap<&'static str, Statement>);
+
+/// A connection and its prepared statements.
+pub struct PgConn {
+    client: Client,
+    stmts: StmtCache,
+}
+
+impl PgConn {
+    /// Connects (bounded by `timeout` as a whole; see [`conn::connect`]).
+    pub fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+        Ok(Self {
+            client: conn::connect(url, timeout)?,
+            stmts: StmtCache::default(),
+        })
+    }
+
+    /// The bare client (for statements outside a transaction).
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// Runs `f` in one transaction and commits it; an error rolls back.
+    pub fn transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut Pg<'_, Transaction<'_>>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = self.client.transaction()?;
+        let out = f(&mut Pg {
+            c: &mut tx,
+            stmts: &mut self.stmts,
+        })?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Statements run outside a transaction (each commits by itself).
+    pub fn autocommit(&mut self) -> Pg<'_, Client> {
+        Pg {
+            c: &mut self.client,
+            stmts: &mut self.stmts,
+        }
+    }
+
+    /// Whether the connection has been closed (server gone, fatal error).
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+}
+
+/// A client or transaction with the connection's statement cache: what the
+/// SQL functions of this backend run on.
+pub struct Pg<'a, C: GenericClient> {
+    c: &'a mut C,
+    stmts: &'a mut StmtCache,
+}
+
+impl<'a, C: GenericClient> Pg<'a, C> {
+    /// Wraps a client or transaction of the connection `stmts` belongs to.
+    pub fn new(c: &'a mut C, stmts: &'a mut StmtCache) -> Self {
+        Self { c, stmts }
+    }
+
+    /// A savepoint inside this transaction: the closure's statements are
+    /// undone if it fails, and the enclosing transaction stays usable.
+    pub fn savepoint<T>(
+        &mut self,
+        f: impl FnOnce(&mut Pg<'_, Transaction<'_>>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut sp = self.c.transaction()?;
+        let out = f(&mut Pg {
+            c: &mut sp,
+            stmts: self.stmts,
+        })?;
+        sp.commit()?;
+        Ok(out)
+    }
+
+    fn prepared(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.stmts.0.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.c.prepare(sql)?;
+        self.stmts.0.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    /// Runs a statement; returns the rows it changed.
+    pub fn execute(&mut self, sql: &'static str, p: &Params<'_>) -> Result<u64, StoreError> {
+        let s = self.prepared(sql)?;
+        Ok(self.c.execute(&s, p)?)
+    }
+
+    /// Every row of a query.
+    pub fn query(&mut self, sql: &'static str, p: &Params<'_>) -> Result<Vec<Row>, StoreError> {
+        let s = self.prepared(sql)?;
+        Ok(self.c.query(&s, p)?)
+    }
+
+    /// The one row a query returns.
+    pub fn query_one(&mut self, sql: &'static str, p: &Params<'_>) -> Result<Row, StoreError> {
+        let s = self.prepared(sql)?;
+        Ok(self.c.query_one(&s, p)?)
+    }
+
+    /// The row of a query returning at most one.
+    pub fn query_opt(
+        &mut self,
+        sql: &'static str,
+        p: &Params<'_>,
+    ) -> Result<Option<Row>, StoreError> {
+        let s = self.prepared(sql)?;
+        Ok(self.c.query_opt(&s, p)?)
+    }
+
+    /// Runs SQL text of several statements, unprepared (migrations).
+    pub fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.c.batch_execute(sql)?)
+    }
+}
+
+/// A `u32` limit as the BIGINT parameter PostgreSQL's LIMIT takes.
+fn limit(n: u32) -> i64 {
+    i64::from(n)
+}
