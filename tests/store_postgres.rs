@@ -421,3 +421,36 @@ fn password_from_pgpassword_in_a_child_process() {
     assert!(run(Some(common::postgres::PASSWORD)));
     assert!(!run(None), "no password must fail");
 }
+
+#[test]
+fn consent_writes_elsewhere_are_seen() {
+    let pg = Postgres::start();
+    let url = pg.create_db();
+    let mut daemon = open(&url);
+    let mut cli = open(&url);
+    let before = pc::writes_elsewhere(&mut daemon.autocommit()).unwrap();
+    // Our own writes do not count.
+    pc::set_status(
+        &mut daemon.autocommit(),
+        &key("9"),
+        ConsentStatus::Active,
+        "START",
+        "",
+    )
+    .unwrap();
+    pc::set_updated_at(&mut daemon.autocommit(), &key("9"), 5).unwrap();
+    assert_eq!(
+        pc::get(&mut daemon.autocommit(), &key("9"))
+            .unwrap()
+            .updated_at,
+        5
+    );
+    assert_eq!(
+        pc::writes_elsewhere(&mut daemon.autocommit()).unwrap(),
+        before
+    );
+    // Another connection's do, once committed.
+    cli.transaction(|tx| pc::set_status(tx, &key("9"), ConsentStatus::Refused, "cli", ""))
+        .unwrap();
+    assert!(pc::writes_elsewhere(&mut daemon.autocommit()).unwrap() > before);
+}

@@ -80,6 +80,31 @@ pub fn set_status<C: GenericClient>(
     Ok(old)
 }
 
+/// Overwrites the time of the last change of an existing row of `key`
+/// (an import keeps its file's date). No row: nothing happens.
+pub fn set_updated_at<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    key: &Key,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    pg.execute(
+        "UPDATE consent SET updated_at = $4 WHERE campaign = $1 AND sender = $2 AND recipient = $3",
+        &[&key.campaign, &key.sender, &key.recipient, &at_ms],
+    )?;
+    Ok(())
+}
+
+/// Consent writes made by other connections (the command line, another
+/// instance, a hand edit) so far; compared between batches.
+pub fn writes_elsewhere<C: GenericClient>(pg: &mut Pg<'_, C>) -> Result<i64, StoreError> {
+    Ok(pg
+        .query_one(
+            "SELECT COALESCE(SUM(n), 0)::bigint FROM consent_writes WHERE pid <> pg_backend_pid()",
+            &[],
+        )?
+        .get(0))
+}
+
 /// Sets `flag` on `key`, creating a row with status none if needed.
 pub fn mark<C: GenericClient>(pg: &mut Pg<'_, C>, key: &Key, flag: Flag) -> Result<(), StoreError> {
     let sql = match flag {

@@ -98,6 +98,23 @@ pub const MIGRATIONS: &[&str] = &[
         attempts    BIGINT NOT NULL DEFAULT 0,
         pdu         BYTEA NOT NULL
     );
+    -- Consent writes counted per server process (backend pid), so the
+    -- daemon can tell whether anyone else changed consent since its last
+    -- batch and drop its cached rows (PostgreSQL's answer to SQLite's
+    -- PRAGMA data_version). Each writer touches only its own row: no lock
+    -- is shared between writers.
+    CREATE TABLE consent_writes (
+        pid  INTEGER PRIMARY KEY,
+        n    BIGINT NOT NULL
+    );
+    CREATE FUNCTION optgate_count_consent_write() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO consent_writes (pid, n) VALUES (pg_backend_pid(), 1)
+        ON CONFLICT (pid) DO UPDATE SET n = consent_writes.n + 1;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER consent_counted AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON consent
+        FOR EACH STATEMENT EXECUTE FUNCTION optgate_count_consent_write();
     "#,
 ];
 
