@@ -13,8 +13,8 @@ use common::{config, submit, wait_until, Esme, FakeCarrier};
 use optgate::daemon::Daemon;
 use optgate::pdu::command as cmd;
 use optgate::policy::ConsentStatus;
-use optgate::store::consent::{self, Key};
-use optgate::store::Durable;
+use optgate::store::consent::Key;
+use optgate::store::{Durable, StoreTxn};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "s3cret-token";
@@ -81,7 +81,7 @@ impl Rig {
         self.d
             .store()
             .transact(move |env| {
-                consent::set_status(env.conn(), &key, s, "seed", "")?;
+                env.set_status(&key, s, "seed", "")?;
                 Ok(((), Durable::AfterCommit))
             })
             .await
@@ -466,7 +466,7 @@ async fn the_log_page_escapes_and_filters() {
     r.d.store()
         .transact(move |env| {
             let evil = "<script>alert('x')</script> & \"q\"";
-            consent::set_status(env.conn(), &key, ConsentStatus::Pending, evil, "")?;
+            env.set_status(&key, ConsentStatus::Pending, evil, "")?;
             Ok(((), Durable::AfterCommit))
         })
         .await

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use common::{config, FakeCarrier};
 use optgate::daemon::Daemon;
 use optgate::policy::ConsentStatus;
-use optgate::store::consent::{self, Key};
-use optgate::store::Durable;
+use optgate::store::consent::Key;
+use optgate::store::{Durable, StoreTxn};
 
 /// Upper bound for one Chromium run.
 const BROWSER_WAIT: Duration = Duration::from_secs(60);
@@ -105,15 +105,9 @@ async fn seed(d: &Daemon, rows: &[(&str, &str, &str, ConsentStatus, &str)]) {
             for (key, st, src) in &rows {
                 if *st == ConsentStatus::Active {
                     // Show a history: pending first, then active.
-                    consent::set_status(
-                        env.conn(),
-                        key,
-                        ConsentStatus::Pending,
-                        "opt-in request",
-                        "",
-                    )?;
+                    env.set_status(key, ConsentStatus::Pending, "opt-in request", "")?;
                 }
-                consent::set_status(env.conn(), key, *st, src, "")?;
+                env.set_status(key, *st, src, "")?;
             }
             Ok(((), Durable::AfterCommit))
         })

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use optgate::store::consent::{self, Key};
-use optgate::store::Database;
+use optgate::store::consent::{Key, NewHeld};
+use optgate::store::{Database, StoreError};
 
 /// A config with two campaigns: `alerts` (number scope, two numbers) and
 /// `news` (campaign scope, one number); the store in the same tempdir.
@@ -342,11 +342,25 @@ fn held_lists_messages_with_their_parts() {
         sender: "14155550100".into(),
         recipient: r.into(),
     };
-    let db = env.db();
-    let c = db.connection();
-    let first = consent::hold(c, &key("14155555001"), "pbx", None, 60_000, 1, b"p1").unwrap();
-    let single = consent::hold(c, &key("14155555002"), "pbx", None, 60_000, 0, b"s").unwrap();
-    consent::hold(c, &key("14155555001"), "pbx", Some(first), 60_000, 1, b"p2").unwrap();
+    let mut db = env.db();
+    let (first, single) = db
+        .write(|t| -> Result<_, StoreError> {
+            let mut hold = |r: &str, group_id, registered_delivery, pdu: &[u8]| {
+                t.hold(&NewHeld {
+                    key: &key(r),
+                    account: "pbx",
+                    group_id,
+                    ttl_ms: 60_000,
+                    registered_delivery,
+                    pdu,
+                })
+            };
+            let first = hold("14155555001", None, 1, b"p1")?;
+            let single = hold("14155555002", None, 0, b"s")?;
+            hold("14155555001", Some(first), 1, b"p2")?;
+            Ok((first, single))
+        })
+        .unwrap();
     drop(db);
 
     let json = env.ok(&["held", "--format", "json"]);
@@ -384,7 +398,8 @@ fn events_since_filters_by_time() {
     }
     // Pin the event times so the filter is tested without the clock.
     let db = env.db();
-    db.connection()
+    rusqlite::Connection::open(env.dir.path().join("optgate.db"))
+        .unwrap()
         .execute_batch(
             "UPDATE events SET at = 1714564800000 WHERE recipient = '14155556001';
              UPDATE events SET at = 1714651200000 WHERE recipient = '14155556002';",

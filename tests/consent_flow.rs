@@ -229,7 +229,7 @@ async fn stop_refuses_with_one_response_and_blocks_later_submits() {
         .daemon
         .store()
         .transact(move |env| {
-            let rows = optgate::store::consent::list_events(env.conn(), Some(&key), None, 100)?;
+            let rows = optgate::store::StoreTxn::list_events(env, Some(&key), None, 100)?;
             Ok((rows, optgate::store::Durable::Now))
         })
         .await

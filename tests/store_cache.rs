@@ -8,7 +8,7 @@ use std::sync::Arc;
 use optgate::policy::ConsentStatus;
 use optgate::store::cache::ConsentCache;
 use optgate::store::consent::{self, ConsentRow, Key};
-use optgate::store::{Database, Durable, Store, StoreOptions};
+use optgate::store::{Database, Durable, Store, StoreOptions, StoreTxn};
 
 fn key(r: &str) -> Key {
     Key {
@@ -22,7 +22,7 @@ fn key(r: &str) -> Key {
 async fn read_and_fill(store: &Store, k: Key) -> ConsentRow {
     store
         .transact(move |env| {
-            let row = consent::get(env.conn(), &k)?;
+            let row = env.consent(&k)?;
             env.fill_consent(&row);
             Ok((row, Durable::Now))
         })
@@ -35,7 +35,7 @@ async fn set(store: &Store, k: &Key, status: ConsentStatus, source: &'static str
     let k = k.clone();
     store
         .transact(move |env| {
-            consent::set_status(env.conn(), &k, status, source, "")?;
+            env.set_status(&k, status, source, "")?;
             Ok(((), Durable::AfterCommit))
         })
         .await
@@ -69,8 +69,8 @@ async fn store_writes_drop_the_key_before_the_writer_is_answered() {
     let k = b.clone();
     store
         .transact(move |env| {
-            let row = consent::get(env.conn(), &k)?;
-            consent::mark(env.conn(), &k, consent::Flag::CustomForwarded)?;
+            let row = env.consent(&k)?;
+            env.mark(&k, consent::Flag::CustomForwarded)?;
             env.fill_consent(&row);
             Ok(((), Durable::Now))
         })
@@ -145,7 +145,7 @@ async fn the_command_line_empties_a_running_daemons_cache_before_it_returns() {
     let p = path.clone();
     tokio::task::spawn_blocking(move || {
         let mut db = Database::open(&p).unwrap();
-        db.write(|c| consent::set_status(c, &key("1"), ConsentStatus::Refused, "cli", ""))
+        db.write(|t| t.set_status(&key("1"), ConsentStatus::Refused, "cli", ""))
             .unwrap();
     })
     .await

@@ -134,9 +134,10 @@ async fn expired_id_map_rows_are_ignored_and_purged() {
     let path = dir.path().join("optgate.db");
     {
         // An expired row in each of the three generation tables.
-        let db = Database::open(&path).unwrap();
+        let _db = Database::open(&path).unwrap();
         for t in 0..3 {
-            db.connection()
+            rusqlite::Connection::open(&path)
+                .unwrap()
                 .execute(
                     &format!("INSERT INTO id_map_{t} (carrier_id, account, optgate_id, created_at) VALUES ('old', 'pbx', NULL, 0)"),
                     [],
@@ -145,10 +146,11 @@ async fn expired_id_map_rows_are_ignored_and_purged() {
         }
     }
     let count = |path: &std::path::Path| -> i64 {
-        let ro = Database::open_readonly(path).unwrap();
+        let _ro = Database::open_readonly(path).unwrap();
         (0..3)
             .map(|t| {
-                ro.connection()
+                rusqlite::Connection::open(path)
+                    .unwrap()
                     .query_row(&format!("SELECT COUNT(*) FROM id_map_{t}"), [], |r| {
                         r.get::<_, i64>(0)
                     })
@@ -225,7 +227,8 @@ async fn migrations_are_idempotent_and_newer_schemas_refused() {
     }
     let db = Database::open(&path).unwrap();
     assert_eq!(db.schema_version().unwrap(), schema::latest_version());
-    db.connection()
+    rusqlite::Connection::open(&path)
+        .unwrap()
         .pragma_update(None, "user_version", schema::latest_version() + 1)
         .unwrap();
     drop(db);
@@ -300,8 +303,8 @@ async fn a_version_2_database_keeps_its_id_map_through_the_upgrade() {
     store.close().await.unwrap();
     let db = Database::open_readonly(&path).unwrap();
     assert_eq!(db.schema_version().unwrap(), schema::latest_version());
-    let old: i64 = db
-        .connection()
+    let old: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
         .query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE name = 'id_map'",
             [],

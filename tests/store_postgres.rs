@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::postgres::Postgres;
 use optgate::policy::ConsentStatus;
-use optgate::store::consent::{ConsentFilter, Event, Flag, Key};
+use optgate::store::consent::{ConsentFilter, Event, Flag, Key, NewHeld};
 use optgate::store::postgres::{consent as pc, ops, schema, PgConn};
 use optgate::store::{DeliveryKind, StoreError};
 
@@ -185,18 +185,35 @@ fn consent_events_and_flags() {
     assert_eq!(nones.len(), 1);
 }
 
+fn held<'a>(
+    key: &'a Key,
+    group_id: Option<i64>,
+    ttl_ms: i64,
+    rd: u8,
+    pdu: &'a [u8],
+) -> NewHeld<'a> {
+    NewHeld {
+        key,
+        account: "pbx",
+        group_id,
+        ttl_ms,
+        registered_delivery: rd,
+        pdu,
+    }
+}
+
 #[test]
 fn held_messages() {
     let pg = Postgres::start();
     let mut c = open(&pg.create_db());
     let k = key("14155550130");
     let mut a = c.autocommit();
-    let g1 = pc::hold(&mut a, &k, "pbx", None, 60_000, 1, b"p1").unwrap();
-    let g1b = pc::hold(&mut a, &k, "pbx", Some(g1), 60_000, 1, b"p2").unwrap();
+    let g1 = pc::hold(&mut a, &held(&k, None, 60_000, 1, b"p1")).unwrap();
+    let g1b = pc::hold(&mut a, &held(&k, Some(g1), 60_000, 1, b"p2")).unwrap();
     assert_eq!(g1, g1b);
-    let g2 = pc::hold(&mut a, &k, "pbx", None, -1, 0, b"single").unwrap();
+    let g2 = pc::hold(&mut a, &held(&k, None, -1, 0, b"single")).unwrap();
     assert!(g2 > g1);
-    let other = pc::hold(&mut a, &key("14155550131"), "pbx", None, 60_000, 0, b"o").unwrap();
+    let other = pc::hold(&mut a, &held(&key("14155550131"), None, 60_000, 0, b"o")).unwrap();
     assert_eq!(pc::held_count(&mut a, &k).unwrap(), 2);
     assert_eq!(pc::count_held(&mut a).unwrap(), 3);
     let group = pc::held_group(&mut a, g1).unwrap();
@@ -327,7 +344,7 @@ fn savepoint_failure_keeps_the_batch() {
             pc::set_status(sp, &key("2"), ConsentStatus::Active, "START", "")?;
             sp.batch("SELECT * FROM no_such_table")
         });
-        assert!(matches!(bad, Err(StoreError::Postgres(_))), "{bad:?}");
+        assert!(matches!(bad, Err(StoreError::Database(_))), "{bad:?}");
         pc::set_status(tx, &key("3"), ConsentStatus::Refused, "STOP", "")?;
         Ok(())
     })

@@ -25,8 +25,8 @@ use crate::cli::output::rfc3339_millis;
 use crate::cli::views::group;
 use crate::consent::manual::{self, ManualCampaign};
 use crate::policy::ConsentStatus;
-use crate::store::consent::{self, ConsentRow};
-use crate::store::Durable;
+use crate::store::consent::ConsentRow;
+use crate::store::{Durable, StoreTxn};
 
 /// Events per answer when no `limit` is given.
 const DEFAULT_EVENTS: u32 = 100;
@@ -207,7 +207,7 @@ async fn put_consent(
     let old = st
         .store
         .transact(move |env| {
-            let old = consent::set_status(env.conn(), &k, new, &s, "")?;
+            let old = env.set_status(&k, new, &s, "")?;
             Ok((old, Durable::AfterCommit))
         })
         .await

@@ -12,8 +12,8 @@ use crate::cli::output::parse_time;
 use crate::consent::manual::{self, ManualError};
 use crate::consent::EngineConfig;
 use crate::policy::ConsentStatus;
-use crate::store::consent::{self, ConsentFilter, ConsentRow, EventRow, HeldRow, Key};
-use crate::store::{Durable, Store, StoreError};
+use crate::store::consent::{ConsentFilter, ConsentRow, EventRow, HeldRow, Key};
+use crate::store::{Durable, Store, StoreError, StoreTxn};
 
 /// Rows per page when no `limit` is given.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -191,12 +191,7 @@ pub async fn consent_page(
 ) -> Result<Page, ApiError> {
     let mut rows = store
         .transact(move |env| {
-            let rows = consent::list_consent(
-                env.conn(),
-                &filter,
-                after.as_ref(),
-                limit.saturating_add(1),
-            )?;
+            let rows = env.list_consent(&filter, after.as_ref(), limit.saturating_add(1))?;
             Ok((rows, Durable::Now))
         })
         .await
@@ -219,7 +214,7 @@ pub async fn events(
 ) -> Result<Vec<EventRow>, ApiError> {
     store
         .transact(move |env| {
-            let rows = consent::list_events(env.conn(), recipient.as_deref(), since_ms, limit)?;
+            let rows = env.list_events(recipient.as_deref(), since_ms, limit)?;
             Ok((rows, Durable::Now))
         })
         .await
@@ -230,7 +225,7 @@ pub async fn events(
 pub async fn held(store: &Store, recipient: Option<String>) -> Result<Vec<HeldRow>, ApiError> {
     store
         .transact(move |env| {
-            let rows = consent::list_held(env.conn(), recipient.as_deref(), MAX_HELD_PDUS)?;
+            let rows = env.list_held(recipient.as_deref(), MAX_HELD_PDUS)?;
             Ok((rows, Durable::Now))
         })
         .await

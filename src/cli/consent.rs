@@ -11,7 +11,7 @@ use super::output::{Cell, Format, Output};
 use super::ConfigArg;
 use crate::consent::manual;
 use crate::policy::ConsentStatus;
-use crate::store::consent::{self, ConsentFilter, ConsentRow, Key};
+use crate::store::consent::{ConsentFilter, ConsentRow, Key};
 
 /// Rows fetched per query while listing; keeps memory flat for big logs.
 const PAGE: u32 = 500;
@@ -131,7 +131,9 @@ fn for_each_row(
     let mut n = 0u64;
     while left > 0 {
         let page = PAGE.min(left);
-        let rows = consent::list_consent(ctx.db.connection(), filter, after.as_ref(), page)?;
+        let rows = ctx
+            .db
+            .read(|t| t.list_consent(filter, after.as_ref(), page))?;
         for r in &rows {
             f(r)?;
         }
@@ -185,9 +187,7 @@ pub fn set(ctx: &mut Ctx, a: &SetArgs) -> Result<(), CliError> {
     let source =
         manual::source("cli", a.reason.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
     let new = ConsentStatus::from(a.status);
-    let old = ctx
-        .db
-        .write(|c| consent::set_status(c, &key, new, &source, ""))?;
+    let old = ctx.db.write(|t| t.set_status(&key, new, &source, ""))?;
     let who = if key.sender.is_empty() {
         format!("{} {}", key.campaign, key.recipient)
     } else {

@@ -12,7 +12,6 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use clap::Args;
-use rusqlite::{params, Connection};
 
 use super::common::{CliError, Ctx};
 use super::consent::FILE_COLUMNS;
@@ -21,8 +20,8 @@ use super::output::parse_time;
 use super::ConfigArg;
 use crate::config::{CampaignConfig, ConsentScope};
 use crate::policy::ConsentStatus;
-use crate::store::consent::{self, Key};
-use crate::store::StoreError;
+use crate::store::consent::Key;
+use crate::store::{StoreError, StoreTxn};
 
 /// Invalid rows listed before the rest are only counted.
 const MAX_LISTED: usize = 20;
@@ -201,11 +200,11 @@ fn check_row(
 
 /// Applies every change in file order (a later row for the same key wins);
 /// returns (changed, unchanged) key counts.
-fn apply(c: &Connection, changes: &[Change]) -> Result<(u64, u64), StoreError> {
+fn apply(t: &mut dyn StoreTxn, changes: &[Change]) -> Result<(u64, u64), StoreError> {
     let (mut changed, mut unchanged) = (0, 0);
     for ch in changes {
         for key in &ch.keys {
-            let old = consent::set_status(c, key, ch.status, &ch.source, "")?;
+            let old = t.set_status(key, ch.status, &ch.source, "")?;
             if old == ch.status {
                 unchanged += 1;
                 continue;
@@ -214,11 +213,7 @@ fn apply(c: &Connection, changes: &[Change]) -> Result<(u64, u64), StoreError> {
             if let Some(at) = ch.updated_at {
                 // Keep the date the file gives (e.g. when the carrier
                 // recorded the opt-out); the event keeps the import time.
-                c.prepare_cached(
-                    "UPDATE consent SET updated_at = ?4
-                     WHERE campaign = ?1 AND sender = ?2 AND recipient = ?3",
-                )?
-                .execute(params![key.campaign, key.sender, key.recipient, at])?;
+                t.set_updated_at(key, at)?;
             }
         }
     }

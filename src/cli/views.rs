@@ -7,7 +7,7 @@ use clap::Args;
 use super::common::{stdout, CliError, Ctx};
 use super::output::{parse_time, Cell, Format, Output};
 use super::ConfigArg;
-use crate::store::consent::{self, HeldRow};
+use crate::store::consent::HeldRow;
 
 /// The columns of `optgate events`.
 pub const EVENT_COLUMNS: &[&str] = &[
@@ -66,12 +66,9 @@ pub fn events(ctx: &mut Ctx, a: &EventsArgs) -> Result<(), CliError> {
         })?),
     };
     let recipient = a.recipient.as_deref().map(|n| ctx.number(n));
-    let rows = consent::list_events(
-        ctx.db.connection(),
-        recipient.as_deref(),
-        since,
-        a.limit.unwrap_or(u32::MAX),
-    )?;
+    let rows = ctx
+        .db
+        .read(|t| t.list_events(recipient.as_deref(), since, a.limit.unwrap_or(u32::MAX)))?;
     let mut out = Output::new(a.format, EVENT_COLUMNS, stdout())?;
     for r in &rows {
         let e = &r.event;
@@ -113,7 +110,9 @@ pub struct HeldArgs {
 /// `id` is the optgate message id the platform was given.
 pub fn held(ctx: &mut Ctx, a: &HeldArgs) -> Result<(), CliError> {
     let recipient = a.recipient.as_deref().map(|n| ctx.number(n));
-    let pdus = consent::list_held(ctx.db.connection(), recipient.as_deref(), u32::MAX)?;
+    let pdus = ctx
+        .db
+        .read(|t| t.list_held(recipient.as_deref(), u32::MAX))?;
     let mut out = Output::new(a.format, HELD_COLUMNS, stdout())?;
     let limit = a.limit.map_or(usize::MAX, |l| l as usize);
     for (first, parts) in group(&pdus).into_iter().take(limit) {

@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use super::{msgs, mt::event_row, Engine};
 use crate::pdu::{command as cmd, status, Body, Pdu, QuerySmResp, QueryState};
-use crate::store::consent as db;
 use crate::store::Durable;
+use crate::store::StoreTxn;
 
 /// What a request about a held message did.
 enum Held {
@@ -37,16 +37,15 @@ impl Engine {
         let outcome = self
             .store()
             .transact(move |env| {
-                let c = env.conn();
-                let rows = db::held_group(c, group)?;
+                let rows = env.held_group(group)?;
                 let Some(first) = rows.first().filter(|r| r.account == acct).cloned() else {
                     return Ok((Held::Missing, Durable::Now));
                 };
                 match body {
                     Body::CancelSm(_) => {
-                        db::delete_held_group(c, group)?;
+                        env.delete_held_group(group)?;
                         event_row(
-                            c,
+                            env,
                             &first.key,
                             "cancelled",
                             "cancel_sm",
@@ -62,9 +61,9 @@ impl Engine {
                             sm.short_message = r.short_message.clone();
                             sm.registered_delivery = r.registered_delivery;
                         }
-                        db::replace_held(c, first.id, &held.to_bytes(), r.registered_delivery)?;
+                        env.replace_held(first.id, &held.to_bytes(), r.registered_delivery)?;
                         event_row(
-                            c,
+                            env,
                             &first.key,
                             "replaced",
                             "replace_sm",

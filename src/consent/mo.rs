@@ -12,8 +12,8 @@ use crate::deliver::{DispatchMsg, Dispatcher};
 use crate::pdu::{status, Pdu};
 use crate::policy::{self, Class, Lookup, MoDecision, ResponseKind};
 use crate::route::AckTo;
-use crate::store::consent::{self as db, Flag, Key};
-use crate::store::{DeliveryKind, Durable, StoreError, TxnEnv};
+use crate::store::consent::{Flag, Key};
+use crate::store::{DeliveryKind, Durable, StoreError, StoreTxn, TxnEnv};
 use crate::text::coding;
 use crate::text::reassembly::{Push, Reassembler};
 
@@ -170,19 +170,18 @@ impl Work {
         };
         let campaign = self.cfg.campaigns.get(&self.campaign_id);
         if let (Some(campaign), Some(class)) = (campaign, &self.class) {
-            let c = env.conn();
-            let row = db::get(c, &self.key)?;
+            let row = env.consent(&self.key)?;
             let d = policy::decide_mo(row.status, class, campaign, self.cfg.phrase);
             let (label, word) = describe(class);
             done.class = label;
             if let Some(s) = d.new_status {
-                db::set_status(c, &self.key, s, word, "")?;
+                env.set_status(&self.key, s, word, "")?;
             }
             if let Some(ev) = d.event {
-                super::mt::event_row(c, &self.key, ev.as_str(), word, "")?;
+                super::mt::event_row(env, &self.key, ev.as_str(), word, "")?;
             }
             for r in &d.responses {
-                self.respond(c, campaign, *r)?;
+                self.respond(env, campaign, *r)?;
             }
             done.decision = d;
         }
@@ -200,7 +199,7 @@ impl Work {
     /// Queues a response from the business number back to the recipient.
     fn respond(
         &self,
-        c: &rusqlite::Connection,
+        t: &mut dyn StoreTxn,
         campaign: &policy::Campaign,
         kind: ResponseKind,
     ) -> Result<(), StoreError> {
@@ -218,8 +217,7 @@ impl Work {
             super::mt::reference(&self.key),
         );
         for p in parts {
-            db::outbox_push(
-                c,
+            t.outbox_push(
                 kind.as_str(),
                 &self.key,
                 super::INTERNAL_ACCOUNT,
@@ -228,7 +226,7 @@ impl Work {
             )?;
         }
         if kind == ResponseKind::OptInRequest {
-            db::mark(c, &self.key, Flag::OptInRequestSent)?;
+            t.mark(&self.key, Flag::OptInRequestSent)?;
         }
         Ok(())
     }

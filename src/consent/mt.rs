@@ -9,8 +9,8 @@ use bytes::Bytes;
 use super::{msgs, store_key, Engine, EngineConfig};
 use crate::pdu::{status, Body, MessageIdResp, Pdu};
 use crate::policy::{self, ConsentStatus, Decision, Lookup, MtFacts, ResponseKind};
-use crate::store::consent::{self as db, Flag, Key};
-use crate::store::{Durable, StoreError, TxnEnv};
+use crate::store::consent::{now_ms, Event, Flag, Key, NewHeld};
+use crate::store::{Durable, StoreError, StoreTxn, TxnEnv};
 
 /// What the session does with an MT.
 #[derive(Debug)]
@@ -243,8 +243,7 @@ impl Engine {
             policy::decide(row.status, campaign, &facts, &cfg.codes),
             Decision::Forward {
                 event: None,
-                footer: None,
-                set_status: None
+                footer: None
             }
         );
         if !pure {
@@ -295,7 +294,6 @@ impl Work {
         let gkey = self
             .group
             .map(|(r, t)| (self.account.clone(), key.clone(), r, t));
-        let c = env.conn();
         if let Some(gk) = &gkey {
             let prev = self.groups.lock().ok().and_then(|mut g| g.get(gk));
             match prev {
@@ -306,19 +304,19 @@ impl Work {
                     return Ok(((Outcome::Reject(code), None), Durable::Now))
                 }
                 Some(GroupDecision::Hold(gid)) => {
-                    self.hold(c, &key, campaign, Some(gid))?;
+                    self.hold(env, &key, campaign, Some(gid))?;
                     return Ok(((Outcome::Held(gid), None), Durable::AfterCommit));
                 }
                 None => {}
             }
         }
-        let row = db::get(c, &key)?;
+        let row = env.consent(&key)?;
         let mut moved_to = None;
         let facts = MtFacts {
             text: self.text.clone(),
             // Only none and pending can lead to a hold; skip the count otherwise.
             held_for_recipient: match row.status {
-                ConsentStatus::None | ConsentStatus::Pending => db::held_count(c, &key)?,
+                ConsentStatus::None | ConsentStatus::Pending => env.held_count(&key)?,
                 _ => 0,
             },
             opt_in_request_ever_sent: row.opt_in_request_sent,
@@ -326,23 +324,15 @@ impl Work {
         };
         let (outcome, durable, remember) =
             match policy::decide(row.status, campaign, &facts, &self.cfg.codes) {
-                Decision::Forward {
-                    event,
-                    footer,
-                    set_status,
-                } => {
-                    if let Some(s) = set_status {
-                        db::set_status(c, &key, s, "first_contact", "")?;
-                        moved_to = Some(s);
-                    }
+                Decision::Forward { event, footer } => {
                     if let Some(ev) = event {
-                        event_row(c, &key, ev.as_str(), "outbound_unknown=allow", "")?;
+                        event_row(env, &key, ev.as_str(), "outbound_unknown=allow", "")?;
                     }
                     if !row.custom_forwarded {
-                        db::mark(c, &key, Flag::CustomForwarded)?;
+                        env.mark(&key, Flag::CustomForwarded)?;
                     }
                     let modified = match footer {
-                        Some(text) => self.footer(c, &key, &text)?,
+                        Some(text) => self.footer(env, &key, &text)?,
                         None => None,
                     };
                     (
@@ -352,9 +342,9 @@ impl Work {
                     )
                 }
                 Decision::ForwardAsOptInRequest => {
-                    db::set_status(c, &key, ConsentStatus::Pending, "opt_in_request", "")?;
+                    env.set_status(&key, ConsentStatus::Pending, "opt_in_request", "")?;
                     moved_to = Some(ConsentStatus::Pending);
-                    db::mark(c, &key, Flag::OptInRequestSent)?;
+                    env.mark(&key, Flag::OptInRequestSent)?;
                     (
                         Outcome::Forward(None),
                         Durable::AfterCommit,
@@ -367,14 +357,14 @@ impl Work {
                 } => {
                     if send_opt_in_request {
                         let text = policy::render(ResponseKind::OptInRequest, campaign);
-                        self.queue_own(c, &key, "opt_in_request", &text)?;
-                        db::mark(c, &key, Flag::OptInRequestSent)?;
+                        self.queue_own(env, &key, "opt_in_request", &text)?;
+                        env.mark(&key, Flag::OptInRequestSent)?;
                     }
                     if let Some(s) = set_status {
-                        db::set_status(c, &key, s, "opt_in_request", "")?;
+                        env.set_status(&key, s, "opt_in_request", "")?;
                         moved_to = Some(s);
                     }
-                    let gid = self.hold(c, &key, campaign, None)?;
+                    let gid = self.hold(env, &key, campaign, None)?;
                     (
                         Outcome::Held(gid),
                         Durable::AfterCommit,
@@ -382,7 +372,7 @@ impl Work {
                     )
                 }
                 Decision::Reject { status, reason } => {
-                    event_row(c, &key, "blocked", reason.as_str(), "")?;
+                    event_row(env, &key, "blocked", reason.as_str(), "")?;
                     (
                         Outcome::Reject(status),
                         Durable::Now,
@@ -403,16 +393,23 @@ impl Work {
 
     fn hold(
         &self,
-        c: &rusqlite::Connection,
+        t: &mut dyn StoreTxn,
         key: &Key,
         campaign: &policy::Campaign,
         group: Option<i64>,
     ) -> Result<i64, StoreError> {
         let ttl = i64::try_from(campaign.hold_ttl.as_millis()).unwrap_or(i64::MAX);
         let rd = msgs::facts(&self.pdu).map_or(0, |f| f.registered_delivery);
-        let gid = db::hold(c, key, &self.account, group, ttl, rd, &self.pdu.to_bytes())?;
+        let gid = t.hold(&NewHeld {
+            key,
+            account: &self.account,
+            group_id: group,
+            ttl_ms: ttl,
+            registered_delivery: rd,
+            pdu: &self.pdu.to_bytes(),
+        })?;
         if group.is_none() {
-            event_row(c, key, "held", "awaiting opt-in", &msgs::optgate_id(gid))?;
+            event_row(t, key, "held", "awaiting opt-in", &msgs::optgate_id(gid))?;
         }
         Ok(gid)
     }
@@ -421,7 +418,7 @@ impl Work {
     /// its own message right after.
     fn footer(
         &self,
-        c: &rusqlite::Connection,
+        t: &mut dyn StoreTxn,
         key: &Key,
         text: &str,
     ) -> Result<Option<Pdu>, StoreError> {
@@ -430,14 +427,14 @@ impl Work {
                 return Ok(Some(p));
             }
         }
-        self.queue_own(c, key, "footer", text)?;
+        self.queue_own(t, key, "footer", text)?;
         Ok(None)
     }
 
     /// Queues one of optgate's own messages from this MT's sender to its recipient.
     fn queue_own(
         &self,
-        c: &rusqlite::Connection,
+        t: &mut dyn StoreTxn,
         key: &Key,
         kind: &str,
         text: &str,
@@ -452,7 +449,7 @@ impl Work {
             reference(key),
         );
         for p in parts {
-            db::outbox_push(c, kind, key, super::INTERNAL_ACCOUNT, None, &p.to_bytes())?;
+            t.outbox_push(kind, key, super::INTERNAL_ACCOUNT, None, &p.to_bytes())?;
         }
         Ok(())
     }
@@ -464,26 +461,23 @@ pub(super) fn reference(key: &Key) -> u16 {
         .recipient
         .bytes()
         .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
-    (h ^ (crate::store::consent::now_ms() as u32)) as u16
+    (h ^ (now_ms() as u32)) as u16
 }
 
 /// Records an event without a status change.
 pub(super) fn event_row(
-    c: &rusqlite::Connection,
+    t: &mut dyn StoreTxn,
     key: &Key,
     kind: &str,
     source: &str,
     ids: &str,
 ) -> Result<(), StoreError> {
-    db::insert_event(
-        c,
-        &db::Event {
-            key: key.clone(),
-            kind: kind.into(),
-            old_status: None,
-            new_status: None,
-            source: source.into(),
-            message_ids: ids.into(),
-        },
-    )
+    t.insert_event(&Event {
+        key: key.clone(),
+        kind: kind.into(),
+        old_status: None,
+        new_status: None,
+        source: source.into(),
+        message_ids: ids.into(),
+    })
 }

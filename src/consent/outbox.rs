@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, watch};
 use super::{mt::event_row, Engine};
 use crate::pdu::{status, Pdu};
 use crate::route::{Outgoing, ReplyTo, ToPlatform, UpRequest};
-use crate::store::consent::{self as db, OutboxRow};
-use crate::store::{Durable, StoreError};
+use crate::store::consent::OutboxRow;
+use crate::store::{Durable, StoreError, StoreTxn};
 use crate::upstream::Pool;
 
 /// How long an undeliverable message of optgate's own is retried.
@@ -52,7 +52,7 @@ impl Engine {
         loop {
             let rows = match self
                 .store()
-                .transact(|env| Ok((db::outbox_pending(env.conn(), 0, 50)?, Durable::Now)))
+                .transact(|env| Ok((env.outbox_pending(0, 50)?, Durable::Now)))
                 .await
             {
                 Ok(r) => r,
@@ -98,7 +98,7 @@ impl Engine {
         rx: &mut mpsc::Receiver<ToPlatform>,
         timeout: Duration,
     ) -> Sent {
-        let age = db::now_ms().saturating_sub(row.created_at);
+        let age = crate::store::consent::now_ms().saturating_sub(row.created_at);
         if age > i64::try_from(MAX_AGE.as_millis()).unwrap_or(i64::MAX) {
             return Sent::Refused(status::ESME_RSYSERR);
         }
@@ -137,17 +137,16 @@ impl Engine {
         };
         self.store()
             .transact(move |env| {
-                let c = env.conn();
-                db::outbox_done(c, row.id)?;
+                env.outbox_done(row.id)?;
                 let ids = row.optgate_id.as_deref().unwrap_or("");
                 match refused {
                     Some(code) => {
                         let why =
                             format!("carrier refused {kind}: {}", crate::pdu::status_name(code));
-                        event_row(c, &row.key, "failed", &why, ids)?;
+                        event_row(env, &row.key, "failed", &why, ids)?;
                     }
                     // The audit trail shows every message optgate itself sent.
-                    None => event_row(c, &row.key, "sent", &kind, ids)?,
+                    None => event_row(env, &row.key, "sent", &kind, ids)?,
                 }
                 Ok(((), Durable::Now))
             })

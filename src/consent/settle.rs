@@ -14,8 +14,8 @@ use super::{msgs, mt::event_row, Engine};
 use crate::deliver::{DispatchMsg, Dispatcher};
 use crate::pdu::Pdu;
 use crate::policy::ConsentStatus;
-use crate::store::consent::{self as db, HeldRow, Key};
-use crate::store::{DeliveryKind, Durable, StoreError, TxnEnv};
+use crate::store::consent::{now_ms, HeldRow, Key};
+use crate::store::{DeliveryKind, Durable, StoreError, StoreTxn, TxnEnv};
 
 /// Synthetic receipts stored for platforms, to hand to their dispatchers.
 type Stored = Vec<(String, u64, Pdu)>;
@@ -82,10 +82,10 @@ impl Engine {
 /// One page of work, inside one transaction.
 fn settle(env: &mut TxnEnv<'_>) -> Result<Pass, StoreError> {
     let mut pass = Pass::default();
-    for (key, status) in db::settled_held_keys(env.conn(), 100)? {
-        let rows = db::take_held(env.conn(), &key)?;
+    for (key, status) in env.settled_held_keys(100)? {
+        let rows = env.take_held(&key)?;
         match status {
-            ConsentStatus::Active => release(env.conn(), &key, rows, &mut pass)?,
+            ConsentStatus::Active => release(env, &key, rows, &mut pass)?,
             _ => drop_all(
                 env,
                 &key,
@@ -97,7 +97,7 @@ fn settle(env: &mut TxnEnv<'_>) -> Result<Pass, StoreError> {
             )?,
         }
     }
-    let expired = db::take_expired(env.conn(), db::now_ms(), 200)?;
+    let expired = env.take_expired(now_ms(), 200)?;
     let mut by_key: BTreeMap<(String, String, String), Vec<HeldRow>> = BTreeMap::new();
     for r in expired {
         by_key
@@ -131,7 +131,7 @@ fn settle(env: &mut TxnEnv<'_>) -> Result<Pass, StoreError> {
 /// Queues every held PDU of `key` for the carrier, in the order held,
 /// remembering the optgate id each was given.
 fn release(
-    c: &rusqlite::Connection,
+    t: &mut dyn StoreTxn,
     key: &Key,
     rows: Vec<HeldRow>,
     pass: &mut Pass,
@@ -139,13 +139,13 @@ fn release(
     let mut groups: Vec<i64> = Vec::new();
     for r in rows {
         let oid = msgs::optgate_id(r.group_id);
-        db::outbox_push(c, "released", key, &r.account, Some(&oid), &r.pdu)?;
+        t.outbox_push("released", key, &r.account, Some(&oid), &r.pdu)?;
         if !groups.contains(&r.group_id) {
             groups.push(r.group_id);
         }
     }
     for g in &groups {
-        event_row(c, key, "released", "opted in", &msgs::optgate_id(*g))?;
+        event_row(t, key, "released", "opted in", &msgs::optgate_id(*g))?;
     }
     pass.released += groups.len() as u64;
     Ok(())
@@ -162,7 +162,7 @@ fn drop_all(
     stat: (&str, u8),
     pass: &mut Pass,
 ) -> Result<(), StoreError> {
-    let now = msgs::receipt_time(db::now_ms());
+    let now = msgs::receipt_time(now_ms());
     let mut seen: Vec<i64> = Vec::new();
     for r in rows {
         if seen.contains(&r.group_id) {
@@ -170,7 +170,7 @@ fn drop_all(
         }
         seen.push(r.group_id);
         let oid = msgs::optgate_id(r.group_id);
-        event_row(env.conn(), key, kind, reason, &oid)?;
+        event_row(env, key, kind, reason, &oid)?;
         if r.registered_delivery & 0x03 == 0 {
             continue;
         }

@@ -82,8 +82,6 @@ pub enum Decision {
         /// Rendered footer to append (or, where it does not fit or the
         /// message is binary, to send right after as its own message).
         footer: Option<String>,
-        /// New status for the scope key, if it changes.
-        set_status: Option<ConsentStatus>,
     },
     /// The platform sent the campaign's opt-in request itself: forward it
     /// and set the scope key to pending (unless it already is).
@@ -166,11 +164,9 @@ fn forward(event: Option<EventKind>, campaign: &Campaign, facts: &MtFacts) -> De
     } else {
         None
     };
-    Decision::Forward {
-        event,
-        footer,
-        set_status: None,
-    }
+    // A forward never changes the status: first contact under
+    // `outbound_unknown = "allow"` stays none (DESIGN.md §2), only recorded.
+    Decision::Forward { event, footer }
 }
 
 /// The platform already wrote the footer into its text: do not add it twice.

@@ -51,7 +51,6 @@ fn expected(cell: Cell) -> Decision {
         Cell::ForwardUnverified => Decision::Forward {
             event: Some(EventKind::UnverifiedFirstContact),
             footer: None,
-            set_status: None,
         },
         Cell::RequestAndHold => Decision::Hold {
             send_opt_in_request: true,
@@ -64,7 +63,6 @@ fn expected(cell: Cell) -> Decision {
         Cell::Forward => Decision::Forward {
             event: None,
             footer: None,
-            set_status: None,
         },
         Cell::RejectPrevented => Decision::Reject {
             status: CODES.prevented,
@@ -161,10 +159,7 @@ fn platform_opt_in_request_is_forwarded_and_sets_pending() {
         // Active: an ordinary message, the status must not drop to pending.
         assert!(matches!(
             decide(Active, &c, &facts, &CODES),
-            Decision::Forward {
-                set_status: None,
-                ..
-            }
+            Decision::Forward { .. }
         ));
         assert_eq!(
             decide(Refused, &c, &facts, &CODES),
@@ -188,11 +183,7 @@ fn platform_opt_in_request_is_forwarded_and_sets_pending() {
 #[test]
 fn footer_on_first_custom_message_only() {
     let footer = Some("Reply STOP to opt out.".to_owned());
-    let fwd = |event, footer| Decision::Forward {
-        event,
-        footer,
-        set_status: None,
-    };
+    let fwd = |event, footer| Decision::Forward { event, footer };
     let unverified = Some(EventKind::UnverifiedFirstContact);
     let c = campaign(Allow);
     let first = custom("Your table is ready");

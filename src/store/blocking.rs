@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-use super::{ops, schema, MessageOwner, StoreError, StoredDelivery};
+use super::sqlite::{ops, schema, SqliteTxn};
+use super::{MessageOwner, StoreError, StoreTxn, StoredDelivery};
 
 /// How long a CLI statement waits for the daemon's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,9 +50,10 @@ impl Database {
         })
     }
 
-    /// The underlying connection, for queries added by later modules.
-    pub fn connection(&self) -> &Connection {
-        &self.conn
+    /// Runs `work` on the committed state (no transaction of its own: each
+    /// statement sees the latest commit; a read-only database only reads).
+    pub fn read<T, E>(&self, work: impl FnOnce(&mut dyn StoreTxn) -> Result<T, E>) -> Result<T, E> {
+        work(&mut SqliteTxn::new(&self.conn))
     }
 
     /// Runs `work` in one IMMEDIATE transaction and commits if it returns
@@ -64,7 +66,10 @@ impl Database {
     /// After the commit, a daemon running on this database is told to drop
     /// its cached consent rows, and this waits for its answer: when `write`
     /// returns, the daemon's very next decision reads the new state.
-    pub fn write<T, E>(&mut self, work: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    pub fn write<T, E>(
+        &mut self,
+        work: impl FnOnce(&mut dyn StoreTxn) -> Result<T, E>,
+    ) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -72,7 +77,7 @@ impl Database {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
-        let value = work(&tx)?;
+        let value = work(&mut SqliteTxn::new(&tx))?;
         tx.commit().map_err(StoreError::from)?;
         if let super::cache::Notified::Failed(why) = super::cache::notify_daemon(&self.path) {
             tracing::warn!(%why, "the running daemon did not confirm; it sees the change within {:?}", super::cache::ENTRY_TTL);

@@ -3,24 +3,28 @@
 //! SQLite thread.
 //!
 //! Correctness rests on who may write the consent table:
-//! - the daemon's store thread: every write through
-//!   [`super::consent::set_status`] / [`super::consent::mark`] removes the
-//!   key as soon as the request that wrote it has run (before it is
-//!   answered, so before a STOP is acknowledged); a failed commit or
-//!   rolled-back request empties the cache;
+//! - the daemon's store thread: every consent write through a
+//!   [`super::TxnEnv`] (`set_status`, `mark`, `set_updated_at`) removes the
+//!   key as soon as the work that wrote it has run (before it is answered,
+//!   so before a STOP is acknowledged), even if it was rolled back; a
+//!   failed commit empties the cache;
 //! - the command line ([`super::Database::write`]): after its commit it tells
 //!   the running daemon over the control socket next to the database
 //!   ([`control_path`]) and waits for the answer, which comes after the
 //!   cache was emptied; so the change holds for the very next message;
-//! - anything else (a hand edit with `sqlite3`): the store thread sees
-//!   `PRAGMA data_version` move at its next batch and empties the cache;
+//! - anything else (a hand edit with `sqlite3`): the backend reports it at
+//!   the store thread's next batch ([`super::BatchTxn::changed_elsewhere`],
+//!   `PRAGMA data_version` on SQLite) and the cache is emptied;
 //!   and entries expire after [`ENTRY_TTL`] in any case.
 //!
 //! Only rows read on the store thread inside a batch transaction are put in
-//! (never state a request of the same job wrote), so an entry is never newer
-//! than the database and never older than the last invalidation.
+//! (never state the same work wrote: [`super::TxnEnv::fill_consent`]), so an
+//! entry is never newer than the database and never older than the last
+//! invalidation.
+//!
+//! This module knows the records ([`super::consent`]) but nothing of the
+//! store thread or SQL; the store thread calls it, never the reverse.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
@@ -115,8 +119,8 @@ impl ConsentCache {
     }
 
     /// Puts a row read on the store thread. Not for rows the current store
-    /// request wrote (see [`fill`]).
-    fn put(&self, row: &ConsentRow) {
+    /// work wrote (see [`super::TxnEnv::fill_consent`]).
+    pub(super) fn put(&self, row: &ConsentRow) {
         let Ok(mut shard) = self.shard(&row.key).lock() else {
             return;
         };
@@ -163,50 +167,6 @@ impl ConsentCache {
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-thread_local! {
-    /// Keys whose consent row the current store request wrote. `None` on
-    /// threads that do not track (the command line).
-    static WRITTEN: RefCell<Option<Vec<Key>>> = const { RefCell::new(None) };
-}
-
-/// Called by the consent writers: notes that `key` changed.
-pub(super) fn note_write(key: &Key) {
-    WRITTEN.with(|w| {
-        if let Some(v) = w.borrow_mut().as_mut() {
-            v.push(key.clone());
-        }
-    });
-}
-
-/// Starts tracking writes on this thread (the store thread).
-pub(super) fn track_writes() {
-    WRITTEN.with(|w| *w.borrow_mut() = Some(Vec::new()));
-}
-
-/// Invalidates every key written since the last call.
-pub(super) fn apply_writes(cache: &ConsentCache) {
-    WRITTEN.with(|w| {
-        if let Some(v) = w.borrow_mut().as_mut() {
-            for k in v.drain(..) {
-                cache.invalidate(&k);
-            }
-        }
-    });
-}
-
-/// Puts `row` unless the running request wrote its key (its state is not
-/// read back, and a rolled-back write must not linger).
-pub(super) fn fill(cache: &ConsentCache, row: &ConsentRow) {
-    let written = WRITTEN.with(|w| {
-        w.borrow()
-            .as_ref()
-            .map_or(true, |v| v.iter().any(|k| k == &row.key))
-    });
-    if !written {
-        cache.put(row);
     }
 }
 
@@ -346,34 +306,6 @@ mod tests {
         assert!(c.contains(&a.key));
         std::thread::sleep(Duration::from_millis(40));
         assert!(!c.contains(&a.key));
-    }
-
-    #[test]
-    fn a_written_key_is_not_filled_and_is_invalidated() {
-        std::thread::spawn(|| {
-            let c = ConsentCache::default();
-            let a = row("1", ConsentStatus::Active);
-            let b = row("2", ConsentStatus::Active);
-            c.put(&a);
-            // Without tracking (command-line threads) nothing is filled.
-            fill(&c, &b);
-            assert!(!c.contains(&b.key));
-            track_writes();
-            note_write(&a.key);
-            fill(&c, &a);
-            fill(&c, &b);
-            assert!(c.contains(&b.key));
-            apply_writes(&c);
-            assert!(!c.contains(&a.key), "written key dropped");
-            fill(&c, &a);
-            assert!(
-                c.contains(&a.key),
-                "filled again once the write was applied"
-            );
-        })
-        .join()
-        .map_err(|_| "thread panicked")
-        .unwrap();
     }
 
     #[test]

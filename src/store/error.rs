@@ -3,18 +3,18 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::backend::DbError;
+
 /// Why a store request failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// A statement of this request failed; nothing of it was committed.
-    #[error("sqlite: {0}")]
-    Sqlite(Arc<rusqlite::Error>),
+    /// A statement of this request failed (the driver's error); nothing of
+    /// it was committed.
+    #[error("database: {0}")]
+    Database(DbError),
     /// The batch holding this request failed to commit: nothing in it is durable.
     #[error("commit failed: {0}")]
-    Commit(Arc<rusqlite::Error>),
-    /// A PostgreSQL statement or commit failed.
-    #[error("postgres: {}", pg_reason(.0))]
-    Postgres(Arc<postgres::Error>),
+    Commit(DbError),
     /// The PostgreSQL server could not be reached or refused the connection
     /// (daemon start: exit 69).
     #[error("cannot connect to PostgreSQL at {target}: {why}")]
@@ -54,7 +54,7 @@ pub enum StoreError {
     /// The database was written by a newer optgate.
     #[error("database schema version {found} is newer than this optgate's ({latest})")]
     SchemaTooNew {
-        /// `user_version` of the file.
+        /// Schema version of the database.
         found: u32,
         /// Version this build writes.
         latest: u32,
@@ -64,7 +64,7 @@ pub enum StoreError {
         "database schema version {found} is older than {latest}; start the daemon once to migrate"
     )]
     SchemaTooOld {
-        /// `user_version` of the file.
+        /// Schema version of the database.
         found: u32,
         /// Version this build writes.
         latest: u32,
@@ -77,40 +77,23 @@ pub enum StoreError {
     NotWal(String),
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(Arc::new(e))
-    }
-}
-
-impl From<postgres::Error> for StoreError {
-    fn from(e: postgres::Error) -> Self {
-        StoreError::Postgres(Arc::new(e))
-    }
-}
-
-/// A server error's severity, message and detail on one line (the driver's
-/// own Display says only "db error").
-fn pg_reason(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => match db.detail() {
-            Some(detail) => format!("{}: {} ({detail})", db.severity(), db.message()),
-            None => format!("{}: {}", db.severity(), db.message()),
-        },
-        None => match std::error::Error::source(e) {
-            Some(cause) => format!("{e}: {cause}"),
-            None => e.to_string(),
-        },
-    }
-}
-
 impl StoreError {
+    /// The driver error inside, for a failed commit of a batch that had it.
+    pub fn db_error(&self) -> Option<&DbError> {
+        match self {
+            StoreError::Database(e) | StoreError::Commit(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// Whether starting failed because the store is unreachable (exit 69,
     /// EX_UNAVAILABLE) rather than misconfigured or broken.
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Connect { .. } => true,
-            StoreError::Postgres(e) => e.is_closed() || e.as_db_error().is_none(),
+            StoreError::Database(e) | StoreError::Commit(e) => e
+                .downcast_ref::<postgres::Error>()
+                .is_some_and(|e| e.is_closed() || e.as_db_error().is_none()),
             _ => false,
         }
     }

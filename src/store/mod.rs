@@ -1,23 +1,38 @@
-//! Durable state: SQLite on its own OS thread behind one async interface.
+//! Durable state: one backend-neutral interface, run on its own OS thread.
 //!
-//! [`Store`] is the only way the daemon touches storage, so another backend
-//! (PostgreSQL, DESIGN.md §7) can be added behind the same methods. Requests
-//! travel over a bounded channel to the store thread, which drains up to
-//! `batch_max` of them, runs them in one transaction and commits once
-//! (group commit); each waiter is answered only after that commit, so an
-//! `Ok` means durable. A failed commit is reported to every waiter of the
-//! batch and the thread carries on (the disk may recover).
-//!
-//! [`Database`] is the blocking API over the same schema for CLI commands.
+//! - [`StoreTxn`] (`txn.rs`) says *what* is read and written: a consent row,
+//!   an event, a held message, a delivery, the outbox, the id map. The
+//!   consent engine, the admin API and the command line use only it; no
+//!   driver type leaves this module.
+//! - [`Store`] is the daemon's async handle. Requests travel over a bounded
+//!   channel to the store thread, which drains up to `batch_max` of them,
+//!   runs them in one transaction, each in a savepoint, and commits once
+//!   (group commit); each waiter is answered only after that commit, so an
+//!   `Ok` means durable. A failed commit is reported to every waiter of the
+//!   batch and the thread carries on (the disk may recover).
+//!   [`Store::transact`] runs a closure over a [`TxnEnv`] (a [`StoreTxn`])
+//!   inside that batch: the engine's read–decide–write is synchronous,
+//!   atomic and ordered with every other request.
+//! - [`Backend`] / [`BatchTxn`] (`backend.rs`) are what the store thread
+//!   (`worker.rs`, written once) needs of a database; [`sqlite`] is the
+//!   SQLite backend (SQL, schema, migrations).
+//! - [`consent`] holds the records (keys, rows, events, held, outbox);
+//!   [`cache`] the consent read cache in front of the store thread.
+//! - [`Database`] is the blocking API over the same data for CLI commands.
 
+mod backend;
 mod blocking;
 pub mod cache;
 pub mod consent;
 mod error;
-mod ops;
 pub mod postgres;
-pub mod schema;
+pub mod sqlite;
+mod txn;
 mod worker;
+
+pub use backend::{Backend, BatchTxn, DbError};
+pub use sqlite::schema;
+pub use txn::{StoreTxn, TxnEnv};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,14 +45,20 @@ use tokio::sync::{mpsc, oneshot};
 pub use blocking::Database;
 pub use error::StoreError;
 
-use crate::config::{Config, Durability};
+use crate::config::{Config, Durability, StoreBackend};
 use worker::Request;
 
 /// What the store needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Database file; parent directories are created.
+    /// Which database: an SQLite file at `path` or PostgreSQL at `url`.
+    pub backend: StoreBackend,
+    /// SQLite database file; parent directories are created.
     pub path: PathBuf,
+    /// PostgreSQL connection string (libpq URL or key=value).
+    pub url: String,
+    /// Bound on connecting to PostgreSQL (start-up fails after it).
+    pub connect_timeout: Duration,
     /// `synchronous=FULL` or `NORMAL`.
     pub durability: Durability,
     /// Bound on stored deliveries.
@@ -60,7 +81,10 @@ impl StoreOptions {
             .unwrap_or(usize::MAX)
             .max(1);
         Self {
+            backend: cfg.store.backend,
             path: PathBuf::from(&cfg.store.path),
+            url: cfg.store.url.clone(),
+            connect_timeout: Duration::from_secs(10),
             durability: cfg.store.durability,
             max_stored_deliveries: cfg.store.max_stored_deliveries,
             batch_max,
@@ -75,6 +99,23 @@ impl StoreOptions {
         let mut opts = Self::from_config(&Config::default());
         opts.path = path.into();
         opts
+    }
+
+    /// Defaults (as in the bundled config) for the PostgreSQL database at `url`.
+    pub fn postgres(url: impl Into<String>) -> Self {
+        let mut opts = Self::from_config(&Config::default());
+        opts.backend = StoreBackend::Postgres;
+        opts.url = url.into();
+        opts
+    }
+
+    /// Where the data lives, for messages: the path, or the URL without
+    /// its password.
+    pub fn describe(&self) -> String {
+        match self.backend {
+            StoreBackend::Sqlite => self.path.display().to_string(),
+            StoreBackend::Postgres => postgres::conn::redact(&self.url),
+        }
     }
 }
 
@@ -154,47 +195,6 @@ pub enum Durable {
     Now,
 }
 
-/// What a [`Store::transact`] closure may use: the connection (inside the
-/// batch transaction, in a savepoint of its own) and the bounded delivery
-/// queue.
-pub struct TxnEnv<'a> {
-    conn: &'a rusqlite::Connection,
-    cache: &'a cache::ConsentCache,
-    stored: u64,
-    limit: u64,
-    added: &'a mut i64,
-}
-
-impl TxnEnv<'_> {
-    /// The connection; every statement is part of this work's savepoint.
-    pub fn conn(&self) -> &rusqlite::Connection {
-        self.conn
-    }
-
-    /// Offers a consent row this work read to the consent cache (ignored
-    /// when this work wrote that key).
-    pub fn fill_consent(&self, row: &consent::ConsentRow) {
-        cache::fill(self.cache, row);
-    }
-
-    /// Stores an MO or receipt for delivery within this work, respecting
-    /// `max_stored_deliveries`.
-    pub fn enqueue_delivery(
-        &mut self,
-        account: &str,
-        kind: DeliveryKind,
-        pdu: &[u8],
-    ) -> Result<u64, StoreError> {
-        let now = self.stored.saturating_add_signed(*self.added);
-        if now >= self.limit {
-            return Err(StoreError::Full { limit: self.limit });
-        }
-        let id = ops::insert_delivery(self.conn, account, kind, pdu)?;
-        *self.added += 1;
-        Ok(id)
-    }
-}
-
 /// Handle to the store thread. Cheap to clone; all clones share the thread.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -210,9 +210,21 @@ pub const ID_BUFFER_MAX: usize = 100_000;
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 impl Store {
-    /// Opens (creating and migrating) the database on a new store thread.
-    /// Waits without blocking the async runtime.
+    /// Opens (creating and migrating) the SQLite database on a new store
+    /// thread. Waits without blocking the async runtime.
     pub async fn open(opts: StoreOptions) -> Result<Store, StoreError> {
+        match opts.backend {
+            StoreBackend::Sqlite => Self::open_with(opts, sqlite::SqliteBackend::open).await,
+            StoreBackend::Postgres => Self::open_with(opts, postgres::PgBackend::open).await,
+        }
+    }
+
+    /// Opens a store over the backend `open` makes (called on the new store
+    /// thread, which owns the backend from then on).
+    pub async fn open_with<B: Backend>(
+        opts: StoreOptions,
+        open: impl FnOnce(&StoreOptions) -> Result<B, StoreError> + Send + 'static,
+    ) -> Result<Store, StoreError> {
         let (tx, rx) = mpsc::channel(opts.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -225,7 +237,7 @@ impl Store {
         };
         std::thread::Builder::new()
             .name("optgate-store".into())
-            .spawn(move || worker::run(opts, rx, shared, ready_tx))
+            .spawn(move || worker::run(opts, open, rx, shared, ready_tx))
             .map_err(|e| StoreError::Thread(Arc::new(e)))?;
         ready_rx.await.map_err(|_| StoreError::Closed)??;
         Ok(Store {

@@ -1,18 +1,21 @@
-//! The store thread: owns the read-write connection and runs group commits.
+//! The store thread: owns the [`Backend`] and runs group commits. Written
+//! once for every backend: batching, write-behind id rows, savepoints per
+//! request, answers after the commit, the delivery count and the counters.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::cache::{self, ConsentCache};
+use super::backend::{Backend, BatchTxn};
+use super::cache::ConsentCache;
+use super::consent::Key;
+use super::txn::StoreTxn;
 use super::{
-    ops, schema, Counters, DeliveryKind, Durable, MessageOwner, Reply, StoreError, StoreOptions,
-    StoredDelivery, TxnEnv,
+    Counters, DeliveryKind, Durable, MessageOwner, Reply, StoreError, StoreOptions, StoredDelivery,
+    TxnEnv,
 };
-use crate::config::Durability;
 
 /// How long the store thread lets id map rows gather before it commits a
 /// batch that holds nothing else (the most a crash can lose of them, plus
@@ -87,7 +90,7 @@ pub(super) enum Request {
 }
 
 /// The body of a [`Request::Txn`].
-pub(super) type Job = Box<dyn FnOnce(&mut Transaction<'_>, &mut Batch, &Ctx) + Send>;
+pub(super) type Job = Box<dyn FnOnce(&mut dyn BatchTxn, &mut Batch, &Ctx) + Send>;
 
 /// Builds the job of `Store::transact`: runs `f` in a savepoint, then
 /// answers at once or after the commit, as `f` asks.
@@ -98,11 +101,13 @@ where
 {
     Box::new(move |tx, batch, ctx| {
         let mut added = 0i64;
+        let mut written: Vec<Key> = Vec::new();
         let stored = ctx.stored.saturating_add_signed(batch.stored_delta);
-        let r = in_savepoint(tx, |c| {
+        let r = in_savepoint(tx, |t| {
             let mut env = TxnEnv {
-                conn: c,
+                txn: t,
                 cache: &ctx.cache,
+                written: &mut written,
                 stored,
                 limit: ctx.limit,
                 added: &mut added,
@@ -111,7 +116,9 @@ where
         });
         // Before its answer goes out (and before anything else runs), drop
         // the cached rows this work wrote, even if it was rolled back.
-        cache::apply_writes(&ctx.cache);
+        for k in &written {
+            ctx.cache.invalidate(k);
+        }
         match r {
             Ok((v, Durable::Now)) => {
                 batch.stored_delta += added;
@@ -130,12 +137,12 @@ where
 
 /// Sends a request's result once the batch's fate is known: a commit
 /// failure replaces every result, so nothing uncommitted is acknowledged.
-type Answer = Box<dyn FnOnce(Option<&Arc<rusqlite::Error>>)>;
+type Answer = Box<dyn FnOnce(Option<&StoreError>)>;
 
 fn answer<T: 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Answer {
     Box::new(move |failed| {
         let out = match failed {
-            Some(e) => Err(StoreError::Commit(Arc::clone(e))),
+            Some(e) => Err(e.clone()),
             None => result,
         };
         // The waiter may have gone away (cancelled); nothing to do then.
@@ -143,14 +150,12 @@ fn answer<T: 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Answer 
     })
 }
 
-struct Worker {
-    conn: Connection,
+struct Worker<B> {
+    backend: B,
     cache: Arc<ConsentCache>,
     ids: IdBuffer,
     /// The buffer taken by the running batch (kept to reuse its memory).
     taken: Vec<IdRow>,
-    /// `PRAGMA data_version` at the last batch.
-    data_version: Option<i64>,
     opts: StoreOptions,
     counters: Arc<Counters>,
     /// Committed number of stored deliveries (kept here: COUNT(*) per
@@ -179,14 +184,14 @@ pub(super) struct Batch {
 
 /// The store thread's body: open, then serve batches until closed or every
 /// [`super::Store`] handle is dropped.
-pub(super) fn run(
+pub(super) fn run<B: Backend>(
     opts: StoreOptions,
+    open: impl FnOnce(&StoreOptions) -> Result<B, StoreError>,
     mut rx: mpsc::Receiver<Request>,
     shared: Shared,
     ready: oneshot::Sender<Result<(), StoreError>>,
 ) {
-    cache::track_writes();
-    let mut worker = match Worker::open(opts, shared) {
+    let mut worker = match open(&opts).and_then(|b| Worker::new(b, opts, shared)) {
         Ok(w) => w,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -235,45 +240,20 @@ fn refuse(req: Request) {
     }
 }
 
-impl Worker {
-    fn open(opts: StoreOptions, shared: Shared) -> Result<Worker, StoreError> {
+impl<B: Backend> Worker<B> {
+    fn new(mut backend: B, opts: StoreOptions, shared: Shared) -> Result<Self, StoreError> {
         let Shared {
             counters,
             cache,
             ids,
         } = shared;
-        if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
-                path: dir.to_path_buf(),
-                source: Arc::new(e),
-            })?;
-        }
-        let mut conn = Connection::open(&opts.path)?;
-        // SQLite silently falls back to read-only for an unwritable file;
-        // fail at start with a clear reason instead of on every write.
-        if conn.is_readonly(rusqlite::MAIN_DB)? {
-            return Err(StoreError::ReadOnly(opts.path.clone()));
-        }
-        conn.busy_timeout(opts.busy_timeout)?;
-        let mode: String =
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::NotWal(mode));
-        }
-        let sync = match opts.durability {
-            Durability::Full => "FULL",
-            Durability::Normal => "NORMAL",
-        };
-        conn.pragma_update(None, "synchronous", sync)?;
-        schema::migrate(&mut conn)?;
-        let stored = ops::count_deliveries(&conn)?;
-        tracing::info!(path = %opts.path.display(), stored, "store opened");
+        let stored = backend.count_deliveries()?;
+        tracing::info!(store = %backend.describe(), stored, "store opened");
         Ok(Worker {
-            conn,
+            backend,
             cache,
             ids,
             taken: Vec::new(),
-            data_version: None,
             opts,
             counters,
             stored,
@@ -323,36 +303,33 @@ impl Worker {
             limit: self.opts.max_stored_deliveries,
             ttl: self.opts.id_map_ttl,
         };
-        let failure = match self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-        {
-            Ok(mut tx) => {
-                check_external_writes(&tx, &mut self.data_version, &self.cache);
-                // Buffered id map rows first: everything queued after them
-                // (a look-up, a flush) sees them.
-                if let Ok(mut buf) = self.ids.lock() {
-                    std::mem::swap(&mut *buf, &mut self.taken);
-                }
-                batch.write_behind += self.taken.len() as u64;
-                for row in self.taken.drain(..) {
-                    let id = String::from_utf8_lossy(&row.carrier_id);
-                    let r = ops::map_message_id(
-                        &tx,
-                        &id,
-                        &row.account,
-                        row.optgate_id.as_deref(),
-                        self.opts.id_map_ttl,
-                    );
-                    if let Err(e) = r {
-                        tracing::warn!(error = %e, "message id mapping not stored");
-                    }
-                }
-                let failed = execute_all(&mut tx, requests, &mut batch, &ctx);
-                failed.or_else(|| tx.commit().err()).map(Arc::new)
+        let (cache, ids, taken) = (&self.cache, &self.ids, &mut self.taken);
+        let ttl = self.opts.id_map_ttl;
+        let result = self.backend.run_batch(&mut |tx| {
+            if tx.changed_elsewhere() {
+                cache.clear();
             }
-            Err(e) => Some(Arc::new(e)),
-        };
+            // Buffered id map rows first: everything queued after them
+            // (a look-up, a flush) sees them.
+            if let Ok(mut buf) = ids.lock() {
+                std::mem::swap(&mut *buf, taken);
+            }
+            batch.write_behind += taken.len() as u64;
+            for row in taken.drain(..) {
+                let id = String::from_utf8_lossy(&row.carrier_id);
+                let r = tx.map_message_id(&id, &row.account, row.optgate_id.as_deref(), ttl);
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "message id mapping not stored");
+                }
+            }
+            execute_all(tx, requests, &mut batch, &ctx)
+        });
+        // Whatever failed, nothing of the batch is durable: every waiter
+        // gets the failure as a commit error.
+        let failure = result.err().map(|e| match e {
+            StoreError::Database(e) => StoreError::Commit(e),
+            other => other,
+        });
         // Requests not reached by execute_all (aborted batch) are failed too.
         for req in requests.drain(..) {
             skip(req, &mut batch);
@@ -363,7 +340,7 @@ impl Worker {
     fn finish(
         &mut self,
         batch: Batch,
-        failure: Option<Arc<rusqlite::Error>>,
+        failure: Option<StoreError>,
         started: Instant,
     ) -> Option<(Reply<()>, Result<(), StoreError>)> {
         let elapsed = started.elapsed();
@@ -391,7 +368,7 @@ impl Worker {
             a(failure.as_ref());
         }
         let result = match failure {
-            Some(e) => Err(StoreError::Commit(e)),
+            Some(e) => Err(e),
             None => Ok(()),
         };
         batch.close.map(|reply| (reply, result))
@@ -404,7 +381,10 @@ impl Worker {
         }
         self.purge_due = true;
         self.last_purge = Instant::now();
-        match ops::purge_message_ids(&self.conn, self.opts.id_map_ttl, PURGE_CHUNK) {
+        match self
+            .backend
+            .purge_message_ids(self.opts.id_map_ttl, PURGE_CHUNK)
+        {
             Ok(n) => {
                 self.purge_due = n as u64 >= u64::from(PURGE_CHUNK);
                 if n > 0 {
@@ -419,69 +399,40 @@ impl Worker {
     }
 }
 
-/// Empties the consent cache when another connection (the command line,
-/// a hand edit) committed since the last batch. The command line also says
-/// so over the control socket, which is what makes its change hold for the
-/// very next message; this catches every other writer at the next batch.
-fn check_external_writes(c: &Connection, last: &mut Option<i64>, cache: &ConsentCache) {
-    let version = c
-        .prepare_cached("PRAGMA data_version")
-        .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)));
-    if let Ok(v) = version {
-        if last.is_some_and(|old| old != v) {
-            cache.clear();
-        }
-        *last = Some(v);
-    }
-}
-
 /// Executes each request inside `tx`, each write in its own savepoint so a
 /// failing request leaves no partial effect. Returns the error that aborted
-/// the whole transaction, if SQLite rolled it back.
+/// the whole transaction, if the database abandoned it.
 fn execute_all(
-    tx: &mut Transaction<'_>,
+    tx: &mut dyn BatchTxn,
     requests: &mut Vec<Request>,
     batch: &mut Batch,
     ctx: &Ctx,
-) -> Option<rusqlite::Error> {
+) -> Result<(), StoreError> {
     let mut pending = std::mem::take(requests).into_iter();
     for req in pending.by_ref() {
         execute(tx, req, batch, ctx);
-        // Some errors (I/O, disk full) make SQLite roll the transaction
-        // back; later statements would then autocommit one by one.
-        if tx.is_autocommit() {
+        if let Some(e) = tx.aborted() {
             requests.extend(pending);
-            return Some(rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
-                Some("transaction rolled back by SQLite".into()),
-            ));
+            return Err(e);
         }
     }
-    None
+    Ok(())
 }
 
-/// Runs `f` in a savepoint: committed into the transaction on success,
-/// rolled back on error.
+/// Runs `f` in a savepoint: kept in the transaction on success, rolled
+/// back on error.
 fn in_savepoint<T>(
-    tx: &mut Transaction<'_>,
-    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    tx: &mut dyn BatchTxn,
+    f: impl FnOnce(&mut dyn StoreTxn) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    // Cached statements: rusqlite's Savepoint parses its SQL on every use,
-    // which showed up on the hot path.
-    let c: &Connection = tx;
-    c.prepare_cached("SAVEPOINT optgate_work")?.execute([])?;
-    match f(c) {
+    tx.savepoint()?;
+    match f(tx.as_txn()) {
         Ok(value) => {
-            c.prepare_cached("RELEASE optgate_work")?.execute([])?;
+            tx.release()?;
             Ok(value)
         }
         Err(e) => {
-            let undo = c
-                .prepare_cached("ROLLBACK TO optgate_work")
-                .and_then(|mut s| s.execute([]))
-                .and_then(|_| c.prepare_cached("RELEASE optgate_work"))
-                .and_then(|mut s| s.execute([]));
-            if let Err(u) = undo {
+            if let Err(u) = tx.rollback_to_savepoint() {
                 tracing::error!(error = %u, "rolling back a failed store request failed");
             }
             Err(e)
@@ -489,11 +440,11 @@ fn in_savepoint<T>(
     }
 }
 
-fn execute(tx: &mut Transaction<'_>, req: Request, batch: &mut Batch, ctx: &Ctx) {
+fn execute(tx: &mut dyn BatchTxn, req: Request, batch: &mut Batch, ctx: &Ctx) {
     let a = match req {
         Request::Wake => return,
         Request::LookupId { carrier_id, reply } => {
-            answer(reply, ops::lookup_message_id(tx, &carrier_id, ctx.ttl))
+            answer(reply, tx.lookup_message_id(&carrier_id, ctx.ttl))
         }
         Request::Enqueue {
             account,
@@ -505,7 +456,7 @@ fn execute(tx: &mut Transaction<'_>, req: Request, batch: &mut Batch, ctx: &Ctx)
             let r = if now >= ctx.limit {
                 Err(StoreError::Full { limit: ctx.limit })
             } else {
-                in_savepoint(tx, |c| ops::insert_delivery(c, &account, kind, &pdu))
+                in_savepoint(tx, |t| t.insert_delivery(&account, kind, &pdu))
             };
             if r.is_ok() {
                 batch.stored_delta += 1;
@@ -517,9 +468,9 @@ fn execute(tx: &mut Transaction<'_>, req: Request, batch: &mut Batch, ctx: &Ctx)
             from_id,
             limit: max,
             reply,
-        } => answer(reply, ops::pending_deliveries(tx, &account, from_id, max)),
+        } => answer(reply, tx.pending_deliveries(&account, from_id, max)),
         Request::Ack { id, reply } => {
-            let r = in_savepoint(tx, |c| ops::delete_delivery(c, id));
+            let r = in_savepoint(tx, |t| t.delete_delivery(id));
             if matches!(r, Ok(true)) {
                 batch.stored_delta -= 1;
             }
@@ -529,7 +480,7 @@ fn execute(tx: &mut Transaction<'_>, req: Request, batch: &mut Batch, ctx: &Ctx)
             reply,
             Ok(ctx.stored.saturating_add_signed(batch.stored_delta)),
         ),
-        Request::Ping { reply } => answer(reply, in_savepoint(tx, ops::touch)),
+        Request::Ping { reply } => answer(reply, in_savepoint(tx, |t| t.touch())),
         Request::Flush { reply } => answer(reply, Ok(())),
         Request::Close { reply } => {
             batch.close = Some(reply);

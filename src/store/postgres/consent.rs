@@ -7,7 +7,7 @@ use postgres::{GenericClient, Row};
 use super::{limit, Pg, StoreError};
 use crate::policy::ConsentStatus;
 use crate::store::consent::{
-    now_ms, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, OutboxRow,
+    now_ms, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
 };
 
 fn status_of(s: &str) -> ConsentStatus {
@@ -58,7 +58,6 @@ pub fn set_status<C: GenericClient>(
     if old == status {
         return Ok(old);
     }
-    crate::store::cache::note_write(key);
     pg.execute(
         "INSERT INTO consent (campaign, sender, recipient, status, updated_at, source)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -119,7 +118,6 @@ pub fn mark<C: GenericClient>(pg: &mut Pg<'_, C>, key: &Key, flag: Flag) -> Resu
              ON CONFLICT (campaign, sender, recipient) DO UPDATE SET custom_forwarded = TRUE"
         }
     };
-    crate::store::cache::note_write(key);
     pg.execute(
         sql,
         &[&key.campaign, &key.sender, &key.recipient, &now_ms()],
@@ -236,19 +234,11 @@ fn row_to_held(r: &Row) -> HeldRow {
     }
 }
 
-/// Holds one PDU; returns its group id. `group_id` None starts a new group
-/// whose id is the new row's own id (taken from the sequence first, so one
-/// statement does it).
-#[allow(clippy::too_many_arguments)]
-pub fn hold<C: GenericClient>(
-    pg: &mut Pg<'_, C>,
-    key: &Key,
-    account: &str,
-    group_id: Option<i64>,
-    ttl_ms: i64,
-    registered_delivery: u8,
-    pdu: &[u8],
-) -> Result<i64, StoreError> {
+/// Holds one PDU; returns its group id. No group starts a new one whose id
+/// is the new row's own id (taken from the sequence first, so one statement
+/// does it).
+pub fn hold<C: GenericClient>(pg: &mut Pg<'_, C>, h: &NewHeld<'_>) -> Result<i64, StoreError> {
+    let key = h.key;
     let now = now_ms();
     let row = pg.query_one(
         "WITH n AS (SELECT nextval(pg_get_serial_sequence('held', 'id')) AS id)
@@ -256,15 +246,15 @@ pub fn hold<C: GenericClient>(
          SELECT n.id, COALESCE($1, n.id), $2, $3, $4, $5, $6, $7, $8, $9 FROM n
          RETURNING group_id",
         &[
-            &group_id,
+            &h.group_id,
             &key.campaign,
             &key.sender,
             &key.recipient,
-            &account,
+            &h.account,
             &now,
-            &now.saturating_add(ttl_ms),
-            &i16::from(registered_delivery),
-            &pdu,
+            &now.saturating_add(h.ttl_ms),
+            &i16::from(h.registered_delivery),
+            &h.pdu,
         ],
     )?;
     Ok(row.get(0))

@@ -11,6 +11,7 @@
 //! [`StmtCache`]; every SQL text is a `&'static str`, so the cache key is
 //! the text itself.
 
+mod backend;
 pub mod conn;
 pub mod consent;
 pub mod ops;
@@ -22,14 +23,28 @@ use std::time::Duration;
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, Row, Statement, Transaction};
 
-use super::StoreError;
+use super::{DbError, StoreError};
+
+pub use backend::{PgBackend, PgTxn};
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Database(std::sync::Arc::new(e))
+    }
+}
 
 /// Statement parameters.
 pub type Params<'p> = [&'p (dyn ToSql + Sync)];
 
-/// Prepared statements of one connection, by SQL text.
+/// Prepared statements of one connection, by SQL text, and whether the
+/// connection was lost.
 #[derive(Default)]
-pub struct StmtCache(HashMap<&'static str, Statement>);
+pub struct StmtCache {
+    stmts: HashMap<&'static str, Statement>,
+    /// Set by the first error that lost the connection (not a server's
+    /// answer to one statement): the transaction is gone with it.
+    lost: Option<DbError>,
+}
 
 /// A connection and its prepared statements.
 pub struct PgConn {
@@ -108,30 +123,42 @@ impl<'a, C: GenericClient> Pg<'a, C> {
     }
 
     fn prepared(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
-        if let Some(s) = self.stmts.0.get(sql) {
+        if let Some(s) = self.stmts.stmts.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.c.prepare(sql)?;
-        self.stmts.0.insert(sql, s.clone());
+        let s = self.c.prepare(sql).map_err(|e| self.note(e))?;
+        self.stmts.stmts.insert(sql, s.clone());
         Ok(s)
+    }
+
+    /// Converts a driver error, remembering it when it lost the connection.
+    fn note(&mut self, e: postgres::Error) -> StoreError {
+        let e: DbError = std::sync::Arc::new(e);
+        let lost = e
+            .downcast_ref::<postgres::Error>()
+            .is_some_and(|p| p.is_closed() || p.as_db_error().is_none());
+        if lost && self.stmts.lost.is_none() {
+            self.stmts.lost = Some(e.clone());
+        }
+        StoreError::Database(e)
     }
 
     /// Runs a statement; returns the rows it changed.
     pub fn execute(&mut self, sql: &'static str, p: &Params<'_>) -> Result<u64, StoreError> {
         let s = self.prepared(sql)?;
-        Ok(self.c.execute(&s, p)?)
+        self.c.execute(&s, p).map_err(|e| self.note(e))
     }
 
     /// Every row of a query.
     pub fn query(&mut self, sql: &'static str, p: &Params<'_>) -> Result<Vec<Row>, StoreError> {
         let s = self.prepared(sql)?;
-        Ok(self.c.query(&s, p)?)
+        self.c.query(&s, p).map_err(|e| self.note(e))
     }
 
     /// The one row a query returns.
     pub fn query_one(&mut self, sql: &'static str, p: &Params<'_>) -> Result<Row, StoreError> {
         let s = self.prepared(sql)?;
-        Ok(self.c.query_one(&s, p)?)
+        self.c.query_one(&s, p).map_err(|e| self.note(e))
     }
 
     /// The row of a query returning at most one.
@@ -141,12 +168,12 @@ impl<'a, C: GenericClient> Pg<'a, C> {
         p: &Params<'_>,
     ) -> Result<Option<Row>, StoreError> {
         let s = self.prepared(sql)?;
-        Ok(self.c.query_opt(&s, p)?)
+        self.c.query_opt(&s, p).map_err(|e| self.note(e))
     }
 
     /// Runs SQL text of several statements, unprepared (migrations).
     pub fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.c.batch_execute(sql)?)
+        self.c.batch_execute(sql).map_err(|e| self.note(e))
     }
 }
 

@@ -5,7 +5,7 @@
 
 use rusqlite::Connection;
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// Migration steps in order; each runs in its own transaction.
 pub const MIGRATIONS: &[&str] = &[

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{DeliveryKind, MessageOwner, StoreError, StoredDelivery};
+use crate::store::{DeliveryKind, MessageOwner, StoreError, StoredDelivery};
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn now_unix() -> i64 {

@@ -1,0 +1,315 @@
+//! [`Backend`], [`BatchTxn`] and [`StoreTxn`] over PostgreSQL: the store
+//! thread's one connection, a transaction per batch, a savepoint per
+//! request. Mirrors `store/sqlite/mod.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use postgres::GenericClient;
+
+use super::{consent, ops, schema, Pg, PgConn};
+use crate::config::Durability;
+use crate::policy::ConsentStatus;
+use crate::store::backend::{Backend, BatchTxn};
+use crate::store::consent::{
+    ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
+};
+use crate::store::txn::StoreTxn;
+use crate::store::{DeliveryKind, MessageOwner, StoreError, StoreOptions, StoredDelivery};
+
+/// A failed begin or commit: nothing of the batch is durable.
+fn commit_error(e: postgres::Error) -> StoreError {
+    StoreError::Commit(Arc::new(e))
+}
+
+/// The store thread's PostgreSQL connection.
+pub struct PgBackend {
+    conn: PgConn,
+    target: String,
+    /// Consent writes of other connections at the last batch.
+    writes_elsewhere: Option<i64>,
+}
+
+impl PgBackend {
+    /// Connects (bounded by `opts.connect_timeout`), sets the durability,
+    /// and migrates the schema.
+    pub fn open(opts: &StoreOptions) -> Result<PgBackend, StoreError> {
+        let mut conn = PgConn::connect(&opts.url, opts.connect_timeout)?;
+        // full: a commit returns once its WAL is flushed; normal: it may
+        // return before (a server crash can lose the last commits, never
+        // corrupt), as SQLite's synchronous=NORMAL.
+        let sync = match opts.durability {
+            Durability::Full => "SET synchronous_commit = on",
+            Durability::Normal => "SET synchronous_commit = off",
+        };
+        conn.client().batch_execute(sync)?;
+        schema::migrate(&mut conn)?;
+        Ok(PgBackend {
+            conn,
+            target: super::conn::redact(&opts.url),
+            writes_elsewhere: None,
+        })
+    }
+}
+
+impl Backend for PgBackend {
+    fn run_batch(
+        &mut self,
+        work: &mut dyn FnMut(&mut dyn BatchTxn) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let PgConn { client, stmts } = &mut self.conn;
+        let mut tx = client.transaction().map_err(commit_error)?;
+        let mut t = PgTxn {
+            pg: Pg::new(&mut tx, stmts),
+            writes_elsewhere: Some(&mut self.writes_elsewhere),
+        };
+        // On Err the transaction is dropped, which rolls it back.
+        work(&mut t)?;
+        tx.commit().map_err(commit_error)
+    }
+
+    fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError> {
+        ops::purge_message_ids(&mut self.conn.autocommit(), ttl, limit)
+    }
+
+    fn count_deliveries(&mut self) -> Result<u64, StoreError> {
+        ops::count_deliveries(&mut self.conn.autocommit())
+    }
+
+    fn describe(&self) -> String {
+        self.target.clone()
+    }
+}
+
+/// [`StoreTxn`] over a PostgreSQL client or transaction.
+pub struct PgTxn<'a, C: GenericClient> {
+    pg: Pg<'a, C>,
+    /// The store thread's count of other connections' consent writes
+    /// (`None` where nobody caches).
+    writes_elsewhere: Option<&'a mut Option<i64>>,
+}
+
+impl<'a, C: GenericClient> PgTxn<'a, C> {
+    /// The interface over `pg` (command line, tests).
+    pub fn new(pg: Pg<'a, C>) -> Self {
+        PgTxn {
+            pg,
+            writes_elsewhere: None,
+        }
+    }
+}
+
+impl<C: GenericClient> BatchTxn for PgTxn<'_, C> {
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        self.pg.execute("SAVEPOINT optgate_work", &[]).map(drop)
+    }
+
+    fn release(&mut self) -> Result<(), StoreError> {
+        self.pg
+            .execute("RELEASE SAVEPOINT optgate_work", &[])
+            .map(drop)
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        self.pg.execute("ROLLBACK TO SAVEPOINT optgate_work", &[])?;
+        self.pg
+            .execute("RELEASE SAVEPOINT optgate_work", &[])
+            .map(drop)
+    }
+
+    fn aborted(&mut self) -> Option<StoreError> {
+        // A lost connection (server gone, network) abandons the whole
+        // transaction; a statement error only its savepoint.
+        self.pg.stmts.lost.clone().map(StoreError::Commit)
+    }
+
+    fn changed_elsewhere(&mut self) -> bool {
+        let Some(last) = self.writes_elsewhere.as_deref_mut() else {
+            return false;
+        };
+        match consent::writes_elsewhere(&mut self.pg) {
+            Ok(n) => {
+                let moved = last.is_some_and(|old| old != n);
+                *last = Some(n);
+                moved
+            }
+            // The batch will fail on this connection anyway; not knowing,
+            // drop the cache.
+            Err(_) => true,
+        }
+    }
+
+    fn as_txn(&mut self) -> &mut dyn StoreTxn {
+        self
+    }
+}
+
+impl<C: GenericClient> StoreTxn for PgTxn<'_, C> {
+    fn consent(&mut self, key: &Key) -> Result<ConsentRow, StoreError> {
+        consent::get(&mut self.pg, key)
+    }
+
+    fn set_status(
+        &mut self,
+        key: &Key,
+        status: ConsentStatus,
+        source: &str,
+        message_ids: &str,
+    ) -> Result<ConsentStatus, StoreError> {
+        consent::set_status(&mut self.pg, key, status, source, message_ids)
+    }
+
+    fn set_updated_at(&mut self, key: &Key, at_ms: i64) -> Result<(), StoreError> {
+        consent::set_updated_at(&mut self.pg, key, at_ms)
+    }
+
+    fn mark(&mut self, key: &Key, flag: Flag) -> Result<(), StoreError> {
+        consent::mark(&mut self.pg, key, flag)
+    }
+
+    fn list_consent(
+        &mut self,
+        filter: &ConsentFilter,
+        after: Option<&Key>,
+        limit: u32,
+    ) -> Result<Vec<ConsentRow>, StoreError> {
+        consent::list_consent(&mut self.pg, filter, after, limit)
+    }
+
+    fn insert_event(&mut self, event: &Event) -> Result<(), StoreError> {
+        consent::insert_event(&mut self.pg, event)
+    }
+
+    fn list_events(
+        &mut self,
+        recipient: Option<&str>,
+        since_ms: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        consent::list_events(&mut self.pg, recipient, since_ms, limit)
+    }
+
+    fn hold(&mut self, held: &NewHeld<'_>) -> Result<i64, StoreError> {
+        consent::hold(&mut self.pg, held)
+    }
+
+    fn held_count(&mut self, key: &Key) -> Result<u32, StoreError> {
+        consent::held_count(&mut self.pg, key)
+    }
+
+    fn take_held(&mut self, key: &Key) -> Result<Vec<HeldRow>, StoreError> {
+        consent::take_held(&mut self.pg, key)
+    }
+
+    fn take_expired(&mut self, now_ms: i64, limit: u32) -> Result<Vec<HeldRow>, StoreError> {
+        consent::take_expired(&mut self.pg, now_ms, limit)
+    }
+
+    fn held_group(&mut self, group_id: i64) -> Result<Vec<HeldRow>, StoreError> {
+        consent::held_group(&mut self.pg, group_id)
+    }
+
+    fn delete_held_group(&mut self, group_id: i64) -> Result<usize, StoreError> {
+        consent::delete_held_group(&mut self.pg, group_id)
+    }
+
+    fn replace_held(
+        &mut self,
+        id: i64,
+        pdu: &[u8],
+        registered_delivery: u8,
+    ) -> Result<bool, StoreError> {
+        consent::replace_held(&mut self.pg, id, pdu, registered_delivery)
+    }
+
+    fn list_held(
+        &mut self,
+        recipient: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<HeldRow>, StoreError> {
+        consent::list_held(&mut self.pg, recipient, limit)
+    }
+
+    fn count_held(&mut self) -> Result<u64, StoreError> {
+        consent::count_held(&mut self.pg)
+    }
+
+    fn settled_held_keys(&mut self, limit: u32) -> Result<Vec<(Key, ConsentStatus)>, StoreError> {
+        consent::settled_held_keys(&mut self.pg, limit)
+    }
+
+    fn outbox_push(
+        &mut self,
+        kind: &str,
+        key: &Key,
+        account: &str,
+        optgate_id: Option<&str>,
+        pdu: &[u8],
+    ) -> Result<i64, StoreError> {
+        consent::outbox_push(&mut self.pg, kind, key, account, optgate_id, pdu)
+    }
+
+    fn outbox_pending(&mut self, from_id: i64, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        consent::outbox_pending(&mut self.pg, from_id, limit)
+    }
+
+    fn outbox_done(&mut self, id: i64) -> Result<(), StoreError> {
+        consent::outbox_done(&mut self.pg, id)
+    }
+
+    fn outbox_attempted(&mut self, id: i64) -> Result<(), StoreError> {
+        consent::outbox_attempted(&mut self.pg, id)
+    }
+
+    fn insert_delivery(
+        &mut self,
+        account: &str,
+        kind: DeliveryKind,
+        pdu: &[u8],
+    ) -> Result<u64, StoreError> {
+        ops::insert_delivery(&mut self.pg, account, kind, pdu)
+    }
+
+    fn pending_deliveries(
+        &mut self,
+        account: &str,
+        from_id: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredDelivery>, StoreError> {
+        ops::pending_deliveries(&mut self.pg, account, from_id, limit)
+    }
+
+    fn delete_delivery(&mut self, id: u64) -> Result<bool, StoreError> {
+        ops::delete_delivery(&mut self.pg, id)
+    }
+
+    fn count_deliveries(&mut self) -> Result<u64, StoreError> {
+        ops::count_deliveries(&mut self.pg)
+    }
+
+    fn map_message_id(
+        &mut self,
+        carrier_id: &str,
+        account: &str,
+        optgate_id: Option<&str>,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        ops::map_message_id(&mut self.pg, carrier_id, account, optgate_id, ttl)
+    }
+
+    fn lookup_message_id(
+        &mut self,
+        carrier_id: &str,
+        ttl: Duration,
+    ) -> Result<Option<MessageOwner>, StoreError> {
+        ops::lookup_message_id(&mut self.pg, carrier_id, ttl)
+    }
+
+    fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError> {
+        ops::purge_message_ids(&mut self.pg, ttl, limit)
+    }
+
+    fn touch(&mut self) -> Result<(), StoreError> {
+        ops::touch(&mut self.pg)
+    }
+}

@@ -1,0 +1,433 @@
+//! The store interface: what the consent engine, the admin API and the
+//! command line read and write, whatever the database.
+//!
+//! [`StoreTxn`] is one unit of work's view of the database. Every backend
+//! (SQLite in [`super::sqlite`], PostgreSQL beside it) implements it over
+//! its own transaction type; callers never name a driver type and never
+//! see SQL. The daemon's engine gets it as a [`TxnEnv`] inside
+//! [`super::Store::transact`]: synchronous, on the store thread, inside the
+//! group-commit batch and in a savepoint of its own, so a read–decide–write
+//! (an MT's decision, an MO's STOP) is atomic and ordered with every other
+//! request. The command line gets it from [`super::Database::write`].
+//!
+//! Contract for implementations (checked by `tests/store_conformance.rs`):
+//! - every method runs inside the caller's transaction; nothing is durable
+//!   until the backend commits it, and an error leaves the transaction
+//!   usable (the caller's savepoint is rolled back);
+//! - errors are [`StoreError`] ([`StoreError::Database`] for driver errors);
+//! - ids (`hold`, `outbox_push`, `insert_delivery`) increase with insertion
+//!   order and are never reused;
+//! - lists come back in the order documented per method.
+
+use std::time::Duration;
+
+use super::cache::ConsentCache;
+use super::consent::{
+    ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
+};
+use super::{DeliveryKind, MessageOwner, StoreError, StoredDelivery};
+use crate::policy::ConsentStatus;
+
+/// One unit of work's reads and writes. See the module documentation.
+pub trait StoreTxn {
+    // --- consent log -----------------------------------------------------
+
+    /// The row of `key` ([`ConsentRow::none`] when there is none).
+    fn consent(&mut self, key: &Key) -> Result<ConsentRow, StoreError>;
+
+    /// Sets the status of `key` (creating its row), records a
+    /// `consent_change` event with `source` and `message_ids`, and returns
+    /// the old status. Setting the status it already has writes nothing.
+    fn set_status(
+        &mut self,
+        key: &Key,
+        status: ConsentStatus,
+        source: &str,
+        message_ids: &str,
+    ) -> Result<ConsentStatus, StoreError>;
+
+    /// Overwrites the time of the last change of an existing row of `key`
+    /// (an import keeps its file's date). No row: nothing happens.
+    fn set_updated_at(&mut self, key: &Key, at_ms: i64) -> Result<(), StoreError>;
+
+    /// Sets `flag` on `key`, creating a row with status none if needed.
+    fn mark(&mut self, key: &Key, flag: Flag) -> Result<(), StoreError>;
+
+    /// Consent rows matching `filter` (status none only when the filter
+    /// asks for it), ordered by (campaign, sender, recipient), strictly
+    /// after `after` (the paging cursor), at most `limit`.
+    fn list_consent(
+        &mut self,
+        filter: &ConsentFilter,
+        after: Option<&Key>,
+        limit: u32,
+    ) -> Result<Vec<ConsentRow>, StoreError>;
+
+    // --- audit events ----------------------------------------------------
+
+    /// Appends an event, stamped now.
+    fn insert_event(&mut self, event: &Event) -> Result<(), StoreError>;
+
+    /// Events in insertion order, optionally of one recipient and at or
+    /// after `since_ms`, at most `limit`.
+    fn list_events(
+        &mut self,
+        recipient: Option<&str>,
+        since_ms: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError>;
+
+    // --- held messages ---------------------------------------------------
+
+    /// Holds one PDU; returns its group id (the optgate message id).
+    fn hold(&mut self, held: &NewHeld<'_>) -> Result<i64, StoreError>;
+
+    /// Number of held messages (groups, not PDUs) of `key`.
+    fn held_count(&mut self, key: &Key) -> Result<u32, StoreError>;
+
+    /// Removes and returns every held PDU of `key`, in the order held.
+    fn take_held(&mut self, key: &Key) -> Result<Vec<HeldRow>, StoreError>;
+
+    /// Removes and returns the PDUs of up to `limit` held messages whose
+    /// hold expired at or before `now_ms`, whole groups, in the order held.
+    fn take_expired(&mut self, now_ms: i64, limit: u32) -> Result<Vec<HeldRow>, StoreError>;
+
+    /// The PDUs of one held message, in order (empty when unknown).
+    fn held_group(&mut self, group_id: i64) -> Result<Vec<HeldRow>, StoreError>;
+
+    /// Deletes one held message; returns how many PDUs it had.
+    fn delete_held_group(&mut self, group_id: i64) -> Result<usize, StoreError>;
+
+    /// Replaces the PDU of the held row `id` (replace_sm); `false` when
+    /// there is no such row.
+    fn replace_held(
+        &mut self,
+        id: i64,
+        pdu: &[u8],
+        registered_delivery: u8,
+    ) -> Result<bool, StoreError>;
+
+    /// Held PDUs in the order held, optionally of one recipient, at most
+    /// `limit`.
+    fn list_held(
+        &mut self,
+        recipient: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<HeldRow>, StoreError>;
+
+    /// Number of held messages (groups).
+    fn count_held(&mut self) -> Result<u64, StoreError>;
+
+    /// Up to `limit` distinct keys that have held messages and whose status
+    /// settles them (active: release; refused: drop), with that status.
+    fn settled_held_keys(&mut self, limit: u32) -> Result<Vec<(Key, ConsentStatus)>, StoreError>;
+
+    // --- outbox of optgate's own messages --------------------------------
+
+    /// Queues one submit_sm; returns its id.
+    fn outbox_push(
+        &mut self,
+        kind: &str,
+        key: &Key,
+        account: &str,
+        optgate_id: Option<&str>,
+        pdu: &[u8],
+    ) -> Result<i64, StoreError>;
+
+    /// Up to `limit` queued messages with id >= `from_id`, in id order.
+    fn outbox_pending(&mut self, from_id: i64, limit: u32) -> Result<Vec<OutboxRow>, StoreError>;
+
+    /// Removes a message that was sent or given up on.
+    fn outbox_done(&mut self, id: i64) -> Result<(), StoreError>;
+
+    /// Counts a failed attempt of a message.
+    fn outbox_attempted(&mut self, id: i64) -> Result<(), StoreError>;
+
+    // --- stored deliveries (MOs and receipts for platform binds) ---------
+
+    /// Stores an MO or receipt for `account`; returns its id. Unbounded
+    /// here: [`TxnEnv`] applies `max_stored_deliveries`.
+    fn insert_delivery(
+        &mut self,
+        account: &str,
+        kind: DeliveryKind,
+        pdu: &[u8],
+    ) -> Result<u64, StoreError>;
+
+    /// Up to `limit` stored deliveries of `account` with id >= `from_id`,
+    /// in id order.
+    fn pending_deliveries(
+        &mut self,
+        account: &str,
+        from_id: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredDelivery>, StoreError>;
+
+    /// Deletes a stored delivery; `false` if it was not there.
+    fn delete_delivery(&mut self, id: u64) -> Result<bool, StoreError>;
+
+    /// Number of stored deliveries (a full count; the store thread keeps
+    /// its own running count and calls this only at start).
+    fn count_deliveries(&mut self) -> Result<u64, StoreError>;
+
+    // --- carrier message id map -----------------------------------------
+
+    /// Records (or replaces) the owner of a carrier message id. `ttl` is
+    /// `id_map_ttl` (a backend may partition by it).
+    fn map_message_id(
+        &mut self,
+        carrier_id: &str,
+        account: &str,
+        optgate_id: Option<&str>,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// The owner of a carrier message id mapped within `ttl` (the newest
+    /// mapping if the id was reused).
+    fn lookup_message_id(
+        &mut self,
+        carrier_id: &str,
+        ttl: Duration,
+    ) -> Result<Option<MessageOwner>, StoreError>;
+
+    /// Deletes up to `limit` id map rows older than `ttl`; returns how many.
+    fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError>;
+
+    // --- health ----------------------------------------------------------
+
+    /// A small write (a row in `meta`) proving the database takes writes.
+    fn touch(&mut self) -> Result<(), StoreError>;
+}
+
+/// What a [`super::Store::transact`] closure gets: the [`StoreTxn`] of its
+/// savepoint, plus the consent cache and the bound on stored deliveries.
+///
+/// It implements [`StoreTxn`] by forwarding each call (one dynamic call per
+/// statement, on the store thread), and adds what the daemon needs around
+/// the plain operations: consent writes are remembered so the cache drops
+/// their keys before the work is answered; `insert_delivery` respects
+/// `max_stored_deliveries` ([`StoreError::Full`]) and is counted.
+pub struct TxnEnv<'a> {
+    pub(super) txn: &'a mut dyn StoreTxn,
+    pub(super) cache: &'a ConsentCache,
+    /// Consent keys this work wrote (drained by the store thread).
+    pub(super) written: &'a mut Vec<Key>,
+    /// Stored deliveries as of the start of this work.
+    pub(super) stored: u64,
+    pub(super) limit: u64,
+    /// Deliveries this work added (minus those it deleted).
+    pub(super) added: &'a mut i64,
+}
+
+impl TxnEnv<'_> {
+    /// Offers a consent row this work read to the consent cache (ignored
+    /// when this work wrote that key: its state is not read back, and a
+    /// rolled-back write must not linger).
+    pub fn fill_consent(&self, row: &ConsentRow) {
+        if !self.written.iter().any(|k| k == &row.key) {
+            self.cache.put(row);
+        }
+    }
+
+    /// Stores an MO or receipt for delivery within this work, respecting
+    /// `max_stored_deliveries` (same as [`StoreTxn::insert_delivery`] here).
+    pub fn enqueue_delivery(
+        &mut self,
+        account: &str,
+        kind: DeliveryKind,
+        pdu: &[u8],
+    ) -> Result<u64, StoreError> {
+        self.insert_delivery(account, kind, pdu)
+    }
+}
+
+impl StoreTxn for TxnEnv<'_> {
+    fn consent(&mut self, key: &Key) -> Result<ConsentRow, StoreError> {
+        self.txn.consent(key)
+    }
+
+    fn set_status(
+        &mut self,
+        key: &Key,
+        status: ConsentStatus,
+        source: &str,
+        message_ids: &str,
+    ) -> Result<ConsentStatus, StoreError> {
+        // Noted before the write: an error half-way must still drop the key.
+        self.written.push(key.clone());
+        let old = self.txn.set_status(key, status, source, message_ids);
+        if matches!(old, Ok(o) if o == status) {
+            // Nothing was written: the key may still be cached.
+            self.written.pop();
+        }
+        old
+    }
+
+    fn set_updated_at(&mut self, key: &Key, at_ms: i64) -> Result<(), StoreError> {
+        self.written.push(key.clone());
+        self.txn.set_updated_at(key, at_ms)
+    }
+
+    fn mark(&mut self, key: &Key, flag: Flag) -> Result<(), StoreError> {
+        self.written.push(key.clone());
+        self.txn.mark(key, flag)
+    }
+
+    fn list_consent(
+        &mut self,
+        filter: &ConsentFilter,
+        after: Option<&Key>,
+        limit: u32,
+    ) -> Result<Vec<ConsentRow>, StoreError> {
+        self.txn.list_consent(filter, after, limit)
+    }
+
+    fn insert_event(&mut self, event: &Event) -> Result<(), StoreError> {
+        self.txn.insert_event(event)
+    }
+
+    fn list_events(
+        &mut self,
+        recipient: Option<&str>,
+        since_ms: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        self.txn.list_events(recipient, since_ms, limit)
+    }
+
+    fn hold(&mut self, held: &NewHeld<'_>) -> Result<i64, StoreError> {
+        self.txn.hold(held)
+    }
+
+    fn held_count(&mut self, key: &Key) -> Result<u32, StoreError> {
+        self.txn.held_count(key)
+    }
+
+    fn take_held(&mut self, key: &Key) -> Result<Vec<HeldRow>, StoreError> {
+        self.txn.take_held(key)
+    }
+
+    fn take_expired(&mut self, now_ms: i64, limit: u32) -> Result<Vec<HeldRow>, StoreError> {
+        self.txn.take_expired(now_ms, limit)
+    }
+
+    fn held_group(&mut self, group_id: i64) -> Result<Vec<HeldRow>, StoreError> {
+        self.txn.held_group(group_id)
+    }
+
+    fn delete_held_group(&mut self, group_id: i64) -> Result<usize, StoreError> {
+        self.txn.delete_held_group(group_id)
+    }
+
+    fn replace_held(
+        &mut self,
+        id: i64,
+        pdu: &[u8],
+        registered_delivery: u8,
+    ) -> Result<bool, StoreError> {
+        self.txn.replace_held(id, pdu, registered_delivery)
+    }
+
+    fn list_held(
+        &mut self,
+        recipient: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<HeldRow>, StoreError> {
+        self.txn.list_held(recipient, limit)
+    }
+
+    fn count_held(&mut self) -> Result<u64, StoreError> {
+        self.txn.count_held()
+    }
+
+    fn settled_held_keys(&mut self, limit: u32) -> Result<Vec<(Key, ConsentStatus)>, StoreError> {
+        self.txn.settled_held_keys(limit)
+    }
+
+    fn outbox_push(
+        &mut self,
+        kind: &str,
+        key: &Key,
+        account: &str,
+        optgate_id: Option<&str>,
+        pdu: &[u8],
+    ) -> Result<i64, StoreError> {
+        self.txn.outbox_push(kind, key, account, optgate_id, pdu)
+    }
+
+    fn outbox_pending(&mut self, from_id: i64, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        self.txn.outbox_pending(from_id, limit)
+    }
+
+    fn outbox_done(&mut self, id: i64) -> Result<(), StoreError> {
+        self.txn.outbox_done(id)
+    }
+
+    fn outbox_attempted(&mut self, id: i64) -> Result<(), StoreError> {
+        self.txn.outbox_attempted(id)
+    }
+
+    fn insert_delivery(
+        &mut self,
+        account: &str,
+        kind: DeliveryKind,
+        pdu: &[u8],
+    ) -> Result<u64, StoreError> {
+        let now = self.stored.saturating_add_signed(*self.added);
+        if now >= self.limit {
+            return Err(StoreError::Full { limit: self.limit });
+        }
+        let id = self.txn.insert_delivery(account, kind, pdu)?;
+        *self.added += 1;
+        Ok(id)
+    }
+
+    fn pending_deliveries(
+        &mut self,
+        account: &str,
+        from_id: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredDelivery>, StoreError> {
+        self.txn.pending_deliveries(account, from_id, limit)
+    }
+
+    fn delete_delivery(&mut self, id: u64) -> Result<bool, StoreError> {
+        let gone = self.txn.delete_delivery(id)?;
+        if gone {
+            *self.added -= 1;
+        }
+        Ok(gone)
+    }
+
+    fn count_deliveries(&mut self) -> Result<u64, StoreError> {
+        // The running count, as the store thread's own Count request gives.
+        Ok(self.stored.saturating_add_signed(*self.added))
+    }
+
+    fn map_message_id(
+        &mut self,
+        carrier_id: &str,
+        account: &str,
+        optgate_id: Option<&str>,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.txn
+            .map_message_id(carrier_id, account, optgate_id, ttl)
+    }
+
+    fn lookup_message_id(
+        &mut self,
+        carrier_id: &str,
+        ttl: Duration,
+    ) -> Result<Option<MessageOwner>, StoreError> {
+        self.txn.lookup_message_id(carrier_id, ttl)
+    }
+
+    fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError> {
+        self.txn.purge_message_ids(ttl, limit)
+    }
+
+    fn touch(&mut self) -> Result<(), StoreError> {
+        self.txn.touch()
+    }
+}
