@@ -58,12 +58,11 @@ impl Daemon {
     /// `listener` (or on `[server] listen` when `None`) and the admin HTTP
     /// surface on `[admin] listen`.
     pub async fn start(cfg: &Config, listener: Option<TcpListener>) -> Result<Daemon, StartError> {
-        let store = Store::open(StoreOptions::from_config(cfg))
+        let opts = StoreOptions::from_config(cfg);
+        let path = opts.describe();
+        let store = Store::open(opts)
             .await
-            .map_err(|source| StartError::Store {
-                path: cfg.store.path.clone(),
-                source,
-            })?;
+            .map_err(|source| StartError::Store { path, source })?;
         let listener = match listener {
             Some(l) => l,
             None => TcpListener::bind(&cfg.server.listen)

@@ -17,7 +17,7 @@ pub enum StoreError {
     Commit(DbError),
     /// The PostgreSQL server could not be reached or refused the connection
     /// (daemon start: exit 69).
-    #[error("cannot connect to PostgreSQL at {target}: {why}")]
+    #[error("cannot connect to PostgreSQL: {why}")]
     Connect {
         /// The connection string with the password blanked out.
         target: String,
