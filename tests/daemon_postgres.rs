@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod http;
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use common::postgres::Postgres;
 use common::*;
 use optgate::config::StoreBackend;
 use optgate::daemon::Daemon;
-use optgate::pdu::{command as cmd, Body, Pdu};
+use optgate::pdu::{command as cmd, status, Body, Pdu};
 
 const CAMPAIGN: &str = r#"
 [[server.accounts]]
@@ -140,6 +141,59 @@ async fn consent_hold_release_stop_and_restart_on_postgres() {
         [Some("pending"), Some("active"), Some("refused")],
         "{events:#?}"
     );
+    d.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn postgres_down_mid_run_gives_temporary_errors_and_recovers() {
+    let pg = Postgres::start();
+    let url = pg.create_db();
+    let carrier = FakeCarrier::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (d, mut p) = start(&carrier, dir.path(), &url).await;
+    let admin = d.admin_addr();
+    http::wait_status(admin, "/readyz", 200).await;
+    let r = "14155559301";
+    let ok = carrier.deliver(mo(r, "14155550100", "hello")).await;
+    assert_eq!(ok.command_status, 0);
+    assert_eq!(text_of(&p.take_deliver().await), "hello");
+
+    // The server goes away (immediate shutdown, like a crash).
+    pg.stop();
+    let stop = carrier.deliver(mo(r, "14155550100", "STOP")).await;
+    assert_eq!(
+        stop.command_status,
+        status::ESME_RX_T_APPN,
+        "a STOP that can not be committed is not acknowledged"
+    );
+    let down = http::wait_status(admin, "/readyz", 503).await;
+    assert!(down.body.contains("store"), "{}", down.body);
+    let (a, _) = p
+        .request(submit_to("14155559302", "needs a decision"))
+        .await;
+    assert!(
+        [
+            status::ESME_RSYSERR,
+            status::ESME_RMSGQFUL,
+            status::ESME_RTHROTTLED
+        ]
+        .contains(&a.command_status),
+        "temporary error while the store is down, got {:#x}",
+        a.command_status
+    );
+    assert!(p.try_recv(Duration::from_millis(200)).await.is_none());
+
+    // Back on the same port: the daemon reconnects by itself.
+    pg.start_server();
+    http::wait_status(admin, "/readyz", 200).await;
+    let stop = carrier.deliver(mo(r, "14155550100", "STOP")).await;
+    assert_eq!(
+        stop.command_status, 0,
+        "the carrier's retry is acknowledged"
+    );
+    assert_eq!(text_of(&p.take_deliver().await), "STOP");
+    let (a, _) = p.request(submit_to(r, "after")).await;
+    assert_eq!(a.command_status, 0x400, "the STOP took effect");
     d.shutdown(Duration::from_secs(2)).await;
 }
 

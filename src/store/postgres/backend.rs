@@ -2,15 +2,14 @@
 //! thread's one connection, a transaction per batch, a savepoint per
 //! request. Mirrors `store/sqlite/mod.rs`.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::GenericClient;
 
 use super::{consent, ops, schema, Pg, PgConn};
 use crate::config::Durability;
 use crate::policy::ConsentStatus;
-use crate::store::backend::{Backend, BatchTxn};
+use crate::store::backend::{Backend, BatchTxn, DbError};
 use crate::store::consent::{
     ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
 };
@@ -18,23 +17,48 @@ use crate::store::txn::StoreTxn;
 use crate::store::{DeliveryKind, MessageOwner, StoreError, StoreOptions, StoredDelivery};
 
 /// A failed begin or commit: nothing of the batch is durable.
-fn commit_error(e: postgres::Error) -> StoreError {
-    StoreError::Commit(Arc::new(e))
+fn commit_error(e: DbError) -> StoreError {
+    StoreError::Commit(e)
 }
+
+/// Shortest and longest wait between reconnect attempts.
+const RECONNECT_MIN: Duration = Duration::from_millis(100);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+/// Bound on one reconnect attempt: the store thread waits for it, with
+/// the requests queued behind it.
+const RECONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The store thread's PostgreSQL connection.
 pub struct PgBackend {
     conn: PgConn,
+    opts: StoreOptions,
     target: String,
     /// Consent writes of other connections at the last batch.
     writes_elsewhere: Option<i64>,
+    /// No reconnect attempt before this; doubled on each failure.
+    retry_at: Instant,
+    backoff: Duration,
 }
 
 impl PgBackend {
     /// Connects (bounded by `opts.connect_timeout`), sets the durability,
     /// and migrates the schema.
     pub fn open(opts: &StoreOptions) -> Result<PgBackend, StoreError> {
-        let mut conn = PgConn::connect(&opts.url, opts.connect_timeout)?;
+        let mut conn = Self::session(opts, opts.connect_timeout)?;
+        schema::migrate(&mut conn)?;
+        Ok(PgBackend {
+            conn,
+            opts: opts.clone(),
+            target: super::conn::redact(&opts.url),
+            writes_elsewhere: None,
+            retry_at: Instant::now(),
+            backoff: RECONNECT_MIN,
+        })
+    }
+
+    /// A connection with this store's session settings.
+    fn session(opts: &StoreOptions, timeout: Duration) -> Result<PgConn, StoreError> {
+        let mut conn = PgConn::connect(&opts.url, timeout)?;
         // full: a commit returns once its WAL is flushed; normal: it may
         // return before (a server crash can lose the last commits, never
         // corrupt), as SQLite's synchronous=NORMAL.
@@ -43,12 +67,36 @@ impl PgBackend {
             Durability::Normal => "SET synchronous_commit = off",
         };
         conn.client().batch_execute(sync)?;
-        schema::migrate(&mut conn)?;
-        Ok(PgBackend {
-            conn,
-            target: super::conn::redact(&opts.url),
-            writes_elsewhere: None,
-        })
+        Ok(conn)
+    }
+
+    /// Reconnects when the connection was lost (server restarted, network),
+    /// at most once per backoff period; until then every batch fails at
+    /// once with the reason, so callers get their temporary error quickly.
+    fn ensure_connected(&mut self) -> Result<(), StoreError> {
+        let Some(lost) = self.conn.lost() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if now < self.retry_at {
+            return Err(StoreError::Commit(lost));
+        }
+        match Self::session(&self.opts, self.opts.connect_timeout.min(RECONNECT_TIMEOUT)) {
+            Ok(conn) => {
+                self.conn = conn;
+                self.backoff = RECONNECT_MIN;
+                // Unknown what changed meanwhile: the first batch drops the cache.
+                self.writes_elsewhere = Some(-1);
+                tracing::info!(store = %self.target, "reconnected to PostgreSQL");
+                Ok(())
+            }
+            Err(e) => {
+                self.retry_at = now + self.backoff;
+                self.backoff = (self.backoff * 2).min(RECONNECT_MAX);
+                tracing::warn!(store = %self.target, error = %e, retry_in = ?self.backoff, "PostgreSQL unreachable");
+                Err(e)
+            }
+        }
     }
 }
 
@@ -57,22 +105,28 @@ impl Backend for PgBackend {
         &mut self,
         work: &mut dyn FnMut(&mut dyn BatchTxn) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        self.ensure_connected()?;
         let PgConn { client, stmts } = &mut self.conn;
-        let mut tx = client.transaction().map_err(commit_error)?;
+        let mut tx = client
+            .transaction()
+            .map_err(|e| commit_error(stmts.note_lost(e)))?;
         let mut t = PgTxn {
             pg: Pg::new(&mut tx, stmts),
             writes_elsewhere: Some(&mut self.writes_elsewhere),
         };
         // On Err the transaction is dropped, which rolls it back.
         work(&mut t)?;
-        tx.commit().map_err(commit_error)
+        tx.commit()
+            .map_err(|e| commit_error(self.conn.stmts.note_lost(e)))
     }
 
     fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError> {
+        self.ensure_connected()?;
         ops::purge_message_ids(&mut self.conn.autocommit(), ttl, limit)
     }
 
     fn count_deliveries(&mut self) -> Result<u64, StoreError> {
+        self.ensure_connected()?;
         ops::count_deliveries(&mut self.conn.autocommit())
     }
 

@@ -46,6 +46,20 @@ pub struct StmtCache {
     lost: Option<DbError>,
 }
 
+impl StmtCache {
+    /// Shares a driver error, remembering it when it lost the connection
+    /// (no answer from the server: closed socket, I/O error) rather than
+    /// being the server's answer to one statement.
+    pub(crate) fn note_lost(&mut self, e: postgres::Error) -> DbError {
+        let lost = e.is_closed() || e.as_db_error().is_none();
+        let e: DbError = std::sync::Arc::new(e);
+        if lost && self.lost.is_none() {
+            self.lost = Some(e.clone());
+        }
+        e
+    }
+}
+
 /// A connection and its prepared statements.
 pub struct PgConn {
     client: Client,
@@ -88,9 +102,19 @@ impl PgConn {
         }
     }
 
-    /// Whether the connection has been closed (server gone, fatal error).
-    pub fn is_closed(&self) -> bool {
-        self.client.is_closed()
+    /// Why the connection is gone (server gone, network, fatal error), if
+    /// it is.
+    pub fn lost(&self) -> Option<DbError> {
+        if let Some(e) = &self.stmts.lost {
+            return Some(e.clone());
+        }
+        self.client.is_closed().then(|| {
+            let e: DbError = std::sync::Arc::new(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "connection to PostgreSQL closed",
+            ));
+            e
+        })
     }
 }
 
@@ -133,14 +157,7 @@ impl<'a, C: GenericClient> Pg<'a, C> {
 
     /// Converts a driver error, remembering it when it lost the connection.
     fn note(&mut self, e: postgres::Error) -> StoreError {
-        let e: DbError = std::sync::Arc::new(e);
-        let lost = e
-            .downcast_ref::<postgres::Error>()
-            .is_some_and(|p| p.is_closed() || p.as_db_error().is_none());
-        if lost && self.stmts.lost.is_none() {
-            self.stmts.lost = Some(e.clone());
-        }
-        StoreError::Database(e)
+        StoreError::Database(self.stmts.note_lost(e))
     }
 
     /// Runs a statement; returns the rows it changed.
