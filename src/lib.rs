@@ -8,7 +8,11 @@
 //! - [`text`]: SMS text — GSM 03.38, Latin-1, IA5, UCS-2, UDH / SAR,
 //!   multipart reassembly and splitting, keyword normalisation. Pure.
 //! - [`config`]: serde structs, loading with the `config` crate, `validate()`.
-//! - [`store`]: SQLite on its own thread behind one interface.
+//! - [`store`]: durable state behind one backend-neutral interface:
+//!   [`store::StoreTxn`] (what is read and written), [`store::Store`] (the
+//!   store thread with group commit; `transact` runs a unit of work there),
+//!   [`store::Backend`] (what a database must provide), [`store::sqlite`]
+//!   (the SQLite backend), [`store::cache`] (the consent read cache).
 //! - [`session`]: the pure bind-state machine (which PDU is allowed when).
 //! - [`server`]: the platform side — listener, per-bind task, auth.
 //! - [`upstream`]: the carrier side — bind pool, reconnect, windows, seq maps.

@@ -90,7 +90,15 @@ pub(super) enum Request {
 }
 
 /// The body of a [`Request::Txn`].
-pub(super) type Job = Box<dyn FnOnce(&mut dyn BatchTxn, &mut Batch, &Ctx) + Send>;
+pub(super) type Job = Box<dyn for<'a> FnOnce(JobCall<'a>) + Send>;
+
+/// How a [`Job`] is called: run inside the batch, or not run at all (the
+/// batch could not begin, or the store closed), when its waiter still gets
+/// the batch's failure (or `Closed`) instead of a dropped reply.
+pub(super) enum JobCall<'a> {
+    Run(&'a mut dyn BatchTxn, &'a mut Batch, &'a Ctx),
+    Skip(&'a mut Batch),
+}
 
 /// Builds the job of `Store::transact`: runs `f` in a savepoint, then
 /// answers at once or after the commit, as `f` asks.
@@ -99,9 +107,17 @@ where
     T: Send + 'static,
     F: FnOnce(&mut TxnEnv<'_>) -> Result<(T, Durable), StoreError> + Send + 'static,
 {
-    Box::new(move |tx, batch, ctx| {
+    Box::new(move |call| {
+        let (tx, batch, ctx) = match call {
+            JobCall::Run(tx, batch, ctx) => (tx, batch, ctx),
+            JobCall::Skip(batch) => {
+                batch.answers.push(answer(reply, Err(StoreError::Closed)));
+                return;
+            }
+        };
         let mut added = 0i64;
-        let mut written: Vec<Key> = Vec::new();
+        // The batch's scratch list (its memory reused by every job).
+        let mut written = std::mem::take(&mut batch.written);
         let stored = ctx.stored.saturating_add_signed(batch.stored_delta);
         let r = in_savepoint(tx, |t| {
             let mut env = TxnEnv {
@@ -116,9 +132,10 @@ where
         });
         // Before its answer goes out (and before anything else runs), drop
         // the cached rows this work wrote, even if it was rolled back.
-        for k in &written {
-            ctx.cache.invalidate(k);
+        for k in written.drain(..) {
+            ctx.cache.invalidate(&k);
         }
+        batch.written = written;
         match r {
             Ok((v, Durable::Now)) => {
                 batch.stored_delta += added;
@@ -180,6 +197,8 @@ pub(super) struct Batch {
     stored_delta: i64,
     write_behind: u64,
     close: Option<Reply<()>>,
+    /// Consent keys the running job wrote (see `TxnEnv`); empty between jobs.
+    written: Vec<Key>,
 }
 
 /// The store thread's body: open, then serve batches until closed or every
@@ -487,7 +506,7 @@ fn execute(tx: &mut dyn BatchTxn, req: Request, batch: &mut Batch, ctx: &Ctx) {
             return;
         }
         Request::Txn(job) => {
-            job(tx, batch, ctx);
+            job(JobCall::Run(tx, batch, ctx));
             return;
         }
     };
@@ -511,8 +530,10 @@ fn skip(req: Request, batch: &mut Batch) {
         Request::Ping { reply } | Request::Flush { reply } => {
             answer(reply, Err(StoreError::Closed))
         }
-        // Dropping the job drops its reply: the caller sees Closed.
-        Request::Txn(_) => return,
+        Request::Txn(job) => {
+            job(JobCall::Skip(batch));
+            return;
+        }
     };
     batch.answers.push(a);
 }

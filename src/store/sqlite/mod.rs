@@ -2,8 +2,8 @@
 //! thread (group commits, `BEGIN IMMEDIATE`) and read alongside by the
 //! command line. The only place (with `blocking.rs`) that names rusqlite.
 
-pub mod consent;
-pub mod ops;
+pub(super) mod consent;
+pub(super) mod ops;
 pub mod schema;
 
 use std::path::PathBuf;

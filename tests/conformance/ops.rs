@@ -1,0 +1,488 @@
+//! Every [`optgate::store::StoreTxn`] operation, through a real store.
+
+use optgate::policy::ConsentStatus::{self, Active, None as NoRow, Pending, Refused};
+use optgate::store::consent::{now_ms, ConsentFilter, Event, Flag, Key, NewHeld};
+use optgate::store::{DeliveryKind, MessageOwner, StoreError, StoreTxn};
+
+use super::{commit, key, read, Setup};
+
+pub async fn consent_rows_status_flags_and_paging(s: &impl Setup) {
+    let store = s.open().await;
+    let k = key("news", "", "14155550001");
+    let row = read(&store, {
+        let k = k.clone();
+        move |t| t.consent(&k)
+    })
+    .await;
+    assert_eq!(row.status, NoRow);
+    assert!(!row.opt_in_request_sent && !row.custom_forwarded);
+
+    let (old, again) = commit(&store, {
+        let k = k.clone();
+        move |t| {
+            let old = t.set_status(&k, Refused, "STOP", "m-1")?;
+            let again = t.set_status(&k, Refused, "STOP", "m-2")?;
+            Ok((old, again))
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!((old, again), (NoRow, Refused));
+    let row = read(&store, {
+        let k = k.clone();
+        move |t| t.consent(&k)
+    })
+    .await;
+    assert_eq!((row.status, row.source.as_str()), (Refused, "STOP"));
+    assert!(row.updated_at > 0);
+    let events = read(&store, |t| t.list_events(None, None, 100)).await;
+    assert_eq!(events.len(), 1, "setting the same status records nothing");
+    let e = &events[0].event;
+    assert_eq!(
+        (e.kind.as_str(), e.old_status, e.new_status),
+        ("consent_change", Some(NoRow), Some(Refused))
+    );
+    assert_eq!((e.source.as_str(), e.message_ids.as_str()), ("STOP", "m-1"));
+
+    // Flags create a row with status none; set_updated_at keeps a date.
+    let f = key("news", "", "14155550002");
+    commit(&store, {
+        let (k, f) = (k.clone(), f.clone());
+        move |t| {
+            t.mark(&f, Flag::OptInRequestSent)?;
+            t.mark(&f, Flag::CustomForwarded)?;
+            t.set_updated_at(&k, 1_700_000_000_000)
+        }
+    })
+    .await
+    .unwrap();
+    let (rk, rf) = read(&store, {
+        let (k, f) = (k.clone(), f.clone());
+        move |t| Ok((t.consent(&k)?, t.consent(&f)?))
+    })
+    .await;
+    assert_eq!(rk.updated_at, 1_700_000_000_000);
+    assert_eq!(rf.status, NoRow);
+    assert!(rf.opt_in_request_sent && rf.custom_forwarded);
+
+    // Listing: ordered, none excluded unless asked, filtered, paged.
+    commit(&store, |t| {
+        for (i, st) in [Active, Pending, Active].into_iter().enumerate() {
+            t.set_status(
+                &key("alerts", "1415", &format!("1415555100{i}")),
+                st,
+                "api",
+                "",
+            )?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let all = read(&store, |t| {
+        t.list_consent(&ConsentFilter::default(), None, 100)
+    })
+    .await;
+    let names: Vec<_> = all
+        .iter()
+        .map(|r| (r.key.campaign.as_str(), r.key.recipient.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("alerts", "14155551000"),
+            ("alerts", "14155551001"),
+            ("alerts", "14155551002"),
+            ("news", "14155550001")
+        ]
+    );
+    let page1 = read(&store, |t| {
+        t.list_consent(&ConsentFilter::default(), None, 2)
+    })
+    .await;
+    let after = page1[1].key.clone();
+    let page2 = read(&store, move |t| {
+        t.list_consent(&ConsentFilter::default(), Some(&after), 2)
+    })
+    .await;
+    assert_eq!(
+        page2.iter().map(|r| r.key.clone()).collect::<Vec<_>>(),
+        all[2..].iter().map(|r| r.key.clone()).collect::<Vec<_>>()
+    );
+    let filter = |campaign: Option<&str>, status: Option<ConsentStatus>| ConsentFilter {
+        campaign: campaign.map(Into::into),
+        status,
+        ..ConsentFilter::default()
+    };
+    let active = filter(Some("alerts"), Some(Active));
+    assert_eq!(
+        read(&store, move |t| t.list_consent(&active, None, 100))
+            .await
+            .len(),
+        2
+    );
+    let none = filter(None, Some(NoRow));
+    let rows = read(&store, move |t| t.list_consent(&none, None, 100)).await;
+    assert_eq!(rows.iter().map(|r| r.key.clone()).collect::<Vec<_>>(), [f]);
+    let one = ConsentFilter {
+        recipient: Some("14155551001".into()),
+        sender: Some("1415".into()),
+        ..ConsentFilter::default()
+    };
+    assert_eq!(
+        read(&store, move |t| t.list_consent(&one, None, 100)).await[0].status,
+        Pending
+    );
+    store.close().await.unwrap();
+}
+
+pub async fn events_are_listed_in_order_and_filtered(s: &impl Setup) {
+    let store = s.open().await;
+    let ev = |r: &str, kind: &str| Event {
+        key: key("news", "", r),
+        kind: kind.into(),
+        old_status: None,
+        new_status: None,
+        source: "test".into(),
+        message_ids: "a b".into(),
+    };
+    let (e1, e2, e3) = (ev("1", "blocked"), ev("2", "held"), ev("1", "released"));
+    let before = now_ms();
+    commit(&store, {
+        let es = [e1.clone(), e2.clone(), e3.clone()];
+        move |t| es.iter().try_for_each(|e| t.insert_event(e))
+    })
+    .await
+    .unwrap();
+    let all = read(&store, |t| t.list_events(None, None, 100)).await;
+    assert_eq!(
+        all.iter().map(|r| r.event.clone()).collect::<Vec<_>>(),
+        [e1.clone(), e2, e3.clone()]
+    );
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
+    assert!(
+        all.iter()
+            .all(|r| r.at >= before - 1000 && r.at <= now_ms() + 1000),
+        "stamped now"
+    );
+    let one = read(&store, |t| t.list_events(Some("1"), None, 100)).await;
+    assert_eq!(
+        one.iter().map(|r| r.event.clone()).collect::<Vec<_>>(),
+        [e1, e3]
+    );
+    assert_eq!(
+        read(&store, |t| t.list_events(None, None, 2)).await.len(),
+        2
+    );
+    assert!(read(&store, |t| t.list_events(
+        None,
+        Some(now_ms() + 60_000),
+        100
+    ))
+    .await
+    .is_empty());
+    assert_eq!(
+        read(&store, move |t| t.list_events(
+            None,
+            Some(before - 1000),
+            100
+        ))
+        .await
+        .len(),
+        3
+    );
+    store.close().await.unwrap();
+}
+
+fn held<'a>(key: &'a Key, group_id: Option<i64>, ttl_ms: i64, pdu: &'a [u8]) -> NewHeld<'a> {
+    NewHeld {
+        key,
+        account: "pbx",
+        group_id,
+        ttl_ms,
+        registered_delivery: 1,
+        pdu,
+    }
+}
+
+pub async fn held_messages_group_replace_settle_and_expire(s: &impl Setup) {
+    let store = s.open().await;
+    let (a, b, c) = (
+        key("alerts", "1", "2001"),
+        key("alerts", "1", "2002"),
+        key("alerts", "1", "2003"),
+    );
+    let (ga, gb, gc) = commit(&store, {
+        let (a, b, c) = (a.clone(), b.clone(), c.clone());
+        move |t| {
+            let ga = t.hold(&held(&a, None, 60_000, b"a1"))?;
+            assert_eq!(
+                t.hold(&held(&a, Some(ga), 60_000, b"a2"))?,
+                ga,
+                "a part joins its group"
+            );
+            let gb = t.hold(&held(&b, None, 60_000, b"b1"))?;
+            let gc = t.hold(&held(&c, None, 0, b"c1"))?;
+            Ok((ga, gb, gc))
+        }
+    })
+    .await
+    .unwrap();
+    assert!(ga < gb && gb < gc, "group ids increase");
+    let (count_a, total, group) = read(&store, {
+        let a = a.clone();
+        move |t| Ok((t.held_count(&a)?, t.count_held()?, t.held_group(ga)?))
+    })
+    .await;
+    assert_eq!(
+        (count_a, total),
+        (1, 3),
+        "counted per message, not per part"
+    );
+    assert_eq!(
+        group.iter().map(|r| r.pdu.as_slice()).collect::<Vec<_>>(),
+        [b"a1", b"a2"]
+    );
+    assert!(group
+        .iter()
+        .all(|r| r.group_id == ga && r.key == a && r.account == "pbx"));
+    assert!(group[0].expires_at >= group[0].held_at + 60_000);
+    assert!(group[0].id < group[1].id);
+    let listed = read(&store, |t| t.list_held(Some("2002"), 100)).await;
+    assert_eq!((listed.len(), listed[0].group_id), (1, gb));
+    assert_eq!(read(&store, |t| t.list_held(None, 2)).await.len(), 2);
+
+    // replace_sm of a single-part message.
+    let bid = listed[0].id;
+    assert!(commit(&store, move |t| t.replace_held(bid, b"b2", 0))
+        .await
+        .unwrap());
+    assert!(!commit(&store, |t| t.replace_held(i64::MAX, b"x", 0))
+        .await
+        .unwrap());
+    let b_row = read(&store, move |t| t.held_group(gb)).await;
+    assert_eq!(
+        (b_row[0].pdu.as_slice(), b_row[0].registered_delivery),
+        (&b"b2"[..], 0)
+    );
+
+    // A status that settles: a active (release), b refused (drop).
+    let settled = commit(&store, {
+        let (a, b) = (a.clone(), b.clone());
+        move |t| {
+            t.set_status(&a, Active, "START", "")?;
+            t.set_status(&b, Refused, "STOP", "")?;
+            let mut s = t.settled_held_keys(100)?;
+            s.sort_by(|x, y| x.0.recipient.cmp(&y.0.recipient));
+            Ok(s)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(settled, [(a.clone(), Active), (b.clone(), Refused)]);
+    let taken = commit(&store, {
+        let a = a.clone();
+        move |t| t.take_held(&a)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        taken.iter().map(|r| r.pdu.as_slice()).collect::<Vec<_>>(),
+        [b"a1", b"a2"]
+    );
+    assert_eq!(
+        commit(&store, move |t| t.delete_held_group(gb))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(read(&store, |t| t.settled_held_keys(100)).await.is_empty());
+
+    // c was held with a TTL of 0: it has expired.
+    let expired = commit(&store, |t| t.take_expired(now_ms(), 10))
+        .await
+        .unwrap();
+    assert_eq!(expired.iter().map(|r| r.group_id).collect::<Vec<_>>(), [gc]);
+    assert_eq!(read(&store, |t| t.count_held()).await, 0);
+    assert!(read(&store, move |t| t.held_group(ga)).await.is_empty());
+    store.close().await.unwrap();
+}
+
+pub async fn outbox_push_pending_attempted_done(s: &impl Setup) {
+    let store = s.open().await;
+    let k = key("news", "", "3001");
+    let (i1, i2) = commit(&store, {
+        let k = k.clone();
+        move |t| {
+            let i1 = t.outbox_push("opt_in_request", &k, "optgate", None, b"p1")?;
+            let i2 = t.outbox_push("released", &k, "pbx", Some("0000000000000007"), b"p2")?;
+            t.outbox_attempted(i2)?;
+            t.outbox_attempted(i2)?;
+            Ok((i1, i2))
+        }
+    })
+    .await
+    .unwrap();
+    assert!(i1 < i2);
+    let rows = read(&store, |t| t.outbox_pending(0, 10)).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (
+            rows[0].id,
+            rows[0].kind.as_str(),
+            rows[0].attempts,
+            rows[0].optgate_id.as_deref()
+        ),
+        (i1, "opt_in_request", 0, None)
+    );
+    assert_eq!(
+        (
+            rows[1].account.as_str(),
+            rows[1].attempts,
+            rows[1].optgate_id.as_deref()
+        ),
+        ("pbx", 2, Some("0000000000000007"))
+    );
+    assert_eq!(
+        (rows[1].key.clone(), rows[1].pdu.as_slice()),
+        (k, &b"p2"[..])
+    );
+    assert_eq!(
+        read(&store, move |t| t.outbox_pending(i2, 10)).await.len(),
+        1
+    );
+    assert_eq!(read(&store, |t| t.outbox_pending(0, 1)).await.len(), 1);
+    commit(&store, move |t| t.outbox_done(i1)).await.unwrap();
+    let left = read(&store, |t| t.outbox_pending(0, 10)).await;
+    assert_eq!(left.iter().map(|r| r.id).collect::<Vec<_>>(), [i2]);
+    store.close().await.unwrap();
+}
+
+pub async fn stored_deliveries_bounded_and_acknowledged(s: &impl Setup) {
+    let store = s.open_tuned(|o| o.max_stored_deliveries = 3).await.unwrap();
+    let id1 = store
+        .enqueue_delivery("pbx".into(), b"mo1".to_vec(), DeliveryKind::Mo)
+        .await
+        .unwrap();
+    let id2 = commit(&store, |t| {
+        t.enqueue_delivery("pbx", DeliveryKind::Dlr, b"dlr1")
+    })
+    .await
+    .unwrap();
+    let id3 = store
+        .enqueue_delivery("crm".into(), b"mo2".to_vec(), DeliveryKind::Mo)
+        .await
+        .unwrap();
+    assert!(id1 < id2 && id2 < id3);
+    let full = store
+        .enqueue_delivery("pbx".into(), b"x".to_vec(), DeliveryKind::Mo)
+        .await;
+    assert!(
+        matches!(full, Err(StoreError::Full { limit: 3 })),
+        "{full:?}"
+    );
+    let full = commit(&store, |t| t.insert_delivery("pbx", DeliveryKind::Mo, b"x")).await;
+    assert!(
+        matches!(full, Err(StoreError::Full { limit: 3 })),
+        "{full:?}"
+    );
+    assert_eq!(store.count_deliveries().await.unwrap(), 3);
+    assert_eq!(read(&store, |t| t.count_deliveries()).await, 3);
+    let pbx = store.pending_deliveries("pbx".into(), 10).await.unwrap();
+    assert_eq!(
+        pbx.iter()
+            .map(|d| (d.id, d.kind, d.pdu.as_slice()))
+            .collect::<Vec<_>>(),
+        [
+            (id1, DeliveryKind::Mo, &b"mo1"[..]),
+            (id2, DeliveryKind::Dlr, &b"dlr1"[..])
+        ]
+    );
+    assert_eq!(
+        store
+            .pending_deliveries_from("pbx".into(), id2, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        read(&store, |t| t.pending_deliveries("crm", 0, 10)).await[0].id,
+        id3
+    );
+    assert!(store.ack_delivery(id1).await.unwrap());
+    assert!(!store.ack_delivery(id1).await.unwrap(), "already gone");
+    assert!(commit(&store, move |t| t.delete_delivery(id2))
+        .await
+        .unwrap());
+    assert_eq!(store.count_deliveries().await.unwrap(), 1);
+    store
+        .enqueue_delivery("pbx".into(), b"mo3".to_vec(), DeliveryKind::Mo)
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    // The bound counts what is stored after a reopen too.
+    let store = s.open_tuned(|o| o.max_stored_deliveries = 2).await.unwrap();
+    assert_eq!(store.count_deliveries().await.unwrap(), 2);
+    let full = store
+        .enqueue_delivery("pbx".into(), b"x".to_vec(), DeliveryKind::Mo)
+        .await;
+    assert!(
+        matches!(full, Err(StoreError::Full { limit: 2 })),
+        "{full:?}"
+    );
+    store.close().await.unwrap();
+}
+
+pub async fn id_map_written_behind_and_looked_up(s: &impl Setup) {
+    let store = s.open().await;
+    store
+        .map_message_id("C-1".into(), "pbx".into(), None)
+        .await
+        .unwrap();
+    store
+        .map_message_id("C-2".into(), "crm".into(), Some("0000000000000009".into()))
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    let owner = |a: &str, o: Option<&str>| {
+        Some(MessageOwner {
+            account: a.into(),
+            optgate_id: o.map(Into::into),
+        })
+    };
+    assert_eq!(
+        store.lookup_message_id("C-1".into()).await.unwrap(),
+        owner("pbx", None)
+    );
+    assert_eq!(
+        store.lookup_message_id("C-2".into()).await.unwrap(),
+        owner("crm", Some("0000000000000009"))
+    );
+    assert_eq!(store.lookup_message_id("C-3".into()).await.unwrap(), None);
+    // Through the interface, with another TTL (a backend may partition by it).
+    let ttl = std::time::Duration::from_secs(3600);
+    commit(&store, move |t| t.map_message_id("C-4", "other", None, ttl))
+        .await
+        .unwrap();
+    assert_eq!(
+        read(&store, move |t| t.lookup_message_id("C-4", ttl)).await,
+        owner("other", None)
+    );
+    assert_eq!(
+        commit(&store, move |t| t.purge_message_ids(ttl, 100))
+            .await
+            .unwrap(),
+        0,
+        "nothing expired"
+    );
+    store.ping().await.unwrap();
+    commit(&store, |t| t.touch()).await.unwrap();
+    store.close().await.unwrap();
+    let store = s.open().await;
+    assert_eq!(
+        store.lookup_message_id("C-2".into()).await.unwrap(),
+        owner("crm", Some("0000000000000009"))
+    );
+    store.close().await.unwrap();
+}
