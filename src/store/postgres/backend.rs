@@ -67,6 +67,12 @@ impl PgBackend {
             Durability::Normal => "SET synchronous_commit = off",
         };
         conn.client().batch_execute(sync)?;
+        // A statement waiting longer than this for another session's lock
+        // (a command-line write, a hand edit) fails instead of stalling the
+        // store thread: SQLite's busy timeout.
+        let ms = opts.busy_timeout.as_millis().max(1);
+        conn.client()
+            .batch_execute(&format!("SET lock_timeout = {ms}"))?;
         Ok(conn)
     }
 
