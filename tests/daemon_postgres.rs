@@ -144,6 +144,121 @@ async fn consent_hold_release_stop_and_restart_on_postgres() {
     d.shutdown(Duration::from_secs(2)).await;
 }
 
+/// Runs `optgate ARGS -c FILE` off the runtime (the command waits for the
+/// daemon, whose tasks run on it, to confirm over the control socket).
+async fn cli(file: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let file = file.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(binary::BIN)
+            .args(&args)
+            .arg("-c")
+            .arg(&file)
+            .env_remove("OPTGATE_CONFIG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn command_line_on_postgres_reads_and_writes_the_daemons_store() {
+    let pg = Postgres::start();
+    let url = pg.create_db();
+    let carrier = FakeCarrier::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (d, mut p) = start(&carrier, dir.path(), &url).await;
+    let to = "14155559401";
+    let r = carrier.deliver(mo(to, "14155550100", "START")).await;
+    assert_eq!(r.command_status, 0);
+    let m = p.expect_deliver().await;
+    p.ack(&m).await;
+    // Decided from the store, then from the cache.
+    for text in ["one", "two", "three"] {
+        assert_eq!(p.request(submit_to(to, text)).await.0.command_status, 0);
+    }
+
+    // The same [store] as the daemon (its path names the control socket).
+    let file = dir.path().join("cli.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npath = \"{}\"\n\
+             [upstream]\naddress = \"127.0.0.1:1\"\nsystem_id = \"o\"\npassword = \"p\"\n{CAMPAIGN}",
+            dir.path().join("must-not-exist.db").display()
+        ),
+    )
+    .unwrap();
+    let out = cli(
+        &file,
+        &[
+            "consent",
+            "set",
+            "--campaign",
+            "optin",
+            "--sender",
+            "14155550100",
+            "--recipient",
+            to,
+            "--status",
+            "refused",
+            "--reason",
+            "cli-test",
+        ],
+    )
+    .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("did not confirm"), "{err}");
+    assert_eq!(
+        p.request(submit_to(to, "after cli")).await.0.command_status,
+        0x400,
+        "the very next message sees the command line's change"
+    );
+
+    let out = cli(&file, &["logs", "--recipient", to, "--format", "json"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        logs.contains("\"refused\"") && logs.contains("cli-test"),
+        "{logs}"
+    );
+    let out = cli(&file, &["events", "--recipient", to, "--format", "csv"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = String::from_utf8_lossy(&out.stdout);
+    assert!(events.contains("cli-test"), "{events}");
+    let out = cli(&file, &["held"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.path().join("must-not-exist.db").exists());
+    d.shutdown(Duration::from_secs(2)).await;
+
+    // Server gone: the command says so in one line, exit 69.
+    drop(pg);
+    let out = cli(&file, &["logs"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(69),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
+}
+
 #[tokio::test]
 async fn postgres_down_mid_run_gives_temporary_errors_and_recovers() {
     let pg = Postgres::start();

@@ -94,6 +94,28 @@ impl PgConn {
         Ok(out)
     }
 
+    /// Runs `f` in a transaction opened by `begin` (e.g. with an isolation
+    /// level) and commits it; an error (of any type that can hold a store
+    /// error) rolls back.
+    pub fn transaction_with<T, E: From<StoreError>>(
+        &mut self,
+        begin: &str,
+        f: impl FnOnce(Pg<'_, Client>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.client.batch_execute(begin).map_err(StoreError::from)?;
+        let out = f(Pg {
+            c: &mut self.client,
+            stmts: &mut self.stmts,
+        });
+        let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        match (self.client.batch_execute(end), out) {
+            (Ok(()), out) => out,
+            (Err(e), Ok(_)) => Err(StoreError::Commit(std::sync::Arc::new(e)).into()),
+            // The work's own error says more than a failed rollback.
+            (Err(_), Err(e)) => Err(e),
+        }
+    }
+
     /// Statements run outside a transaction (each commits by itself).
     pub fn autocommit(&mut self) -> Pg<'_, Client> {
         Pg {
