@@ -228,8 +228,10 @@ pub fn summary(path: &Path, cfg: &Config) -> String {
     );
     let _ = writeln!(
         out,
-        "store:        {} (durability {})",
-        cfg.store.path, cfg.store.durability
+        "store:        {} {} (durability {})",
+        cfg.store.backend,
+        crate::store::StoreOptions::from_config(cfg).describe(),
+        cfg.store.durability
     );
     out
 }
