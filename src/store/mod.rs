@@ -15,7 +15,10 @@
 //!   atomic and ordered with every other request.
 //! - [`Backend`] / [`BatchTxn`] (`backend.rs`) are what the store thread
 //!   (`worker.rs`, written once) needs of a database; [`sqlite`] is the
-//!   SQLite backend (SQL, schema, migrations).
+//!   SQLite backend (SQL, schema, migrations), [`postgres`] the PostgreSQL
+//!   one (its SQL functions are public for its own tests against a real
+//!   server; the engine still uses only [`StoreTxn`]). [`Store::open`] picks
+//!   the backend from [`StoreOptions::backend`].
 //! - [`consent`] holds the records (keys, rows, events, held, outbox);
 //!   [`cache`] the consent read cache in front of the store thread.
 //! - [`Database`] is the blocking API over the same data for CLI commands.
