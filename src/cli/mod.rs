@@ -12,6 +12,7 @@ pub mod consent;
 mod csv;
 pub mod import;
 pub mod output;
+pub mod store;
 pub mod views;
 
 use std::fmt::Write as _;
@@ -64,6 +65,9 @@ pub enum Command {
     Consent(ConsentCommand),
     /// Show held messages.
     Held(views::HeldArgs),
+    /// Store administration: copy an SQLite installation into PostgreSQL.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 /// `optgate consent ...`.
@@ -167,6 +171,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Run(args) => run(&args),
         Command::CheckConfig(arg) => check_config(&arg.resolve()),
         Command::Sim(args) => crate::sim::args::main(args),
+        Command::Store(cmd) => store::main(cmd),
         Command::Logs(a) => common::run_with(&a.config, |ctx| consent::logs(ctx, &a)),
         Command::Events(a) => common::run_with(&a.config, |ctx| views::events(ctx, &a)),
         Command::Held(a) => common::run_with(&a.config, |ctx| views::held(ctx, &a)),

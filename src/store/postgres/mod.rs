@@ -14,6 +14,7 @@
 mod backend;
 pub mod conn;
 pub mod consent;
+pub mod copy;
 pub mod ops;
 pub mod schema;
 
