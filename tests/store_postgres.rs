@@ -471,3 +471,78 @@ fn consent_writes_elsewhere_are_seen() {
         .unwrap();
     assert!(pc::writes_elsewhere(&mut daemon.autocommit()).unwrap() > before);
 }
+
+#[test]
+fn a_statement_failing_outside_a_savepoint_fails_the_batch() {
+    use optgate::store::postgres::PgBackend;
+    use optgate::store::{Backend, StoreOptions};
+    let pg = Postgres::start();
+    let url = pg.create_db();
+    let mut opts = StoreOptions::postgres(&url);
+    opts.busy_timeout = Duration::from_millis(100);
+    let mut backend = PgBackend::open(&opts).unwrap();
+
+    // Requests in savepoints: a failing one spares the others.
+    backend
+        .run_batch(&mut |t| {
+            t.savepoint()?;
+            t.as_txn()
+                .set_status(&key("1"), ConsentStatus::Active, "START", "")?;
+            t.release()?;
+            t.savepoint()?;
+            assert!(t.as_txn().replace_held(1, b"x", 0).is_ok());
+            t.rollback_to_savepoint()?;
+            assert!(t.aborted().is_none());
+            Ok(())
+        })
+        .unwrap();
+
+    // Another session locks the consent table: a write outside any
+    // savepoint times out, PostgreSQL aborts the whole transaction, and
+    // the batch must fail (a COMMIT would silently roll it back).
+    let mut locker = PgConn::connect(&url, T).unwrap();
+    locker
+        .client()
+        .batch_execute("BEGIN; LOCK TABLE consent IN EXCLUSIVE MODE")
+        .unwrap();
+    let r = backend.run_batch(&mut |t| {
+        t.savepoint()?;
+        t.as_txn().insert_event(&Event {
+            key: key("2"),
+            kind: "blocked".into(),
+            old_status: None,
+            new_status: None,
+            source: "t".into(),
+            message_ids: String::new(),
+        })?;
+        t.release()?;
+        let e = t
+            .as_txn()
+            .set_status(&key("2"), ConsentStatus::Refused, "STOP", "");
+        assert!(e.is_err(), "the lock must time out");
+        assert!(t.aborted().is_some(), "the transaction is gone");
+        Ok(())
+    });
+    assert!(matches!(r, Err(StoreError::Commit(_))), "{r:?}");
+    locker.client().batch_execute("ROLLBACK").unwrap();
+    let mut c = open(&url);
+    let mut a = c.autocommit();
+    assert_eq!(
+        pc::get(&mut a, &key("1")).unwrap().status,
+        ConsentStatus::Active
+    );
+    assert!(
+        pc::list_events(&mut a, Some("2"), None, 10)
+            .unwrap()
+            .is_empty(),
+        "nothing of the failed batch is kept"
+    );
+    // The backend carries on.
+    backend
+        .run_batch(&mut |t| {
+            t.as_txn()
+                .set_status(&key("2"), ConsentStatus::Refused, "STOP", "")
+                .map(drop)
+        })
+        .unwrap();
+}

@@ -116,12 +116,18 @@ impl Backend for PgBackend {
         let mut tx = client
             .transaction()
             .map_err(|e| commit_error(stmts.note_lost(e)))?;
+        stmts.begin();
         let mut t = PgTxn {
             pg: Pg::new(&mut tx, stmts),
             writes_elsewhere: Some(&mut self.writes_elsewhere),
         };
         // On Err the transaction is dropped, which rolls it back.
         work(&mut t)?;
+        // PostgreSQL answers COMMIT of an aborted transaction with a
+        // rollback, not an error: never report such a batch as durable.
+        if let Some(e) = stmts.doomed() {
+            return Err(commit_error(e));
+        }
         tx.commit()
             .map_err(|e| commit_error(self.conn.stmts.note_lost(e)))
     }
@@ -161,26 +167,37 @@ impl<'a, C: GenericClient> PgTxn<'a, C> {
 
 impl<C: GenericClient> BatchTxn for PgTxn<'_, C> {
     fn savepoint(&mut self) -> Result<(), StoreError> {
-        self.pg.execute("SAVEPOINT optgate_work", &[]).map(drop)
+        let sql = if self.pg.stmts.release_pending {
+            "RELEASE SAVEPOINT optgate_work; SAVEPOINT optgate_work"
+        } else {
+            "SAVEPOINT optgate_work"
+        };
+        self.pg.batch(sql)?;
+        self.pg.stmts.release_pending = false;
+        self.pg.stmts.in_savepoint = true;
+        Ok(())
     }
 
     fn release(&mut self) -> Result<(), StoreError> {
-        self.pg
-            .execute("RELEASE SAVEPOINT optgate_work", &[])
-            .map(drop)
+        // Sent with the next SAVEPOINT, or implied by COMMIT.
+        self.pg.stmts.in_savepoint = false;
+        self.pg.stmts.release_pending = true;
+        Ok(())
     }
 
     fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
-        self.pg.execute("ROLLBACK TO SAVEPOINT optgate_work", &[])?;
+        // Still "in" the savepoint: a failure here dooms the transaction.
+        self.pg.stmts.in_savepoint = false;
         self.pg
-            .execute("RELEASE SAVEPOINT optgate_work", &[])
-            .map(drop)
+            .batch("ROLLBACK TO SAVEPOINT optgate_work; RELEASE SAVEPOINT optgate_work")
     }
 
     fn aborted(&mut self) -> Option<StoreError> {
         // A lost connection (server gone, network) abandons the whole
-        // transaction; a statement error only its savepoint.
-        self.pg.stmts.lost.clone().map(StoreError::Commit)
+        // transaction, and so does a failed statement outside a savepoint
+        // (PostgreSQL, unlike SQLite, then refuses everything until the end);
+        // a statement error inside a savepoint undoes only that request.
+        self.pg.stmts.doomed().map(StoreError::Commit)
     }
 
     fn changed_elsewhere(&mut self) -> bool {

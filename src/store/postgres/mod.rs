@@ -45,6 +45,16 @@ pub struct StmtCache {
     /// Set by the first error that lost the connection (not a server's
     /// answer to one statement): the transaction is gone with it.
     lost: Option<DbError>,
+    /// A statement failed outside any savepoint: PostgreSQL has aborted the
+    /// whole transaction, and a COMMIT would silently roll it back.
+    failed: Option<DbError>,
+    /// Statements run inside a request's savepoint (their failure undoes
+    /// only the savepoint).
+    in_savepoint: bool,
+    /// The last request's savepoint is released lazily, together with the
+    /// next SAVEPOINT (one round trip per request instead of two); COMMIT
+    /// releases the last one.
+    release_pending: bool,
 }
 
 impl StmtCache {
@@ -57,7 +67,22 @@ impl StmtCache {
         if lost && self.lost.is_none() {
             self.lost = Some(e.clone());
         }
+        if !self.in_savepoint && self.failed.is_none() {
+            self.failed = Some(e.clone());
+        }
         e
+    }
+
+    /// Forgets the previous transaction's state (at BEGIN).
+    fn begin(&mut self) {
+        self.failed = None;
+        self.in_savepoint = false;
+        self.release_pending = false;
+    }
+
+    /// Why the current transaction can not commit, if it can not.
+    fn doomed(&self) -> Option<DbError> {
+        self.lost.clone().or_else(|| self.failed.clone())
     }
 }
 
@@ -87,10 +112,14 @@ impl PgConn {
         f: impl FnOnce(&mut Pg<'_, Transaction<'_>>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut tx = self.client.transaction()?;
+        self.stmts.begin();
         let out = f(&mut Pg {
             c: &mut tx,
             stmts: &mut self.stmts,
         })?;
+        if let Some(e) = self.stmts.doomed() {
+            return Err(StoreError::Commit(e));
+        }
         tx.commit()?;
         Ok(out)
     }
@@ -104,10 +133,14 @@ impl PgConn {
         f: impl FnOnce(Pg<'_, Client>) -> Result<T, E>,
     ) -> Result<T, E> {
         self.client.batch_execute(begin).map_err(StoreError::from)?;
-        let out = f(Pg {
+        self.stmts.begin();
+        let mut out = f(Pg {
             c: &mut self.client,
             stmts: &mut self.stmts,
         });
+        if let (Ok(_), Some(e)) = (&out, self.stmts.doomed()) {
+            out = Err(StoreError::Commit(e).into());
+        }
         let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
         match (self.client.batch_execute(end), out) {
             (Ok(()), out) => out,
@@ -161,10 +194,14 @@ impl<'a, C: GenericClient> Pg<'a, C> {
         f: impl FnOnce(&mut Pg<'_, Transaction<'_>>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut sp = self.c.transaction()?;
+        let outer = std::mem::replace(&mut self.stmts.in_savepoint, true);
         let out = f(&mut Pg {
             c: &mut sp,
             stmts: self.stmts,
-        })?;
+        });
+        self.stmts.in_savepoint = outer;
+        // Dropping `sp` on an error rolls back to the savepoint.
+        let out = out?;
         sp.commit()?;
         Ok(out)
     }
