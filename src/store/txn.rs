@@ -253,12 +253,11 @@ impl StoreTxn for TxnEnv<'_> {
         source: &str,
         message_ids: &str,
     ) -> Result<ConsentStatus, StoreError> {
-        // Noted before the write: an error half-way must still drop the key.
-        self.written.push(key.clone());
         let old = self.txn.set_status(key, status, source, message_ids);
-        if matches!(old, Ok(o) if o == status) {
-            // Nothing was written: the key may still be cached.
-            self.written.pop();
+        // Unchanged: nothing was written and the key may stay cached. An
+        // error may have written half: the key is dropped then too.
+        if !matches!(old, Ok(o) if o == status) {
+            self.written.push(key.clone());
         }
         old
     }

@@ -304,6 +304,10 @@ pub async fn held_messages_group_replace_settle_and_expire(s: &impl Setup) {
         .unwrap();
     assert_eq!(expired.iter().map(|r| r.group_id).collect::<Vec<_>>(), [gc]);
     assert_eq!(read(&store, |t| t.count_held()).await, 0);
+    let again = commit(&store, move |t| t.hold(&held(&c, None, 60_000, b"c2")))
+        .await
+        .unwrap();
+    assert!(again > gc, "group ids are never reused");
     assert!(read(&store, move |t| t.held_group(ga)).await.is_empty());
     store.close().await.unwrap();
 }
@@ -345,7 +349,7 @@ pub async fn outbox_push_pending_attempted_done(s: &impl Setup) {
     );
     assert_eq!(
         (rows[1].key.clone(), rows[1].pdu.as_slice()),
-        (k, &b"p2"[..])
+        (k.clone(), &b"p2"[..])
     );
     assert_eq!(
         read(&store, move |t| t.outbox_pending(i2, 10)).await.len(),
@@ -353,8 +357,16 @@ pub async fn outbox_push_pending_attempted_done(s: &impl Setup) {
     );
     assert_eq!(read(&store, |t| t.outbox_pending(0, 1)).await.len(), 1);
     commit(&store, move |t| t.outbox_done(i1)).await.unwrap();
+    commit(&store, move |t| t.outbox_done(i2)).await.unwrap();
+    let i3 = commit(&store, {
+        let k = k.clone();
+        move |t| t.outbox_push("help", &k, "optgate", None, b"p3")
+    })
+    .await
+    .unwrap();
+    assert!(i3 > i2, "ids are never reused");
     let left = read(&store, |t| t.outbox_pending(0, 10)).await;
-    assert_eq!(left.iter().map(|r| r.id).collect::<Vec<_>>(), [i2]);
+    assert_eq!(left.iter().map(|r| r.id).collect::<Vec<_>>(), [i3]);
     store.close().await.unwrap();
 }
 
@@ -416,8 +428,14 @@ pub async fn stored_deliveries_bounded_and_acknowledged(s: &impl Setup) {
         .await
         .unwrap());
     assert_eq!(store.count_deliveries().await.unwrap(), 1);
-    store
+    assert!(store.ack_delivery(id3).await.unwrap());
+    let id4 = store
         .enqueue_delivery("pbx".into(), b"mo3".to_vec(), DeliveryKind::Mo)
+        .await
+        .unwrap();
+    assert!(id4 > id3, "ids are never reused");
+    store
+        .enqueue_delivery("pbx".into(), b"mo4".to_vec(), DeliveryKind::Mo)
         .await
         .unwrap();
     store.close().await.unwrap();

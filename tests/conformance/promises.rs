@@ -181,18 +181,21 @@ pub async fn the_cache_never_keeps_a_row_the_work_wrote(s: &impl Setup) {
     let store = s.open().await;
     let cache = store.consent_cache().clone();
     let k = key("news", "", "7001");
-    commit(&store, {
-        let k = k.clone();
+    let during = commit(&store, {
+        let (k, cache) = (k.clone(), cache.clone());
         move |t| {
             let row = t.consent(&k)?;
             t.set_status(&k, Active, "START", "")?;
-            // The row read before the write is stale: it must not be kept.
+            // The row read before the write is stale: it must not be put,
+            // not even until the work ends (sessions read the cache
+            // meanwhile).
             t.fill_consent(&row);
-            Ok(())
+            Ok(cache.state(&k))
         }
     })
     .await
     .unwrap();
+    assert_eq!(during, None);
     assert_eq!(cache.state(&k), None);
     let other = key("news", "", "7002");
     read(&store, {
