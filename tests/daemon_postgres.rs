@@ -260,6 +260,63 @@ async fn command_line_on_postgres_reads_and_writes_the_daemons_store() {
 }
 
 #[tokio::test]
+async fn a_change_from_another_connection_empties_the_cache_at_once() {
+    let pg = Postgres::start();
+    let url = pg.create_db();
+    let carrier = FakeCarrier::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (d, mut p) = start(&carrier, dir.path(), &url).await;
+    let to = "14155559501";
+    let r = carrier.deliver(mo(to, "14155550100", "START")).await;
+    assert_eq!(r.command_status, 0);
+    let m = p.expect_deliver().await;
+    p.ack(&m).await;
+    for text in ["one", "two", "three"] {
+        assert_eq!(p.request(submit_to(to, text)).await.0.command_status, 0);
+    }
+    let key = optgate::store::consent::Key {
+        campaign: "optin".into(),
+        sender: "14155550100".into(),
+        recipient: to.into(),
+    };
+    let cache = d.store().consent_cache().clone();
+    wait_until(|| cache.contains(&key)).await;
+
+    // A hand edit from elsewhere (no command line, no control socket).
+    let edit_url = url.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut c = ::postgres::Client::connect(&edit_url, ::postgres::NoTls).unwrap();
+        let n = c
+            .execute(
+                "UPDATE consent SET status = 'refused', source = 'psql' WHERE recipient = $1",
+                &[&to],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    })
+    .await
+    .unwrap();
+    // Notified at once: well before the store thread's next periodic
+    // batch (~1 s) or the entry's lifetime (10 s) would drop it.
+    let t0 = std::time::Instant::now();
+    while cache.contains(&key) {
+        assert!(
+            t0.elapsed() < Duration::from_millis(300),
+            "the cache still holds the old row"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        p.request(submit_to(to, "after edit"))
+            .await
+            .0
+            .command_status,
+        0x400
+    );
+    d.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
 async fn postgres_down_mid_run_gives_temporary_errors_and_recovers() {
     let pg = Postgres::start();
     let url = pg.create_db();

@@ -218,7 +218,17 @@ impl Store {
     pub async fn open(opts: StoreOptions) -> Result<Store, StoreError> {
         match opts.backend {
             StoreBackend::Sqlite => Self::open_with(opts, sqlite::SqliteBackend::open).await,
-            StoreBackend::Postgres => Self::open_with(opts, postgres::PgBackend::open).await,
+            StoreBackend::Postgres => {
+                let url = opts.url.clone();
+                let pid = Arc::new(std::sync::atomic::AtomicI32::new(0));
+                let own = Arc::clone(&pid);
+                let store =
+                    Self::open_with(opts, move |o| postgres::PgBackend::open_with_pid(o, own))
+                        .await?;
+                postgres::listen::spawn(url, Arc::downgrade(store.consent_cache()), pid)
+                    .map_err(|e| StoreError::Thread(Arc::new(e)))?;
+                Ok(store)
+            }
         }
     }
 

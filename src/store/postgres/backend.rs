@@ -2,6 +2,8 @@
 //! thread's one connection, a transaction per batch, a savepoint per
 //! request. Mirrors `store/sqlite/mod.rs`.
 
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use postgres::GenericClient;
@@ -38,15 +40,29 @@ pub struct PgBackend {
     /// No reconnect attempt before this; doubled on each failure.
     retry_at: Instant,
     backoff: Duration,
+    /// This connection's server process id, for the consent listener to
+    /// tell the store thread's own writes from others'.
+    own_pid: Arc<AtomicI32>,
 }
 
 impl PgBackend {
     /// Connects (bounded by `opts.connect_timeout`), sets the durability,
     /// and migrates the schema.
     pub fn open(opts: &StoreOptions) -> Result<PgBackend, StoreError> {
+        Self::open_with_pid(opts, Arc::default())
+    }
+
+    /// [`PgBackend::open`], keeping the connection's server process id in
+    /// `own_pid` (also after reconnects).
+    pub fn open_with_pid(
+        opts: &StoreOptions,
+        own_pid: Arc<AtomicI32>,
+    ) -> Result<PgBackend, StoreError> {
         let mut conn = Self::session(opts, opts.connect_timeout)?;
         schema::migrate(&mut conn)?;
+        own_pid.store(backend_pid(&mut conn)?, Ordering::Relaxed);
         Ok(PgBackend {
+            own_pid,
             conn,
             opts: opts.clone(),
             target: super::conn::redact(&opts.url),
@@ -88,7 +104,10 @@ impl PgBackend {
             return Err(StoreError::Commit(lost));
         }
         match Self::session(&self.opts, self.opts.connect_timeout.min(RECONNECT_TIMEOUT)) {
-            Ok(conn) => {
+            Ok(mut conn) => {
+                if let Ok(pid) = backend_pid(&mut conn) {
+                    self.own_pid.store(pid, Ordering::Relaxed);
+                }
                 self.conn = conn;
                 self.backoff = RECONNECT_MIN;
                 // Unknown what changed meanwhile: the first batch drops the cache.
@@ -104,6 +123,14 @@ impl PgBackend {
             }
         }
     }
+}
+
+/// The server process serving `conn`.
+fn backend_pid(conn: &mut PgConn) -> Result<i32, StoreError> {
+    Ok(conn
+        .client()
+        .query_one("SELECT pg_backend_pid()", &[])?
+        .get(0))
 }
 
 impl Backend for PgBackend {

@@ -15,6 +15,7 @@ mod backend;
 pub mod conn;
 pub mod consent;
 pub mod copy;
+pub mod listen;
 pub mod ops;
 pub mod schema;
 

@@ -111,6 +111,9 @@ pub const MIGRATIONS: &[&str] = &[
     BEGIN
         INSERT INTO consent_writes (pid, n) VALUES (pg_backend_pid(), 1)
         ON CONFLICT (pid) DO UPDATE SET n = consent_writes.n + 1;
+        -- Delivered after the commit to every daemon listening (listen.rs);
+        -- one per transaction, PostgreSQL folds identical ones.
+        PERFORM pg_notify('optgate_consent', '');
         RETURN NULL;
     END $$;
     CREATE TRIGGER consent_counted AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON consent
