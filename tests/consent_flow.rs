@@ -516,9 +516,13 @@ async fn pending_campaign_is_not_enforced_on(backend: Backend) {
 
 #[tokio::test]
 async fn cancel_and_query_of_a_held_message_stay_local() {
+    cancel_and_query_of_a_held_message_stay_local_on(Backend::Sqlite).await;
+}
+
+async fn cancel_and_query_of_a_held_message_stay_local_on(backend: Backend) {
     use bytes::Bytes;
     use optgate::pdu::{CancelSm, QuerySm};
-    let mut r = rig().await;
+    let mut r = rig_on(backend).await;
     let to = "14155559010";
     let (a, _) = r.p.request(submit("14155550100", to, "cancel me")).await;
     let id = message_id(&a);
@@ -571,9 +575,13 @@ async fn cancel_and_query_of_a_held_message_stay_local() {
 
 #[tokio::test]
 async fn submit_multi_is_decided_per_destination() {
+    submit_multi_is_decided_per_destination_on(Backend::Sqlite).await;
+}
+
+async fn submit_multi_is_decided_per_destination_on(backend: Backend) {
     use bytes::Bytes;
     use optgate::pdu::{DestAddress, SubmitMulti};
-    let mut r = rig().await;
+    let mut r = rig_on(backend).await;
     let (active, refused, fresh) = ("14155559101", "14155559102", "14155559103");
     for (who, word) in [(active, "START"), (refused, "STOP")] {
         assert_eq!(
@@ -846,9 +854,13 @@ async fn a_multipart_message_is_held_and_released_as_one_on(backend: Backend) {
 
 #[tokio::test]
 async fn data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold() {
+    data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold_on(Backend::Sqlite).await;
+}
+
+async fn data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold_on(backend: Backend) {
     use bytes::Bytes;
     use optgate::pdu::{tags, DataSm, ReplaceSm};
-    let mut r = rig().await;
+    let mut r = rig_on(backend).await;
     let to = "14155559701";
     assert_eq!(
         r.carrier
@@ -965,5 +977,20 @@ mod on_postgres {
     #[tokio::test]
     async fn a_multipart_message_is_held_and_released_as_one() {
         super::a_multipart_message_is_held_and_released_as_one_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn cancel_and_query_of_a_held_message_stay_local() {
+        super::cancel_and_query_of_a_held_message_stay_local_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn submit_multi_is_decided_per_destination() {
+        super::submit_multi_is_decided_per_destination_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold() {
+        super::data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold_on(Postgres).await;
     }
 }
