@@ -113,6 +113,9 @@ pub fn connect(url: &str, timeout: Duration) -> Result<Client, StoreError> {
             target,
             why: connect_reason(&e),
         }),
+        // The abandoned attempt's thread ends when the driver gives up
+        // (its socket connect is bounded by the same timeout; a server that
+        // accepted and went silent holds it until the socket fails).
         Err(_) => Err(StoreError::Connect {
             target,
             why: format!("no answer within {}", humantime::format_duration(timeout)),
