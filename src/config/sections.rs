@@ -153,7 +153,8 @@ pub struct StoreConfig {
     /// `key=value` pairs. The password may instead come from `PGPASSWORD`
     /// or a passfile (`PGPASSFILE`, `~/.pgpass`).
     pub url: String,
-    /// PostgreSQL connections this instance opens.
+    /// PostgreSQL connections this instance may open (today: one for the
+    /// store thread and one for the consent listener; reserved for readers).
     pub pool_size: u32,
     /// `full`: fsync each commit batch; `normal`: survives a crash, not a power cut.
     pub durability: Durability,
