@@ -78,12 +78,11 @@ impl Daemon {
     pub async fn start(cfg: &Config, listener: Option<TcpListener>) -> Result<Daemon, StartError> {
         // First, so what start-up reports (certificate expiry) is recorded.
         let metrics = crate::telemetry::install();
-        let store = Store::open(StoreOptions::from_config(cfg))
+        let opts = StoreOptions::from_config(cfg);
+        let path = opts.describe();
+        let store = Store::open(opts)
             .await
-            .map_err(|source| StartError::Store {
-                path: cfg.store.path.clone(),
-                source,
-            })?;
+            .map_err(|source| StartError::Store { path, source })?;
         let listener = match listener {
             Some(l) => Some(l),
             // TLS-only installations turn the plain listener off.

@@ -13,7 +13,8 @@
 //!   [`store::StoreTxn`] (what is read and written), [`store::Store`] (the
 //!   store thread with group commit; `transact` runs a unit of work there),
 //!   [`store::Backend`] (what a database must provide), [`store::sqlite`]
-//!   (the SQLite backend), [`store::cache`] (the consent read cache).
+//!   (the SQLite backend), [`store::postgres`] (the PostgreSQL backend),
+//!   [`store::cache`] (the consent read cache).
 //! - [`session`]: the pure bind-state machine (which PDU is allowed when).
 //! - [`server`]: the platform side — listener, per-bind task, auth.
 //! - [`upstream`]: the carrier side — bind pool, reconnect, windows, seq maps.

@@ -48,18 +48,41 @@ struct Rig {
     carrier: FakeCarrier,
     d: Daemon,
     _dir: tempfile::TempDir,
+    /// The PostgreSQL server of a rig on that backend (dropped last).
+    _pg: Option<common::postgres::Postgres>,
+}
+
+/// Which store a rig's daemon uses.
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
 }
 
 impl Rig {
     async fn start(token: &str) -> Rig {
+        Self::start_on(token, Backend::Sqlite).await
+    }
+
+    async fn start_on(token: &str, backend: Backend) -> Rig {
         let carrier = FakeCarrier::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let cfg = config(&carrier.address(), dir.path(), &extra(token));
+        let mut cfg = config(&carrier.address(), dir.path(), &extra(token));
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let pg = common::postgres::Postgres::start();
+                cfg.store.backend = optgate::config::StoreBackend::Postgres;
+                cfg.store.url = pg.create_db();
+                Some(pg)
+            }
+        };
         let d = common::start_daemon(&carrier, &cfg).await;
         Rig {
             carrier,
             d,
             _dir: dir,
+            _pg: pg,
         }
     }
 
@@ -112,7 +135,17 @@ fn assert_error(r: &http::Reply, status: u16, part: &str) {
 
 #[tokio::test]
 async fn put_needs_the_token_and_lands_in_the_log_and_events() {
-    let r = Rig::start(TOKEN).await;
+    put_needs_the_token_and_lands_in_the_log_and_events_on(Backend::Sqlite).await;
+}
+
+/// The same on the PostgreSQL backend.
+#[tokio::test]
+async fn on_postgres_put_needs_the_token_and_lands_in_the_log_and_events() {
+    put_needs_the_token_and_lands_in_the_log_and_events_on(Backend::Postgres).await;
+}
+
+async fn put_needs_the_token_and_lands_in_the_log_and_events_on(backend: Backend) {
+    let r = Rig::start_on(TOKEN, backend).await;
     let path = "/api/v1/consent/alerts/(415)%20555-0199";
     let body =
         json!({"status": "refused", "sender": "+1 415 555 0101", "reason": "asked by phone"});
@@ -311,7 +344,17 @@ async fn bad_input_is_a_json_400_and_the_store_stays_intact() {
 
 #[tokio::test]
 async fn paging_returns_every_row_once_in_order() {
-    let r = Rig::start(TOKEN).await;
+    paging_returns_every_row_once_in_order_on(Backend::Sqlite).await;
+}
+
+/// The same on the PostgreSQL backend.
+#[tokio::test]
+async fn on_postgres_paging_returns_every_row_once_in_order() {
+    paging_returns_every_row_once_in_order_on(Backend::Postgres).await;
+}
+
+async fn paging_returns_every_row_once_in_order_on(backend: Backend) {
+    let r = Rig::start_on(TOKEN, backend).await;
     let mut want = Vec::new();
     for i in 0..25u32 {
         let recipient = format!("1415555{:04}", 3000 + i * 7 % 25);
@@ -356,7 +399,17 @@ async fn paging_returns_every_row_once_in_order() {
 
 #[tokio::test]
 async fn a_put_takes_effect_for_the_very_next_submit() {
-    let r = Rig::start(TOKEN).await;
+    a_put_takes_effect_for_the_very_next_submit_on(Backend::Sqlite).await;
+}
+
+/// The same on the PostgreSQL backend.
+#[tokio::test]
+async fn on_postgres_a_put_takes_effect_for_the_very_next_submit() {
+    a_put_takes_effect_for_the_very_next_submit_on(Backend::Postgres).await;
+}
+
+async fn a_put_takes_effect_for_the_very_next_submit_on(backend: Backend) {
+    let r = Rig::start_on(TOKEN, backend).await;
     let mut p = Esme::connect(r.d.smpp_addr()).await;
     assert_eq!(
         p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret")

@@ -2,6 +2,8 @@
 //! set/import/export`, `held`) against a temporary config and database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -13,10 +15,23 @@ use optgate::store::{Database, StoreError};
 struct Env {
     dir: tempfile::TempDir,
     config: PathBuf,
+    /// The PostgreSQL URL and server of an environment on that backend.
+    pg: Option<(String, common::postgres::Postgres)>,
+}
+
+/// Which store the commands use.
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
 }
 
 impl Env {
     fn new() -> Env {
+        Self::new_on(Backend::Sqlite)
+    }
+
+    fn new_on(backend: Backend) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("optgate.toml");
         let text = format!(
@@ -52,8 +67,23 @@ consent_scope = "campaign"
 "#,
             dir.path().join("optgate.db").display()
         );
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let pg = common::postgres::Postgres::start();
+                Some((pg.create_db(), pg))
+            }
+        };
+        let text = match &pg {
+            Some((url, _)) => text.replacen(
+                "[store]\n",
+                &format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\n"),
+                1,
+            ),
+            None => text,
+        };
         std::fs::write(&config, text).unwrap();
-        Env { dir, config }
+        Env { dir, config, pg }
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -86,8 +116,32 @@ consent_scope = "campaign"
         p.display().to_string()
     }
 
+    /// Runs SQL on the store directly (a hand edit), whichever backend.
+    fn sql(&self, sql: &str) {
+        match &self.pg {
+            Some((url, _)) => ::postgres::Client::connect(url, ::postgres::NoTls)
+                .unwrap()
+                .batch_execute(sql)
+                .unwrap(),
+            None => {
+                let db = self.db();
+                rusqlite::Connection::open(self.dir.path().join("optgate.db"))
+                    .unwrap()
+                    .execute_batch(sql)
+                    .unwrap();
+                drop(db);
+            }
+        }
+    }
+
     fn db(&self) -> Database {
-        Database::open(&self.dir.path().join("optgate.db")).unwrap()
+        let path = self.dir.path().join("optgate.db");
+        match &self.pg {
+            Some((url, _)) => {
+                Database::open_postgres(url, std::time::Duration::from_secs(10), &path).unwrap()
+            }
+            None => Database::open(&path).unwrap(),
+        }
     }
 }
 
@@ -101,7 +155,11 @@ fn lines(s: &str) -> Vec<&str> {
 
 #[test]
 fn set_then_logs_json_has_exactly_the_documented_keys() {
-    let env = Env::new();
+    set_then_logs_json_has_exactly_the_documented_keys_on(Backend::Sqlite);
+}
+
+fn set_then_logs_json_has_exactly_the_documented_keys_on(backend: Backend) {
+    let env = Env::new_on(backend);
     let said = env.ok(&[
         "consent",
         "set",
@@ -159,7 +217,11 @@ fn set_then_logs_json_has_exactly_the_documented_keys() {
 
 #[test]
 fn set_none_forgets_the_key_and_records_the_change() {
-    let env = Env::new();
+    set_none_forgets_the_key_and_records_the_change_on(Backend::Sqlite);
+}
+
+fn set_none_forgets_the_key_and_records_the_change_on(backend: Backend) {
+    let env = Env::new_on(backend);
     let key = [
         "--campaign",
         "alerts",
@@ -189,7 +251,11 @@ fn set_none_forgets_the_key_and_records_the_change() {
 
 #[test]
 fn set_rejects_what_the_config_does_not_allow() {
-    let env = Env::new();
+    set_rejects_what_the_config_does_not_allow_on(Backend::Sqlite);
+}
+
+fn set_rejects_what_the_config_does_not_allow_on(backend: Backend) {
+    let env = Env::new_on(backend);
     let cases: &[(&[&str], &str)] = &[
         (
             &["--campaign", "nope", "--recipient", "4155551001"],
@@ -232,7 +298,11 @@ fn set_rejects_what_the_config_does_not_allow() {
 
 #[test]
 fn carrier_opt_out_list_imports_as_refused_for_every_number() {
-    let env = Env::new();
+    carrier_opt_out_list_imports_as_refused_for_every_number_on(Backend::Sqlite);
+}
+
+fn carrier_opt_out_list_imports_as_refused_for_every_number_on(backend: Backend) {
+    let env = Env::new_on(backend);
     let file = env.file(
         "carrier.csv",
         "Recipient\r\n4155552001\r\n\r\n+1 415 555 2002\r\n",
@@ -274,7 +344,11 @@ fn carrier_opt_out_list_imports_as_refused_for_every_number() {
 
 #[test]
 fn an_invalid_row_aborts_the_whole_import() {
-    let env = Env::new();
+    an_invalid_row_aborts_the_whole_import_on(Backend::Sqlite);
+}
+
+fn an_invalid_row_aborts_the_whole_import_on(backend: Backend) {
+    let env = Env::new_on(backend);
     let file = env.file(
         "bad.csv",
         "recipient,status\n4155553001,refused\n4155553002,maybe\n4155553003,active\nnot-a-number,refused\n",
@@ -303,7 +377,11 @@ fn an_invalid_row_aborts_the_whole_import() {
 
 #[test]
 fn export_round_trips_what_import_wrote() {
-    let env = Env::new();
+    export_round_trips_what_import_wrote_on(Backend::Sqlite);
+}
+
+fn export_round_trips_what_import_wrote_on(backend: Backend) {
+    let env = Env::new_on(backend);
     let file = env.file(
         "in.csv",
         "recipient,status,sender,updated_at,source\n\
@@ -336,7 +414,11 @@ fn export_round_trips_what_import_wrote() {
 
 #[test]
 fn held_lists_messages_with_their_parts() {
-    let env = Env::new();
+    held_lists_messages_with_their_parts_on(Backend::Sqlite);
+}
+
+fn held_lists_messages_with_their_parts_on(backend: Backend) {
+    let env = Env::new_on(backend);
     let key = |r: &str| Key {
         campaign: "alerts".into(),
         sender: "14155550100".into(),
@@ -383,7 +465,11 @@ fn held_lists_messages_with_their_parts() {
 
 #[test]
 fn events_since_filters_by_time() {
-    let env = Env::new();
+    events_since_filters_by_time_on(Backend::Sqlite);
+}
+
+fn events_since_filters_by_time_on(backend: Backend) {
+    let env = Env::new_on(backend);
     for r in ["4155556001", "4155556002"] {
         env.ok(&[
             "consent",
@@ -397,15 +483,10 @@ fn events_since_filters_by_time() {
         ]);
     }
     // Pin the event times so the filter is tested without the clock.
-    let db = env.db();
-    rusqlite::Connection::open(env.dir.path().join("optgate.db"))
-        .unwrap()
-        .execute_batch(
-            "UPDATE events SET at = 1714564800000 WHERE recipient = '14155556001';
-             UPDATE events SET at = 1714651200000 WHERE recipient = '14155556002';",
-        )
-        .unwrap();
-    drop(db);
+    env.sql(
+        "UPDATE events SET at = 1714564800000 WHERE recipient = '14155556001';
+         UPDATE events SET at = 1714651200000 WHERE recipient = '14155556002';",
+    );
     let csv = env.ok(&[
         "events",
         "--since",
@@ -447,4 +528,50 @@ fn a_store_that_cannot_be_opened_exits_74() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The same commands on the PostgreSQL backend (the file-permission test
+/// is SQLite's own).
+mod on_postgres {
+    use super::Backend::Postgres;
+
+    #[test]
+    fn set_then_logs_json_has_exactly_the_documented_keys() {
+        super::set_then_logs_json_has_exactly_the_documented_keys_on(Postgres);
+    }
+
+    #[test]
+    fn set_none_forgets_the_key_and_records_the_change() {
+        super::set_none_forgets_the_key_and_records_the_change_on(Postgres);
+    }
+
+    #[test]
+    fn set_rejects_what_the_config_does_not_allow() {
+        super::set_rejects_what_the_config_does_not_allow_on(Postgres);
+    }
+
+    #[test]
+    fn carrier_opt_out_list_imports_as_refused_for_every_number() {
+        super::carrier_opt_out_list_imports_as_refused_for_every_number_on(Postgres);
+    }
+
+    #[test]
+    fn an_invalid_row_aborts_the_whole_import() {
+        super::an_invalid_row_aborts_the_whole_import_on(Postgres);
+    }
+
+    #[test]
+    fn export_round_trips_what_import_wrote() {
+        super::export_round_trips_what_import_wrote_on(Postgres);
+    }
+
+    #[test]
+    fn held_lists_messages_with_their_parts() {
+        super::held_lists_messages_with_their_parts_on(Postgres);
+    }
+
+    #[test]
+    fn events_since_filters_by_time() {
+        super::events_since_filters_by_time_on(Postgres);
+    }
 }

@@ -276,3 +276,39 @@ fn validate_with_uses_the_given_number_key() {
         "{err}"
     );
 }
+
+#[test]
+fn store_backend_url_and_pool_size() {
+    assert!(problems("[store]\nbackend = \"sqlite\"").is_empty());
+    let ok = "[store]\nbackend = \"postgres\"\nurl = \"postgres://optgate@db.example/optgate\"";
+    assert!(problems(ok).is_empty(), "{:?}", problems(ok));
+    let kv = "[store]\nbackend = \"postgres\"\nurl = \"host=db user=optgate dbname=optgate\"";
+    assert!(problems(kv).is_empty(), "{:?}", problems(kv));
+    // The SQLite path is not needed by the postgres backend.
+    let no_path = "[store]\nbackend = \"postgres\"\npath = \"\"\nurl = \"postgres://u@h/d\"";
+    assert!(problems(no_path).is_empty(), "{:?}", problems(no_path));
+
+    assert_has(
+        &problems("[store]\nbackend = \"postgres\""),
+        "store.url: \"\": not a PostgreSQL connection string: empty; set a postgres:// URL or libpq key=value string",
+    );
+    // The password is never echoed.
+    let bad = problems(
+        "[store]\nbackend = \"postgres\"\nurl = \"postgres://u:hunter2@h:99999/d\"\npool_size = 0",
+    );
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert!(
+        bad[0].starts_with(
+            "store.url: \"postgres://u:***@h:99999/d\": not a PostgreSQL connection string: "
+        ),
+        "{bad:?}"
+    );
+    assert!(!bad.iter().any(|l| l.contains("hunter2")), "{bad:?}");
+    assert_has(&bad, "store.pool_size: 0: must be at least 1");
+    let typo = problems("[store]\nbackend = \"pg\"");
+    assert!(
+        typo.iter()
+            .any(|l| l.contains("store.backend") && l.contains("sqlite") && l.contains("postgres")),
+        "{typo:?}"
+    );
+}

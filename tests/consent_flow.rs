@@ -72,12 +72,34 @@ struct Rig {
     daemon: Daemon,
     p: Esme,
     _dir: tempfile::TempDir,
+    /// The PostgreSQL server of a rig on that backend (dropped last).
+    _pg: Option<common::postgres::Postgres>,
+}
+
+/// Which store a rig's daemon uses.
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
 }
 
 async fn rig() -> Rig {
+    rig_on(Backend::Sqlite).await
+}
+
+async fn rig_on(backend: Backend) -> Rig {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&carrier.address(), dir.path(), CAMPAIGNS);
+    let mut cfg = config(&carrier.address(), dir.path(), CAMPAIGNS);
+    let pg = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let pg = common::postgres::Postgres::start();
+            cfg.store.backend = optgate::config::StoreBackend::Postgres;
+            cfg.store.url = pg.create_db();
+            Some(pg)
+        }
+    };
     let daemon = common::start_daemon(&carrier, &cfg).await;
     let mut p = Esme::connect(daemon.smpp_addr()).await;
     assert_eq!(
@@ -91,6 +113,7 @@ async fn rig() -> Rig {
         daemon,
         p,
         _dir: dir,
+        _pg: pg,
     }
 }
 
@@ -121,7 +144,11 @@ async fn wait_sent(c: &FakeCarrier, to: &str, n: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn require_opt_in_holds_then_releases_in_order_on_start() {
-    let mut r = rig().await;
+    require_opt_in_holds_then_releases_in_order_on_start_on(Backend::Sqlite).await;
+}
+
+async fn require_opt_in_holds_then_releases_in_order_on_start_on(backend: Backend) {
+    let mut r = rig_on(backend).await;
     let to = "14155559001";
     let mut reg = submit("14155550100", to, "first held");
     if let Body::SubmitSm(s) = &mut reg.body {
@@ -180,7 +207,11 @@ async fn require_opt_in_holds_then_releases_in_order_on_start() {
 
 #[tokio::test]
 async fn stop_refuses_with_one_response_and_blocks_later_submits() {
-    let mut r = rig().await;
+    stop_refuses_with_one_response_and_blocks_later_submits_on(Backend::Sqlite).await;
+}
+
+async fn stop_refuses_with_one_response_and_blocks_later_submits_on(backend: Backend) {
+    let mut r = rig_on(backend).await;
     let to = "14155559002";
     // Active first (START), then STOP.
     assert_eq!(
@@ -252,7 +283,11 @@ async fn stop_refuses_with_one_response_and_blocks_later_submits() {
 
 #[tokio::test]
 async fn stop_drops_held_messages_with_rejected_receipts() {
-    let mut r = rig().await;
+    stop_drops_held_messages_with_rejected_receipts_on(Backend::Sqlite).await;
+}
+
+async fn stop_drops_held_messages_with_rejected_receipts_on(backend: Backend) {
+    let mut r = rig_on(backend).await;
     let to = "14155559003";
     let mut reg = submit("14155550100", to, "to be dropped");
     if let Body::SubmitSm(s) = &mut reg.body {
@@ -296,7 +331,11 @@ async fn stop_drops_held_messages_with_rejected_receipts() {
 
 #[tokio::test]
 async fn prevent_rejects_until_the_recipient_writes_first() {
-    let mut r = rig().await;
+    prevent_rejects_until_the_recipient_writes_first_on(Backend::Sqlite).await;
+}
+
+async fn prevent_rejects_until_the_recipient_writes_first_on(backend: Backend) {
+    let mut r = rig_on(backend).await;
     let to = "14155559004";
     let (a, _) = r.p.request(submit("14155550101", to, "cold")).await;
     assert_eq!(a.command_status, 0x401, "prevented code");
@@ -320,7 +359,11 @@ async fn prevent_rejects_until_the_recipient_writes_first() {
 
 #[tokio::test]
 async fn allow_forwards_with_the_footer_on_the_first_message_only() {
-    let mut r = rig().await;
+    allow_forwards_with_the_footer_on_the_first_message_only_on(Backend::Sqlite).await;
+}
+
+async fn allow_forwards_with_the_footer_on_the_first_message_only_on(backend: Backend) {
+    let mut r = rig_on(backend).await;
     let to = "14155559005";
     assert_eq!(
         r.p.request(submit("14155550102", to, "Hello"))
@@ -347,7 +390,11 @@ async fn allow_forwards_with_the_footer_on_the_first_message_only() {
 
 #[tokio::test]
 async fn auto_opt_in_answers_a_first_message_with_the_request() {
-    let mut r = rig().await;
+    auto_opt_in_answers_a_first_message_with_the_request_on(Backend::Sqlite).await;
+}
+
+async fn auto_opt_in_answers_a_first_message_with_the_request_on(backend: Backend) {
+    let mut r = rig_on(backend).await;
     let to = "14155559006";
     assert_eq!(
         r.carrier
@@ -364,7 +411,11 @@ async fn auto_opt_in_answers_a_first_message_with_the_request() {
 
 #[tokio::test]
 async fn hold_ttl_expires_with_a_synthetic_receipt() {
-    let mut r = rig().await;
+    hold_ttl_expires_with_a_synthetic_receipt_on(Backend::Sqlite).await;
+}
+
+async fn hold_ttl_expires_with_a_synthetic_receipt_on(backend: Backend) {
+    let mut r = rig_on(backend).await;
     let to = "14155559007";
     let mut reg = submit("14155550104", to, "will expire");
     if let Body::SubmitSm(s) = &mut reg.body {
@@ -395,7 +446,14 @@ async fn hold_ttl_expires_with_a_synthetic_receipt() {
 
 #[tokio::test]
 async fn campaign_scope_shares_consent_across_numbers_and_number_scope_does_not() {
-    let mut r = rig().await;
+    campaign_scope_shares_consent_across_numbers_and_number_scope_does_not_on(Backend::Sqlite)
+        .await;
+}
+
+async fn campaign_scope_shares_consent_across_numbers_and_number_scope_does_not_on(
+    backend: Backend,
+) {
+    let mut r = rig_on(backend).await;
     let to = "14155559008";
     // Campaign scope: writing to one number activates both.
     assert_eq!(
@@ -443,7 +501,11 @@ async fn campaign_scope_shares_consent_across_numbers_and_number_scope_does_not(
 
 #[tokio::test]
 async fn pending_campaign_is_not_enforced() {
-    let mut r = rig().await;
+    pending_campaign_is_not_enforced_on(Backend::Sqlite).await;
+}
+
+async fn pending_campaign_is_not_enforced_on(backend: Backend) {
+    let mut r = rig_on(backend).await;
     let (a, _) =
         r.p.request(submit("14155550107", "14155559009", "free"))
             .await;
@@ -454,9 +516,13 @@ async fn pending_campaign_is_not_enforced() {
 
 #[tokio::test]
 async fn cancel_and_query_of_a_held_message_stay_local() {
+    cancel_and_query_of_a_held_message_stay_local_on(Backend::Sqlite).await;
+}
+
+async fn cancel_and_query_of_a_held_message_stay_local_on(backend: Backend) {
     use bytes::Bytes;
     use optgate::pdu::{CancelSm, QuerySm};
-    let mut r = rig().await;
+    let mut r = rig_on(backend).await;
     let to = "14155559010";
     let (a, _) = r.p.request(submit("14155550100", to, "cancel me")).await;
     let id = message_id(&a);
@@ -509,9 +575,13 @@ async fn cancel_and_query_of_a_held_message_stay_local() {
 
 #[tokio::test]
 async fn submit_multi_is_decided_per_destination() {
+    submit_multi_is_decided_per_destination_on(Backend::Sqlite).await;
+}
+
+async fn submit_multi_is_decided_per_destination_on(backend: Backend) {
     use bytes::Bytes;
     use optgate::pdu::{DestAddress, SubmitMulti};
-    let mut r = rig().await;
+    let mut r = rig_on(backend).await;
     let (active, refused, fresh) = ("14155559101", "14155559102", "14155559103");
     for (who, word) in [(active, "START"), (refused, "STOP")] {
         assert_eq!(
@@ -569,9 +639,13 @@ async fn submit_multi_is_decided_per_destination() {
 
 #[tokio::test]
 async fn stop_is_found_in_ucs2_multipart_and_payload_but_never_in_receipts() {
+    stop_is_found_in_ucs2_multipart_and_payload_but_never_in_receipts_on(Backend::Sqlite).await;
+}
+
+async fn stop_is_found_in_ucs2_multipart_and_payload_but_never_in_receipts_on(backend: Backend) {
     use bytes::Bytes;
     use optgate::pdu::tags;
-    let mut r = rig().await;
+    let mut r = rig_on(backend).await;
     let biz = "14155550102"; // outbound_unknown = allow: forwarded unless refused
                              // UCS-2 "STOP".
     let mut ucs = common::sm("14155559201", biz, "");
@@ -729,8 +803,12 @@ numbers = ["14155550100"]
 
 #[tokio::test]
 async fn a_multipart_message_is_held_and_released_as_one() {
+    a_multipart_message_is_held_and_released_as_one_on(Backend::Sqlite).await;
+}
+
+async fn a_multipart_message_is_held_and_released_as_one_on(backend: Backend) {
     use bytes::Bytes;
-    let mut r = rig().await;
+    let mut r = rig_on(backend).await;
     let to = "14155559601";
     let part = |seq: u8, text: &[u8]| {
         let mut s = common::sm("14155550100", to, "");
@@ -776,9 +854,13 @@ async fn a_multipart_message_is_held_and_released_as_one() {
 
 #[tokio::test]
 async fn data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold() {
+    data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold_on(Backend::Sqlite).await;
+}
+
+async fn data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold_on(backend: Backend) {
     use bytes::Bytes;
     use optgate::pdu::{tags, DataSm, ReplaceSm};
-    let mut r = rig().await;
+    let mut r = rig_on(backend).await;
     let to = "14155559701";
     assert_eq!(
         r.carrier
@@ -833,4 +915,82 @@ async fn data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold() {
     let got = wait_sent(&r.carrier, fresh, 3).await;
     assert_eq!(got[2], "new text");
     r.daemon.shutdown(Duration::from_secs(2)).await;
+}
+
+/// Every test above that needs only the daemon's store, again on PostgreSQL
+/// (the command-line test writes an SQLite config of its own; the command
+/// line on PostgreSQL is in tests/daemon_postgres.rs).
+mod on_postgres {
+    use super::Backend::Postgres;
+
+    #[tokio::test]
+    async fn require_opt_in_holds_then_releases_in_order_on_start() {
+        super::require_opt_in_holds_then_releases_in_order_on_start_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn stop_refuses_with_one_response_and_blocks_later_submits() {
+        super::stop_refuses_with_one_response_and_blocks_later_submits_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn stop_drops_held_messages_with_rejected_receipts() {
+        super::stop_drops_held_messages_with_rejected_receipts_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn prevent_rejects_until_the_recipient_writes_first() {
+        super::prevent_rejects_until_the_recipient_writes_first_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn allow_forwards_with_the_footer_on_the_first_message_only() {
+        super::allow_forwards_with_the_footer_on_the_first_message_only_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn auto_opt_in_answers_a_first_message_with_the_request() {
+        super::auto_opt_in_answers_a_first_message_with_the_request_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn hold_ttl_expires_with_a_synthetic_receipt() {
+        super::hold_ttl_expires_with_a_synthetic_receipt_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn campaign_scope_shares_consent_across_numbers_and_number_scope_does_not() {
+        super::campaign_scope_shares_consent_across_numbers_and_number_scope_does_not_on(Postgres)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn pending_campaign_is_not_enforced() {
+        super::pending_campaign_is_not_enforced_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn stop_is_found_in_ucs2_multipart_and_payload_but_never_in_receipts() {
+        super::stop_is_found_in_ucs2_multipart_and_payload_but_never_in_receipts_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn a_multipart_message_is_held_and_released_as_one() {
+        super::a_multipart_message_is_held_and_released_as_one_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn cancel_and_query_of_a_held_message_stay_local() {
+        super::cancel_and_query_of_a_held_message_stay_local_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn submit_multi_is_decided_per_destination() {
+        super::submit_multi_is_decided_per_destination_on(Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold() {
+        super::data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold_on(Postgres).await;
+    }
 }

@@ -27,9 +27,26 @@ attachment = "none"
 
 #[tokio::test]
 async fn no_submit_after_the_stop_commit_is_forwarded() {
+    race(None).await;
+}
+
+/// The same on the PostgreSQL backend.
+#[tokio::test]
+async fn on_postgres_no_submit_after_the_stop_commit_is_forwarded() {
+    let pg = common::postgres::Postgres::start();
+    race(Some(pg.create_db())).await;
+}
+
+/// `postgres`: the URL of a PostgreSQL database to use instead of SQLite.
+async fn race(postgres: Option<String>) {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let d = common::start_daemon(&carrier, &config(&carrier.address(), dir.path(), CAMPAIGN)).await;
+    let mut cfg = config(&carrier.address(), dir.path(), CAMPAIGN);
+    if let Some(url) = postgres {
+        cfg.store.backend = optgate::config::StoreBackend::Postgres;
+        cfg.store.url = url;
+    }
+    let d = common::start_daemon(&carrier, &cfg).await;
     let to = "14155557777";
     let mut p = Esme::connect(d.smpp_addr()).await;
     p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;

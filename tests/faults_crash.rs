@@ -215,7 +215,31 @@ async fn platform_task(mut p: Esme, stop: Arc<AtomicBool>, seen: Arc<Mutex<Vec<S
 
 #[tokio::test]
 async fn sigkill_under_load_loses_nothing_acknowledged() {
+    under_load(&Setup::new(CONF).await).await;
+}
+
+/// The same on the PostgreSQL backend (DESIGN.md §2 promises hold there too).
+#[tokio::test]
+async fn on_postgres_sigkill_under_load_loses_nothing_acknowledged() {
+    let pg = common::postgres::Postgres::start();
+    let url = pg.create_db();
     let s = Setup::new(CONF).await;
+    let text = std::fs::read_to_string(&s.file).unwrap();
+    assert!(text.contains("[store]\n"));
+    let text = text.replacen(
+        "[store]\n",
+        &format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\n"),
+        1,
+    );
+    std::fs::write(&s.file, text).unwrap();
+    under_load(&s).await;
+    assert!(
+        !s.dir.path().join("optgate.db").exists(),
+        "the daemon used PostgreSQL, not an SQLite file"
+    );
+}
+
+async fn under_load(s: &Setup) {
     let og = s.start().await;
     let (p, st) = og.bind("pbx", "secret").await;
     assert_eq!(st, status::ESME_ROK);

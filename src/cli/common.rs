@@ -2,7 +2,6 @@
 //! config and the database, campaign and number checks, stdout.
 
 use std::io::{self, BufWriter, StdoutLock};
-use std::path::Path;
 use std::process::ExitCode;
 
 use super::{load_or_report, ConfigArg, EXIT_CONFIG};
@@ -54,6 +53,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => EXIT_CONFIG,
             CliError::Data(_) => EXIT_DATA,
+            CliError::Open { source, .. } if source.is_unavailable() => super::EXIT_UNAVAILABLE,
             CliError::Open { .. }
             | CliError::Store(_)
             | CliError::File { .. }
@@ -130,9 +130,9 @@ pub fn run_with(arg: &ConfigArg, f: impl FnOnce(&mut Ctx) -> Result<(), CliError
         Ok(cfg) => cfg,
         Err(code) => return code,
     };
-    let result = Database::open(Path::new(&cfg.store.path))
+    let result = Database::open_config(&cfg.store)
         .map_err(|source| CliError::Open {
-            path: cfg.store.path.clone(),
+            path: crate::store::StoreOptions::from_config(&cfg).describe(),
             source,
         })
         .and_then(|db| f(&mut Ctx { cfg, db }));

@@ -12,6 +12,7 @@ pub mod consent;
 mod csv;
 pub mod import;
 pub mod output;
+pub mod store;
 pub mod views;
 
 use std::fmt::Write as _;
@@ -26,6 +27,9 @@ use crate::config::{CampaignStatus, Config, ConfigErrors};
 pub const EXIT_CONFIG: u8 = 64;
 /// Exit code when the daemon fails after a valid config was loaded.
 pub const EXIT_FAILURE: u8 = 1;
+/// Exit code when the daemon can not reach its store (EX_UNAVAILABLE): a
+/// PostgreSQL server down or refusing; a supervisor may retry later.
+pub const EXIT_UNAVAILABLE: u8 = 69;
 pub use common::{CliError, EXIT_DATA, EXIT_IO};
 /// Environment variable naming the config file when `-c` is not given.
 pub const CONFIG_ENV: &str = "OPTGATE_CONFIG";
@@ -61,6 +65,9 @@ pub enum Command {
     Consent(ConsentCommand),
     /// Show held messages.
     Held(views::HeldArgs),
+    /// Store administration: copy an SQLite installation into PostgreSQL.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 /// `optgate consent ...`.
@@ -144,12 +151,27 @@ pub enum DaemonError {
     Runtime(#[from] std::io::Error),
 }
 
+impl DaemonError {
+    /// The process exit code: 69 when the store is unreachable, else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DaemonError::Start(crate::daemon::StartError::Store { source, .. })
+                if source.is_unavailable() =>
+            {
+                EXIT_UNAVAILABLE
+            }
+            _ => EXIT_FAILURE,
+        }
+    }
+}
+
 /// Runs one parsed command line and returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => run(&args),
         Command::CheckConfig(arg) => check_config(&arg.resolve()),
         Command::Sim(args) => crate::sim::args::main(args),
+        Command::Store(cmd) => store::main(cmd),
         Command::Logs(a) => common::run_with(&a.config, |ctx| consent::logs(ctx, &a)),
         Command::Events(a) => common::run_with(&a.config, |ctx| views::events(ctx, &a)),
         Command::Held(a) => common::run_with(&a.config, |ctx| views::held(ctx, &a)),
@@ -232,8 +254,10 @@ pub fn summary(path: &Path, cfg: &Config) -> String {
     }
     let _ = writeln!(
         out,
-        "store:        {} (durability {})",
-        cfg.store.path, cfg.store.durability
+        "store:        {} {} (durability {})",
+        cfg.store.backend,
+        crate::store::StoreOptions::from_config(cfg).describe(),
+        cfg.store.durability
     );
     out
 }
@@ -287,7 +311,7 @@ fn run(args: &RunArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "optgate stopped");
-            ExitCode::from(EXIT_FAILURE)
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -66,6 +66,16 @@ pub enum Durability {
     Normal,
 }
 
+/// `store.backend`: where durable state lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreBackend {
+    /// An embedded SQLite file (`store.path`); nothing to install.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database (`store.url`), shareable by several instances.
+    Postgres,
+}
+
 /// `campaigns[].status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CampaignStatus {
@@ -152,6 +162,7 @@ pub enum Alphabet {
 
 string_enum!(UpstreamBind { Transceiver = "transceiver", TransmitterReceiver = "transmitter_receiver" });
 string_enum!(Durability { Full = "full", Normal = "normal" });
+string_enum!(StoreBackend { Sqlite = "sqlite", Postgres = "postgres" });
 string_enum!(CampaignStatus { Approved = "approved", Pending = "pending" });
 string_enum!(ConsentScope { Number = "number", Campaign = "campaign" });
 string_enum!(OutboundUnknown { Allow = "allow", RequireOptIn = "require_opt_in", Prevent = "prevent" });

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use enums::{
     Alphabet, Attachment, CampaignStatus, ConsentScope, Durability, InboundUnknown,
-    OutboundUnknown, PhraseOptOut, UnassignedSenders, UpstreamBind,
+    OutboundUnknown, PhraseOptOut, StoreBackend, UnassignedSenders, UpstreamBind,
 };
 pub use error::{ConfigErrors, Problem};
 pub use ipnet::{parse_ip_net, IpNet};

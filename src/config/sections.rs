@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::enums::{
     Alphabet, Attachment, CampaignStatus, ConsentScope, Durability, InboundUnknown,
-    OutboundUnknown, UnassignedSenders, UpstreamBind,
+    OutboundUnknown, StoreBackend, UnassignedSenders, UpstreamBind,
 };
 
 /// `[server]`: the platform-facing SMPP listener.
@@ -193,8 +193,17 @@ impl Default for UpstreamConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// Database file; relative paths are relative to the working directory.
+    /// `sqlite` (embedded file) or `postgres` (a server at `url`).
+    pub backend: StoreBackend,
+    /// SQLite database file; relative paths are relative to the working directory.
     pub path: String,
+    /// PostgreSQL connection string: a `postgres://` URL or libpq
+    /// `key=value` pairs. The password may instead come from `PGPASSWORD`
+    /// or a passfile (`PGPASSFILE`, `~/.pgpass`).
+    pub url: String,
+    /// PostgreSQL connections this instance may open (today: one for the
+    /// store thread and one for the consent listener; reserved for readers).
+    pub pool_size: u32,
     /// `full`: fsync each commit batch; `normal`: survives a crash, not a power cut.
     pub durability: Durability,
     /// MOs and receipts kept for unbound platforms; over it the carrier gets ESME_RMSGQFUL.
@@ -206,7 +215,10 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
+            backend: StoreBackend::Sqlite,
             path: "data/optgate.db".into(),
+            url: String::new(),
+            pool_size: 8,
             durability: Durability::Full,
             max_stored_deliveries: 100_000,
             batch_max: 512,

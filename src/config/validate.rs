@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::error::Problem;
 use super::ipnet::parse_ip_net;
 use super::keywords::fold;
-use super::{AccountConfig, CampaignConfig, Config};
+use super::{AccountConfig, CampaignConfig, Config, StoreBackend};
 
 /// Placeholders allowed in campaign templates.
 pub const TEMPLATE_PLACEHOLDERS: &[&str] = &["{brand}", "{start_word}"];
@@ -181,14 +181,30 @@ fn upstream(cfg: &Config, p: &mut Vec<Problem>) {
     }
 }
 
-fn other_sections(cfg: &Config, p: &mut Vec<Problem>) {
-    if cfg.store.path.trim().is_empty() {
-        p.push(Problem::text(
-            "store.path",
-            &cfg.store.path,
-            "must not be empty",
-        ));
+fn store(s: &super::StoreConfig, p: &mut Vec<Problem>) {
+    match s.backend {
+        StoreBackend::Sqlite => {
+            if s.path.trim().is_empty() {
+                p.push(Problem::text("store.path", &s.path, "must not be empty"));
+            }
+        }
+        StoreBackend::Postgres => {
+            // The value is shown with any password blanked out.
+            let shown = crate::store::postgres::conn::redact(&s.url);
+            if let Err(why) = crate::store::postgres::conn::parse_url(&s.url) {
+                p.push(Problem::text(
+                    "store.url",
+                    &shown,
+                    format!("not a PostgreSQL connection string: {why}"),
+                ));
+            }
+            at_least(p, "store.pool_size", s.pool_size.into(), 1);
+        }
     }
+}
+
+fn other_sections(cfg: &Config, p: &mut Vec<Problem>) {
+    store(&cfg.store, p);
     at_least(
         p,
         "store.max_stored_deliveries",

@@ -1,23 +1,49 @@
 //! Blocking access to the same database for CLI commands (`optgate logs`,
 //! `consent set`, ...), which may run while the daemon does: WAL lets them
 //! read alongside it, and `busy_timeout` makes their writes wait their turn.
+//! On PostgreSQL ([`Database::open_postgres`]) the same calls run over one
+//! connection; call them from a plain thread, never a tokio worker (the
+//! blocking client drives its own runtime).
 
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-use super::sqlite::{ops, schema, SqliteTxn};
+use super::postgres::{schema as pg_schema, PgConn, PgTxn};
+use super::sqlite::{schema, SqliteTxn};
 use super::{MessageOwner, StoreError, StoreTxn, StoredDelivery};
+use crate::config::{StoreBackend, StoreConfig};
 
 /// How long a CLI statement waits for the daemon's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A synchronous connection to the optgate database.
-#[derive(Debug)]
 pub struct Database {
-    conn: Connection,
+    inner: Inner,
+    /// The SQLite file, or the `[store] path` whose control socket a daemon
+    /// on the same machine serves (also with PostgreSQL).
     path: std::path::PathBuf,
+}
+
+enum Inner {
+    Sqlite(Connection),
+    /// In a cell: reads take `&self` as on SQLite, and a PostgreSQL client
+    /// needs `&mut` for every statement.
+    Postgres(Box<std::cell::RefCell<PgConn>>),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.inner {
+            Inner::Sqlite(_) => "sqlite",
+            Inner::Postgres(_) => "postgres",
+        };
+        f.debug_struct("Database")
+            .field("backend", &kind)
+            .field("path", &self.path)
+            .finish()
+    }
 }
 
 impl Database {
@@ -31,7 +57,7 @@ impl Database {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         schema::check_current(&conn)?;
         Ok(Database {
-            conn,
+            inner: Inner::Sqlite(conn),
             path: path.to_path_buf(),
         })
     }
@@ -45,15 +71,51 @@ impl Database {
         conn.pragma_update(None, "synchronous", "FULL")?;
         schema::migrate(&mut conn)?;
         Ok(Database {
-            conn,
+            inner: Inner::Sqlite(conn),
             path: path.to_path_buf(),
         })
+    }
+
+    /// Connects to the PostgreSQL database at `url` (bounded by `timeout`)
+    /// and migrates it as the daemon would. `control` is the `[store] path`
+    /// a daemon on this machine serves its control socket beside.
+    pub fn open_postgres(
+        url: &str,
+        timeout: Duration,
+        control: &Path,
+    ) -> Result<Database, StoreError> {
+        let mut conn = PgConn::connect(url, timeout)?;
+        let ms = BUSY_TIMEOUT.as_millis();
+        conn.client()
+            .batch_execute(&format!("SET lock_timeout = {ms}"))
+            .map_err(StoreError::from)?;
+        pg_schema::migrate(&mut conn)?;
+        Ok(Database {
+            inner: Inner::Postgres(Box::new(std::cell::RefCell::new(conn))),
+            path: control.to_path_buf(),
+        })
+    }
+
+    /// Opens the store `cfg` names: read-write, migrated.
+    pub fn open_config(cfg: &StoreConfig) -> Result<Database, StoreError> {
+        match cfg.backend {
+            StoreBackend::Sqlite => Self::open(Path::new(&cfg.path)),
+            StoreBackend::Postgres => {
+                Self::open_postgres(&cfg.url, Duration::from_secs(10), Path::new(&cfg.path))
+            }
+        }
     }
 
     /// Runs `work` on the committed state (no transaction of its own: each
     /// statement sees the latest commit; a read-only database only reads).
     pub fn read<T, E>(&self, work: impl FnOnce(&mut dyn StoreTxn) -> Result<T, E>) -> Result<T, E> {
-        work(&mut SqliteTxn::new(&self.conn))
+        match &self.inner {
+            Inner::Sqlite(conn) => work(&mut SqliteTxn::new(conn)),
+            Inner::Postgres(cell) => {
+                let mut conn = cell.borrow_mut();
+                work(&mut PgTxn::new(conn.autocommit()))
+            }
+        }
     }
 
     /// Runs `work` in one IMMEDIATE transaction and commits if it returns
@@ -73,12 +135,24 @@ impl Database {
     where
         E: From<StoreError>,
     {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let value = work(&mut SqliteTxn::new(&tx))?;
-        tx.commit().map_err(StoreError::from)?;
+        let value = match &mut self.inner {
+            Inner::Sqlite(conn) => {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(StoreError::from)?;
+                let value = work(&mut SqliteTxn::new(&tx))?;
+                tx.commit().map_err(StoreError::from)?;
+                value
+            }
+            // REPEATABLE READ: if the daemon changes a row this work read
+            // before the work writes it, the write fails (could not
+            // serialize) instead of overwriting a change it never saw.
+            Inner::Postgres(cell) => cell
+                .get_mut()
+                .transaction_with("BEGIN ISOLATION LEVEL REPEATABLE READ", |pg| {
+                    work(&mut PgTxn::new(pg))
+                })?,
+        };
         if let super::cache::Notified::Failed(why) = super::cache::notify_daemon(&self.path) {
             tracing::warn!(%why, "the running daemon did not confirm; it sees the change within {:?}", super::cache::ENTRY_TTL);
         }
@@ -91,7 +165,7 @@ impl Database {
         carrier_id: &str,
         ttl: Duration,
     ) -> Result<Option<MessageOwner>, StoreError> {
-        ops::lookup_message_id(&self.conn, carrier_id, ttl)
+        self.read(|t| t.lookup_message_id(carrier_id, ttl))
     }
 
     /// Up to `limit` stored deliveries of `account`, oldest first.
@@ -100,16 +174,19 @@ impl Database {
         account: &str,
         limit: u32,
     ) -> Result<Vec<StoredDelivery>, StoreError> {
-        ops::pending_deliveries(&self.conn, account, 0, limit)
+        self.read(|t| t.pending_deliveries(account, 0, limit))
     }
 
     /// Number of stored deliveries.
     pub fn count_deliveries(&self) -> Result<u64, StoreError> {
-        ops::count_deliveries(&self.conn)
+        self.read(|t| t.count_deliveries())
     }
 
-    /// The schema version of the file.
+    /// The schema version of the database.
     pub fn schema_version(&self) -> Result<u32, StoreError> {
-        schema::version(&self.conn)
+        match &self.inner {
+            Inner::Sqlite(conn) => schema::version(conn),
+            Inner::Postgres(cell) => pg_schema::version(&mut cell.borrow_mut()),
+        }
     }
 }

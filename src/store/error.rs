@@ -15,6 +15,15 @@ pub enum StoreError {
     /// The batch holding this request failed to commit: nothing in it is durable.
     #[error("commit failed: {0}")]
     Commit(DbError),
+    /// The PostgreSQL server could not be reached or refused the connection
+    /// (daemon start: exit 69).
+    #[error("cannot connect to PostgreSQL: {why}")]
+    Connect {
+        /// The connection string with the password blanked out.
+        target: String,
+        /// Why, in one line.
+        why: String,
+    },
     /// `max_stored_deliveries` reached; the carrier should get ESME_RMSGQFUL.
     #[error("stored deliveries full ({limit})")]
     Full {
@@ -74,6 +83,18 @@ impl StoreError {
         match self {
             StoreError::Database(e) | StoreError::Commit(e) => Some(e),
             _ => None,
+        }
+    }
+
+    /// Whether starting failed because the store is unreachable (exit 69,
+    /// EX_UNAVAILABLE) rather than misconfigured or broken.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Connect { .. } => true,
+            StoreError::Database(e) | StoreError::Commit(e) => e
+                .downcast_ref::<postgres::Error>()
+                .is_some_and(|e| e.is_closed() || e.as_db_error().is_none()),
+            _ => false,
         }
     }
 }

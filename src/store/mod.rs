@@ -15,7 +15,10 @@
 //!   atomic and ordered with every other request.
 //! - [`Backend`] / [`BatchTxn`] (`backend.rs`) are what the store thread
 //!   (`worker.rs`, written once) needs of a database; [`sqlite`] is the
-//!   SQLite backend (SQL, schema, migrations).
+//!   SQLite backend (SQL, schema, migrations), [`postgres`] the PostgreSQL
+//!   one (its SQL functions are public for its own tests against a real
+//!   server; the engine still uses only [`StoreTxn`]). [`Store::open`] picks
+//!   the backend from [`StoreOptions::backend`].
 //! - [`consent`] holds the records (keys, rows, events, held, outbox);
 //!   [`cache`] the consent read cache in front of the store thread.
 //! - [`Database`] is the blocking API over the same data for CLI commands.
@@ -25,6 +28,7 @@ mod blocking;
 pub mod cache;
 pub mod consent;
 mod error;
+pub mod postgres;
 pub mod sqlite;
 mod txn;
 mod worker;
@@ -44,14 +48,20 @@ use tokio::sync::{mpsc, oneshot};
 pub use blocking::Database;
 pub use error::StoreError;
 
-use crate::config::{Config, Durability};
+use crate::config::{Config, Durability, StoreBackend};
 use worker::Request;
 
 /// What the store needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Database file; parent directories are created.
+    /// Which database: an SQLite file at `path` or PostgreSQL at `url`.
+    pub backend: StoreBackend,
+    /// SQLite database file; parent directories are created.
     pub path: PathBuf,
+    /// PostgreSQL connection string (libpq URL or key=value).
+    pub url: String,
+    /// Bound on connecting to PostgreSQL (start-up fails after it).
+    pub connect_timeout: Duration,
     /// `synchronous=FULL` or `NORMAL`.
     pub durability: Durability,
     /// Bound on stored deliveries.
@@ -74,7 +84,10 @@ impl StoreOptions {
             .unwrap_or(usize::MAX)
             .max(1);
         Self {
+            backend: cfg.store.backend,
             path: PathBuf::from(&cfg.store.path),
+            url: cfg.store.url.clone(),
+            connect_timeout: Duration::from_secs(10),
             durability: cfg.store.durability,
             max_stored_deliveries: cfg.store.max_stored_deliveries,
             batch_max,
@@ -89,6 +102,23 @@ impl StoreOptions {
         let mut opts = Self::from_config(&Config::default());
         opts.path = path.into();
         opts
+    }
+
+    /// Defaults (as in the bundled config) for the PostgreSQL database at `url`.
+    pub fn postgres(url: impl Into<String>) -> Self {
+        let mut opts = Self::from_config(&Config::default());
+        opts.backend = StoreBackend::Postgres;
+        opts.url = url.into();
+        opts
+    }
+
+    /// Where the data lives, for messages: the path, or the URL without
+    /// its password.
+    pub fn describe(&self) -> String {
+        match self.backend {
+            StoreBackend::Sqlite => self.path.display().to_string(),
+            StoreBackend::Postgres => postgres::conn::redact(&self.url),
+        }
     }
 }
 
@@ -186,7 +216,20 @@ impl Store {
     /// Opens (creating and migrating) the SQLite database on a new store
     /// thread. Waits without blocking the async runtime.
     pub async fn open(opts: StoreOptions) -> Result<Store, StoreError> {
-        Self::open_with(opts, sqlite::SqliteBackend::open).await
+        match opts.backend {
+            StoreBackend::Sqlite => Self::open_with(opts, sqlite::SqliteBackend::open).await,
+            StoreBackend::Postgres => {
+                let url = opts.url.clone();
+                let pid = Arc::new(std::sync::atomic::AtomicI32::new(0));
+                let own = Arc::clone(&pid);
+                let store =
+                    Self::open_with(opts, move |o| postgres::PgBackend::open_with_pid(o, own))
+                        .await?;
+                postgres::listen::spawn(url, Arc::downgrade(store.consent_cache()), pid)
+                    .map_err(|e| StoreError::Thread(Arc::new(e)))?;
+                Ok(store)
+            }
+        }
     }
 
     /// Opens a store over the backend `open` makes (called on the new store

@@ -25,6 +25,7 @@ use tokio_util::codec::Framed;
 
 pub mod binary;
 pub mod certs;
+pub mod postgres;
 
 /// Any byte stream a test peer speaks SMPP over (TCP or TLS).
 pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}

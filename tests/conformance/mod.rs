@@ -17,6 +17,12 @@ use optgate::store::{Durable, Store, StoreError, StoreOptions, TxnEnv};
 
 /// One backend's test set-up. Each value owns fresh, empty storage.
 pub trait Setup: Sized {
+    /// Whether a write blocked by another session fails the whole batch's
+    /// transaction (SQLite: `BEGIN IMMEDIATE` times out, a failed commit)
+    /// or only the statement that waited (PostgreSQL: `lock_timeout` ends
+    /// that request's savepoint; the batch commits the rest).
+    const BLOCKED_WRITE_FAILS_THE_BATCH: bool = true;
+
     /// Fresh storage (a new file, a new database).
     async fn new() -> Self;
 

@@ -216,7 +216,7 @@ pub async fn the_cache_never_keeps_a_row_the_work_wrote(s: &impl Setup) {
     store.close().await.unwrap();
 }
 
-pub async fn blocked_writes_are_errors_then_the_store_recovers(s: &impl Setup) {
+pub async fn blocked_writes_are_errors_then_the_store_recovers<S: Setup>(s: &S) {
     let store = s
         .open_tuned(|o| o.busy_timeout = Duration::from_millis(50))
         .await
@@ -242,7 +242,9 @@ pub async fn blocked_writes_are_errors_then_the_store_recovers(s: &impl Setup) {
         "{err:?}"
     );
     assert!(!store.is_writable().await);
-    assert!(store.stats().failed_commits >= 1);
+    if S::BLOCKED_WRITE_FAILS_THE_BATCH {
+        assert!(store.stats().failed_commits >= 1);
+    }
     drop(guard);
     let until = Instant::now() + Duration::from_secs(10);
     while !store.is_writable().await {

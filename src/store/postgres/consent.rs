@@ -1,0 +1,526 @@
+//! The consent engine's SQL on PostgreSQL: consent log, audit events, held
+//! messages and the outbox. Mirrors the SQLite backend's `consent` module
+//! function by function, same arguments, same results.
+
+use postgres::{GenericClient, Row};
+
+use super::{limit, Pg, StoreError};
+use crate::policy::ConsentStatus;
+use crate::store::consent::{
+    now_ms, ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld,
+    OutboxRow,
+};
+
+fn status_of(s: &str) -> ConsentStatus {
+    ConsentStatus::parse(s).unwrap_or(ConsentStatus::None)
+}
+
+fn key_at(r: &Row, first: usize) -> Key {
+    Key {
+        campaign: r.get(first),
+        sender: r.get(first + 1),
+        recipient: r.get(first + 2),
+    }
+}
+
+fn row_to_consent(r: &Row) -> ConsentRow {
+    ConsentRow {
+        key: key_at(r, 0),
+        status: status_of(r.get(3)),
+        updated_at: r.get(4),
+        source: r.get(5),
+        opt_in_request_sent: r.get(6),
+        custom_forwarded: r.get(7),
+    }
+}
+
+/// The state of `key` (status none when there is no row).
+pub fn get<C: GenericClient>(pg: &mut Pg<'_, C>, key: &Key) -> Result<ConsentRow, StoreError> {
+    let row = pg.query_opt(
+        "SELECT campaign, sender, recipient, status, updated_at, source, opt_in_request_sent, custom_forwarded
+         FROM consent WHERE campaign = $1 AND sender = $2 AND recipient = $3",
+        &[&key.campaign, &key.sender, &key.recipient],
+    )?;
+    Ok(row
+        .as_ref()
+        .map_or_else(|| ConsentRow::none(key.clone()), row_to_consent))
+}
+
+/// Sets the status of `key`, records the change as an event, and returns
+/// the old status. A "change" to the same status records nothing.
+pub fn set_status<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    key: &Key,
+    status: ConsentStatus,
+    source: &str,
+    message_ids: &str,
+) -> Result<ConsentStatus, StoreError> {
+    let old = get(pg, key)?.status;
+    if old == status {
+        return Ok(old);
+    }
+    pg.execute(
+        "INSERT INTO consent (campaign, sender, recipient, status, updated_at, source)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (campaign, sender, recipient)
+         DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, source = EXCLUDED.source",
+        &[&key.campaign, &key.sender, &key.recipient, &status.as_str(), &now_ms(), &source],
+    )?;
+    insert_event(
+        pg,
+        &Event {
+            key: key.clone(),
+            kind: "consent_change".into(),
+            old_status: Some(old),
+            new_status: Some(status),
+            source: source.into(),
+            message_ids: message_ids.into(),
+        },
+    )?;
+    Ok(old)
+}
+
+/// Overwrites the time of the last change of an existing row of `key`
+/// (an import keeps its file's date). No row: nothing happens.
+pub fn set_updated_at<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    key: &Key,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    pg.execute(
+        "UPDATE consent SET updated_at = $4 WHERE campaign = $1 AND sender = $2 AND recipient = $3",
+        &[&key.campaign, &key.sender, &key.recipient, &at_ms],
+    )?;
+    Ok(())
+}
+
+/// Consent writes made by other connections (the command line, another
+/// instance, a hand edit) so far; compared between batches.
+pub fn writes_elsewhere<C: GenericClient>(pg: &mut Pg<'_, C>) -> Result<i64, StoreError> {
+    Ok(pg
+        .query_one(
+            "SELECT COALESCE(SUM(n), 0)::bigint FROM consent_writes WHERE pid <> pg_backend_pid()",
+            &[],
+        )?
+        .get(0))
+}
+
+/// Sets `flag` on `key`, creating a row with status none if needed.
+pub fn mark<C: GenericClient>(pg: &mut Pg<'_, C>, key: &Key, flag: Flag) -> Result<(), StoreError> {
+    let sql = match flag {
+        Flag::OptInRequestSent => {
+            "INSERT INTO consent (campaign, sender, recipient, status, updated_at, source, opt_in_request_sent)
+             VALUES ($1, $2, $3, 'none', $4, '', TRUE)
+             ON CONFLICT (campaign, sender, recipient) DO UPDATE SET opt_in_request_sent = TRUE"
+        }
+        Flag::CustomForwarded => {
+            "INSERT INTO consent (campaign, sender, recipient, status, updated_at, source, custom_forwarded)
+             VALUES ($1, $2, $3, 'none', $4, '', TRUE)
+             ON CONFLICT (campaign, sender, recipient) DO UPDATE SET custom_forwarded = TRUE"
+        }
+    };
+    pg.execute(
+        sql,
+        &[&key.campaign, &key.sender, &key.recipient, &now_ms()],
+    )?;
+    Ok(())
+}
+
+/// Appends an event.
+pub fn insert_event<C: GenericClient>(pg: &mut Pg<'_, C>, e: &Event) -> Result<(), StoreError> {
+    pg.execute(
+        "INSERT INTO events (at, campaign, sender, recipient, kind, old_status, new_status, source, message_ids)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &now_ms(),
+            &e.key.campaign,
+            &e.key.sender,
+            &e.key.recipient,
+            &e.kind,
+            &e.old_status.map(|s| s.as_str()),
+            &e.new_status.map(|s| s.as_str()),
+            &e.source,
+            &e.message_ids,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Events, oldest first, optionally for one recipient and since a time (ms).
+pub fn list_events<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    recipient: Option<&str>,
+    since_ms: Option<i64>,
+    n: u32,
+) -> Result<Vec<EventRow>, StoreError> {
+    let rows = pg.query(
+        "SELECT id, at, campaign, sender, recipient, kind, old_status, new_status, source, message_ids
+         FROM events WHERE ($1::text IS NULL OR recipient = $1) AND ($2::bigint IS NULL OR at >= $2)
+         ORDER BY id LIMIT $3",
+        &[&recipient, &since_ms, &limit(n)],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let old: Option<&str> = r.get(6);
+            let new: Option<&str> = r.get(7);
+            EventRow {
+                id: r.get(0),
+                at: r.get(1),
+                event: Event {
+                    key: key_at(r, 2),
+                    kind: r.get(5),
+                    old_status: old.map(status_of),
+                    new_status: new.map(status_of),
+                    source: r.get(8),
+                    message_ids: r.get(9),
+                },
+            }
+        })
+        .collect())
+}
+
+/// Consent rows (status none excluded unless asked for), ordered by
+/// (campaign, sender, recipient), starting after `after` (paging cursor).
+pub fn list_consent<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    f: &ConsentFilter,
+    after: Option<&Key>,
+    n: u32,
+) -> Result<Vec<ConsentRow>, StoreError> {
+    let (ac, asn, ar) = match after {
+        Some(k) => (
+            Some(k.campaign.as_str()),
+            Some(k.sender.as_str()),
+            Some(k.recipient.as_str()),
+        ),
+        None => (None, None, None),
+    };
+    // COLLATE "C": the same byte order as SQLite's, whatever the database's
+    // collation, so paging and listings agree between backends.
+    let rows = pg.query(
+        r#"SELECT campaign, sender, recipient, status, updated_at, source, opt_in_request_sent, custom_forwarded
+         FROM consent
+         WHERE ($1::text IS NULL OR campaign = $1) AND ($2::text IS NULL OR sender = $2)
+           AND ($3::text IS NULL OR recipient = $3)
+           AND (CASE WHEN $4::text IS NULL THEN status <> 'none' ELSE status = $4 END)
+           AND ($5::text IS NULL OR (campaign COLLATE "C", sender COLLATE "C", recipient COLLATE "C")
+                                     > ($5::text, $6::text, $7::text))
+         ORDER BY campaign COLLATE "C", sender COLLATE "C", recipient COLLATE "C" LIMIT $8"#,
+        &[
+            &f.campaign,
+            &f.sender,
+            &f.recipient,
+            &f.status.map(|s| s.as_str()),
+            &ac,
+            &asn,
+            &ar,
+            &limit(n),
+        ],
+    )?;
+    Ok(rows.iter().map(row_to_consent).collect())
+}
+
+fn row_to_held(r: &Row) -> HeldRow {
+    let rd: i16 = r.get(8);
+    HeldRow {
+        id: r.get(0),
+        group_id: r.get(1),
+        key: key_at(r, 2),
+        account: r.get(5),
+        held_at: r.get(6),
+        expires_at: r.get(7),
+        registered_delivery: u8::try_from(rd).unwrap_or(0),
+        pdu: r.get(9),
+    }
+}
+
+/// Holds one PDU; returns its group id. No group starts a new one whose id
+/// is the new row's own id (taken from the sequence first, so one statement
+/// does it).
+pub fn hold<C: GenericClient>(pg: &mut Pg<'_, C>, h: &NewHeld<'_>) -> Result<i64, StoreError> {
+    let key = h.key;
+    let now = now_ms();
+    let row = pg.query_one(
+        "WITH n AS (SELECT nextval(pg_get_serial_sequence('held', 'id')) AS id)
+         INSERT INTO held (id, group_id, campaign, sender, recipient, account, held_at, expires_at, registered_delivery, pdu)
+         SELECT n.id, COALESCE($1, n.id), $2, $3, $4, $5, $6, $7, $8, $9 FROM n
+         RETURNING group_id",
+        &[
+            &h.group_id,
+            &key.campaign,
+            &key.sender,
+            &key.recipient,
+            &h.account,
+            &now,
+            &now.saturating_add(h.ttl_ms),
+            &i16::from(h.registered_delivery),
+            &h.pdu,
+        ],
+    )?;
+    Ok(row.get(0))
+}
+
+/// Held messages (groups) for `key`.
+pub fn held_count<C: GenericClient>(pg: &mut Pg<'_, C>, key: &Key) -> Result<u32, StoreError> {
+    let n: i64 = pg
+        .query_one(
+            "SELECT COUNT(DISTINCT group_id) FROM held WHERE campaign = $1 AND sender = $2 AND recipient = $3",
+            &[&key.campaign, &key.sender, &key.recipient],
+        )?
+        .get(0);
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// Sorts rows returned by a DELETE … RETURNING (which has no order) by id.
+fn by_id(rows: &[Row]) -> Vec<HeldRow> {
+    let mut out: Vec<HeldRow> = rows.iter().map(row_to_held).collect();
+    out.sort_by_key(|h| h.id);
+    out
+}
+
+/// Removes and returns every held PDU of `key`, in the order they were held.
+pub fn take_held<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    key: &Key,
+) -> Result<Vec<HeldRow>, StoreError> {
+    let rows = pg.query(
+        "DELETE FROM held WHERE campaign = $1 AND sender = $2 AND recipient = $3
+         RETURNING id, group_id, campaign, sender, recipient, account, held_at, expires_at, registered_delivery, pdu",
+        &[&key.campaign, &key.sender, &key.recipient],
+    )?;
+    Ok(by_id(&rows))
+}
+
+/// Removes and returns up to `n` held messages (groups) whose hold expired
+/// by `now`, every part of each, in id order.
+pub fn take_expired<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    now: i64,
+    n: u32,
+) -> Result<Vec<HeldRow>, StoreError> {
+    let rows = pg.query(
+        "DELETE FROM held WHERE group_id IN
+           (SELECT DISTINCT group_id FROM held WHERE expires_at <= $1 ORDER BY group_id LIMIT $2)
+         RETURNING id, group_id, campaign, sender, recipient, account, held_at, expires_at, registered_delivery, pdu",
+        &[&now, &limit(n)],
+    )?;
+    Ok(by_id(&rows))
+}
+
+/// The PDUs of one held message (group), in order.
+pub fn held_group<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    group_id: i64,
+) -> Result<Vec<HeldRow>, StoreError> {
+    let rows = pg.query(
+        "SELECT id, group_id, campaign, sender, recipient, account, held_at, expires_at, registered_delivery, pdu
+         FROM held WHERE group_id = $1 ORDER BY id",
+        &[&group_id],
+    )?;
+    Ok(rows.iter().map(row_to_held).collect())
+}
+
+/// Deletes one held message (group); returns how many PDUs it had.
+pub fn delete_held_group<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    group_id: i64,
+) -> Result<usize, StoreError> {
+    let n = pg.execute("DELETE FROM held WHERE group_id = $1", &[&group_id])?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// Replaces the PDU of a single-part held message (replace_sm).
+pub fn replace_held<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    id: i64,
+    pdu: &[u8],
+    registered_delivery: u8,
+) -> Result<bool, StoreError> {
+    Ok(pg.execute(
+        "UPDATE held SET pdu = $2, registered_delivery = $3 WHERE id = $1",
+        &[&id, &pdu, &i16::from(registered_delivery)],
+    )? > 0)
+}
+
+/// Held messages for the command line / API.
+pub fn list_held<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    recipient: Option<&str>,
+    n: u32,
+) -> Result<Vec<HeldRow>, StoreError> {
+    let rows = pg.query(
+        "SELECT id, group_id, campaign, sender, recipient, account, held_at, expires_at, registered_delivery, pdu
+         FROM held WHERE ($1::text IS NULL OR recipient = $1) ORDER BY id LIMIT $2",
+        &[&recipient, &limit(n)],
+    )?;
+    Ok(rows.iter().map(row_to_held).collect())
+}
+
+/// Held messages (groups) in total (for the gauge).
+pub fn count_held<C: GenericClient>(pg: &mut Pg<'_, C>) -> Result<u64, StoreError> {
+    let n: i64 = pg
+        .query_one("SELECT COUNT(DISTINCT group_id) FROM held", &[])?
+        .get(0);
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Queues a message of optgate's own; returns its id.
+pub fn outbox_push<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    kind: &str,
+    key: &Key,
+    account: &str,
+    optgate_id: Option<&str>,
+    pdu: &[u8],
+) -> Result<i64, StoreError> {
+    Ok(pg
+        .query_one(
+            "INSERT INTO outbox (created_at, kind, campaign, sender, recipient, account, optgate_id, pdu)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            &[
+                &now_ms(),
+                &kind,
+                &key.campaign,
+                &key.sender,
+                &key.recipient,
+                &account,
+                &optgate_id,
+                &pdu,
+            ],
+        )?
+        .get(0))
+}
+
+/// Up to `n` queued messages with id >= `from_id`, oldest first.
+pub fn outbox_pending<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    from_id: i64,
+    n: u32,
+) -> Result<Vec<OutboxRow>, StoreError> {
+    let rows = pg.query(
+        "SELECT id, created_at, kind, campaign, sender, recipient, account, optgate_id, attempts, pdu,
+                handed_at
+         FROM outbox WHERE id >= $1 ORDER BY id LIMIT $2",
+        &[&from_id, &limit(n)],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| OutboxRow {
+            id: r.get(0),
+            created_at: r.get(1),
+            kind: r.get(2),
+            key: key_at(r, 3),
+            account: r.get(6),
+            optgate_id: r.get(7),
+            attempts: r.get(8),
+            pdu: r.get(9),
+            handed_at: r.get(10),
+        })
+        .collect())
+}
+
+/// Removes a message that was sent (or given up on).
+pub fn outbox_done<C: GenericClient>(pg: &mut Pg<'_, C>, id: i64) -> Result<(), StoreError> {
+    pg.execute("DELETE FROM outbox WHERE id = $1", &[&id])?;
+    Ok(())
+}
+
+/// Counts a failed attempt.
+pub fn outbox_attempted<C: GenericClient>(pg: &mut Pg<'_, C>, id: i64) -> Result<(), StoreError> {
+    pg.execute(
+        "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1",
+        &[&id],
+    )?;
+    Ok(())
+}
+
+/// Marks an at-most-once message as handed to a carrier bind, or clears it.
+pub fn outbox_handed<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    id: i64,
+    at: Option<i64>,
+) -> Result<(), StoreError> {
+    pg.execute(
+        "UPDATE outbox SET handed_at = $2 WHERE id = $1",
+        &[&id, &at],
+    )?;
+    Ok(())
+}
+
+/// Consent rows per campaign and status (active, pending, refused).
+pub fn consent_counts<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+) -> Result<Vec<(String, ConsentStatus, u64)>, StoreError> {
+    let rows = pg.query(
+        "SELECT campaign, status, count(*) FROM consent \
+         WHERE status IN ('active','pending','refused') GROUP BY campaign, status",
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let n: i64 = r.get(2);
+            (r.get(0), status_of(r.get(1)), u64::try_from(n).unwrap_or(0))
+        })
+        .collect())
+}
+
+/// Held messages per campaign.
+pub fn held_counts<C: GenericClient>(pg: &mut Pg<'_, C>) -> Result<Vec<(String, u64)>, StoreError> {
+    let rows = pg.query("SELECT campaign, count(*) FROM held GROUP BY campaign", &[])?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let n: i64 = r.get(1);
+            (r.get(0), u64::try_from(n).unwrap_or(0))
+        })
+        .collect())
+}
+
+/// Opt-ins and opt-outs at or after `from_ms`, per campaign and UTC day.
+/// Events are in time order by id: the window starts after the newest
+/// event older than `from_ms`, found walking back the primary key.
+pub fn consent_changes_since<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    from_ms: i64,
+) -> Result<Vec<ChangeCount>, StoreError> {
+    let rows = pg.query(
+        "SELECT campaign, at / 86400000, new_status, count(*) FROM events \
+         WHERE id > coalesce((SELECT id FROM events WHERE at < $1 ORDER BY id DESC LIMIT 1), 0) \
+         AND at >= $1 AND kind = 'consent_change' \
+         AND new_status IN ('active','refused') GROUP BY 1, 2, 3",
+        &[&from_ms],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let n: i64 = r.get(3);
+            ChangeCount {
+                campaign: r.get(0),
+                day: r.get(1),
+                to: status_of(r.get(2)),
+                count: u64::try_from(n).unwrap_or(0),
+            }
+        })
+        .collect())
+}
+
+/// Scope keys that have held messages and whose status now settles them:
+/// active (release) or refused (drop).
+pub fn settled_held_keys<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    n: u32,
+) -> Result<Vec<(Key, ConsentStatus)>, StoreError> {
+    let rows = pg.query(
+        "SELECT DISTINCT h.campaign, h.sender, h.recipient, c.status
+         FROM held h JOIN consent c
+           ON c.campaign = h.campaign AND c.sender = h.sender AND c.recipient = h.recipient
+         WHERE c.status IN ('active', 'refused') LIMIT $1",
+        &[&limit(n)],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| (key_at(r, 0), status_of(r.get(3))))
+        .collect())
+}

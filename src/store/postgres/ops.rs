@@ -1,0 +1,170 @@
+//! The store thread's own tables on PostgreSQL: the carrier id map, stored
+//! deliveries and the liveness write. Mirrors the SQLite `ops` module
+//! function by function.
+
+use std::time::Duration;
+
+use postgres::GenericClient;
+
+use super::{limit, Pg, StoreError};
+use crate::store::{DeliveryKind, MessageOwner, StoredDelivery};
+
+pub use crate::store::consent::now_ms;
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn now_unix() -> i64 {
+    now_ms() / 1000
+}
+
+/// `now - ttl` in Unix seconds: rows created before this have expired.
+pub fn cutoff(ttl: Duration) -> i64 {
+    now_unix().saturating_sub(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The id map table rows written at `now` go to (see the SQLite backend:
+/// `id_map_{period mod 3}`, a period one `ttl` long).
+fn id_map_generation(now: i64, ttl: Duration) -> usize {
+    let period = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
+    // rem_euclid of a positive divisor: 0, 1 or 2.
+    (now.div_euclid(period)).rem_euclid(3) as usize
+}
+
+const ID_MAP_INSERT: [&str; 3] = [
+    "INSERT INTO id_map_0 (carrier_id, account, optgate_id, created_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (carrier_id) DO UPDATE SET account = EXCLUDED.account, optgate_id = EXCLUDED.optgate_id, created_at = EXCLUDED.created_at",
+    "INSERT INTO id_map_1 (carrier_id, account, optgate_id, created_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (carrier_id) DO UPDATE SET account = EXCLUDED.account, optgate_id = EXCLUDED.optgate_id, created_at = EXCLUDED.created_at",
+    "INSERT INTO id_map_2 (carrier_id, account, optgate_id, created_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (carrier_id) DO UPDATE SET account = EXCLUDED.account, optgate_id = EXCLUDED.optgate_id, created_at = EXCLUDED.created_at",
+];
+
+const ID_MAP_PURGE: [&str; 3] = [
+    "DELETE FROM id_map_0 WHERE carrier_id IN (SELECT carrier_id FROM id_map_0 WHERE created_at < $1 LIMIT $2)",
+    "DELETE FROM id_map_1 WHERE carrier_id IN (SELECT carrier_id FROM id_map_1 WHERE created_at < $1 LIMIT $2)",
+    "DELETE FROM id_map_2 WHERE carrier_id IN (SELECT carrier_id FROM id_map_2 WHERE created_at < $1 LIMIT $2)",
+];
+
+/// Records (or replaces) the owner of a carrier message id.
+pub fn map_message_id<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    carrier_id: &str,
+    account: &str,
+    optgate_id: Option<&str>,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    let now = now_unix();
+    pg.execute(
+        ID_MAP_INSERT[id_map_generation(now, ttl)],
+        &[&carrier_id, &account, &optgate_id, &now],
+    )?;
+    Ok(())
+}
+
+/// The owner of a carrier message id, unless unknown or older than `ttl`
+/// (the newest mapping if the carrier reused the id).
+pub fn lookup_message_id<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    carrier_id: &str,
+    ttl: Duration,
+) -> Result<Option<MessageOwner>, StoreError> {
+    let row = pg.query_opt(
+        "SELECT account, optgate_id, created_at FROM id_map_0 WHERE carrier_id = $1 AND created_at >= $2
+         UNION ALL
+         SELECT account, optgate_id, created_at FROM id_map_1 WHERE carrier_id = $1 AND created_at >= $2
+         UNION ALL
+         SELECT account, optgate_id, created_at FROM id_map_2 WHERE carrier_id = $1 AND created_at >= $2
+         ORDER BY created_at DESC LIMIT 1",
+        &[&carrier_id, &cutoff(ttl)],
+    )?;
+    Ok(row.map(|r| MessageOwner {
+        account: r.get(0),
+        optgate_id: r.get(1),
+    }))
+}
+
+/// Deletes up to `limit` expired id map rows from the generation table no
+/// one writes to now; returns how many.
+pub fn purge_message_ids<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    ttl: Duration,
+    n: u32,
+) -> Result<usize, StoreError> {
+    let next = (id_map_generation(now_unix(), ttl) + 1) % 3;
+    let deleted = pg.execute(ID_MAP_PURGE[next], &[&cutoff(ttl), &limit(n)])?;
+    Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+}
+
+/// Stores one MO or receipt PDU for `account`; returns its id.
+pub fn insert_delivery<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    account: &str,
+    kind: DeliveryKind,
+    pdu: &[u8],
+) -> Result<u64, StoreError> {
+    let id: i64 = pg
+        .query_one(
+            "INSERT INTO deliveries (account, kind, pdu, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            &[&account, &kind.as_str(), &pdu, &now_unix()],
+        )?
+        .get(0);
+    // BIGSERIAL ids start at 1.
+    Ok(u64::try_from(id).unwrap_or(0))
+}
+
+/// Up to `n` stored deliveries of `account` with id >= `from_id`, oldest first.
+pub fn pending_deliveries<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    account: &str,
+    from_id: u64,
+    n: u32,
+) -> Result<Vec<StoredDelivery>, StoreError> {
+    let from = i64::try_from(from_id).unwrap_or(i64::MAX);
+    let rows = pg.query(
+        "SELECT id, kind, pdu FROM deliveries WHERE account = $1 AND id >= $2 ORDER BY id LIMIT $3",
+        &[&account, &from, &limit(n)],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let id: i64 = r.get(0);
+            let kind: &str = r.get(1);
+            StoredDelivery {
+                id: u64::try_from(id).unwrap_or(0),
+                kind: if kind == "dlr" {
+                    DeliveryKind::Dlr
+                } else {
+                    DeliveryKind::Mo
+                },
+                pdu: r.get(2),
+            }
+        })
+        .collect())
+}
+
+/// Deletes a stored delivery; `false` if it was not there.
+pub fn delete_delivery<C: GenericClient>(pg: &mut Pg<'_, C>, id: u64) -> Result<bool, StoreError> {
+    let id = i64::try_from(id).unwrap_or(i64::MAX);
+    Ok(pg.execute("DELETE FROM deliveries WHERE id = $1", &[&id])? > 0)
+}
+
+/// Number of stored deliveries.
+pub fn count_deliveries<C: GenericClient>(pg: &mut Pg<'_, C>) -> Result<u64, StoreError> {
+    let n: i64 = pg.query_one("SELECT COUNT(*) FROM deliveries", &[])?.get(0);
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// A small committed write proving the database is writable.
+pub fn touch<C: GenericClient>(pg: &mut Pg<'_, C>) -> Result<(), StoreError> {
+    pg.execute(
+        "INSERT INTO meta (key, value) VALUES ('last_ping', $1)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        &[&now_unix().to_string()],
+    )?;
+    Ok(())
+}
+
+/// A round trip proving the server answers (no write).
+pub fn ping<C: GenericClient>(pg: &mut Pg<'_, C>) -> Result<(), StoreError> {
+    pg.query_one("SELECT 1", &[])?;
+    Ok(())
+}
