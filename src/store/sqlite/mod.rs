@@ -57,6 +57,9 @@ impl SqliteBackend {
             return Err(StoreError::ReadOnly(opts.path.clone()));
         }
         conn.busy_timeout(opts.busy_timeout)?;
+        // Room for every statement of the hot path plus the variants of the
+        // console's log query, so a page view never evicts the MT's.
+        conn.set_prepared_statement_cache_capacity(128);
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
