@@ -1,7 +1,8 @@
 //! The consent log page in a real browser: headless Chromium loads the
 //! page of a running daemon searched for one recipient, and the rendered
 //! DOM must show that number as Refused and no other number. Also writes
-//! `target/consent-log.png` (the README's screenshot is a copy of it).
+//! `target/consent-log.png` (the README's screenshot is a copy of it), and
+//! downloads a filtered page's CSV through its link.
 //!
 //! Needs Debian's `chromium` (`scripts/test` installs it); without it the
 //! test fails and says how to install it.
@@ -271,5 +272,90 @@ async fn chromium_renders_the_searched_recipient_as_refused() {
         bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 10_000,
         "not a PNG"
     );
+
+    // The download: the CSV link of a filtered page, as the browser got it,
+    // followed by Chromium, which saves the file.
+    let filtered = dump(format!("{base}/?status=refused")).await.unwrap();
+    let at = filtered
+        .find(r#"href="/consent.csv"#)
+        .unwrap_or_else(|| panic!("no download link:\n{filtered}"))
+        + r#"href=""#.len();
+    let link = filtered[at..at + filtered[at..].find('"').unwrap()].replace("&amp;", "&");
+    assert!(link.contains("status=refused"), "{link}");
+    let saved = tokio::task::spawn_blocking({
+        let url = format!("{base}{link}");
+        move || download_with_chromium(&url)
+    })
+    .await
+    .unwrap();
+    let mut lines: Vec<&str> = saved.lines().collect();
+    assert_eq!(
+        lines.remove(0),
+        "campaign,sender,recipient,status,updated_at,source"
+    );
+    lines.sort_unstable();
+    assert_eq!(lines.len(), 2, "{saved}");
+    assert!(
+        lines[0].starts_with("alerts,14155550100,14155550123,refused,"),
+        "{saved}"
+    );
+    assert!(
+        lines[1].starts_with("news,,14155550188,refused,"),
+        "{saved}"
+    );
     d.shutdown(Duration::from_secs(2)).await;
+}
+
+/// Opens `url` (a download) in headless Chromium with a profile whose
+/// download directory is a temp dir, waits until the file is complete,
+/// stops Chromium and returns the file's text.
+fn download_with_chromium(url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let into = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(profile.path().join("Default")).unwrap();
+    let prefs = serde_json::json!({
+        "download": {
+            "default_directory": into.path(),
+            "prompt_for_download": false,
+            "directory_upgrade": true
+        }
+    });
+    std::fs::write(
+        profile.path().join("Default/Preferences"),
+        prefs.to_string(),
+    )
+    .unwrap();
+    let mut child = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let start = Instant::now();
+    let file = into.path().join("consent.csv");
+    // Chromium writes `*.crdownload` first and renames it when complete.
+    while !file.exists() {
+        if start.elapsed() > BROWSER_WAIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium saved no consent.csv within {BROWSER_WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::read_to_string(&file).unwrap()
 }
