@@ -86,6 +86,14 @@ async fn the_consent_page_opens_with_a_campaign_overview() {
     assert!(page.contains("<dd>require_opt_in</dd>"), "{page}");
     assert!(page.contains("<dd>14155550100</dd>"), "{page}");
     assert!(!page.contains("<Alerts>"));
+    // Texts as the recipient reads them: {brand} and {start_word} filled.
+    assert!(
+        page.contains(
+            "<dd>ACME &lt;Alerts&gt;: Reply START to receive messages from ACME &lt;Alerts&gt;."
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("{brand}"), "{page}");
     // The chart: today's bars, no script and nothing external.
     assert!(
         page.contains(r#"<span class="key in">opt-ins 1</span>"#),

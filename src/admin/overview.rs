@@ -11,7 +11,7 @@ use super::html::html_escape as esc;
 use super::query::store_error;
 use super::ApiError;
 use crate::consent::EngineConfig;
-use crate::policy::{ConsentStatus, InboundUnknown, OutboundUnknown, Scope};
+use crate::policy::{render_template, ConsentStatus, InboundUnknown, OutboundUnknown, Scope};
 use crate::store::{Durable, Store, StoreTxn};
 
 const DAY_MS: i64 = 86_400_000;
@@ -148,10 +148,11 @@ pub fn render(cfg: &EngineConfig, counts: &HashMap<String, CampaignCounts>) -> S
             start = esc(&c.start_word),
             ttl = esc(&humantime::format_duration(c.hold_ttl).to_string()),
             maxheld = c.max_held_per_recipient,
-            optin = esc(&c.opt_in_message),
-            help = esc(&c.help_response),
+            // As the recipient reads them: {brand} and {start_word} filled.
+            optin = esc(&render_template(&c.opt_in_message, c)),
+            help = esc(&render_template(&c.help_response, c)),
             footer = if c.attachment_first_message {
-                esc(&c.footer)
+                esc(&render_template(&c.footer, c))
             } else {
                 "(none)".into()
             },
