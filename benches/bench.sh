@@ -3,6 +3,8 @@
 #   (1) the carrier simulator directly,
 #   (2) a socat TCP relay in front of the simulator,
 #   (3) optgate (temp config, temp store) in front of the simulator;
+# (3a-tls) and (b-tls) repeat the pass-through and consent runs with TLS on
+# both sides and report what TLS costs optgate in CPU per message;
 # then latency added by optgate at a fixed moderate rate, optgate's CPU time
 # per message and peak RSS.
 #
@@ -273,6 +275,73 @@ grep '^RESULT' "$TMP/mo.out"
 MOLINE=$(grep '^RESULT' "$TMP/mo.out")
 [[ $(field "$MOLINE" sent) -eq $(( $(field "$MOLINE" ok) + $(field "$MOLINE" errors) )) ]] || die "(c): counts do not add up: $MOLINE"
 
+# ---- TLS on both sides ---------------------------------------------------------
+# (3a-tls) and (b-tls): (3a) and (b) again with the load generator connecting
+# to optgate's TLS listener and optgate binding to a simulator that listens
+# over TLS (certificates from `optgate sim certs`: a private CA and a
+# localhost certificate). The difference in optgate's CPU time per message
+# against (3a) and (b) is what TLS costs it (both sides: decrypting submits
+# and encrypting their responses towards the platform, the reverse towards
+# the carrier).
+"$BIN" sim certs --dir "$TMP/certs" >/dev/null || die "sim certs failed"
+TLS_LOAD=(--tls-ca "$TMP/certs/ca.pem" --tls-name localhost)
+take_port TCARRIER_PORT
+"$BIN" sim carrier --listen "127.0.0.1:$TCARRIER_PORT" --control off \
+    --tls-cert "$TMP/certs/server.pem" --tls-key "$TMP/certs/server.key" >"$TMP/tcarrier.log" 2>&1 &
+PIDS+=($!)
+wait_port "$TCARRIER_PORT"
+# tls_sections FILE TLS_LISTEN_PORT: turns a config's listener and upstream to TLS.
+tls_sections() {
+    cat >>"$1" <<TOML
+
+[server.tls]
+listen = "127.0.0.1:$2"
+cert = "$TMP/certs/server.pem"
+key = "$TMP/certs/server.key"
+
+[upstream.tls]
+enabled = true
+ca = "$TMP/certs/ca.pem"
+server_name = "localhost"
+TOML
+}
+if [[ -n $GATE2_PID ]]; then kill "$GATE2_PID" 2>/dev/null || true; wait "$GATE2_PID" 2>/dev/null || true; GATE2_PID=; fi
+
+echo "== (3a-tls) load -TLS-> optgate -TLS-> simulator"
+take_port TGATE_PORT; take_port TGATE_TLS_PORT; take_port TADMIN_PORT
+gate_config "$TMP/tls.toml" "$TGATE_PORT" "$TCARRIER_PORT" "$TADMIN_PORT" "$TMP/store_tls"
+tls_sections "$TMP/tls.toml" "$TGATE_TLS_PORT"
+RUST_LOG=warn "$BIN" run -c "$TMP/tls.toml" >"$TMP/optgate_tls.log" 2>&1 &
+TGATE_PID=$!
+PIDS+=($TGATE_PID)
+wait_port "$TGATE_TLS_PORT"
+warm "$TGATE_TLS_PORT" tls "${TLS_LOAD[@]}"
+S0=$(cpu_ticks "$TGATE_PID")
+run_load gate_tls "$TGATE_TLS_PORT" "${LOAD[@]}" "${TLS_LOAD[@]}"
+S1=$(cpu_ticks "$TGATE_PID")
+result gate_tls
+kill "$TGATE_PID" 2>/dev/null || true; wait "$TGATE_PID" 2>/dev/null || true
+
+echo "== (b-tls) load -TLS-> optgate with consent on every message -TLS-> simulator"
+take_port BGATE_PORT; take_port BGATE_TLS_PORT; take_port BADMIN_PORT
+sed -e "s|^listen = \"127.0.0.1:$GATE2_PORT\"|listen = \"127.0.0.1:$BGATE_PORT\"|" \
+    -e "s|^address = \"127.0.0.1:[0-9]*\"|address = \"127.0.0.1:$TCARRIER_PORT\"|" \
+    -e "s|^listen = \"127.0.0.1:$ADMIN2_PORT\"|listen = \"127.0.0.1:$BADMIN_PORT\"|" \
+    -e "s|$TMP/store2/|$TMP/store_btls/|" "$TMP/consent.toml" >"$TMP/consent_tls.toml"
+tls_sections "$TMP/consent_tls.toml" "$BGATE_TLS_PORT"
+mkdir -p "$TMP/store_btls"
+"$BIN" consent import -c "$TMP/consent_tls.toml" --campaign bench "$TMP/active.csv" >/dev/null
+RUST_LOG=warn "$BIN" run -c "$TMP/consent_tls.toml" >"$TMP/optgate_btls.log" 2>&1 &
+BGATE_PID=$!
+PIDS+=($BGATE_PID)
+wait_port "$BGATE_TLS_PORT"
+warm "$BGATE_TLS_PORT" btls --recipients "$RECIPIENTS" "${TLS_LOAD[@]}"
+B0=$(cpu_ticks "$BGATE_PID")
+run_load consent_tls "$BGATE_TLS_PORT" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery "${TLS_LOAD[@]}"
+B1=$(cpu_ticks "$BGATE_PID")
+result consent_tls
+kill "$BGATE_PID" 2>/dev/null || true
+
 TP1=$(field "$(result direct)" throughput); TP2=$(field "$(result relay)" throughput); TP3=$(field "$(result gate)" throughput)
 GATE_OK=$(field "$(result gate)" ok)
 D50=$(field "$(result direct_fixed)" p50_us); D99=$(field "$(result direct_fixed)" p99_us)
@@ -299,5 +368,15 @@ awk -v t="$((C1 - C0))" -v hz="$HZ" -v n="$CONSENT_OK" \
 printf '%-38s %12s msg/s\n' "(b+r) as (b), receipts delivered" "$(field "$(result receipts)" throughput)"
 printf '%-38s %s\n' "(d) 4 x window 1 with consent" "$(grep '^RESULT' "$TMP/w1.out")"
 printf '%-38s %s\n' "(c) with MOs, 5% STOP" "$MOLINE"
+# us_per_msg TICKS OK: CPU microseconds per answered message.
+us_per_msg() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { printf "%.2f", (n > 0 ? t / hz / n * 1e6 : 0) }'; }
+PLAIN_A=$(us_per_msg "$((T1 - T0))" "$GATE_OK"); TLS_A=$(us_per_msg "$((S1 - S0))" "$(field "$(result gate_tls)" ok)")
+PLAIN_B=$(us_per_msg "$((C1 - C0))" "$CONSENT_OK"); TLS_B=$(us_per_msg "$((B1 - B0))" "$(field "$(result consent_tls)" ok)")
+printf '%-38s %12s msg/s, %s us/msg CPU (plain %s msg/s, %s us/msg)\n' "(3a-tls) pass-through, TLS both sides" \
+    "$(field "$(result gate_tls)" throughput)" "$TLS_A" "$TP3" "$PLAIN_A"
+printf '%-38s %12s msg/s, %s us/msg CPU (plain %s msg/s, %s us/msg)\n' "(b-tls) consent, TLS both sides" \
+    "$(field "$(result consent_tls)" throughput)" "$TLS_B" "$TPB" "$PLAIN_B"
+awk -v a="$TLS_A" -v b="$PLAIN_A" -v c="$TLS_B" -v d="$PLAIN_B" \
+    'BEGIN { printf "%-38s %+12.2f us/msg (3a), %+.2f us/msg (b)\n", "TLS CPU cost in optgate", a - b, c - d }'
 [[ $MODE == smoke ]] && echo "smoke: all runs completed and counts add up"
 exit 0

@@ -29,6 +29,17 @@ pub enum SimTool {
     Send(SendArgs),
     /// One MO from a phone, delivered by a running `sim carrier` (its --control port).
     Mo(MoArgs),
+    /// Test certificates for TLS: a private CA and a localhost server certificate.
+    #[command(hide = true)]
+    Certs(CertsArgs),
+}
+
+/// `optgate sim certs` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct CertsArgs {
+    /// Directory to write ca.pem, server.pem and server.key into (created if missing).
+    #[arg(long)]
+    pub dir: PathBuf,
 }
 
 /// `optgate sim send` arguments.
@@ -134,6 +145,12 @@ pub struct CarrierArgs {
     /// Print each submitted message (sender, recipient, text) and each one-shot MO.
     #[arg(long)]
     pub print: bool,
+    /// Listen over TLS with this certificate chain (PEM, leaf first; with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `--control`: an address, or none ("off").
@@ -191,6 +208,12 @@ pub struct LoadArgs {
     /// Worker threads [default: one per core].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Connect over TLS, trusting the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// The name the target's certificate must carry (with --tls-ca).
+    #[arg(long, default_value = "localhost", requires = "tls_ca")]
+    pub tls_name: String,
 }
 
 /// Runs a simulator subcommand and returns the exit code.
@@ -199,6 +222,7 @@ pub fn main(args: SimArgs) -> ExitCode {
         SimTool::Carrier(a) => a.threads,
         SimTool::Load(a) => a.threads,
         SimTool::Send(_) | SimTool::Mo(_) => Some(1),
+        SimTool::Certs(a) => return run_certs(a),
     };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = threads {
@@ -216,7 +240,28 @@ pub fn main(args: SimArgs) -> ExitCode {
         SimTool::Load(a) => rt.block_on(run_load(a)),
         SimTool::Send(a) => rt.block_on(run_send(a)),
         SimTool::Mo(a) => rt.block_on(run_mo(a)),
+        SimTool::Certs(a) => run_certs(&a),
     }
+}
+
+fn run_certs(a: &CertsArgs) -> ExitCode {
+    match super::certs::write(&a.dir) {
+        Ok(()) => {
+            println!(
+                "wrote ca.pem, server.pem, server.key (localhost, 127.0.0.1) in {}",
+                a.dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sim certs: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn path_str(p: &std::path::Path) -> String {
+    p.display().to_string()
 }
 
 /// Exit code of `sim send` / `sim mo` when the peer answered with an error
@@ -267,6 +312,14 @@ async fn run_mo(a: MoArgs) -> ExitCode {
 }
 
 fn carrier_opts(a: CarrierArgs) -> std::io::Result<CarrierOpts> {
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => {
+            let t = crate::tls::server_config(&path_str(cert), &path_str(key), "")
+                .map_err(std::io::Error::other)?;
+            Some(t.config)
+        }
+        _ => None,
+    };
     let mo_texts = match &a.mo_file {
         Some(p) => std::fs::read_to_string(p)?
             .lines()
@@ -290,6 +343,7 @@ fn carrier_opts(a: CarrierArgs) -> std::io::Result<CarrierOpts> {
         credentials: a.system_id.zip(a.password),
         control: a.control.0,
         print: a.print,
+        tls,
     })
 }
 
@@ -361,6 +415,16 @@ async fn stop_signal() {
 }
 
 async fn run_load(a: LoadArgs) -> ExitCode {
+    let tls = match &a.tls_ca {
+        None => None,
+        Some(ca) => match crate::tls::client_config(&path_str(ca), &a.tls_name, "", "", "") {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("load generator: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let opts = LoadOpts {
         target: a.target,
         system_id: a.system_id,
@@ -374,6 +438,7 @@ async fn run_load(a: LoadArgs) -> ExitCode {
         recipients: a.recipients,
         sender: a.sender,
         registered_delivery: a.registered_delivery,
+        tls,
         ..LoadOpts::default()
     };
     match load::run(&opts).await {

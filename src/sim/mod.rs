@@ -9,10 +9,12 @@
 //! - [`hist`]: the latency histogram.
 //! - [`send`]: `optgate sim send`, one message from a platform.
 //! - [`carrier::inject`]: `optgate sim mo`, one MO from a phone.
+//! - [`certs`]: `optgate sim certs`, test certificates for TLS runs.
 //! - [`args`]: the command-line arguments.
 
 pub mod args;
 pub mod carrier;
+pub mod certs;
 pub mod hist;
 pub mod load;
 pub mod send;

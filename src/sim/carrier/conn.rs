@@ -11,14 +11,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
 use super::inject::Injector;
 use super::{make, CarrierOpts, CarrierStats, Counters};
 use crate::pdu::{command as c, status as s, BindResp, Body, Header, Pdu};
+use crate::sim::load::write_or_flush;
 use crate::sim::wire::{self, Pacer, READ_BUF};
+use crate::transport::Stream;
 
 /// Sequence numbers we originate: bit 0 tells an MO (1) from a receipt (0).
 const MO_BIT: u32 = 1;
@@ -58,13 +59,16 @@ struct Conn {
 /// Serves one connection until the peer closes, an I/O error, a bad
 /// frame length, or a drop signal.
 pub(super) async fn serve(
-    mut stream: TcpStream,
+    stream: Stream,
     opts: Arc<CarrierOpts>,
     counters: Arc<Counters>,
     injector: Arc<Injector>,
     mut drops: watch::Receiver<u64>,
     conn_id: u64,
 ) {
+    // Plain TCP writes straight to the socket; only TLS ever needs a flush.
+    let tls = matches!(stream, Stream::Tls(_));
+    let mut unflushed = false;
     let (mut rd, mut wr) = stream.split();
     let mut inbuf = BytesMut::with_capacity(READ_BUF);
     let mut conn = Conn::new(opts, conn_id);
@@ -77,8 +81,12 @@ pub(super) async fn serve(
         tokio::select! {
             biased;
             _ = drops.changed() => break,
-            w = wr.write_buf(&mut conn.out), if !conn.out.is_empty() => {
-                if !matches!(w, Ok(n) if n > 0) { break; }
+            w = write_or_flush(&mut wr, &mut conn.out), if !conn.out.is_empty() || unflushed => {
+                match w {
+                    Ok(Some(n)) if n > 0 => unflushed = tls,
+                    Ok(None) => unflushed = false,
+                    _ => break,
+                }
             }
             r = rd.read_buf(&mut inbuf) => {
                 if !matches!(r, Ok(n) if n > 0) { break; }
@@ -88,6 +96,7 @@ pub(super) async fn serve(
                     // Framing lost: say so and close, as an SMSC would.
                     wire::put_empty(&mut conn.out, c::GENERIC_NACK, s::ESME_RINVCMDLEN, 0);
                     let _ = wr.write_all(&conn.out).await;
+                    let _ = wr.flush().await;
                     break;
                 }
             }

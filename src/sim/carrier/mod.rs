@@ -50,6 +50,8 @@ pub struct CarrierOpts {
     pub control: Option<SocketAddr>,
     /// Print every message submitted (sender, recipient, text) on stdout.
     pub print: bool,
+    /// Listen over TLS with this server configuration; `None`: plain TCP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for CarrierOpts {
@@ -68,6 +70,7 @@ impl Default for CarrierOpts {
             credentials: None,
             control: None,
             print: false,
+            tls: None,
         }
     }
 }
@@ -238,6 +241,9 @@ impl Carrier {
     }
 }
 
+/// How long a TLS client may take to finish its handshake.
+const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
+
 async fn accept_loop(
     listener: TcpListener,
     opts: Arc<CarrierOpts>,
@@ -256,7 +262,23 @@ async fn accept_loop(
                     let _ = stream.set_nodelay(true);
                     let mut drops = drops.clone();
                     drops.mark_unchanged();
-                    tokio::spawn(conn::serve(stream, opts.clone(), counters.clone(), injector.clone(), drops, conn_id));
+                    let (opts, counters, injector) = (opts.clone(), counters.clone(), injector.clone());
+                    match opts.tls.clone() {
+                        None => {
+                            tokio::spawn(conn::serve(stream.into(), opts, counters, injector, drops, conn_id));
+                        }
+                        // The handshake runs in the connection's task, so a
+                        // slow client never holds up the accept loop.
+                        Some(config) => {
+                            tokio::spawn(async move {
+                                let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                                let hs = tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(stream)).await;
+                                if let Ok(Ok(s)) = hs {
+                                    conn::serve(s.into(), opts, counters, injector, drops, conn_id).await;
+                                }
+                            });
+                        }
+                    }
                 }
                 // Out of file descriptors and the like: back off briefly.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use tokio::io::AsyncWrite;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout, Instant};
@@ -20,6 +21,8 @@ use crate::pdu::{
 };
 use crate::sim::hist::Histogram;
 use crate::sim::wire::{self, Pacer, READ_BUF};
+use crate::tls::ClientTls;
+use crate::transport::{ReadHalf, Stream, WriteHalf};
 
 /// What one bind did.
 #[derive(Debug, Default)]
@@ -49,34 +52,51 @@ pub(super) struct Plan {
 
 /// A bound connection, ready to send.
 pub(super) struct Bound {
-    stream: TcpStream,
+    rd: ReadHalf,
+    wr: WriteHalf,
+    /// TLS buffers what it encrypts: a finished write needs a flush.
+    tls: bool,
     inbuf: BytesMut,
 }
 
-/// Connects and binds as a transceiver within `limit`.
+/// Connects (over TLS when `tls` is given) and binds as a transceiver
+/// within `limit`.
 pub(super) async fn connect(
     target: SocketAddr,
+    tls: Option<&ClientTls>,
     system_id: &str,
     password: &str,
     limit: Duration,
 ) -> Result<Bound, LoadError> {
-    let mut stream = timeout(limit, TcpStream::connect(target))
+    let tcp = timeout(limit, TcpStream::connect(target))
         .await
         .map_err(|_| LoadError::Timeout("connect"))??;
-    let _ = stream.set_nodelay(true);
+    let _ = tcp.set_nodelay(true);
+    let stream = match tls {
+        None => Stream::from(tcp),
+        Some(t) => {
+            let peer = target.to_string();
+            let s = timeout(limit, crate::tls::connect(t, tcp, &peer))
+                .await
+                .map_err(|_| LoadError::Timeout("TLS handshake"))??;
+            Stream::from(s)
+        }
+    };
+    let is_tls = tls.is_some();
+    let (mut rd, mut wr) = stream.split();
     let bind = Bind {
         system_id: Bytes::copy_from_slice(system_id.as_bytes()),
         password: Bytes::copy_from_slice(password.as_bytes()),
         interface_version: 0x34,
         ..Bind::default()
     };
-    stream
-        .write_all(&Pdu::new(1, Body::BindTransceiver(Box::new(bind))).to_bytes())
+    wr.write_all(&Pdu::new(1, Body::BindTransceiver(Box::new(bind))).to_bytes())
         .await?;
+    wr.flush().await?;
     let mut inbuf = BytesMut::with_capacity(READ_BUF);
     let status = timeout(limit, async {
         loop {
-            if stream.read_buf(&mut inbuf).await? == 0 {
+            if rd.read_buf(&mut inbuf).await? == 0 {
                 return Err(LoadError::Closed);
             }
             let Some(h) = crate::pdu::peek_header(&inbuf) else {
@@ -93,7 +113,25 @@ pub(super) async fn connect(
     if status != s::ESME_ROK {
         return Err(LoadError::BindRefused(crate::pdu::status_name(status)));
     }
-    Ok(Bound { stream, inbuf })
+    Ok(Bound {
+        rd,
+        wr,
+        tls: is_tls,
+        inbuf,
+    })
+}
+
+/// Writes some of `out`, or, once it is empty, flushes what TLS still
+/// holds. `Some(n)`: n bytes written; `None`: flushed.
+pub(crate) async fn write_or_flush<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    out: &mut BytesMut,
+) -> std::io::Result<Option<usize>> {
+    if out.is_empty() {
+        wr.flush().await.map(|()| None)
+    } else {
+        wr.write_buf(out).await.map(Some)
+    }
 }
 
 struct State {
@@ -198,10 +236,18 @@ impl State {
 /// Sends the plan's load on a bound connection, then unbinds.
 pub(super) async fn drive(bound: Bound, mut plan: Plan) -> BindResult {
     let Bound {
-        mut stream,
+        mut rd,
+        mut wr,
+        tls,
         mut inbuf,
     } = bound;
-    let ring_len = (plan.window.max(1) * 16).next_power_of_two();
+    // Plain TCP writes straight to the socket; only TLS ever needs a flush.
+    let mut unflushed = false;
+    // A slot is reused after ring_len later sends: an answer later than that
+    // would count as unmatched (and its request as lost). At 150,000/s per
+    // bind, 64 Ki slots (1 MiB) give an answer about 400 ms, so a pause of a
+    // loaded machine does not read as lost messages.
+    let ring_len = (plan.window.max(1) * 16).max(1 << 16).next_power_of_two();
     let mut st = State {
         out: BytesMut::with_capacity(READ_BUF),
         ring: vec![(0, Instant::now()); ring_len],
@@ -215,7 +261,6 @@ pub(super) async fn drive(bound: Bound, mut plan: Plan) -> BindResult {
     };
     let mut pacer = Pacer::new(plan.rate);
     let mut drain_until: Option<Instant> = None;
-    let (mut rd, mut wr) = stream.split();
     // A frame already read with the bind_resp is handled first.
     let _ = wire::for_each_frame(&mut inbuf, |h, f| st.on_frame(h, f, Instant::now()));
     loop {
@@ -246,8 +291,12 @@ pub(super) async fn drive(bound: Bound, mut plan: Plan) -> BindResult {
         }
         tokio::select! {
             biased;
-            w = wr.write_buf(&mut st.out), if !st.out.is_empty() => {
-                if !matches!(w, Ok(n) if n > 0) { st.r.disconnected = true; break; }
+            w = write_or_flush(&mut wr, &mut st.out), if !st.out.is_empty() || unflushed => {
+                match w {
+                    Ok(Some(n)) if n > 0 => unflushed = tls,
+                    Ok(None) => unflushed = false,
+                    _ => { st.r.disconnected = true; break; }
+                }
             }
             r = rd.read_buf(&mut inbuf) => {
                 if !matches!(r, Ok(n) if n > 0) { st.r.disconnected = true; break; }
@@ -264,7 +313,7 @@ pub(super) async fn drive(bound: Bound, mut plan: Plan) -> BindResult {
     }
     st.r.lost = st.outstanding as u64;
     if !st.r.disconnected {
-        unbind(&mut stream, &mut inbuf, &mut st).await;
+        unbind(&mut rd, &mut wr, &mut inbuf, &mut st).await;
     }
     st.r
 }
@@ -272,26 +321,27 @@ pub(super) async fn drive(bound: Bound, mut plan: Plan) -> BindResult {
 /// Unbinds, acking any deliver_sm that arrives before unbind_resp, then
 /// closes and waits (briefly) for the peer to close too, so everything we
 /// sent has been read by it when the run returns.
-async fn unbind(stream: &mut TcpStream, inbuf: &mut BytesMut, st: &mut State) {
+async fn unbind(rd: &mut ReadHalf, wr: &mut WriteHalf, inbuf: &mut BytesMut, st: &mut State) {
     st.unbind_seq = st.seq();
     wire::put_empty(&mut st.out, c::UNBIND, 0, st.unbind_seq);
     let handshake = async {
         while !(st.unbound && st.out.is_empty()) {
             if !st.out.is_empty() {
-                stream.write_all(&st.out).await?;
+                wr.write_all(&st.out).await?;
+                wr.flush().await?;
                 st.out.clear();
                 continue;
             }
-            if stream.read_buf(inbuf).await? == 0 {
+            if rd.read_buf(inbuf).await? == 0 {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
             }
             let now = Instant::now();
             let framed = wire::for_each_frame(inbuf, |h, f| st.on_frame(h, f, now));
             framed.map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         }
-        stream.shutdown().await?;
+        wr.shutdown().await?;
         let mut sink = [0u8; 4096];
-        while stream.read(&mut sink).await? > 0 {}
+        while rd.read(&mut sink).await? > 0 {}
         Ok::<(), std::io::Error>(())
     };
     if !matches!(timeout(Duration::from_secs(5), handshake).await, Ok(Ok(()))) {

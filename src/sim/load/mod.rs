@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub(crate) use conn::write_or_flush;
 pub use template::{MixKind, MAX_RECIPIENTS};
 
 use crate::sim::hist::Histogram;
@@ -48,6 +49,8 @@ pub struct LoadOpts {
     pub drain: Duration,
     /// Connect and bind deadline.
     pub connect_timeout: Duration,
+    /// Connect over TLS with this client configuration; `None`: plain TCP.
+    pub tls: Option<crate::tls::ClientTls>,
 }
 
 impl Default for LoadOpts {
@@ -67,6 +70,7 @@ impl Default for LoadOpts {
             registered_delivery: false,
             drain: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
@@ -209,6 +213,7 @@ pub async fn run(opts: &LoadOpts) -> Result<Report, LoadError> {
     let connects = (0..binds).map(|_| {
         conn::connect(
             opts.target,
+            opts.tls.as_ref(),
             &opts.system_id,
             &opts.password,
             opts.connect_timeout,
