@@ -54,22 +54,29 @@ fn chromium() -> PathBuf {
     })
 }
 
+/// Headless Chromium on `profile`, with the flags that keep it off the
+/// network and quiet in a container.
+fn chromium_command(profile: &Path) -> Command {
+    let mut c = Command::new(chromium());
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ]);
+    c.arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
 /// Runs headless Chromium with `args` and the page `url`, killing it after
 /// [`BROWSER_WAIT`].
 fn run_chromium(profile: &Path, args: &[&str], url: &str) -> Output {
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
+    let mut child = chromium_command(profile)
         .args(args)
         .arg(url)
         .stdin(Stdio::null())
@@ -325,19 +332,7 @@ fn download_with_chromium(url: &str) -> String {
         prefs.to_string(),
     )
     .unwrap();
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let mut child = chromium_command(profile.path())
         .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
