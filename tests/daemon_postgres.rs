@@ -170,14 +170,8 @@ async fn command_line_on_postgres_reads_and_writes_the_daemons_store() {
     let dir = tempfile::tempdir().unwrap();
     let (d, mut p) = start(&carrier, dir.path(), &url).await;
     let to = "14155559401";
-    let r = carrier.deliver(mo(to, "14155550100", "START")).await;
-    assert_eq!(r.command_status, 0);
-    let m = p.expect_deliver().await;
-    p.ack(&m).await;
     // Decided from the store, then from the cache.
-    for text in ["one", "two", "three"] {
-        assert_eq!(p.request(submit_to(to, text)).await.0.command_status, 0);
-    }
+    opt_in_and_submit(&carrier, &mut p, to).await;
 
     // The same [store] as the daemon (its path names the control socket).
     let file = dir.path().join("cli.toml");
@@ -267,13 +261,7 @@ async fn a_change_from_another_connection_empties_the_cache_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let (d, mut p) = start(&carrier, dir.path(), &url).await;
     let to = "14155559501";
-    let r = carrier.deliver(mo(to, "14155550100", "START")).await;
-    assert_eq!(r.command_status, 0);
-    let m = p.expect_deliver().await;
-    p.ack(&m).await;
-    for text in ["one", "two", "three"] {
-        assert_eq!(p.request(submit_to(to, text)).await.0.command_status, 0);
-    }
+    opt_in_and_submit(&carrier, &mut p, to).await;
     let key = optgate::store::consent::Key {
         campaign: "optin".into(),
         sender: "14155550100".into(),
@@ -412,4 +400,16 @@ fn unreachable_postgres_at_start_exits_69_with_one_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("store.url: "));
+}
+
+/// START from the carrier (its MO delivered and acknowledged), then three
+/// submits to `to`, each accepted: the cache is warm for that key.
+async fn opt_in_and_submit(carrier: &FakeCarrier, p: &mut Esme, to: &str) {
+    let r = carrier.deliver(mo(to, "14155550100", "START")).await;
+    assert_eq!(r.command_status, 0);
+    let m = p.expect_deliver().await;
+    p.ack(&m).await;
+    for text in ["one", "two", "three"] {
+        assert_eq!(p.request(submit_to(to, text)).await.0.command_status, 0);
+    }
 }

@@ -10,6 +10,16 @@ use crate::store::consent::{
 };
 use crate::store::StoreError;
 
+/// The scope key in the three columns from `first` (campaign, sender,
+/// recipient).
+fn key_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Key> {
+    Ok(Key {
+        campaign: r.get(first)?,
+        sender: r.get(first + 1)?,
+        recipient: r.get(first + 2)?,
+    })
+}
+
 fn status_of(s: &str) -> ConsentStatus {
     ConsentStatus::parse(s).unwrap_or(ConsentStatus::None)
 }
@@ -17,11 +27,7 @@ fn status_of(s: &str) -> ConsentStatus {
 fn row_to_consent(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConsentRow> {
     let status: String = r.get(3)?;
     Ok(ConsentRow {
-        key: Key {
-            campaign: r.get(0)?,
-            sender: r.get(1)?,
-            recipient: r.get(2)?,
-        },
+        key: key_at(r, 0)?,
         status: status_of(&status),
         updated_at: r.get(4)?,
         source: r.get(5)?,
@@ -137,11 +143,7 @@ pub fn list_events(
             id: r.get(0)?,
             at: r.get(1)?,
             event: Event {
-                key: Key {
-                    campaign: r.get(2)?,
-                    sender: r.get(3)?,
-                    recipient: r.get(4)?,
-                },
+                key: key_at(r, 2)?,
                 kind: r.get(5)?,
                 old_status: old.as_deref().map(status_of),
                 new_status: new.as_deref().map(status_of),
@@ -238,11 +240,7 @@ fn row_to_held(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeldRow> {
     Ok(HeldRow {
         id: r.get(0)?,
         group_id: r.get(1)?,
-        key: Key {
-            campaign: r.get(2)?,
-            sender: r.get(3)?,
-            recipient: r.get(4)?,
-        },
+        key: key_at(r, 2)?,
         account: r.get(5)?,
         held_at: r.get(6)?,
         expires_at: r.get(7)?,
@@ -375,11 +373,7 @@ pub fn outbox_pending(
             id: r.get(0)?,
             created_at: r.get(1)?,
             kind: r.get(2)?,
-            key: Key {
-                campaign: r.get(3)?,
-                sender: r.get(4)?,
-                recipient: r.get(5)?,
-            },
+            key: key_at(r, 3)?,
             account: r.get(6)?,
             optgate_id: r.get(7)?,
             attempts: r.get(8)?,
@@ -427,14 +421,7 @@ pub fn settled_held_keys(
     )?;
     let rows = stmt.query_map(params![limit], |r| {
         let s: String = r.get(3)?;
-        Ok((
-            Key {
-                campaign: r.get(0)?,
-                sender: r.get(1)?,
-                recipient: r.get(2)?,
-            },
-            status_of(&s),
-        ))
+        Ok((key_at(r, 0)?, status_of(&s)))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
