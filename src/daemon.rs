@@ -78,11 +78,6 @@ impl Daemon {
     pub async fn start(cfg: &Config, listener: Option<TcpListener>) -> Result<Daemon, StartError> {
         // First, so what start-up reports (certificate expiry) is recorded.
         let metrics = crate::telemetry::install();
-        let opts = StoreOptions::from_config(cfg);
-        let path = opts.describe();
-        let store = Store::open(opts)
-            .await
-            .map_err(|source| StartError::Store { path, source })?;
         let listener = match listener {
             Some(l) => Some(l),
             // TLS-only installations turn the plain listener off.
@@ -93,6 +88,15 @@ impl Daemon {
             Some(l) => local_addr(l, &cfg.server.listen)?,
             None => SocketAddr::from(([0, 0, 0, 0], 0)),
         };
+        let mut opts = StoreOptions::from_config(cfg);
+        // The listen port as bound (a configured port 0 gets a real one).
+        opts.instance =
+            crate::store::postgres::instance::resolve_name(&cfg.store.instance, smpp_addr.port());
+        metrics::gauge!("optgate_instance_info", "instance" => opts.instance.clone()).set(1.0);
+        let path = opts.describe();
+        let store = Store::open(opts)
+            .await
+            .map_err(|source| StartError::Store { path, source })?;
         let (tls, tls_listener) = match server_tls(cfg)? {
             Some(t) => {
                 let l = listen(&cfg.server.tls.listen).await?;
@@ -118,6 +122,7 @@ impl Daemon {
         let carrier_stop = Phase::new();
         let mut dispatchers = HashMap::new();
         let routes = build_routes(cfg, &store, &mut dispatchers, &tasks, &tasks_stop);
+        wake_on_deliveries_elsewhere(&store, &dispatchers);
         let engine_cfg = EngineConfig::from_config(cfg).map_err(StartError::Config)?;
         let live = crate::runtime::live(accounts(cfg), routes, engine_cfg);
         let engine = Arc::new(Engine::new(live.clone(), store.clone(), tasks.clone()));
@@ -195,7 +200,7 @@ impl Daemon {
             };
             tokio::join!(plain, tls);
         });
-        info!(listen = %smpp_addr, tls_listen = ?tls_addr, admin = %admin_addr, upstream = %cfg.upstream.address, "optgate started");
+        info!(instance = store.instance(), listen = %smpp_addr, tls_listen = ?tls_addr, admin = %admin_addr, upstream = %cfg.upstream.address, "optgate started");
         Ok(Daemon {
             smpp_addr,
             tls_addr,
@@ -479,4 +484,20 @@ fn export_known_metrics(cfg: &Config) {
         cfg.server.accounts.iter().map(|a| a.system_id.as_str()),
         cfg.upstream.binds as usize,
     );
+}
+
+/// Rows another instance stored for an account (or its delivery claim
+/// released) wake that account's dispatcher at once; `*` wakes all.
+fn wake_on_deliveries_elsewhere(store: &Store, dispatchers: &HashMap<Arc<str>, Dispatcher>) {
+    let all = dispatchers.clone();
+    store.elsewhere().on_delivery(Box::new(move |account| {
+        let wake = |d: &Dispatcher| d.try_send(crate::deliver::DispatchMsg::Elsewhere);
+        if account == "*" {
+            all.values().for_each(|d| {
+                wake(d);
+            });
+        } else if let Some(d) = all.get(account) {
+            wake(d);
+        }
+    }));
 }

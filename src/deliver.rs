@@ -30,6 +30,13 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Delivered ids remembered so a page read racing their delete does not
 /// deliver them again.
 const RECENT_CAP: usize = 8_192;
+/// How often an instance with a platform bind but without the account's
+/// delivery claim tries to take it (how soon it takes over from an instance
+/// that died: its claim ends with its database session).
+const CLAIM_CHECK: Duration = Duration::from_secs(1);
+/// How often the claim holder reads the store again although no
+/// notification came (the bound on a lost one).
+const OWNER_REREAD: Duration = Duration::from_secs(5);
 /// Deliveries outstanding per platform session. With 64, four sessions could
 /// not keep up with 8,000 MOs/s plus ~30,000 receipts/s (the round trip
 /// through a busy platform session bounds each window); 256 could.
@@ -58,6 +65,9 @@ pub enum DispatchMsg {
         status: u32,
         pdu: Option<Pdu>,
     },
+    /// Another instance stored a row for this account, or gave up
+    /// delivering it (PostgreSQL's notification, see `store::postgres::listen`).
+    Elsewhere,
 }
 
 /// Handle to an account's dispatcher.
@@ -80,6 +90,8 @@ impl Dispatcher {
         stop: CancellationToken,
     ) -> Dispatcher {
         let (tx, rx) = mpsc::channel(4096);
+        let account_name = account.clone();
+        let owner = store.claims().is_none();
         let missed = Arc::new(AtomicU64::new(u64::MAX));
         let task = Task {
             missed: missed.clone(),
@@ -96,6 +108,10 @@ impl Dispatcher {
             recent: HashSet::new(),
             recent_order: VecDeque::new(),
             tasks: tasks.clone(),
+            owner,
+            claim: format!("deliver:{account_name}"),
+            elsewhere: false,
+            next_check: tokio::time::Instant::now(),
         };
         tasks.spawn(task.run(stop));
         Dispatcher { tx, missed }
@@ -150,12 +166,25 @@ struct Task {
     recent_order: VecDeque<u64>,
     /// Where the row deletes are spawned, so shutdown waits for them.
     tasks: TaskTracker,
+    /// This instance delivers the account's rows (always, but with several
+    /// instances on PostgreSQL: while it holds the claim `deliver:ACCOUNT`,
+    /// taken when a platform binds here and no other instance delivers).
+    owner: bool,
+    claim: String,
+    /// Another instance stored or released something since the last turn.
+    elsewhere: bool,
+    /// When to try the claim again (not the owner) or re-read the store
+    /// (the owner: the bound on a lost notification).
+    next_check: tokio::time::Instant,
 }
 
 impl Task {
     async fn run(mut self, stop: CancellationToken) {
         loop {
-            let next_retry = self.deferred.iter().map(|d| d.0).min();
+            let mut next_retry = self.deferred.iter().map(|d| d.0).min();
+            if self.store.claims().is_some() && !self.sessions.is_empty() {
+                next_retry = Some(next_retry.map_or(self.next_check, |t| t.min(self.next_check)));
+            }
             let msg = tokio::select! {
                 _ = stop.cancelled() => return,
                 m = self.rx.recv() => match m { Some(m) => Some(m), None => return },
@@ -172,6 +201,7 @@ impl Task {
             while let Ok(msg) = self.rx.try_recv() {
                 self.handle(msg);
             }
+            self.claim_step().await;
             let missed = self.missed.swap(u64::MAX, Ordering::AcqRel);
             if missed != u64::MAX {
                 self.page_from(missed);
@@ -207,6 +237,43 @@ impl Task {
                 status,
                 pdu,
             } => self.answered(session, id, status, pdu),
+            DispatchMsg::Elsewhere => self.elsewhere = true,
+        }
+    }
+
+    /// With several instances: takes the account's claim while platforms
+    /// are bound here (every [`CLAIM_CHECK`] while another instance holds
+    /// it, at once when told it was released), gives it up when the last
+    /// one leaves, and reads the store again from the start whenever rows
+    /// may have come from elsewhere (ids of other instances' rows are not in
+    /// commit order, so no cursor is trusted) and every [`OWNER_REREAD`].
+    async fn claim_step(&mut self) {
+        let Some(claims) = self.store.claims().cloned() else {
+            return;
+        };
+        let now = tokio::time::Instant::now();
+        let due = now >= self.next_check;
+        let elsewhere = std::mem::take(&mut self.elsewhere);
+        if self.sessions.is_empty() {
+            if self.owner {
+                self.owner = false;
+                claims.release(&self.claim);
+                debug!(account = %self.account, "delivery claim released");
+            }
+            return;
+        }
+        if !self.owner && (due || elsewhere) {
+            self.owner = claims.claim(&self.claim).await;
+            self.next_check = now + CLAIM_CHECK;
+            if self.owner {
+                debug!(account = %self.account, "delivery claim taken");
+                self.page_from(0);
+            }
+        } else if self.owner && (due || elsewhere) {
+            if due {
+                self.next_check = now + OWNER_REREAD;
+            }
+            self.page_from(0);
         }
     }
 
@@ -320,6 +387,9 @@ impl Task {
 
     /// Hands queued rows to sessions with room, round-robin.
     fn pump(&mut self) {
+        if !self.owner {
+            return;
+        }
         // In backlog mode only rows below the cursor are known to have no
         // older row still waiting in the store.
         while self

@@ -28,6 +28,7 @@
 //! | `optgate_added_latency_seconds` | histogram | — |
 //! | `optgate_store_commit_seconds` | histogram | — |
 //! | `optgate_connections_refused_total` | counter | `reason` (max_connections) |
+//! | `optgate_instance_info` | gauge | `instance` (this instance's name: one series) |
 //!
 //! Every series whose label values are known in advance is exported with 0
 //! from the first scrape ([`export_known`]), so dashboards and `increase()`
@@ -79,6 +80,11 @@ const fn def(name: &'static str, kind: Kind, help: &'static str) -> MetricDef {
 
 /// Every metric optgate emits.
 pub const METRICS: &[MetricDef] = &[
+    def(
+        "optgate_instance_info",
+        Kind::Gauge,
+        "1, labelled with this instance's name ([store] instance).",
+    ),
     def(
         "optgate_binds",
         Kind::Gauge,

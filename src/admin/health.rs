@@ -33,10 +33,18 @@ pub async fn readyz(State(state): State<AdminState>) -> Response {
         reasons.push("no carrier bind is up".to_string());
     }
     if reasons.is_empty() {
-        let body = serde_json::json!({ "ready": true, "carrier_binds_up": binds_up });
+        let body = serde_json::json!({
+            "ready": true,
+            "carrier_binds_up": binds_up,
+            "instance": state.store.instance(),
+        });
         (StatusCode::OK, Json(body)).into_response()
     } else {
-        let body = serde_json::json!({ "error": "not ready", "reasons": reasons });
+        let body = serde_json::json!({
+            "error": "not ready",
+            "reasons": reasons,
+            "instance": state.store.instance(),
+        });
         (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
 }

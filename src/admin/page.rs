@@ -51,11 +51,35 @@ impl PageParams {
     }
 }
 
-/// `GET /`: the consent log, or one recipient's history.
+/// `GET /`: the consent log, or one recipient's history, with the name of
+/// the instance that served it in the header (the log itself is the shared
+/// database's, whichever instance serves it).
 pub async fn consent_log(
     State(st): State<AdminState>,
     q: Result<Query<PageParams>, QueryRejection>,
 ) -> Response {
+    let instance = st.store.instance().to_string();
+    let mut r = page(st, q).await;
+    if !instance.is_empty() {
+        let (parts, body) = r.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        let html = String::from_utf8_lossy(&bytes).replacen(
+            "<b>optgate</b> · ",
+            &format!(
+                r#"<b>optgate</b> <span class="instance">{}</span> · "#,
+                esc(&instance)
+            ),
+            1,
+        );
+        r = Response::from_parts(parts, axum::body::Body::from(html));
+        r.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
+    }
+    r
+}
+
+async fn page(st: AdminState, q: Result<Query<PageParams>, QueryRejection>) -> Response {
     let cfg = st.engine.config();
     let p = match q {
         Ok(Query(p)) => p,

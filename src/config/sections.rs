@@ -210,6 +210,13 @@ pub struct StoreConfig {
     pub max_stored_deliveries: u64,
     /// Most requests committed together in one transaction (group commit).
     pub batch_max: u32,
+    /// This instance's unique name among the instances sharing one
+    /// PostgreSQL database; empty: host name + ":" + SMPP listen port.
+    pub instance: String,
+    /// How long a claim (and the instance row) of an instance lives without
+    /// a heartbeat before another instance may take it over.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
 }
 
 impl Default for StoreConfig {
@@ -222,6 +229,8 @@ impl Default for StoreConfig {
             durability: Durability::Full,
             max_stored_deliveries: 100_000,
             batch_max: 512,
+            instance: String::new(),
+            lease: Duration::from_secs(30),
         }
     }
 }

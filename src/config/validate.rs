@@ -199,6 +199,20 @@ fn store(s: &super::StoreConfig, p: &mut Vec<Problem>) {
                 ));
             }
             at_least(p, "store.pool_size", s.pool_size.into(), 1);
+            if s.lease < std::time::Duration::from_secs(1) {
+                p.push(Problem::text(
+                    "store.lease",
+                    &format!("{:?}", s.lease),
+                    "must be at least 1s",
+                ));
+            }
+            if s.instance.len() > 200 {
+                p.push(Problem::text(
+                    "store.instance",
+                    &s.instance,
+                    "must be at most 200 characters",
+                ));
+            }
         }
     }
 }

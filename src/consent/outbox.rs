@@ -74,6 +74,13 @@ impl Engine {
     ) {
         let (tx, mut rx) = mpsc::channel::<ToPlatform>(4);
         loop {
+            if !self.outbox_claimed(&*pool).await {
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
             let rows = match self
                 .store()
                 .transact(|env| Ok((env.outbox_pending(0, 50)?, Durable::Now)))
@@ -136,6 +143,21 @@ impl Engine {
                 _ = tokio::time::sleep(if pool.binds_up() == 0 { RETRY } else { Duration::from_secs(1) }) => {}
             }
         }
+    }
+
+    /// With several instances on one database, one sends the outbox: the
+    /// holder of the claim `outbox` (ended by its death, so another takes
+    /// over within a second), given up while it has no carrier bind so an
+    /// instance that has one sends. Alone: always.
+    async fn outbox_claimed(&self, pool: &dyn Carrier) -> bool {
+        let Some(claims) = self.store().claims() else {
+            return true;
+        };
+        if pool.binds_up() == 0 {
+            claims.release("outbox");
+            return false;
+        }
+        claims.claim("outbox").await
     }
 
     async fn send_one(

@@ -28,6 +28,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -60,6 +61,10 @@ pub struct ConsentCache {
     shards: Vec<Mutex<Map>>,
     hasher: foldhash::fast::RandomState,
     ttl: Duration,
+    /// Moves at every invalidation from elsewhere (another instance's write
+    /// announced by the listener) and every clear: a row read before it
+    /// moved may predate that write and is not put ([`ConsentCache::put_if`]).
+    epoch: AtomicU64,
 }
 
 impl std::fmt::Debug for ConsentCache {
@@ -83,6 +88,7 @@ impl ConsentCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Map::default())).collect(),
             hasher: foldhash::fast::RandomState::default(),
             ttl,
+            epoch: AtomicU64::new(0),
         }
     }
 
@@ -120,10 +126,30 @@ impl ConsentCache {
 
     /// Puts a row read on the store thread. Not for rows the current store
     /// work wrote (see [`super::TxnEnv::fill_consent`]).
+    #[cfg(test)]
     pub(super) fn put(&self, row: &ConsentRow) {
+        self.put_if(row, self.epoch());
+    }
+
+    /// The invalidation epoch: read before a row is read from the
+    /// database, passed to [`ConsentCache::put_if`] with it.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Puts a row read on the store thread unless something was invalidated
+    /// from elsewhere (or the cache cleared) since `epoch` was read: the row
+    /// may then be older than a write another instance committed, whose
+    /// notification already came and went. Checked under the shard's lock,
+    /// and invalidations move the epoch before they remove, so a stale row
+    /// is either refused here or removed after.
+    pub(super) fn put_if(&self, row: &ConsentRow, epoch: u64) {
         let Ok(mut shard) = self.shard(&row.key).lock() else {
             return;
         };
+        if self.epoch() != epoch {
+            return;
+        }
         if shard.len() >= CAPACITY / SHARDS && !shard.contains_key(&row.key) {
             let ttl = self.ttl;
             shard.retain(|_, e| e.at.elapsed() < ttl);
@@ -140,6 +166,14 @@ impl ConsentCache {
         );
     }
 
+    /// Forgets `key`, written by another connection (another instance, the
+    /// command line elsewhere): also refuses rows read before (see
+    /// [`ConsentCache::put_if`]).
+    pub fn invalidate_elsewhere(&self, key: &Key) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.invalidate(key);
+    }
+
     /// Forgets `key`.
     pub fn invalidate(&self, key: &Key) {
         if let Ok(mut shard) = self.shard(key).lock() {
@@ -149,6 +183,7 @@ impl ConsentCache {
 
     /// Forgets everything.
     pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         for s in &self.shards {
             if let Ok(mut s) = s.lock() {
                 s.clear();

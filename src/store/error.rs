@@ -75,6 +75,15 @@ pub enum StoreError {
     /// The database is not in WAL mode and could not be switched to it.
     #[error("cannot enable WAL journal mode (got {0:?})")]
     NotWal(String),
+    /// Another running instance has this `[store] instance` name (daemon
+    /// start: exit 69, so a supervisor retries once the other has gone).
+    #[error("store.instance {name:?} is already running ({holder}); give each instance its own [store] instance name")]
+    InstanceTaken {
+        /// The name.
+        name: String,
+        /// What the instances table says of the running one.
+        holder: String,
+    },
 }
 
 impl StoreError {
@@ -90,7 +99,7 @@ impl StoreError {
     /// EX_UNAVAILABLE) rather than misconfigured or broken.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Connect { .. } => true,
+            StoreError::Connect { .. } | StoreError::InstanceTaken { .. } => true,
             StoreError::Database(e) | StoreError::Commit(e) => e
                 .downcast_ref::<postgres::Error>()
                 .is_some_and(|e| e.is_closed() || e.as_db_error().is_none()),

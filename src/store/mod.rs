@@ -75,6 +75,11 @@ pub struct StoreOptions {
     /// How long a statement waits for another process's lock (e.g. a CLI
     /// command) before failing.
     pub busy_timeout: Duration,
+    /// The daemon's instance name (`[store] instance`, resolved); empty for
+    /// the command line, which claims no identity.
+    pub instance: String,
+    /// `[store] lease`: heartbeat period is a third of it.
+    pub lease: Duration,
 }
 
 impl StoreOptions {
@@ -94,6 +99,8 @@ impl StoreOptions {
             id_map_ttl: cfg.upstream.id_map_ttl,
             queue_capacity: batch_max.saturating_mul(8).max(1024),
             busy_timeout: Duration::from_secs(5),
+            instance: String::new(),
+            lease: cfg.store.lease,
         }
     }
 
@@ -205,6 +212,11 @@ pub struct Store {
     counters: Arc<Counters>,
     cache: Arc<cache::ConsentCache>,
     ids: worker::IdBuffer,
+    /// What other instances announce (PostgreSQL only).
+    elsewhere: Arc<postgres::listen::Elsewhere>,
+    instance: Arc<str>,
+    /// Work claimed across instances (a daemon on PostgreSQL only).
+    claims: Option<postgres::instance::Claims>,
 }
 
 /// Id map rows buffered towards the store thread before a writer waits.
@@ -218,17 +230,7 @@ impl Store {
     pub async fn open(opts: StoreOptions) -> Result<Store, StoreError> {
         match opts.backend {
             StoreBackend::Sqlite => Self::open_with(opts, sqlite::SqliteBackend::open).await,
-            StoreBackend::Postgres => {
-                let url = opts.url.clone();
-                let pid = Arc::new(std::sync::atomic::AtomicI32::new(0));
-                let own = Arc::clone(&pid);
-                let store =
-                    Self::open_with(opts, move |o| postgres::PgBackend::open_with_pid(o, own))
-                        .await?;
-                postgres::listen::spawn(url, Arc::downgrade(store.consent_cache()), pid)
-                    .map_err(|e| StoreError::Thread(Arc::new(e)))?;
-                Ok(store)
-            }
+            StoreBackend::Postgres => postgres::open_store(opts).await,
         }
     }
 
@@ -243,6 +245,7 @@ impl Store {
         let (ready_tx, ready_rx) = oneshot::channel();
         let cache = Arc::new(cache::ConsentCache::default());
         let ids = worker::IdBuffer::default();
+        let instance = Arc::from(opts.instance.as_str());
         let shared = worker::Shared {
             counters: Arc::clone(&counters),
             cache: Arc::clone(&cache),
@@ -258,12 +261,31 @@ impl Store {
             counters,
             cache,
             ids,
+            elsewhere: Arc::default(),
+            instance,
+            claims: None,
         })
     }
 
     /// The consent read cache this store keeps correct (see [`cache`]).
     pub fn consent_cache(&self) -> &Arc<cache::ConsentCache> {
         &self.cache
+    }
+
+    /// What other instances announce through the database (PostgreSQL).
+    pub fn elsewhere(&self) -> &postgres::listen::Elsewhere {
+        &self.elsewhere
+    }
+
+    /// This daemon's instance name (empty when not a daemon).
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Claims of work only one instance may do at a time (`None`: the only
+    /// instance, SQLite or a store opened by the command line).
+    pub fn claims(&self) -> Option<&postgres::instance::Claims> {
+        self.claims.as_ref()
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {

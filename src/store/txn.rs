@@ -234,6 +234,8 @@ pub struct TxnEnv<'a> {
     pub(super) limit: u64,
     /// Deliveries this work added (minus those it deleted).
     pub(super) added: &'a mut i64,
+    /// The cache's invalidation epoch before this work read anything.
+    pub(super) epoch: u64,
 }
 
 impl TxnEnv<'_> {
@@ -242,7 +244,7 @@ impl TxnEnv<'_> {
     /// rolled-back write must not linger).
     pub fn fill_consent(&self, row: &ConsentRow) {
         if !self.written.iter().any(|k| k == &row.key) {
-            self.cache.put(row);
+            self.cache.put_if(row, self.epoch);
         }
     }
 

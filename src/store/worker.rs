@@ -121,6 +121,7 @@ where
         let stored = ctx.stored.saturating_add_signed(batch.stored_delta);
         let r = in_savepoint(tx, |t| {
             let mut env = TxnEnv {
+                epoch: ctx.cache.epoch(),
                 txn: t,
                 cache: &ctx.cache,
                 written: &mut written,

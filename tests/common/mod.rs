@@ -243,6 +243,19 @@ impl FakeCarrier {
             .expect("conn dropped")
     }
 
+    /// Like [`FakeCarrier::deliver`], on the `n`-th connection bound (0:
+    /// the first): with several optgate instances binding to one carrier,
+    /// a message "arrives on instance B's bind".
+    pub async fn deliver_on(&self, n: usize, pdu: Pdu) -> Pdu {
+        let tx = self.conns.lock().unwrap()[n].clone();
+        let (rtx, rrx) = oneshot::channel();
+        tx.send((pdu, Some(rtx))).await.expect("carrier conn gone");
+        tokio::time::timeout(WAIT, rrx)
+            .await
+            .expect("no deliver_sm_resp in time")
+            .expect("conn dropped")
+    }
+
     /// Like [`FakeCarrier::deliver`], but `None` when no connection is live,
     /// it drops before answering, or no answer comes within `d`.
     pub async fn try_deliver(&self, pdu: Pdu, d: Duration) -> Option<Pdu> {

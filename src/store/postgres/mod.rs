@@ -15,6 +15,7 @@ mod backend;
 pub mod conn;
 pub mod consent;
 pub mod copy;
+pub mod instance;
 pub mod listen;
 pub mod ops;
 pub mod schema;
@@ -33,6 +34,33 @@ impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
         StoreError::Database(std::sync::Arc::new(e))
     }
+}
+
+/// Opens the store of a daemon (or a test) on PostgreSQL: the store
+/// thread, then, for a named instance, the instance claim and its keeper
+/// (`instance.rs`), and the listener of other connections' writes
+/// (`listen.rs`).
+pub(super) async fn open_store(opts: super::StoreOptions) -> Result<super::Store, StoreError> {
+    use std::sync::Arc;
+    let (url, instance) = (opts.url.clone(), opts.instance.clone());
+    let (lease, timeout) = (opts.lease, opts.connect_timeout);
+    let pid = Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let own = Arc::clone(&pid);
+    let mut store =
+        super::Store::open_with(opts, move |o| PgBackend::open_with_pid(o, own)).await?;
+    let cache = Arc::downgrade(store.consent_cache());
+    if !instance.is_empty() {
+        let (u, c) = (url.clone(), cache.clone());
+        // The blocking client may not run on a tokio worker.
+        let claims =
+            tokio::task::spawn_blocking(move || instance::start(&u, &instance, lease, timeout, c))
+                .await
+                .map_err(|_| StoreError::Closed)??;
+        store.claims = Some(claims);
+    }
+    listen::spawn(url, cache, pid, Arc::clone(&store.elsewhere))
+        .map_err(|e| StoreError::Thread(Arc::new(e)))?;
+    Ok(store)
 }
 
 /// Statement parameters.

@@ -124,6 +124,49 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN handed_at BIGINT;
     "#,
+    // 3: several instances on one database (DESIGN.md §7). The instances
+    // and their heartbeats; consent notifications that name the changed key
+    // and carry a number of a sequence, so a listener can tell that it
+    // missed one (listen.rs); deliveries announced to the instance holding
+    // the account's platform bind.
+    r#"
+    CREATE FUNCTION optgate_now_ms() RETURNS BIGINT LANGUAGE sql VOLATILE AS $$
+        SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+    $$;
+    CREATE TABLE instances (
+        name          TEXT PRIMARY KEY,
+        started_at    BIGINT NOT NULL,
+        heartbeat_at  BIGINT NOT NULL,
+        os_pid        INTEGER NOT NULL,
+        version       TEXT NOT NULL
+    );
+    CREATE SEQUENCE consent_change_seq;
+    CREATE FUNCTION optgate_consent_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE k consent;
+    BEGIN
+        IF TG_OP = 'DELETE' THEN k := OLD; ELSE k := NEW; END IF;
+        PERFORM pg_notify('optgate_consent', nextval('consent_change_seq')::text
+            || chr(31) || k.campaign || chr(31) || k.sender || chr(31) || k.recipient);
+        RETURN NULL;
+    END $$;
+    CREATE FUNCTION optgate_consent_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('optgate_consent', nextval('consent_change_seq')::text || chr(31) || '*');
+        RETURN NULL;
+    END $$;
+    DROP TRIGGER consent_counted ON consent;
+    CREATE TRIGGER consent_changed AFTER INSERT OR UPDATE OR DELETE ON consent
+        FOR EACH ROW EXECUTE FUNCTION optgate_consent_changed();
+    CREATE TRIGGER consent_truncated AFTER TRUNCATE ON consent
+        FOR EACH STATEMENT EXECUTE FUNCTION optgate_consent_truncated();
+    CREATE FUNCTION optgate_delivery_stored() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('optgate_delivery', NEW.account);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER delivery_stored AFTER INSERT ON deliveries
+        FOR EACH ROW EXECUTE FUNCTION optgate_delivery_stored();
+    "#,
 ];
 
 /// The schema version this build writes.
