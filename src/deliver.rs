@@ -380,7 +380,11 @@ impl Task {
                 }
             }
             Err(e) => {
-                warn!(account = %self.account, error = %e, "reading stored deliveries failed")
+                warn!(account = %self.account, error = %e, "reading stored deliveries failed");
+                // With several instances the queue may have been dropped for
+                // this read: try again soon rather than at the next message.
+                let soon = tokio::time::Instant::now() + Duration::from_millis(200);
+                self.next_check = self.next_check.min(soon);
             }
         }
     }
