@@ -350,3 +350,42 @@ async fn deliveries_go_out_once_with_binds_on_three_instances() {
         d.shutdown(Duration::from_secs(2)).await;
     }
 }
+
+/// Two transactions taking two keys' locks in opposite orders: PostgreSQL
+/// picks one as the deadlock victim, and that error is the retryable kind
+/// (an MT decision is then decided again, never answered with an error).
+#[test]
+fn a_deadlock_between_key_locks_is_retryable() {
+    use optgate::store::postgres::{consent as pc, PgConn};
+    let pg = Postgres::start();
+    let url = pg.create_db();
+    {
+        // Migrate.
+        let opts = optgate::store::StoreOptions::postgres(url.clone());
+        drop(optgate::store::postgres::PgBackend::open(&opts).unwrap());
+    }
+    let key = |r: &str| optgate::store::consent::Key {
+        campaign: "c".into(),
+        sender: String::new(),
+        recipient: r.into(),
+    };
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let run = |first: &'static str, second: &'static str| {
+        let (url, barrier) = (url.clone(), barrier.clone());
+        std::thread::spawn(move || {
+            let mut c = PgConn::connect(&url, Duration::from_secs(5)).unwrap();
+            c.transaction(|tx| {
+                pc::lock_key(tx, &key(first))?;
+                barrier.wait();
+                pc::lock_key(tx, &key(second))?;
+                Ok(())
+            })
+        })
+    };
+    let one = run("1", "2");
+    let two = run("2", "1");
+    let results = [one.join().unwrap(), two.join().unwrap()];
+    let failed: Vec<&StoreError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(failed.len(), 1, "one victim: {results:?}");
+    assert!(failed[0].is_retryable(), "{}", failed[0]);
+}

@@ -174,7 +174,23 @@ impl Engine {
             pdu: pdu.clone(),
             groups: self.groups.clone(),
         };
-        let outcome = self.store().transact(move |env| work.run(env)).await;
+        let mut outcome = self
+            .store()
+            .transact({
+                let w = work.clone();
+                move |env| w.run(env)
+            })
+            .await;
+        // Another instance deciding on the same key at once may make this
+        // one a deadlock victim (PostgreSQL): decide again, a few times,
+        // rather than tell the platform.
+        for _ in 0..MT_RETRIES {
+            if !matches!(&outcome, Err(e) if e.is_retryable()) {
+                break;
+            }
+            let w = work.clone();
+            outcome = self.store().transact(move |env| w.run(env)).await;
+        }
         if let Ok((_, Some(to))) = &outcome {
             // Committed: an MT moved the recipient (to pending with an
             // opt-in request, or to active on first contact).
@@ -267,8 +283,12 @@ impl Engine {
     }
 }
 
+/// Decisions tried again after a deadlock or serialization failure.
+const MT_RETRIES: usize = 3;
+
 /// The store-thread half of an MT decision: read, decide, write — atomic
 /// and in order with MO consent changes.
+#[derive(Clone)]
 struct Work {
     cfg: Arc<EngineConfig>,
     campaign_id: String,

@@ -95,6 +95,21 @@ impl StoreError {
         }
     }
 
+    /// Whether the request lost a race with another transaction (a
+    /// deadlock, 40P01, or a serialization failure, 40001, on PostgreSQL)
+    /// and would succeed if run again; nothing of it was kept.
+    pub fn is_retryable(&self) -> bool {
+        let Some(e) = self.db_error() else {
+            return false;
+        };
+        e.downcast_ref::<postgres::Error>()
+            .and_then(|e| e.code())
+            .is_some_and(|c| {
+                *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+            })
+    }
+
     /// Whether starting failed because the store is unreachable (exit 69,
     /// EX_UNAVAILABLE) rather than misconfigured or broken.
     pub fn is_unavailable(&self) -> bool {
