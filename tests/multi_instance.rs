@@ -389,3 +389,65 @@ fn a_deadlock_between_key_locks_is_retryable() {
     assert_eq!(failed.len(), 1, "one victim: {results:?}");
     assert!(failed[0].is_retryable(), "{}", failed[0]);
 }
+
+/// The race of the issue: a stream of submits through instance A (its own
+/// task, as fast as A answers) against a STOP through instance B's carrier
+/// bind. Counts what A forwarded that was *sent* after B acknowledged the
+/// STOP (printed; the documented bound is the propagation time), and checks
+/// that once A refused, it never forwarded again.
+#[tokio::test]
+async fn a_stream_of_submits_through_a_races_a_stop_through_b() {
+    let pg = Postgres::start();
+    let url = pg.create_db();
+    let carrier = FakeCarrier::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(&carrier, dir.path(), &url, "gw-a", 1).await;
+    let b = start(&carrier, dir.path(), &url, "gw-b", 2).await;
+    let _pb = platform(&b).await;
+    let to = "14155557900";
+    let mut pa = platform(&a).await;
+    let (r, _) = pa.request(submit(SENDER, to, "first")).await;
+    assert_eq!(r.command_status, 0);
+
+    let stream = tokio::spawn(async move {
+        // (sent at, status) of every submit, until 20 refusals in a row.
+        let mut log = Vec::new();
+        let mut refusals = 0;
+        while refusals < 20 {
+            let sent = Instant::now();
+            let (r, _) = pa.request(submit(SENDER, to, "stream")).await;
+            log.push((sent, r.command_status));
+            refusals = if r.command_status == 0x400 {
+                refusals + 1
+            } else {
+                0
+            };
+            if log.len() > 20_000 {
+                break;
+            }
+        }
+        log
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let resp = carrier.deliver_on(1, mo(to, SENDER, "STOP")).await;
+    assert_eq!(resp.command_status, 0);
+    let at = Instant::now();
+    let log = stream.await.unwrap();
+    let after: Vec<_> = log.iter().filter(|(s, st)| *s > at && *st == 0).collect();
+    let first_refusal = log.iter().position(|(_, st)| *st == 0x400).unwrap();
+    assert!(
+        log[first_refusal..].iter().all(|(_, st)| *st == 0x400),
+        "forwarded again after a refusal"
+    );
+    let last_forward_after_ack = after.last().map(|(s, _)| s.duration_since(at));
+    println!(
+        "race: {} submits through A, {} before the STOP's ack; forwarded although sent after B's ack: {} \
+         (the last {:?} after it)",
+        log.len(),
+        log.iter().filter(|(s, _)| *s <= at).count(),
+        after.len(),
+        last_forward_after_ack
+    );
+    a.shutdown(Duration::from_secs(2)).await;
+    b.shutdown(Duration::from_secs(2)).await;
+}
