@@ -236,6 +236,13 @@ pub fn sqlite_to_postgres(
         tx.batch_execute(&format!("TRUNCATE {}", all.join(", ")))?;
     }
 
+    // One notification for the whole copy instead of one per consent row
+    // and delivery (every instance empties its cache on it); the ALTERs are
+    // part of this transaction, so a failed copy leaves the triggers on.
+    tx.batch_execute(
+        "ALTER TABLE consent DISABLE TRIGGER consent_changed;
+         ALTER TABLE deliveries DISABLE TRIGGER delivery_stored",
+    )?;
     let mut report = CopyReport { tables: Vec::new() };
     for (table, cols) in TABLES {
         let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
@@ -287,6 +294,12 @@ pub fn sqlite_to_postgres(
             });
         }
     }
+    tx.batch_execute(
+        "ALTER TABLE consent ENABLE TRIGGER consent_changed;
+         ALTER TABLE deliveries ENABLE TRIGGER delivery_stored;
+         SELECT pg_notify('optgate_consent', nextval('consent_change_seq')::text || chr(31) || '*');
+         SELECT pg_notify('optgate_delivery', '*')",
+    )?;
     tx.commit()?;
     Ok(report)
 }
