@@ -122,7 +122,7 @@ impl Daemon {
         let carrier_stop = Phase::new();
         let mut dispatchers = HashMap::new();
         let routes = build_routes(cfg, &store, &mut dispatchers, &tasks, &tasks_stop);
-        wake_on_deliveries_elsewhere(&store, &dispatchers);
+        crate::deliver::wake_on_elsewhere(&store, &dispatchers);
         let engine_cfg = EngineConfig::from_config(cfg).map_err(StartError::Config)?;
         let live = crate::runtime::live(accounts(cfg), routes, engine_cfg);
         let engine = Arc::new(Engine::new(live.clone(), store.clone(), tasks.clone()));
@@ -484,20 +484,4 @@ fn export_known_metrics(cfg: &Config) {
         cfg.server.accounts.iter().map(|a| a.system_id.as_str()),
         cfg.upstream.binds as usize,
     );
-}
-
-/// Rows another instance stored for an account (or its delivery claim
-/// released) wake that account's dispatcher at once; `*` wakes all.
-fn wake_on_deliveries_elsewhere(store: &Store, dispatchers: &HashMap<Arc<str>, Dispatcher>) {
-    let all = dispatchers.clone();
-    store.elsewhere().on_delivery(Box::new(move |account| {
-        let wake = |d: &Dispatcher| d.try_send(crate::deliver::DispatchMsg::Elsewhere);
-        if account == "*" {
-            all.values().for_each(|d| {
-                wake(d);
-            });
-        } else if let Some(d) = all.get(account) {
-            wake(d);
-        }
-    }));
 }

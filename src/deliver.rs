@@ -446,3 +446,22 @@ fn extract_due(
     *deferred = later;
     due
 }
+
+/// Rows another instance stored for an account (or its delivery claim
+/// released) wake that account's dispatcher at once; `*` wakes all.
+pub fn wake_on_elsewhere(
+    store: &Store,
+    dispatchers: &std::collections::HashMap<Arc<str>, Dispatcher>,
+) {
+    let all = dispatchers.clone();
+    store.elsewhere().on_delivery(Box::new(move |account| {
+        let wake = |d: &Dispatcher| d.try_send(DispatchMsg::Elsewhere);
+        if account == "*" {
+            all.values().for_each(|d| {
+                wake(d);
+            });
+        } else if let Some(d) = all.get(account) {
+            wake(d);
+        }
+    }));
+}

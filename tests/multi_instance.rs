@@ -356,7 +356,7 @@ async fn deliveries_go_out_once_with_binds_on_three_instances() {
 /// (an MT decision is then decided again, never answered with an error).
 #[test]
 fn a_deadlock_between_key_locks_is_retryable() {
-    use optgate::store::postgres::{consent as pc, PgConn};
+    use optgate::store::postgres::{locks, PgConn};
     let pg = Postgres::start();
     let url = pg.create_db();
     {
@@ -375,9 +375,9 @@ fn a_deadlock_between_key_locks_is_retryable() {
         std::thread::spawn(move || {
             let mut c = PgConn::connect(&url, Duration::from_secs(5)).unwrap();
             c.transaction(|tx| {
-                pc::lock_key(tx, &key(first))?;
+                locks::lock_key(tx, &key(first))?;
                 barrier.wait();
-                pc::lock_key(tx, &key(second))?;
+                locks::lock_key(tx, &key(second))?;
                 Ok(())
             })
         })

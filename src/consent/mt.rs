@@ -174,22 +174,16 @@ impl Engine {
             pdu: pdu.clone(),
             groups: self.groups.clone(),
         };
-        let mut outcome = self
-            .store()
-            .transact({
-                let w = work.clone();
-                move |env| w.run(env)
-            })
-            .await;
         // Another instance deciding on the same key at once may make this
         // one a deadlock victim (PostgreSQL): decide again, a few times,
         // rather than tell the platform.
+        let run = |w: Work| self.store().transact(move |env| w.run(env));
+        let mut outcome = run(work.clone()).await;
         for _ in 0..MT_RETRIES {
             if !matches!(&outcome, Err(e) if e.is_retryable()) {
                 break;
             }
-            let w = work.clone();
-            outcome = self.store().transact(move |env| w.run(env)).await;
+            outcome = run(work.clone()).await;
         }
         if let Ok((_, Some(to))) = &outcome {
             // Committed: an MT moved the recipient (to pending with an
@@ -285,7 +279,6 @@ impl Engine {
 
 /// Decisions tried again after a deadlock or serialization failure.
 const MT_RETRIES: usize = 3;
-
 /// The store-thread half of an MT decision: read, decide, write — atomic
 /// and in order with MO consent changes.
 #[derive(Clone)]

@@ -36,7 +36,7 @@ fn row_to_consent(r: &Row) -> ConsentRow {
 
 /// The state of `key` (status none when there is no row).
 pub fn get<C: GenericClient>(pg: &mut Pg<'_, C>, key: &Key) -> Result<ConsentRow, StoreError> {
-    lock_key(pg, key)?;
+    super::locks::lock_key(pg, key)?;
     let row = pg.query_opt(
         "SELECT campaign, sender, recipient, status, updated_at, source, opt_in_request_sent, custom_forwarded
          FROM consent WHERE campaign = $1 AND sender = $2 AND recipient = $3",
@@ -93,30 +93,6 @@ pub fn set_updated_at<C: GenericClient>(
         &[&key.campaign, &key.sender, &key.recipient, &at_ms],
     )?;
     Ok(())
-}
-
-/// Takes the transaction-scoped lock of `key`, so decisions on one key
-/// serialise across instances (DESIGN.md §7): a second transaction wanting
-/// the key waits here until the first commits or rolls back. Run before the
-/// key is read, as its own statement, so the read's snapshot (READ
-/// COMMITTED: one per statement) sees what the previous holder committed.
-pub fn lock_key<C: GenericClient>(pg: &mut Pg<'_, C>, key: &Key) -> Result<(), StoreError> {
-    pg.execute("SELECT pg_advisory_xact_lock($1)", &[&key_lock_id(key)])?;
-    Ok(())
-}
-
-/// The advisory lock number of `key`: FNV-1a over its three parts (stable
-/// across builds and machines, as every instance must agree on it).
-pub fn key_lock_id(key: &Key) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in [&key.campaign, &key.sender, &key.recipient] {
-        for b in part.bytes().chain(std::iter::once(0x1f)) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    // Same bits as a signed number (the lock takes a bigint).
-    i64::from_ne_bytes(h.to_ne_bytes())
 }
 
 /// Sets `flag` on `key`, creating a row with status none if needed.

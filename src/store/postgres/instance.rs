@@ -21,22 +21,14 @@ use super::conn::connect;
 use super::StoreError;
 use crate::store::cache::ConsentCache;
 
-/// The advisory lock number of instance `name` (FNV-1a, stable across
-/// builds and machines; a prefix keeps it apart from the consent keys').
-pub fn lock_id(name: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in "optgate-instance\u{1f}".bytes().chain(name.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    i64::from_ne_bytes(h.to_ne_bytes())
-}
-
 /// Takes the name on `client` and writes the instance row; refuses when
 /// another session holds it.
 pub fn claim(client: &mut Client, name: &str) -> Result<(), StoreError> {
     let got: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&lock_id(name)])?
+        .query_one(
+            "SELECT pg_try_advisory_lock($1)",
+            &[&super::locks::claim_lock_id(name)],
+        )?
         .get(0);
     if !got {
         let row = client.query_opt(
@@ -175,7 +167,10 @@ impl Keeper {
         }
         let got = self
             .client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&lock_id(what)])
+            .query_one(
+                "SELECT pg_try_advisory_lock($1)",
+                &[&super::locks::claim_lock_id(what)],
+            )
             .map(|r| r.get::<_, bool>(0))
             .unwrap_or(false);
         if got {
@@ -188,9 +183,10 @@ impl Keeper {
         if !self.owned.remove(what) {
             return;
         }
-        let _ = self
-            .client
-            .execute("SELECT pg_advisory_unlock($1)", &[&lock_id(what)]);
+        let _ = self.client.execute(
+            "SELECT pg_advisory_unlock($1)",
+            &[&super::locks::claim_lock_id(what)],
+        );
         if let Some(account) = what.strip_prefix("deliver:") {
             let _ = self
                 .client

@@ -17,6 +17,7 @@ pub mod consent;
 pub mod copy;
 pub mod instance;
 pub mod listen;
+pub mod locks;
 pub mod ops;
 pub mod schema;
 
