@@ -272,8 +272,13 @@ impl Task {
         } else if self.owner && (due || elsewhere) {
             if due {
                 self.next_check = now + OWNER_REREAD;
+                // Still ours? (A lost database session loses the claim; the
+                // keeper takes it again only if nobody else did meanwhile.)
+                self.owner = claims.claim(&self.claim).await;
             }
-            self.page_from(0);
+            if self.owner {
+                self.page_from(0);
+            }
         }
     }
 

@@ -326,3 +326,87 @@ fn python() -> String {
         .find(|p| ok(p))
         .expect("python smpplib is missing: run scripts/test once (it makes .venv)")
 }
+
+/// Three real processes, the platform bound to each: MOs arriving on all
+/// three carrier binds are delivered exactly once in all (one instance
+/// holds the account's delivery claim); SIGKILL that one and the next MOs
+/// reach the platform through another.
+#[tokio::test]
+async fn three_instances_deliver_each_mo_once_and_take_over_from_a_dead_one() {
+    let pg = Postgres::start();
+    let url = pg.create_db();
+    let carrier = FakeCarrier::start().await;
+    let root = tempfile::tempdir().unwrap();
+    let names = ["gw-a", "gw-b", "gw-c"];
+    let mut cfgs = Vec::new();
+    let mut ogs = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let inst = Instance::new(root.path(), n, &carrier, &url);
+        ogs.push(Some(inst.start(&carrier, i + 1).await));
+        cfgs.push(inst);
+    }
+    let seen: Vec<Arc<Mutex<Vec<String>>>> = (0..3).map(|_| Arc::default()).collect();
+    let mut readers = Vec::new();
+    for (i, og) in ogs.iter().enumerate() {
+        let (p, st) = og.as_ref().unwrap().bind("pbx", "secret").await;
+        assert_eq!(st, 0);
+        readers.push(receiver(p, seen[i].clone()));
+    }
+    let n = 90;
+    for i in 0..n {
+        let r = carrier
+            .deliver_on(i % 3, mo("14155557601", SENDER, &format!("x{i:03}")))
+            .await;
+        assert_eq!(r.command_status, 0);
+    }
+    let total = || seen.iter().map(|s| s.lock().unwrap().len()).sum::<usize>();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while total() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let per: Vec<usize> = seen.iter().map(|s| s.lock().unwrap().len()).collect();
+    let mut all: Vec<String> = seen
+        .iter()
+        .flat_map(|s| s.lock().unwrap().clone())
+        .collect();
+    assert_eq!(all.len(), n, "exactly once in all: {per:?}");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), n);
+    println!("three instances: deliveries per instance's platform bind {per:?}");
+
+    // Kill the deliverer; the next MOs (on a survivor's carrier bind) go
+    // out through another instance.
+    let owner = per.iter().position(|&c| c > 0).unwrap();
+    ogs[owner].take().unwrap().sigkill().await;
+    let other = (owner + 1) % 3;
+    for i in 0..10 {
+        let r = carrier
+            .deliver_on(other, mo("14155557601", SENDER, &format!("y{i:03}")))
+            .await;
+        assert_eq!(r.command_status, 0);
+    }
+    let survivors = || {
+        (0..3)
+            .filter(|k| *k != owner)
+            .map(|k| {
+                seen[k]
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|t| t.starts_with('y'))
+                    .count()
+            })
+            .sum::<usize>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while survivors() < 10 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(survivors(), 10, "a survivor took the account over");
+    for r in readers {
+        r.abort();
+    }
+    let _ = cfgs;
+}

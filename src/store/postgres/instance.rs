@@ -154,7 +154,9 @@ impl Keeper {
             if cache.strong_count() == 0 {
                 return;
             }
-            if Instant::now() >= next_beat {
+            // A closed session has lost every claim: do not wait for the
+            // next heartbeat to notice.
+            if Instant::now() >= next_beat || self.client.is_closed() {
                 next_beat = Instant::now() + beat;
                 self.heartbeat();
             }
