@@ -213,8 +213,9 @@ pub struct StoreConfig {
     /// This instance's unique name among the instances sharing one
     /// PostgreSQL database; empty: host name + ":" + SMPP listen port.
     pub instance: String,
-    /// How long a claim (and the instance row) of an instance lives without
-    /// a heartbeat before another instance may take it over.
+    /// The instance row's heartbeat comes every third of this; the claims
+    /// of an instance whose machine vanished end within about this (the
+    /// server's TCP keepalives on the instance's session).
     #[serde(with = "humantime_serde")]
     pub lease: Duration,
 }

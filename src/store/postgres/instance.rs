@@ -76,11 +76,13 @@ pub fn start(
     cache: Weak<ConsentCache>,
 ) -> Result<Claims, StoreError> {
     let mut client = connect(url, timeout)?;
+    keepalive(&mut client, lease)?;
     claim(&mut client, name)?;
     let (url, name) = (url.to_string(), name.to_string());
     let (tx, rx) = std::sync::mpsc::channel();
     let keeper = Keeper {
         client,
+        lease,
         url,
         name,
         owned: HashSet::new(),
@@ -90,6 +92,23 @@ pub fn start(
         .spawn(move || keeper.run(&rx, lease, &cache))
         .map_err(|e| StoreError::Thread(std::sync::Arc::new(e)))?;
     Ok(Claims { tx })
+}
+
+/// Makes the server notice within about `lease` that this session's
+/// machine is gone (power lost, network cut): then its claims are freed for
+/// the other instances. A killed process closes its socket and frees them
+/// at once; a dead machine sends nothing, and without TCP keepalives from
+/// the server side its session (and locks) could outlive it for hours.
+/// Keepalive probes start after a third of the lease, every ninth, three
+/// unanswered end the session. (Ignored on a Unix socket: same machine.)
+fn keepalive(client: &mut Client, lease: Duration) -> Result<(), StoreError> {
+    let idle = (lease.as_secs() / 3).max(1);
+    let interval = (lease.as_secs() / 9).max(1);
+    client.batch_execute(&format!(
+        "SET tcp_keepalives_idle = {idle}; SET tcp_keepalives_interval = {interval}; \
+         SET tcp_keepalives_count = 3"
+    ))?;
+    Ok(())
 }
 
 /// Work only one instance does at a time, claimed on the instance's own
@@ -132,6 +151,7 @@ const CHECK: Duration = Duration::from_millis(250);
 
 struct Keeper {
     client: Client,
+    lease: Duration,
     url: String,
     name: String,
     owned: HashSet<String>,
@@ -210,7 +230,9 @@ impl Keeper {
         // The session (and with it every claim) is gone: reconnect, claim
         // the name again (someone else may have started with it
         // meanwhile) and whatever of the rest is still free.
-        let mut c = match connect(&self.url, Duration::from_secs(2)) {
+        let mut c = match connect(&self.url, Duration::from_secs(2))
+            .and_then(|mut c| keepalive(&mut c, self.lease).map(|()| c))
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(error = %e, "instance keeper: cannot connect");
