@@ -7,6 +7,11 @@
 //! tokio worker thread (it drives its own runtime). [`conn::connect`] is
 //! safe anywhere: it connects on a short-lived thread of its own.
 //!
+//! Several instances on one database: [`listen`] (other connections'
+//! consent and delivery writes, announced by NOTIFY), [`instance`] (the
+//! instance name, its heartbeat, the claims of work one instance does at a
+//! time), [`locks`] (the advisory lock numbers they agree on).
+//!
 //! Statements are prepared once per connection and kept in a
 //! [`StmtCache`]; every SQL text is a `&'static str`, so the cache key is
 //! the text itself.
