@@ -155,6 +155,8 @@ pub const MIGRATIONS: &[&str] = &[
         RETURN NULL;
     END $$;
     DROP TRIGGER consent_counted ON consent;
+    DROP FUNCTION optgate_count_consent_write();
+    DROP TABLE consent_writes;
     CREATE TRIGGER consent_changed AFTER INSERT OR UPDATE OR DELETE ON consent
         FOR EACH ROW EXECUTE FUNCTION optgate_consent_changed();
     CREATE TRIGGER consent_truncated AFTER TRUNCATE ON consent
