@@ -283,6 +283,11 @@ impl Task {
     }
 
     fn enqueue(&mut self, id: u64, pdu: Pdu) {
+        // Another instance delivers this account: the row is in the store,
+        // and read from there if this instance takes the claim.
+        if !self.owner {
+            return;
+        }
         if id < self.cursor {
             return; // already loaded from the store
         }

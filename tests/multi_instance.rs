@@ -230,6 +230,14 @@ async fn a_stop_on_one_instance_stops_the_others() {
         }
     }
     assert_eq!(got, rounds, "each STOP delivered once to the platform");
+    // The consent page of A shows the STOPs B recorded (one shared log).
+    let page = http::get(a.admin_addr(), "/?recipient=14155557000")
+        .await
+        .body;
+    assert!(
+        page.contains("14155557000") && page.contains(r#"class="badge refused""#),
+        "{page}"
+    );
     a.shutdown(Duration::from_secs(2)).await;
     b.shutdown(Duration::from_secs(2)).await;
 }
