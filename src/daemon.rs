@@ -89,9 +89,20 @@ impl Daemon {
             None => SocketAddr::from(([0, 0, 0, 0], 0)),
         };
         let mut opts = StoreOptions::from_config(cfg);
-        // The listen port as bound (a configured port 0 gets a real one).
+        // The listen port as bound (a configured port 0 gets a real one);
+        // TLS-only: the TLS listener's configured port.
+        let port = match smpp_addr.port() {
+            0 => cfg
+                .server
+                .tls
+                .listen
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok()),
+            p => Some(p),
+        };
         opts.instance =
-            crate::store::postgres::instance::resolve_name(&cfg.store.instance, smpp_addr.port());
+            crate::store::postgres::instance::resolve_name(&cfg.store.instance, port.unwrap_or(0));
         metrics::gauge!("optgate_instance_info", "instance" => opts.instance.clone()).set(1.0);
         let path = opts.describe();
         let store = Store::open(opts)
