@@ -133,9 +133,9 @@ impl Daemon {
         let carrier_stop = Phase::new();
         let mut dispatchers = HashMap::new();
         let routes = build_routes(cfg, &store, &mut dispatchers, &tasks, &tasks_stop);
-        crate::deliver::wake_on_elsewhere(&store, &dispatchers);
         let engine_cfg = EngineConfig::from_config(cfg).map_err(StartError::Config)?;
         let live = crate::runtime::live(accounts(cfg), routes, engine_cfg);
+        crate::deliver::wake_on_elsewhere(&store, live.clone());
         let engine = Arc::new(Engine::new(live.clone(), store.clone(), tasks.clone()));
         let inbound = Arc::new(Inbound::new(
             store.clone(),
