@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use enums::{
-    Alphabet, Attachment, CampaignStatus, ConsentScope, Durability, InboundUnknown,
+    Alphabet, Attachment, CampaignStatus, ConsentScope, Durability, InboundUnknown, OptOutScope,
     OutboundUnknown, PhraseOptOut, StoreBackend, UnassignedSenders, UpstreamBind,
 };
 pub use error::{ConfigErrors, Problem};

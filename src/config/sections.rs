@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::enums::{
-    Alphabet, Attachment, CampaignStatus, ConsentScope, Durability, InboundUnknown,
+    Alphabet, Attachment, CampaignStatus, ConsentScope, Durability, InboundUnknown, OptOutScope,
     OutboundUnknown, StoreBackend, UnassignedSenders, UpstreamBind,
 };
 
@@ -316,6 +316,8 @@ pub struct CampaignConfig {
     pub numbers: Vec<String>,
     /// Consent per sender number or per campaign.
     pub consent_scope: ConsentScope,
+    /// What a STOP to this campaign refuses (revoke-all).
+    pub opt_out_scope: OptOutScope,
     /// MT to a recipient with no consent row.
     pub outbound_unknown: OutboundUnknown,
     /// MO from a recipient with no consent row.
@@ -353,6 +355,7 @@ impl Default for CampaignConfig {
             brand: String::new(),
             numbers: Vec::new(),
             consent_scope: ConsentScope::Number,
+            opt_out_scope: OptOutScope::Campaign,
             outbound_unknown: OutboundUnknown::RequireOptIn,
             inbound_unknown: InboundUnknown::Allow,
             start_word: "START".into(),

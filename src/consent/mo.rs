@@ -177,6 +177,11 @@ impl Work {
             if let Some(s) = d.new_status {
                 env.set_status(&self.key, s, word, "")?;
             }
+            // An opt-out (also a repeated one) reaches what the campaign's
+            // opt_out_scope says; START restores only its own key.
+            if d.drop_held {
+                super::revoke::refuse_group(env, &self.cfg, campaign, &self.key, word)?;
+            }
             if let Some(ev) = d.event {
                 super::mt::event_row(env, &self.key, ev.as_str(), word, "")?;
             }
