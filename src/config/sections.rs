@@ -262,11 +262,24 @@ impl Default for NumbersConfig {
 }
 
 /// `[policy]`: rules that are not per campaign.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyConfig {
     /// What happens to a sender number in no approved-or-pending campaign.
     pub unassigned_senders: UnassignedSenders,
+    /// An opt-out confirmation not handed to the carrier within this time
+    /// of the STOP's receipt is not sent late (recorded as missed).
+    #[serde(with = "humantime_serde")]
+    pub opt_out_confirmation_deadline: Duration,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            unassigned_senders: UnassignedSenders::default(),
+            opt_out_confirmation_deadline: Duration::from_secs(300),
+        }
+    }
 }
 
 /// `[status_codes]`: `command_status` values for consent blocks.

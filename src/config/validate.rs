@@ -204,6 +204,11 @@ fn store(s: &super::StoreConfig, p: &mut Vec<Problem>) {
 }
 
 fn other_sections(cfg: &Config, p: &mut Vec<Problem>) {
+    positive(
+        p,
+        "policy.opt_out_confirmation_deadline",
+        cfg.policy.opt_out_confirmation_deadline,
+    );
     store(&cfg.store, p);
     at_least(
         p,

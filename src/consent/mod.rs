@@ -22,6 +22,7 @@ pub mod multi;
 pub mod outbox;
 mod revoke;
 pub mod settle;
+mod timeline;
 
 use std::sync::{Arc, Mutex};
 
@@ -51,6 +52,8 @@ pub struct EngineConfig {
     pub alphabet: DefaultAlphabet,
     /// How far each campaign's opt-outs reach (`opt_out_scope`).
     pub revoke: RevokeAll,
+    /// `[policy] opt_out_confirmation_deadline`.
+    pub confirm_deadline: std::time::Duration,
 }
 
 impl EngineConfig {
@@ -122,6 +125,7 @@ impl EngineConfig {
                 c::Alphabet::Ascii => DefaultAlphabet::Ascii,
             },
             revoke,
+            confirm_deadline: cfg.policy.opt_out_confirmation_deadline,
         })
     }
 }

@@ -214,6 +214,28 @@ pub trait StoreTxn {
 
     /// A small write (a row in `meta`) proving the database takes writes.
     fn touch(&mut self) -> Result<(), StoreError>;
+
+    // --- compliance (issue 17) -------------------------------------------
+
+    /// Records when the MO behind outbox row `id` reached optgate (ms).
+    /// No such row: nothing happens.
+    fn outbox_received(&mut self, id: i64, at_ms: i64) -> Result<(), StoreError>;
+
+    /// When the MO behind outbox row `id` reached optgate; `None` when not
+    /// recorded or there is no such row.
+    fn outbox_received_at(&mut self, id: i64) -> Result<Option<i64>, StoreError>;
+
+    /// Events of `kind` with id greater than `after_id`, in insertion
+    /// order, at most `limit`.
+    fn events_of_kind(
+        &mut self,
+        kind: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError>;
+
+    /// One event by id (`None` when there is none).
+    fn event(&mut self, id: i64) -> Result<Option<EventRow>, StoreError>;
 }
 
 /// What a [`super::Store::transact`] closure gets: the [`StoreTxn`] of its
@@ -461,5 +483,26 @@ impl StoreTxn for TxnEnv<'_> {
 
     fn touch(&mut self) -> Result<(), StoreError> {
         self.txn.touch()
+    }
+
+    fn outbox_received(&mut self, id: i64, at_ms: i64) -> Result<(), StoreError> {
+        self.txn.outbox_received(id, at_ms)
+    }
+
+    fn outbox_received_at(&mut self, id: i64) -> Result<Option<i64>, StoreError> {
+        self.txn.outbox_received_at(id)
+    }
+
+    fn events_of_kind(
+        &mut self,
+        kind: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        self.txn.events_of_kind(kind, after_id, limit)
+    }
+
+    fn event(&mut self, id: i64) -> Result<Option<EventRow>, StoreError> {
+        self.txn.event(id)
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use postgres::GenericClient;
 
-use super::{consent, ops, schema, Pg, PgConn};
+use super::{compliance, consent, ops, schema, Pg, PgConn};
 use crate::config::Durability;
 use crate::policy::ConsentStatus;
 use crate::store::backend::{Backend, BatchTxn, DbError};
@@ -431,5 +431,26 @@ impl<C: GenericClient> StoreTxn for PgTxn<'_, C> {
 
     fn touch(&mut self) -> Result<(), StoreError> {
         ops::touch(&mut self.pg)
+    }
+
+    fn outbox_received(&mut self, id: i64, at_ms: i64) -> Result<(), StoreError> {
+        compliance::outbox_received(&mut self.pg, id, at_ms)
+    }
+
+    fn outbox_received_at(&mut self, id: i64) -> Result<Option<i64>, StoreError> {
+        compliance::outbox_received_at(&mut self.pg, id)
+    }
+
+    fn events_of_kind(
+        &mut self,
+        kind: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        compliance::events_of_kind(&mut self.pg, kind, after_id, limit)
+    }
+
+    fn event(&mut self, id: i64) -> Result<Option<EventRow>, StoreError> {
+        compliance::event(&mut self.pg, id)
     }
 }

@@ -124,6 +124,15 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN handed_at BIGINT;
     "#,
+    // compliance a: SQLite's step 5, when the MO behind an opt-out
+    // confirmation reached optgate.
+    r#"
+    ALTER TABLE outbox ADD COLUMN received_at BIGINT;
+    "#,
+    // compliance b: SQLite's step 6, events by kind.
+    r#"
+    CREATE INDEX events_kind ON events (kind, id);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -2,6 +2,7 @@
 //! thread (group commits, `BEGIN IMMEDIATE`) and read alongside by the
 //! command line. The only place (with `blocking.rs`) that names rusqlite.
 
+pub(super) mod compliance;
 pub(super) mod consent;
 pub(super) mod counts;
 pub(super) mod ops;
@@ -367,5 +368,26 @@ impl StoreTxn for SqliteTxn<'_> {
 
     fn touch(&mut self) -> Result<(), StoreError> {
         ops::touch(self.c)
+    }
+
+    fn outbox_received(&mut self, id: i64, at_ms: i64) -> Result<(), StoreError> {
+        compliance::outbox_received(self.c, id, at_ms)
+    }
+
+    fn outbox_received_at(&mut self, id: i64) -> Result<Option<i64>, StoreError> {
+        compliance::outbox_received_at(self.c, id)
+    }
+
+    fn events_of_kind(
+        &mut self,
+        kind: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        compliance::events_of_kind(self.c, kind, after_id, limit)
+    }
+
+    fn event(&mut self, id: i64) -> Result<Option<EventRow>, StoreError> {
+        compliance::event(self.c, id)
     }
 }

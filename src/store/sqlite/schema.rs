@@ -130,6 +130,15 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN handed_at INTEGER;
     "#,
+    // 5: when the MO behind an opt-out confirmation reached optgate (the
+    // confirmation deadline runs from it; the event records it).
+    r#"
+    ALTER TABLE outbox ADD COLUMN received_at INTEGER;
+    "#,
+    // 6: events by kind (`optgate events --kind probable_opt_out`, review).
+    r#"
+    CREATE INDEX events_kind ON events (kind, id);
+    "#,
 ];
 
 /// The schema version this build writes.

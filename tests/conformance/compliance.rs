@@ -1,0 +1,76 @@
+//! Conformance of the compliance operations (issue 17): the receipt time
+//! of an outbox row, events by kind and by id.
+
+use optgate::store::consent::Event;
+use optgate::store::StoreTxn;
+
+use super::{commit, key, read, Setup};
+
+pub async fn outbox_received_time_is_kept_per_row(s: &impl Setup) {
+    let store = s.open().await;
+    let k = key("news", "", "3101");
+    let (i1, i2) = commit(&store, move |t| {
+        let i1 = t.outbox_push("opt_out_response", &k, "", None, b"p1")?;
+        let i2 = t.outbox_push("help", &k, "", None, b"p2")?;
+        t.outbox_received(i1, 1_700_000_000_001)?;
+        // No such row: nothing happens, no error.
+        t.outbox_received(i2 + 100, 5)?;
+        Ok((i1, i2))
+    })
+    .await
+    .unwrap();
+    let got = read(&store, move |t| {
+        Ok((
+            t.outbox_received_at(i1)?,
+            t.outbox_received_at(i2)?,
+            t.outbox_received_at(i2 + 100)?,
+        ))
+    })
+    .await;
+    assert_eq!(got, (Some(1_700_000_000_001), None, None));
+    commit(&store, move |t| t.outbox_done(i1)).await.unwrap();
+    assert_eq!(read(&store, move |t| t.outbox_received_at(i1)).await, None);
+}
+
+pub async fn events_by_kind_and_by_id(s: &impl Setup) {
+    let store = s.open().await;
+    let ev = |r: &str, kind: &str| Event {
+        key: key("news", "", r),
+        kind: kind.into(),
+        old_status: None,
+        new_status: None,
+        source: "stop texting me".into(),
+        message_ids: String::new(),
+    };
+    let es = [
+        ev("1", "probable_opt_out"),
+        ev("2", "held"),
+        ev("3", "probable_opt_out"),
+        ev("4", "probable_opt_out"),
+    ];
+    commit(&store, {
+        let es = es.clone();
+        move |t| es.iter().try_for_each(|e| t.insert_event(e))
+    })
+    .await
+    .unwrap();
+    let p = read(&store, |t| t.events_of_kind("probable_opt_out", 0, 10)).await;
+    let recips: Vec<_> = p.iter().map(|r| r.event.key.recipient.as_str()).collect();
+    assert_eq!(recips, ["1", "3", "4"]);
+    assert!(p.windows(2).all(|w| w[0].id < w[1].id));
+    // Paging: after the first, at most one.
+    let after = p[0].id;
+    let page = read(&store, move |t| {
+        t.events_of_kind("probable_opt_out", after, 1)
+    })
+    .await;
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].event.key.recipient, "3");
+    assert!(read(&store, |t| t.events_of_kind("nothing", 0, 10))
+        .await
+        .is_empty());
+    let id = p[1].id;
+    let one = read(&store, move |t| t.event(id)).await;
+    assert_eq!(one.map(|r| r.event), Some(es[2].clone()));
+    assert_eq!(read(&store, move |t| t.event(id + 1000)).await, None);
+}
