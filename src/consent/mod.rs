@@ -10,6 +10,7 @@
 //! - [`outbox`]: optgate's own messages to the carrier, retried while it is
 //!   down;
 //! - [`msgs`]: the PDUs involved;
+//! - [`review`]: a probable opt-out turned into an opt-out by an operator;
 //! - `revoke`: an opt-out carried to the other campaigns its
 //!   `opt_out_scope` reaches (revoke-all).
 
@@ -20,6 +21,7 @@ pub mod msgs;
 pub mod mt;
 pub mod multi;
 pub mod outbox;
+pub mod review;
 mod revoke;
 pub mod settle;
 mod timeline;
