@@ -9,6 +9,7 @@ mod ipnet;
 mod keywords;
 mod sections;
 mod validate;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ pub use sections::{
     DEFAULT_HELP_RESPONSE, DEFAULT_OPT_IN_MESSAGE,
 };
 pub use validate::{coarse_number_key, NumberKey, TEMPLATE_PLACEHOLDERS};
+pub use webhooks::WebhookConfig;
 
 /// Prefix of environment overrides: `OPTGATE__SECTION__KEY`.
 pub const ENV_PREFIX: &str = "OPTGATE";
@@ -60,6 +62,8 @@ pub struct Config {
     pub text: TextConfig,
     /// `[[campaigns]]`; none = a plain proxy.
     pub campaigns: Vec<CampaignConfig>,
+    /// `[[webhooks]]`: receivers of every consent change.
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 impl Config {

@@ -34,6 +34,7 @@ pub(super) fn all(cfg: &Config, key: NumberKey<'_>) -> Vec<Problem> {
     keywords(cfg, &mut p);
     accounts(&cfg.server.accounts, key, &mut p);
     campaigns(cfg, key, &mut p);
+    super::webhooks::validate(cfg, &mut p);
     p
 }
 

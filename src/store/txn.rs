@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use super::cache::ConsentCache;
 use super::consent::{
-    ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
+    ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld,
+    OutboxRow, WebhookRow,
 };
 use super::{DeliveryKind, MessageOwner, StoreError, StoredDelivery};
 use crate::policy::ConsentStatus;
@@ -236,6 +237,36 @@ pub trait StoreTxn {
 
     /// One event by id (`None` when there is none).
     fn event(&mut self, id: i64) -> Result<Option<EventRow>, StoreError>;
+
+    /// How far webhook `url` has read the events (`None`: never).
+    fn webhook_cursor(&mut self, url: &str) -> Result<Option<i64>, StoreError>;
+
+    /// Sets how far webhook `url` has read the events.
+    fn set_webhook_cursor(&mut self, url: &str, last_event: i64) -> Result<(), StoreError>;
+
+    /// The newest event id (0 when there is none).
+    fn last_event_id(&mut self) -> Result<i64, StoreError>;
+
+    /// Events with id greater than `after_id`, in insertion order, at most `limit`.
+    fn events_after(&mut self, after_id: i64, limit: u32) -> Result<Vec<EventRow>, StoreError>;
+
+    /// Queues one change for webhook `url`, due now; returns its id (increasing).
+    fn webhook_push(
+        &mut self,
+        url: &str,
+        event_id: i64,
+        recipient: &str,
+        body: &str,
+    ) -> Result<i64, StoreError>;
+
+    /// Up to `limit` queued changes of webhook `url`, due or not, in id order.
+    fn webhook_pending(&mut self, url: &str, limit: u32) -> Result<Vec<WebhookRow>, StoreError>;
+
+    /// Removes a delivered (or given up) change.
+    fn webhook_done(&mut self, id: i64) -> Result<(), StoreError>;
+
+    /// Counts a failed attempt of a change and sets when it is due again (ms).
+    fn webhook_retry(&mut self, id: i64, next_at: i64) -> Result<(), StoreError>;
 }
 
 /// What a [`super::Store::transact`] closure gets: the [`StoreTxn`] of its
@@ -504,5 +535,43 @@ impl StoreTxn for TxnEnv<'_> {
 
     fn event(&mut self, id: i64) -> Result<Option<EventRow>, StoreError> {
         self.txn.event(id)
+    }
+
+    fn webhook_cursor(&mut self, url: &str) -> Result<Option<i64>, StoreError> {
+        self.txn.webhook_cursor(url)
+    }
+
+    fn set_webhook_cursor(&mut self, url: &str, last_event: i64) -> Result<(), StoreError> {
+        self.txn.set_webhook_cursor(url, last_event)
+    }
+
+    fn last_event_id(&mut self) -> Result<i64, StoreError> {
+        self.txn.last_event_id()
+    }
+
+    fn events_after(&mut self, after_id: i64, limit: u32) -> Result<Vec<EventRow>, StoreError> {
+        self.txn.events_after(after_id, limit)
+    }
+
+    fn webhook_push(
+        &mut self,
+        url: &str,
+        event_id: i64,
+        recipient: &str,
+        body: &str,
+    ) -> Result<i64, StoreError> {
+        self.txn.webhook_push(url, event_id, recipient, body)
+    }
+
+    fn webhook_pending(&mut self, url: &str, limit: u32) -> Result<Vec<WebhookRow>, StoreError> {
+        self.txn.webhook_pending(url, limit)
+    }
+
+    fn webhook_done(&mut self, id: i64) -> Result<(), StoreError> {
+        self.txn.webhook_done(id)
+    }
+
+    fn webhook_retry(&mut self, id: i64, next_at: i64) -> Result<(), StoreError> {
+        self.txn.webhook_retry(id, next_at)
     }
 }

@@ -74,3 +74,79 @@ pub async fn events_by_kind_and_by_id(s: &impl Setup) {
     assert_eq!(one.map(|r| r.event), Some(es[2].clone()));
     assert_eq!(read(&store, move |t| t.event(id + 1000)).await, None);
 }
+
+pub async fn webhook_cursor_outbox_and_events_after(s: &impl Setup) {
+    let store = s.open().await;
+    assert_eq!(read(&store, |t| t.last_event_id()).await, 0);
+    assert_eq!(read(&store, |t| t.webhook_cursor("http://a/")).await, None);
+    let ev = Event {
+        key: key("news", "", "3201"),
+        kind: "consent_change".into(),
+        old_status: None,
+        new_status: None,
+        source: "stop".into(),
+        message_ids: String::new(),
+    };
+    commit(&store, move |t| {
+        t.insert_event(&ev)?;
+        t.insert_event(&ev)?;
+        t.insert_event(&ev)
+    })
+    .await
+    .unwrap();
+    let last = read(&store, |t| t.last_event_id()).await;
+    let all = read(&store, |t| t.events_after(0, 10)).await;
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[2].id, last);
+    let first = all[0].id;
+    let rest = read(&store, move |t| t.events_after(first, 1)).await;
+    assert_eq!(rest.iter().map(|r| r.id).collect::<Vec<_>>(), [all[1].id]);
+
+    commit(&store, move |t| {
+        t.set_webhook_cursor("http://a/", first)?;
+        t.set_webhook_cursor("http://a/", last)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        read(&store, |t| t.webhook_cursor("http://a/")).await,
+        Some(last)
+    );
+    assert_eq!(read(&store, |t| t.webhook_cursor("http://b/")).await, None);
+
+    let (w1, w2) = commit(&store, move |t| {
+        let w1 = t.webhook_push("http://a/", first, "3201", "{\"n\":1}")?;
+        let w2 = t.webhook_push("http://a/", last, "3202", "{\"n\":2}")?;
+        t.webhook_push("http://b/", last, "3202", "{}")?;
+        Ok((w1, w2))
+    })
+    .await
+    .unwrap();
+    assert!(w1 < w2);
+    let rows = read(&store, |t| t.webhook_pending("http://a/", 10)).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (
+            rows[0].id,
+            rows[0].event_id,
+            rows[0].recipient.as_str(),
+            rows[0].body.as_str(),
+            rows[0].attempts
+        ),
+        (w1, first, "3201", "{\"n\":1}", 0)
+    );
+    assert!(rows[0].next_at >= rows[0].created_at);
+    commit(&store, move |t| t.webhook_retry(w1, 1_900_000_000_000))
+        .await
+        .unwrap();
+    commit(&store, move |t| t.webhook_done(w2)).await.unwrap();
+    let rows = read(&store, |t| t.webhook_pending("http://a/", 10)).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].attempts, rows[0].next_at), (1, 1_900_000_000_000));
+    assert_eq!(
+        read(&store, |t| t.webhook_pending("http://b/", 10))
+            .await
+            .len(),
+        1
+    );
+}

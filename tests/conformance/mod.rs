@@ -102,6 +102,7 @@ macro_rules! conformance_suite {
                 unusable_storage_is_an_error_at_open,
                 outbox_received_time_is_kept_per_row,
                 events_by_kind_and_by_id,
+                webhook_cursor_outbox_and_events_after,
             );
         }
     };

@@ -13,7 +13,8 @@ use crate::config::Durability;
 use crate::policy::ConsentStatus;
 use crate::store::backend::{Backend, BatchTxn, DbError};
 use crate::store::consent::{
-    ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
+    ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld,
+    OutboxRow, WebhookRow,
 };
 use crate::store::txn::StoreTxn;
 use crate::store::{DeliveryKind, MessageOwner, StoreError, StoreOptions, StoredDelivery};
@@ -452,5 +453,43 @@ impl<C: GenericClient> StoreTxn for PgTxn<'_, C> {
 
     fn event(&mut self, id: i64) -> Result<Option<EventRow>, StoreError> {
         compliance::event(&mut self.pg, id)
+    }
+
+    fn webhook_cursor(&mut self, url: &str) -> Result<Option<i64>, StoreError> {
+        compliance::webhook_cursor(&mut self.pg, url)
+    }
+
+    fn set_webhook_cursor(&mut self, url: &str, last_event: i64) -> Result<(), StoreError> {
+        compliance::set_webhook_cursor(&mut self.pg, url, last_event)
+    }
+
+    fn last_event_id(&mut self) -> Result<i64, StoreError> {
+        compliance::last_event_id(&mut self.pg)
+    }
+
+    fn events_after(&mut self, after_id: i64, limit: u32) -> Result<Vec<EventRow>, StoreError> {
+        compliance::events_after(&mut self.pg, after_id, limit)
+    }
+
+    fn webhook_push(
+        &mut self,
+        url: &str,
+        event_id: i64,
+        recipient: &str,
+        body: &str,
+    ) -> Result<i64, StoreError> {
+        compliance::webhook_push(&mut self.pg, url, event_id, recipient, body)
+    }
+
+    fn webhook_pending(&mut self, url: &str, limit: u32) -> Result<Vec<WebhookRow>, StoreError> {
+        compliance::webhook_pending(&mut self.pg, url, limit)
+    }
+
+    fn webhook_done(&mut self, id: i64) -> Result<(), StoreError> {
+        compliance::webhook_done(&mut self.pg, id)
+    }
+
+    fn webhook_retry(&mut self, id: i64, next_at: i64) -> Result<(), StoreError> {
+        compliance::webhook_retry(&mut self.pg, id, next_at)
     }
 }

@@ -133,6 +133,24 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX events_kind ON events (kind, id);
     "#,
+    // compliance c: SQLite's step 7, opt-out webhooks.
+    r#"
+    CREATE TABLE webhook_cursor (
+        url         TEXT PRIMARY KEY,
+        last_event  BIGINT NOT NULL
+    );
+    CREATE TABLE webhook_outbox (
+        id          BIGSERIAL PRIMARY KEY,
+        url         TEXT NOT NULL,
+        event_id    BIGINT NOT NULL,
+        recipient   TEXT NOT NULL,
+        created_at  BIGINT NOT NULL,
+        next_at     BIGINT NOT NULL,
+        attempts    BIGINT NOT NULL DEFAULT 0,
+        body        TEXT NOT NULL
+    );
+    CREATE INDEX webhook_outbox_url ON webhook_outbox (url, id);
+    "#,
 ];
 
 /// The schema version this build writes.
