@@ -151,6 +151,11 @@ impl Daemon {
             store.consent_cache().clone(),
             shutdown_rx.clone(),
         )));
+        background.push(tokio::spawn(crate::consent::retention::run(
+            store.clone(),
+            cfg.store.retention.clone(),
+            shutdown_rx.clone(),
+        )));
         background.push(tokio::spawn(crate::webhook::run(
             store.clone(),
             cfg.webhooks.clone(),

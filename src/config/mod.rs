@@ -7,6 +7,7 @@ mod enums;
 mod error;
 mod ipnet;
 mod keywords;
+mod retention;
 mod sections;
 mod validate;
 mod webhooks;
@@ -24,6 +25,7 @@ pub use enums::{
 pub use error::{ConfigErrors, Problem};
 pub use ipnet::{parse_ip_net, IpNet};
 pub use keywords::{KeywordsConfig, DEFAULT_HELP, DEFAULT_OPT_IN, DEFAULT_OPT_OUT};
+pub use retention::RetentionConfig;
 pub use sections::{
     AccountConfig, AdminConfig, CampaignConfig, NumbersConfig, PolicyConfig, ServerConfig,
     ServerTlsConfig, StatusCodes, StoreConfig, TextConfig, UpstreamConfig, UpstreamTlsConfig,

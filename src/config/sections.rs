@@ -210,6 +210,8 @@ pub struct StoreConfig {
     pub max_stored_deliveries: u64,
     /// Most requests committed together in one transaction (group commit).
     pub batch_max: u32,
+    /// `[store.retention]`: how long message bodies and events are kept.
+    pub retention: super::retention::RetentionConfig,
 }
 
 impl Default for StoreConfig {
@@ -222,6 +224,7 @@ impl Default for StoreConfig {
             durability: Durability::Full,
             max_stored_deliveries: 100_000,
             batch_max: 512,
+            retention: super::retention::RetentionConfig::default(),
         }
     }
 }

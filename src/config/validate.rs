@@ -35,6 +35,7 @@ pub(super) fn all(cfg: &Config, key: NumberKey<'_>) -> Vec<Problem> {
     accounts(&cfg.server.accounts, key, &mut p);
     campaigns(cfg, key, &mut p);
     super::webhooks::validate(cfg, &mut p);
+    super::retention::validate(cfg, &mut p);
     p
 }
 

@@ -10,6 +10,7 @@
 //! - [`outbox`]: optgate's own messages to the carrier, retried while it is
 //!   down;
 //! - [`msgs`]: the PDUs involved;
+//! - [`retention`]: message bodies and old events purged in small batches;
 //! - [`review`]: a probable opt-out turned into an opt-out by an operator;
 //! - `revoke`: an opt-out carried to the other campaigns its
 //!   `opt_out_scope` reaches (revoke-all).
@@ -21,6 +22,7 @@ pub mod msgs;
 pub mod mt;
 pub mod multi;
 pub mod outbox;
+pub mod retention;
 pub mod review;
 mod revoke;
 pub mod settle;

@@ -267,6 +267,13 @@ pub trait StoreTxn {
 
     /// Counts a failed attempt of a change and sets when it is due again (ms).
     fn webhook_retry(&mut self, id: i64, next_at: i64) -> Result<(), StoreError>;
+
+    /// Deletes up to `limit` of the oldest events stamped before `before_ms`; returns how many.
+    fn purge_events(&mut self, before_ms: i64, limit: u32) -> Result<usize, StoreError>;
+
+    /// Deletes up to `limit` of the oldest stored deliveries created before
+    /// `before_secs` (Unix seconds); returns how many.
+    fn purge_deliveries(&mut self, before_secs: i64, limit: u32) -> Result<usize, StoreError>;
 }
 
 /// What a [`super::Store::transact`] closure gets: the [`StoreTxn`] of its
@@ -573,5 +580,16 @@ impl StoreTxn for TxnEnv<'_> {
 
     fn webhook_retry(&mut self, id: i64, next_at: i64) -> Result<(), StoreError> {
         self.txn.webhook_retry(id, next_at)
+    }
+
+    fn purge_events(&mut self, before_ms: i64, limit: u32) -> Result<usize, StoreError> {
+        self.txn.purge_events(before_ms, limit)
+    }
+
+    fn purge_deliveries(&mut self, before_secs: i64, limit: u32) -> Result<usize, StoreError> {
+        let n = self.txn.purge_deliveries(before_secs, limit)?;
+        // The running count of stored deliveries follows.
+        *self.added -= i64::try_from(n).unwrap_or(0);
+        Ok(n)
     }
 }

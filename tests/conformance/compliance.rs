@@ -150,3 +150,80 @@ pub async fn webhook_cursor_outbox_and_events_after(s: &impl Setup) {
         1
     );
 }
+
+pub async fn purge_events_and_deliveries_oldest_first_in_batches(s: &impl Setup) {
+    let store = s.open().await;
+    let ev = Event {
+        key: key("news", "", "3301"),
+        kind: "consent_change".into(),
+        old_status: None,
+        new_status: None,
+        source: "stop".into(),
+        message_ids: String::new(),
+    };
+    commit(&store, move |t| {
+        (0..5).try_for_each(|_| t.insert_event(&ev))
+    })
+    .await
+    .unwrap();
+    commit(&store, |t| {
+        for _ in 0..3 {
+            t.insert_delivery("pbx", optgate::store::DeliveryKind::Mo, b"pdu")?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let all = read(&store, |t| t.events_after(0, 10)).await;
+    let now = optgate::store::consent::now_ms();
+    // Nothing is older than an hour ago.
+    assert_eq!(
+        commit(&store, move |t| t.purge_events(now - 3_600_000, 10))
+            .await
+            .unwrap(),
+        0
+    );
+    // Everything is older than a minute from now: two, then the rest.
+    assert_eq!(
+        commit(&store, move |t| t.purge_events(now + 60_000, 2))
+            .await
+            .unwrap(),
+        2
+    );
+    let left = read(&store, |t| t.events_after(0, 10)).await;
+    assert_eq!(
+        left.iter().map(|r| r.id).collect::<Vec<_>>(),
+        all[2..].iter().map(|r| r.id).collect::<Vec<_>>(),
+        "oldest first"
+    );
+    assert_eq!(
+        commit(&store, move |t| t.purge_events(now + 60_000, 10))
+            .await
+            .unwrap(),
+        3
+    );
+    let secs = now / 1000;
+    assert_eq!(
+        commit(&store, move |t| t.purge_deliveries(secs - 3600, 10))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        commit(&store, move |t| t.purge_deliveries(secs + 60, 2))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        read(&store, |t| t.count_deliveries()).await,
+        1,
+        "the running count follows"
+    );
+    assert_eq!(
+        read(&store, |t| t.pending_deliveries("pbx", 0, 10))
+            .await
+            .len(),
+        1
+    );
+}

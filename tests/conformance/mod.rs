@@ -103,6 +103,7 @@ macro_rules! conformance_suite {
                 outbox_received_time_is_kept_per_row,
                 events_by_kind_and_by_id,
                 webhook_cursor_outbox_and_events_after,
+                purge_events_and_deliveries_oldest_first_in_batches,
             );
         }
     };

@@ -492,4 +492,12 @@ impl<C: GenericClient> StoreTxn for PgTxn<'_, C> {
     fn webhook_retry(&mut self, id: i64, next_at: i64) -> Result<(), StoreError> {
         compliance::webhook_retry(&mut self.pg, id, next_at)
     }
+
+    fn purge_events(&mut self, before_ms: i64, limit: u32) -> Result<usize, StoreError> {
+        compliance::purge_events(&mut self.pg, before_ms, limit)
+    }
+
+    fn purge_deliveries(&mut self, before_secs: i64, limit: u32) -> Result<usize, StoreError> {
+        compliance::purge_deliveries(&mut self.pg, before_secs, limit)
+    }
 }

@@ -164,3 +164,32 @@ pub fn webhook_retry<C: GenericClient>(
     )?;
     Ok(())
 }
+
+/// Deletes up to `n` of the oldest events stamped before `before_ms`.
+pub fn purge_events<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    before_ms: i64,
+    n: u32,
+) -> Result<usize, StoreError> {
+    let done = pg.execute(
+        "DELETE FROM events WHERE id IN
+         (SELECT id FROM events WHERE at < $1 ORDER BY id LIMIT $2)",
+        &[&before_ms, &limit(n)],
+    )?;
+    Ok(usize::try_from(done).unwrap_or(usize::MAX))
+}
+
+/// Deletes up to `n` of the oldest stored deliveries created before
+/// `before_secs` (Unix seconds).
+pub fn purge_deliveries<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    before_secs: i64,
+    n: u32,
+) -> Result<usize, StoreError> {
+    let done = pg.execute(
+        "DELETE FROM deliveries WHERE id IN
+         (SELECT id FROM deliveries WHERE created_at < $1 ORDER BY id LIMIT $2)",
+        &[&before_secs, &limit(n)],
+    )?;
+    Ok(usize::try_from(done).unwrap_or(usize::MAX))
+}

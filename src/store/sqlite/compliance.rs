@@ -148,3 +148,24 @@ pub fn webhook_retry(c: &Connection, id: i64, next_at: i64) -> Result<(), StoreE
     .execute(params![id, next_at])?;
     Ok(())
 }
+
+/// Deletes up to `limit` of the oldest events stamped before `before_ms`.
+pub fn purge_events(c: &Connection, before_ms: i64, limit: u32) -> Result<usize, StoreError> {
+    // Events are appended in time order: the oldest are the first ids, so
+    // the inner scan stops after `limit` rows without an index on `at`.
+    Ok(c.prepare_cached(
+        "DELETE FROM events WHERE id IN
+             (SELECT id FROM events WHERE at < ?1 ORDER BY id LIMIT ?2)",
+    )?
+    .execute(params![before_ms, limit])?)
+}
+
+/// Deletes up to `limit` of the oldest stored deliveries created before
+/// `before_secs` (Unix seconds, as the table keeps them).
+pub fn purge_deliveries(c: &Connection, before_secs: i64, limit: u32) -> Result<usize, StoreError> {
+    Ok(c.prepare_cached(
+        "DELETE FROM deliveries WHERE id IN
+             (SELECT id FROM deliveries WHERE created_at < ?1 ORDER BY id LIMIT ?2)",
+    )?
+    .execute(params![before_secs, limit])?)
+}

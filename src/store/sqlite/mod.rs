@@ -429,4 +429,12 @@ impl StoreTxn for SqliteTxn<'_> {
     fn webhook_retry(&mut self, id: i64, next_at: i64) -> Result<(), StoreError> {
         compliance::webhook_retry(self.c, id, next_at)
     }
+
+    fn purge_events(&mut self, before_ms: i64, limit: u32) -> Result<usize, StoreError> {
+        compliance::purge_events(self.c, before_ms, limit)
+    }
+
+    fn purge_deliveries(&mut self, before_secs: i64, limit: u32) -> Result<usize, StoreError> {
+        compliance::purge_deliveries(self.c, before_secs, limit)
+    }
 }
