@@ -64,12 +64,23 @@ struct Rig {
     daemon: optgate::daemon::Daemon,
     p: Esme,
     _dir: tempfile::TempDir,
+    _pg: Option<common::postgres::Postgres>,
 }
 
 async fn rig() -> Rig {
+    rig_on(false).await
+}
+
+async fn rig_on(postgres: bool) -> Rig {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&carrier.address(), dir.path(), CAMPAIGNS);
+    let mut cfg = config(&carrier.address(), dir.path(), CAMPAIGNS);
+    let pg = postgres.then(|| {
+        let pg = common::postgres::Postgres::start();
+        cfg.store.backend = optgate::config::StoreBackend::Postgres;
+        cfg.store.url = pg.create_db();
+        pg
+    });
     let daemon = start_daemon(&carrier, &cfg).await;
     let mut p = Esme::connect(daemon.smpp_addr()).await;
     let b = p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
@@ -79,6 +90,7 @@ async fn rig() -> Rig {
         daemon,
         p,
         _dir: dir,
+        _pg: pg,
     }
 }
 
@@ -130,7 +142,16 @@ fn row(c: &str, s: &str, status: &str, source: &str) -> (String, String, String,
 
 #[tokio::test]
 async fn brand_scope_stop_refuses_the_brands_campaigns_and_start_restores_one_key() {
-    let mut r = rig().await;
+    brand_scope_on(false).await;
+}
+
+#[tokio::test]
+async fn on_postgres_brand_scope_stop_refuses_the_brands_campaigns() {
+    brand_scope_on(true).await;
+}
+
+async fn brand_scope_on(postgres: bool) {
+    let mut r = rig_on(postgres).await;
     let to = "14155559301";
     for n in ALL {
         mo_word(&mut r, to, n, "START").await;

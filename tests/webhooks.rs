@@ -47,7 +47,21 @@ async fn daemon(
     url: &str,
     filter: &str,
 ) -> (optgate::daemon::Daemon, Esme) {
-    let cfg = config(&c.address(), dir, &extra(url, filter));
+    daemon_on(c, dir, url, filter, None).await
+}
+
+async fn daemon_on(
+    c: &FakeCarrier,
+    dir: &std::path::Path,
+    url: &str,
+    filter: &str,
+    pg_url: Option<&str>,
+) -> (optgate::daemon::Daemon, Esme) {
+    let mut cfg = config(&c.address(), dir, &extra(url, filter));
+    if let Some(u) = pg_url {
+        cfg.store.backend = optgate::config::StoreBackend::Postgres;
+        cfg.store.url = u.to_owned();
+    }
     let d = start_daemon(c, &cfg).await;
     let mut p = Esme::connect(d.smpp_addr()).await;
     assert_eq!(
@@ -136,11 +150,23 @@ async fn the_campaign_filter_keeps_other_campaigns_out() {
 
 #[tokio::test]
 async fn changes_queued_while_the_receiver_is_down_survive_a_restart() {
+    restart_on(None).await;
+}
+
+/// The same with the queue in PostgreSQL.
+#[tokio::test]
+async fn on_postgres_queued_changes_survive_a_restart() {
+    let pg = common::postgres::Postgres::start();
+    let url = pg.create_db();
+    restart_on(Some(&url)).await;
+}
+
+async fn restart_on(pg_url: Option<&str>) {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/hook");
     let c = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (d, mut p) = daemon(&c, dir.path(), &url, "").await;
+    let (d, mut p) = daemon_on(&c, dir.path(), &url, "", pg_url).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     let to = "14155559704";
     say(&c, &mut p, to, "14155550100", "START").await;
@@ -151,7 +177,7 @@ async fn changes_queued_while_the_receiver_is_down_survive_a_restart() {
     d.shutdown(Duration::from_secs(2)).await;
 
     let r = Receiver::start_on(&format!("127.0.0.1:{port}")).await;
-    let (d, _p) = daemon(&c, dir.path(), &url, "").await;
+    let (d, _p) = daemon_on(&c, dir.path(), &url, "", pg_url).await;
     let hits = r.wait_hits(2).await;
     let v: Vec<_> = hits.iter().map(|h| h.json()).collect();
     assert_eq!(v[0]["new_status"], "active");

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::RetentionConfig;
-use crate::store::{Durable, Store, StoreError, StoreTxn};
+use crate::store::{Durable, Store, StoreError, StoreTxn, TxnEnv};
 
 /// Pause between two batches: room for the message path.
 const BREATHER: Duration = Duration::from_millis(2);
@@ -59,42 +59,46 @@ pub async fn purge(
     let events_before = now_ms.saturating_sub(ms(cfg.events));
     let bodies_before = now_ms.saturating_sub(ms(cfg.message_bodies)) / 1000;
     let batch = cfg.batch;
-    let mut p = Purged::default();
-    loop {
-        let n = store
-            .transact(move |env| {
-                Ok((
-                    env.purge_events(events_before, batch)?,
-                    Durable::AfterCommit,
-                ))
-            })
-            .await?;
-        p.batches += 1;
-        p.events += n as u64;
-        metrics::counter!("optgate_retention_purged_total", "what" => "events").increment(n as u64);
-        if n < batch as usize {
-            break;
-        }
-        tokio::time::sleep(BREATHER).await;
-    }
-    loop {
-        let n = store
-            .transact(move |env| {
-                Ok((
-                    env.purge_deliveries(bodies_before, batch)?,
-                    Durable::AfterCommit,
-                ))
-            })
-            .await?;
-        p.batches += 1;
-        p.deliveries += n as u64;
-        metrics::counter!("optgate_retention_purged_total", "what" => "deliveries")
-            .increment(n as u64);
-        metrics::gauge!("optgate_stored_deliveries").decrement(n as f64);
-        if n < batch as usize {
-            break;
-        }
-        tokio::time::sleep(BREATHER).await;
-    }
+    let (events, b1) = drain(store, batch, "events", move |env| {
+        env.purge_events(events_before, batch)
+    })
+    .await?;
+    let (deliveries, b2) = drain(store, batch, "deliveries", move |env| {
+        env.purge_deliveries(bodies_before, batch)
+    })
+    .await?;
+    metrics::gauge!("optgate_stored_deliveries").decrement(deliveries as f64);
+    let p = Purged {
+        events,
+        deliveries,
+        batches: b1 + b2,
+    };
     Ok(p)
+}
+
+/// Runs `one` (a batch of at most `batch` deletions) until a batch comes
+/// back short; returns the rows deleted and the batches it took.
+async fn drain<F>(
+    store: &Store,
+    batch: u32,
+    what: &'static str,
+    one: F,
+) -> Result<(u64, u64), StoreError>
+where
+    F: Fn(&mut TxnEnv<'_>) -> Result<usize, StoreError> + Clone + Send + 'static,
+{
+    let (mut rows, mut batches) = (0u64, 0u64);
+    loop {
+        let f = one.clone();
+        let n = store
+            .transact(move |env| Ok((f(env)?, Durable::AfterCommit)))
+            .await?;
+        batches += 1;
+        rows += n as u64;
+        metrics::counter!("optgate_retention_purged_total", "what" => what).increment(n as u64);
+        if n < batch as usize {
+            return Ok((rows, batches));
+        }
+        tokio::time::sleep(BREATHER).await;
+    }
 }
