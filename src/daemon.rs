@@ -167,6 +167,16 @@ impl Daemon {
             store.consent_cache().clone(),
             shutdown_rx.clone(),
         )));
+        background.push(tokio::spawn(crate::consent::retention::run(
+            store.clone(),
+            cfg.store.retention.clone(),
+            shutdown_rx.clone(),
+        )));
+        background.push(tokio::spawn(crate::webhook::run(
+            store.clone(),
+            cfg.webhooks.clone(),
+            shutdown_rx.clone(),
+        )));
         background.push(tokio::spawn(engine.clone().outbox_loop(
             pool.clone(),
             cfg.upstream.response_timeout,

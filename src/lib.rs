@@ -40,6 +40,8 @@
 //! - [`policy`]: pure consent decisions.
 //! - [`sim`]: test tools — carrier simulator and load generator.
 //! - [`admin`]: HTTP on `[admin] listen` — `/metrics`, `/healthz`, `/readyz`.
+//! - [`webhook`]: every consent change POSTed, signed, to `[[webhooks]]`
+//!   from a durable queue.
 //! - [`telemetry`]: the Prometheus recorder and the list of every metric.
 //! - [`tls`]: rustls configurations for both sides, certificate facts,
 //!   handshake failure reasons; [`transport`]: plain or TLS stream halves
@@ -76,3 +78,4 @@ pub mod tls;
 pub mod transport;
 pub mod turn;
 pub mod upstream;
+pub mod webhook;

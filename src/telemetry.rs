@@ -16,6 +16,9 @@
 //! | `optgate_consent_changes_total` | counter | `to` (active, pending, refused, none) |
 //! | `optgate_responses_sent_total` | counter | `kind` (opt_in_request, help, opt_out, footer) |
 //! | `optgate_responses_uncertain_total` | counter | `kind` (as above): at-most-once messages that may have reached the carrier and are not sent again |
+//! | `optgate_retention_purged_total` | counter | `what` (events, deliveries) |
+//! | `optgate_webhook_deliveries_total` | counter | `outcome` (delivered, retried, rejected, expired) |
+//! | `optgate_responses_missed_total` | counter | `kind` (opt_out_response): confirmations not sent because `opt_out_confirmation_deadline` passed |
 //! | `optgate_tls_handshake_failures_total` | counter | `side` (platform, carrier), `reason` (timeout, not_tls, no_client_certificate, expired, not_yet_valid, unknown_ca, wrong_name, bad_certificate, alert_received, incompatible, closed, io, other) |
 //! | `optgate_tls_certificate_expiry_seconds` | gauge | `side` (platform, carrier), `role` (server, client) |
 //! | `optgate_held_messages` | gauge | — |
@@ -119,6 +122,21 @@ pub const METRICS: &[MetricDef] = &[
         "optgate_responses_uncertain_total",
         Kind::Counter,
         "Opt-out confirmations that may have reached the carrier (handed to a bind before a crash, or no answer came) and are not sent again.",
+    ),
+    def(
+        "optgate_retention_purged_total",
+        Kind::Counter,
+        "Rows deleted by the retention purge: events (older than store.retention.events) and stored deliveries (older than store.retention.message_bodies).",
+    ),
+    def(
+        "optgate_webhook_deliveries_total",
+        Kind::Counter,
+        "Webhook tries of consent changes: delivered (2xx), retried (no answer, 5xx, 429), rejected (other 4xx, not retried), expired (undelivered for 24 h).",
+    ),
+    def(
+        "optgate_responses_missed_total",
+        Kind::Counter,
+        "Opt-out confirmations not sent because [policy] opt_out_confirmation_deadline passed before the carrier could take them.",
     ),
     def(
         "optgate_tls_handshake_failures_total",

@@ -4,7 +4,9 @@
 //! - `GET /api/v1/events` — the audit trail, oldest first;
 //! - `GET /api/v1/held` — held messages;
 //! - `PUT /api/v1/consent/{campaign}/{recipient}` — a manual change, behind
-//!   the bearer token, recorded with source `api` / `api: <reason>`.
+//!   the bearer token, recorded with source `api` / `api: <reason>`;
+//! - `POST /api/v1/events/{id}/review` — a probable opt-out turned into an
+//!   opt-out (source `review`), behind the token ([`super::review`]).
 //!
 //! Every answer is JSON; every error is `{"error": "..."}` with a 4xx for
 //! bad input and 503 for store failures.
@@ -32,7 +34,12 @@ const DEFAULT_EVENTS: u32 = 100;
 
 /// The API routes; the write route is guarded by `token` (`[admin] token`).
 pub fn routes(token: &str) -> Router<AdminState> {
-    let write = Router::new().route("/api/v1/consent/{campaign}/{recipient}", put(put_consent));
+    let write = Router::new()
+        .route("/api/v1/consent/{campaign}/{recipient}", put(put_consent))
+        .route(
+            "/api/v1/events/{id}/review",
+            axum::routing::post(super::review::post_review),
+        );
     Router::new()
         .route("/api/v1/consent", get(get_consent))
         .route("/api/v1/events", get(get_events))
@@ -100,6 +107,7 @@ struct EventParams {
     recipient: Option<String>,
     since: Option<String>,
     limit: Option<String>,
+    kind: Option<String>,
 }
 
 async fn get_events(
@@ -111,7 +119,25 @@ async fn get_events(
     let recipient = query::recipient(p.recipient.as_deref(), &cfg)?;
     let since = query::since(p.since.as_deref())?;
     let limit = query::limit(p.limit.as_deref(), DEFAULT_EVENTS)?;
-    let rows = query::events(&st.store, recipient, since, limit).await?;
+    let rows = match query::present(p.kind.as_deref()) {
+        None => query::events(&st.store, recipient, since, limit).await?,
+        Some(kind) => {
+            let kind = kind.to_owned();
+            st.store
+                .transact(move |env| {
+                    let rows = crate::consent::review::events_of_kind(
+                        env,
+                        &kind,
+                        recipient.as_deref(),
+                        since,
+                        limit,
+                    )?;
+                    Ok((rows, Durable::Now))
+                })
+                .await
+                .map_err(store_error)?
+        }
+    };
     let status = |s: Option<ConsentStatus>| s.map(ConsentStatus::as_str);
     let events: Vec<Value> = rows
         .iter()

@@ -13,6 +13,7 @@ pub mod html;
 pub mod overview;
 pub mod page;
 pub mod query;
+pub mod review;
 
 use std::sync::Arc;
 use std::time::Duration;

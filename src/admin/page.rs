@@ -130,6 +130,7 @@ async fn log_view(st: &AdminState, cfg: &EngineConfig, p: &PageParams) -> Result
         body.push_str(&super::overview::chart(&days, now));
         let held = query::held(&st.store, None).await?;
         body.push_str(&super::overview::held_table(&held, now, 50));
+        body.push_str(&super::review::table(&super::review::to_review(st).await?));
         body.push_str("<h2>Consent log</h2>");
     }
     body.push_str(&form(cfg, p));

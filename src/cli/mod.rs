@@ -12,6 +12,7 @@ pub mod consent;
 mod csv;
 pub mod import;
 pub mod output;
+pub mod review;
 pub mod store;
 pub mod views;
 
@@ -86,6 +87,8 @@ pub enum ConsentCommand {
     Import(import::ImportArgs),
     /// Export a campaign's consent as CSV (recipient,status,sender,updated_at,source).
     Export(consent::ExportArgs),
+    /// Turn a reviewed probable opt-out (an event id) into an opt-out (source `review`).
+    Review(review::ReviewArgs),
 }
 
 /// `-c FILE`, shared by every subcommand.
@@ -183,6 +186,9 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         Command::Consent(ConsentCommand::Export(a)) => {
             common::run_with(&a.config, |ctx| consent::export(ctx, &a))
+        }
+        Command::Consent(ConsentCommand::Review(a)) => {
+            common::run_with(&a.config, |ctx| review::review(ctx, &a))
         }
     }
 }

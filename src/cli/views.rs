@@ -51,6 +51,9 @@ pub struct EventsArgs {
     /// At most this many events (the oldest matching ones).
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
+    /// Only events of this kind (e.g. probable_opt_out, consent_change, missed).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
 }
 
 /// Prints the audit trail, oldest first.
@@ -64,9 +67,15 @@ pub fn events(ctx: &mut Ctx, a: &EventsArgs) -> Result<(), CliError> {
         })?),
     };
     let recipient = a.recipient.as_deref().map(|n| ctx.number(n));
-    let rows = ctx
-        .db
-        .read(|t| t.list_events(recipient.as_deref(), since, a.limit.unwrap_or(u32::MAX)))?;
+    let limit = a.limit.unwrap_or(u32::MAX);
+    let rows = match a.kind.as_deref() {
+        None => ctx
+            .db
+            .read(|t| t.list_events(recipient.as_deref(), since, limit))?,
+        Some(kind) => ctx.db.read(|t| {
+            crate::consent::review::events_of_kind(t, kind, recipient.as_deref(), since, limit)
+        })?,
+    };
     let mut out = Output::new(a.format, EVENT_COLUMNS, stdout())?;
     for r in &rows {
         let e = &r.event;

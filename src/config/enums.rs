@@ -96,6 +96,19 @@ pub enum ConsentScope {
     Campaign,
 }
 
+/// `campaigns[].opt_out_scope`: what a STOP to this campaign refuses
+/// (the FCC revoke-all rule, 47 CFR 64.1200(a)(10)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OptOutScope {
+    /// Only the scope key the STOP was sent to.
+    #[default]
+    Campaign,
+    /// Every campaign with a number of the same platform account.
+    Account,
+    /// Every campaign of the same brand.
+    Brand,
+}
+
 /// `campaigns[].outbound_unknown`: MT to a recipient with no consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutboundUnknown {
@@ -165,6 +178,7 @@ string_enum!(Durability { Full = "full", Normal = "normal" });
 string_enum!(StoreBackend { Sqlite = "sqlite", Postgres = "postgres" });
 string_enum!(CampaignStatus { Approved = "approved", Pending = "pending" });
 string_enum!(ConsentScope { Number = "number", Campaign = "campaign" });
+string_enum!(OptOutScope { Campaign = "campaign", Account = "account", Brand = "brand" });
 string_enum!(OutboundUnknown { Allow = "allow", RequireOptIn = "require_opt_in", Prevent = "prevent" });
 string_enum!(InboundUnknown { Allow = "allow", AutoOptIn = "auto_opt_in" });
 string_enum!(Attachment { FirstMessage = "first_message", None = "none" });

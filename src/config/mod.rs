@@ -7,8 +7,10 @@ mod enums;
 mod error;
 mod ipnet;
 mod keywords;
+mod retention;
 mod sections;
 mod validate;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,18 +19,20 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use enums::{
-    Alphabet, Attachment, CampaignStatus, ConsentScope, Durability, InboundUnknown,
+    Alphabet, Attachment, CampaignStatus, ConsentScope, Durability, InboundUnknown, OptOutScope,
     OutboundUnknown, PhraseOptOut, StoreBackend, UnassignedSenders, UpstreamBind,
 };
 pub use error::{ConfigErrors, Problem};
 pub use ipnet::{parse_ip_net, IpNet};
 pub use keywords::{KeywordsConfig, DEFAULT_HELP, DEFAULT_OPT_IN, DEFAULT_OPT_OUT};
+pub use retention::RetentionConfig;
 pub use sections::{
     AccountConfig, AdminConfig, CampaignConfig, NumbersConfig, PolicyConfig, ServerConfig,
     ServerTlsConfig, StatusCodes, StoreConfig, TextConfig, UpstreamConfig, UpstreamTlsConfig,
     DEFAULT_HELP_RESPONSE, DEFAULT_OPT_IN_MESSAGE,
 };
 pub use validate::{coarse_number_key, NumberKey, TEMPLATE_PLACEHOLDERS};
+pub use webhooks::WebhookConfig;
 
 /// Prefix of environment overrides: `OPTGATE__SECTION__KEY`.
 pub const ENV_PREFIX: &str = "OPTGATE";
@@ -60,6 +64,8 @@ pub struct Config {
     pub text: TextConfig,
     /// `[[campaigns]]`; none = a plain proxy.
     pub campaigns: Vec<CampaignConfig>,
+    /// `[[webhooks]]`: receivers of every consent change.
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 impl Config {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::enums::{
-    Alphabet, Attachment, CampaignStatus, ConsentScope, Durability, InboundUnknown,
+    Alphabet, Attachment, CampaignStatus, ConsentScope, Durability, InboundUnknown, OptOutScope,
     OutboundUnknown, StoreBackend, UnassignedSenders, UpstreamBind,
 };
 
@@ -218,6 +218,8 @@ pub struct StoreConfig {
     /// server's TCP keepalives on the instance's session).
     #[serde(with = "humantime_serde")]
     pub lease: Duration,
+    /// `[store.retention]`: how long message bodies and events are kept.
+    pub retention: super::retention::RetentionConfig,
 }
 
 impl Default for StoreConfig {
@@ -232,6 +234,7 @@ impl Default for StoreConfig {
             batch_max: 512,
             instance: String::new(),
             lease: Duration::from_secs(30),
+            retention: super::retention::RetentionConfig::default(),
         }
     }
 }
@@ -272,11 +275,24 @@ impl Default for NumbersConfig {
 }
 
 /// `[policy]`: rules that are not per campaign.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyConfig {
     /// What happens to a sender number in no approved-or-pending campaign.
     pub unassigned_senders: UnassignedSenders,
+    /// An opt-out confirmation not handed to the carrier within this time
+    /// of the STOP's receipt is not sent late (recorded as missed).
+    #[serde(with = "humantime_serde")]
+    pub opt_out_confirmation_deadline: Duration,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            unassigned_senders: UnassignedSenders::default(),
+            opt_out_confirmation_deadline: Duration::from_secs(300),
+        }
+    }
 }
 
 /// `[status_codes]`: `command_status` values for consent blocks.
@@ -326,6 +342,8 @@ pub struct CampaignConfig {
     pub numbers: Vec<String>,
     /// Consent per sender number or per campaign.
     pub consent_scope: ConsentScope,
+    /// What a STOP to this campaign refuses (revoke-all).
+    pub opt_out_scope: OptOutScope,
     /// MT to a recipient with no consent row.
     pub outbound_unknown: OutboundUnknown,
     /// MO from a recipient with no consent row.
@@ -363,6 +381,7 @@ impl Default for CampaignConfig {
             brand: String::new(),
             numbers: Vec::new(),
             consent_scope: ConsentScope::Number,
+            opt_out_scope: OptOutScope::Campaign,
             outbound_unknown: OutboundUnknown::RequireOptIn,
             inbound_unknown: InboundUnknown::Allow,
             start_word: "START".into(),

@@ -34,6 +34,8 @@ pub(super) fn all(cfg: &Config, key: NumberKey<'_>) -> Vec<Problem> {
     keywords(cfg, &mut p);
     accounts(&cfg.server.accounts, key, &mut p);
     campaigns(cfg, key, &mut p);
+    super::webhooks::validate(cfg, &mut p);
+    super::retention::validate(cfg, &mut p);
     p
 }
 
@@ -218,6 +220,11 @@ fn store(s: &super::StoreConfig, p: &mut Vec<Problem>) {
 }
 
 fn other_sections(cfg: &Config, p: &mut Vec<Problem>) {
+    positive(
+        p,
+        "policy.opt_out_confirmation_deadline",
+        cfg.policy.opt_out_confirmation_deadline,
+    );
     store(&cfg.store, p);
     at_least(
         p,

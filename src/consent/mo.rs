@@ -53,6 +53,7 @@ impl Engine {
         pdu: Pdu,
         ack: AckTo,
     ) -> Option<(Pdu, AckTo)> {
+        let received_ms = crate::store::consent::now_ms();
         let cfg = self.config();
         let Some(f) = msgs::facts(&pdu) else {
             return Some((pdu, ack));
@@ -99,6 +100,7 @@ impl Engine {
         let class = text.map(|t| policy::classify(&t, &cfg.keywords, campaign));
         let key = store_key(campaign, &sender, &recipient);
         let work = Work {
+            received_ms,
             cfg: cfg.clone(),
             campaign_id: campaign.id.clone(),
             key,
@@ -152,6 +154,9 @@ impl Engine {
 
 /// The store-thread half of an MO.
 struct Work {
+    /// When the MO reached optgate (ms): the opt-out confirmation's
+    /// deadline runs from it.
+    received_ms: i64,
     cfg: Arc<EngineConfig>,
     campaign_id: String,
     key: Key,
@@ -176,6 +181,11 @@ impl Work {
             done.class = label;
             if let Some(s) = d.new_status {
                 env.set_status(&self.key, s, word, "")?;
+            }
+            // An opt-out (also a repeated one) reaches what the campaign's
+            // opt_out_scope says; START restores only its own key.
+            if d.drop_held {
+                super::revoke::refuse_group(env, &self.cfg, campaign, &self.key, word)?;
             }
             if let Some(ev) = d.event {
                 super::mt::event_row(env, &self.key, ev.as_str(), word, "")?;
@@ -217,13 +227,16 @@ impl Work {
             super::mt::reference(&self.key),
         );
         for p in parts {
-            t.outbox_push(
+            let id = t.outbox_push(
                 kind.as_str(),
                 &self.key,
                 super::INTERNAL_ACCOUNT,
                 None,
                 &p.to_bytes(),
             )?;
+            if kind == ResponseKind::OptOutResponse {
+                t.outbox_received(id, self.received_ms)?;
+            }
         }
         if kind == ResponseKind::OptInRequest {
             t.mark(&self.key, Flag::OptInRequestSent)?;

@@ -9,7 +9,11 @@
 //!   expired, whoever changed the consent (MO, command line, API);
 //! - [`outbox`]: optgate's own messages to the carrier, retried while it is
 //!   down;
-//! - [`msgs`]: the PDUs involved.
+//! - [`msgs`]: the PDUs involved;
+//! - [`retention`]: message bodies and old events purged in small batches;
+//! - [`review`]: a probable opt-out turned into an opt-out by an operator;
+//! - `revoke`: an opt-out carried to the other campaigns its
+//!   `opt_out_scope` reaches (revoke-all).
 
 pub mod held;
 pub mod manual;
@@ -18,7 +22,11 @@ pub mod msgs;
 pub mod mt;
 pub mod multi;
 pub mod outbox;
+pub mod retention;
+pub mod review;
+mod revoke;
 pub mod settle;
+mod timeline;
 
 use std::sync::{Arc, Mutex};
 
@@ -26,7 +34,9 @@ use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::policy::{Campaign, Campaigns, Keywords, PhraseMode, StatusCodes, Unassigned};
+use crate::policy::{
+    Campaign, Campaigns, Keywords, PhraseMode, RevokeAll, StatusCodes, Unassigned,
+};
 use crate::store::Store;
 use crate::text::coding::DefaultAlphabet;
 
@@ -44,6 +54,10 @@ pub struct EngineConfig {
     pub country_code: String,
     pub forward_keywords: bool,
     pub alphabet: DefaultAlphabet,
+    /// How far each campaign's opt-outs reach (`opt_out_scope`).
+    pub revoke: RevokeAll,
+    /// `[policy] opt_out_confirmation_deadline`.
+    pub confirm_deadline: std::time::Duration,
 }
 
 impl EngineConfig {
@@ -97,6 +111,7 @@ impl EngineConfig {
             unassigned_sender: cfg.status_codes.unassigned_sender,
         };
         let campaigns = Campaigns::new(campaigns, unassigned, &codes).map_err(|e| e.to_string())?;
+        let revoke = revoke_groups(cfg, &campaigns);
         let k = &cfg.keywords;
         Ok(EngineConfig {
             campaigns,
@@ -113,8 +128,43 @@ impl EngineConfig {
                 c::Alphabet::Latin1 => DefaultAlphabet::Latin1,
                 c::Alphabet::Ascii => DefaultAlphabet::Ascii,
             },
+            revoke,
+            confirm_deadline: cfg.policy.opt_out_confirmation_deadline,
         })
     }
+}
+
+/// The revoke-all groups of the config's campaigns and accounts.
+fn revoke_groups(cfg: &Config, campaigns: &Campaigns) -> RevokeAll {
+    use crate::config::OptOutScope as S;
+    use crate::policy::OptOutScope as P;
+    let cc = &cfg.numbers.default_country_code;
+    let scopes = cfg
+        .campaigns
+        .iter()
+        .map(|k| {
+            let s = match k.opt_out_scope {
+                S::Campaign => P::Campaign,
+                S::Account => P::Account,
+                S::Brand => P::Brand,
+            };
+            (k.id.clone(), s)
+        })
+        .collect();
+    let accounts: Vec<(String, Vec<String>)> = cfg
+        .server
+        .accounts
+        .iter()
+        .map(|a| {
+            let nums = a
+                .numbers
+                .iter()
+                .map(|n| crate::numbers::normalise(n, 0, cc))
+                .collect();
+            (a.system_id.clone(), nums)
+        })
+        .collect();
+    RevokeAll::new(campaigns, &scopes, &accounts)
 }
 
 /// The consent engine. Shared by every session and carrier bind.

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
-use super::{mt::event_row, Engine};
+use super::{mt::event_row, timeline, Engine};
 use crate::pdu::{status, Pdu};
 use crate::route::{Carrier, Outgoing, ReplyTo, ToPlatform, UpRequest};
 use crate::store::consent::OutboxRow;
@@ -62,6 +62,9 @@ enum Sent {
     Refused(u32),
     /// An at-most-once message that may have left before (see module doc).
     MayHaveLeft,
+    /// An opt-out confirmation past `opt_out_confirmation_deadline`: not
+    /// sent late.
+    Missed,
 }
 
 impl Engine {
@@ -100,6 +103,8 @@ impl Engine {
                 let once = at_most_once(&row.kind);
                 let outcome = if once && row.handed_at.is_some() {
                     Sent::MayHaveLeft
+                } else if once && self.too_late(&row).await {
+                    Sent::Missed
                 } else if once
                     && !self
                         .mark_handed(row.id, Some(crate::store::consent::now_ms()))
@@ -215,18 +220,52 @@ impl Engine {
         r.is_ok()
     }
 
+    /// Whether an opt-out confirmation is past its deadline (counted from
+    /// the STOP's receipt). A failed read is not late: the row is read
+    /// again on the next attempt.
+    async fn too_late(&self, row: &OutboxRow) -> bool {
+        let deadline = self.config().confirm_deadline;
+        let r = row.clone();
+        let received = self
+            .store()
+            .transact(move |env| Ok((timeline::received(env, &r)?, Durable::Now)))
+            .await
+            .unwrap_or(row.created_at);
+        timeline::past_deadline(received, crate::store::consent::now_ms(), deadline)
+    }
+
     async fn finish(&self, row: OutboxRow, outcome: Sent) -> Result<(), StoreError> {
         let kind = row.kind.clone();
+        let label = kind_label(&row.kind);
+        let released = row.kind == "released";
         let refused = match outcome {
             Sent::Refused(code) => Some(code),
             _ => None,
         };
         let uncertain = matches!(outcome, Sent::MayHaveLeft);
+        let missed = matches!(outcome, Sent::Missed);
+        let deadline = self.config().confirm_deadline;
+        let line = match outcome {
+            Sent::MayHaveLeft => timeline::Outcome::Uncertain,
+            Sent::Missed => timeline::Outcome::Missed,
+            Sent::Refused(_) => timeline::Outcome::Failed,
+            _ => timeline::Outcome::Sent(crate::store::consent::now_ms()),
+        };
         self.store()
             .transact(move |env| {
+                if at_most_once(&row.kind) {
+                    timeline::record(env, &row, line, deadline)?;
+                }
                 env.outbox_done(row.id)?;
                 let ids = row.optgate_id.as_deref().unwrap_or("");
                 match refused {
+                    None if missed => {
+                        let why = format!(
+                            "{kind} not sent: opt_out_confirmation_deadline {} passed",
+                            humantime::format_duration(deadline)
+                        );
+                        event_row(env, &row.key, "missed", &why, ids)?;
+                    }
                     None if uncertain => {
                         let why = format!("{kind} may have reached the carrier; not sent again");
                         event_row(env, &row.key, "uncertain", &why, ids)?;
@@ -243,16 +282,17 @@ impl Engine {
             })
             .await?;
         match refused {
+            None if missed => {
+                tracing::warn!("an opt-out confirmation missed its deadline and is not sent");
+                metrics::counter!("optgate_responses_missed_total", "kind" => label).increment(1)
+            }
             None if uncertain => metrics::counter!(
-                "optgate_responses_uncertain_total", "kind" => kind_label(&row.kind)
+                "optgate_responses_uncertain_total", "kind" => label
             )
             .increment(1),
             Some(_) => metrics::counter!("optgate_mt_total", "outcome" => "failed").increment(1),
-            None if row.kind == "released" => {}
-            None => {
-                metrics::counter!("optgate_responses_sent_total", "kind" => kind_label(&row.kind))
-                    .increment(1)
-            }
+            None if released => {}
+            None => metrics::counter!("optgate_responses_sent_total", "kind" => label).increment(1),
         }
         Ok(())
     }

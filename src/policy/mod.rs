@@ -7,6 +7,7 @@
 //! - [`keywords`]: keyword lists and MO classification.
 //! - [`mo`]: the MO decision table of DESIGN.md §2.
 //! - [`responses`]: the texts optgate sends itself.
+//! - [`revoke`]: how far an opt-out reaches (`opt_out_scope`, revoke-all).
 //!
 //! An MT: [`Campaigns::lookup`] the sender; for [`Lookup::Enforce`] read the
 //! scope key's status ([`Campaign::scope_key`]) and call [`decide`]. An MO:
@@ -18,6 +19,7 @@ pub mod keywords;
 pub mod mo;
 pub mod mt;
 pub mod responses;
+pub mod revoke;
 
 #[cfg(test)]
 mod keyword_tests;
@@ -32,3 +34,4 @@ pub use keywords::{classify, Class, Keywords};
 pub use mo::{decide_mo, MoDecision, PhraseMode};
 pub use mt::{decide, Decision, EventKind, MtFacts, RejectReason, ESME_RMSGQFUL};
 pub use responses::{render, render_footer, render_template, ResponseKind};
+pub use revoke::{OptOutScope, RevokeAll};

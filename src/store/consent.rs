@@ -149,3 +149,22 @@ pub struct NewHeld<'a> {
     /// The encoded submit_sm.
     pub pdu: &'a [u8],
 }
+
+/// One consent change waiting for one webhook (see
+/// [`super::StoreTxn::webhook_pending`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRow {
+    pub id: i64,
+    /// The webhook (its configured URL).
+    pub url: String,
+    /// The event it reports.
+    pub event_id: i64,
+    /// Deliveries of one recipient go in id order.
+    pub recipient: String,
+    pub created_at: i64,
+    /// Not before this time (ms): the retry backoff.
+    pub next_at: i64,
+    pub attempts: i64,
+    /// The JSON body.
+    pub body: String,
+}

@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use super::cache::ConsentCache;
 use super::consent::{
-    ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
+    ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld,
+    OutboxRow, WebhookRow,
 };
 use super::{DeliveryKind, MessageOwner, StoreError, StoredDelivery};
 use crate::policy::ConsentStatus;
@@ -214,6 +215,65 @@ pub trait StoreTxn {
 
     /// A small write (a row in `meta`) proving the database takes writes.
     fn touch(&mut self) -> Result<(), StoreError>;
+
+    // --- compliance (issue 17) -------------------------------------------
+
+    /// Records when the MO behind outbox row `id` reached optgate (ms).
+    /// No such row: nothing happens.
+    fn outbox_received(&mut self, id: i64, at_ms: i64) -> Result<(), StoreError>;
+
+    /// When the MO behind outbox row `id` reached optgate; `None` when not
+    /// recorded or there is no such row.
+    fn outbox_received_at(&mut self, id: i64) -> Result<Option<i64>, StoreError>;
+
+    /// Events of `kind` with id greater than `after_id`, in insertion
+    /// order, at most `limit`.
+    fn events_of_kind(
+        &mut self,
+        kind: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError>;
+
+    /// One event by id (`None` when there is none).
+    fn event(&mut self, id: i64) -> Result<Option<EventRow>, StoreError>;
+
+    /// How far webhook `url` has read the events (`None`: never).
+    fn webhook_cursor(&mut self, url: &str) -> Result<Option<i64>, StoreError>;
+
+    /// Sets how far webhook `url` has read the events.
+    fn set_webhook_cursor(&mut self, url: &str, last_event: i64) -> Result<(), StoreError>;
+
+    /// The newest event id (0 when there is none).
+    fn last_event_id(&mut self) -> Result<i64, StoreError>;
+
+    /// Events with id greater than `after_id`, in insertion order, at most `limit`.
+    fn events_after(&mut self, after_id: i64, limit: u32) -> Result<Vec<EventRow>, StoreError>;
+
+    /// Queues one change for webhook `url`, due now; returns its id (increasing).
+    fn webhook_push(
+        &mut self,
+        url: &str,
+        event_id: i64,
+        recipient: &str,
+        body: &str,
+    ) -> Result<i64, StoreError>;
+
+    /// Up to `limit` queued changes of webhook `url`, due or not, in id order.
+    fn webhook_pending(&mut self, url: &str, limit: u32) -> Result<Vec<WebhookRow>, StoreError>;
+
+    /// Removes a delivered (or given up) change.
+    fn webhook_done(&mut self, id: i64) -> Result<(), StoreError>;
+
+    /// Counts a failed attempt of a change and sets when it is due again (ms).
+    fn webhook_retry(&mut self, id: i64, next_at: i64) -> Result<(), StoreError>;
+
+    /// Deletes up to `limit` of the oldest events stamped before `before_ms`; returns how many.
+    fn purge_events(&mut self, before_ms: i64, limit: u32) -> Result<usize, StoreError>;
+
+    /// Deletes up to `limit` of the oldest stored deliveries created before
+    /// `before_secs` (Unix seconds); returns how many.
+    fn purge_deliveries(&mut self, before_secs: i64, limit: u32) -> Result<usize, StoreError>;
 }
 
 /// What a [`super::Store::transact`] closure gets: the [`StoreTxn`] of its
@@ -463,5 +523,75 @@ impl StoreTxn for TxnEnv<'_> {
 
     fn touch(&mut self) -> Result<(), StoreError> {
         self.txn.touch()
+    }
+
+    fn outbox_received(&mut self, id: i64, at_ms: i64) -> Result<(), StoreError> {
+        self.txn.outbox_received(id, at_ms)
+    }
+
+    fn outbox_received_at(&mut self, id: i64) -> Result<Option<i64>, StoreError> {
+        self.txn.outbox_received_at(id)
+    }
+
+    fn events_of_kind(
+        &mut self,
+        kind: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        self.txn.events_of_kind(kind, after_id, limit)
+    }
+
+    fn event(&mut self, id: i64) -> Result<Option<EventRow>, StoreError> {
+        self.txn.event(id)
+    }
+
+    fn webhook_cursor(&mut self, url: &str) -> Result<Option<i64>, StoreError> {
+        self.txn.webhook_cursor(url)
+    }
+
+    fn set_webhook_cursor(&mut self, url: &str, last_event: i64) -> Result<(), StoreError> {
+        self.txn.set_webhook_cursor(url, last_event)
+    }
+
+    fn last_event_id(&mut self) -> Result<i64, StoreError> {
+        self.txn.last_event_id()
+    }
+
+    fn events_after(&mut self, after_id: i64, limit: u32) -> Result<Vec<EventRow>, StoreError> {
+        self.txn.events_after(after_id, limit)
+    }
+
+    fn webhook_push(
+        &mut self,
+        url: &str,
+        event_id: i64,
+        recipient: &str,
+        body: &str,
+    ) -> Result<i64, StoreError> {
+        self.txn.webhook_push(url, event_id, recipient, body)
+    }
+
+    fn webhook_pending(&mut self, url: &str, limit: u32) -> Result<Vec<WebhookRow>, StoreError> {
+        self.txn.webhook_pending(url, limit)
+    }
+
+    fn webhook_done(&mut self, id: i64) -> Result<(), StoreError> {
+        self.txn.webhook_done(id)
+    }
+
+    fn webhook_retry(&mut self, id: i64, next_at: i64) -> Result<(), StoreError> {
+        self.txn.webhook_retry(id, next_at)
+    }
+
+    fn purge_events(&mut self, before_ms: i64, limit: u32) -> Result<usize, StoreError> {
+        self.txn.purge_events(before_ms, limit)
+    }
+
+    fn purge_deliveries(&mut self, before_secs: i64, limit: u32) -> Result<usize, StoreError> {
+        let n = self.txn.purge_deliveries(before_secs, limit)?;
+        // The running count of stored deliveries follows.
+        *self.added -= i64::try_from(n).unwrap_or(0);
+        Ok(n)
     }
 }

@@ -81,6 +81,13 @@ pub fn export_known<'a>(accounts: impl IntoIterator<Item = &'a str>, upstream_bi
     }
     // Only the opt-out confirmation is sent at most once.
     zero(metrics::counter!("optgate_responses_uncertain_total", "kind" => "opt_out_response"));
+    zero(metrics::counter!("optgate_responses_missed_total", "kind" => "opt_out_response"));
+    for what in ["events", "deliveries"] {
+        zero(metrics::counter!("optgate_retention_purged_total", "what" => what));
+    }
+    for outcome in ["delivered", "retried", "rejected", "expired"] {
+        zero(metrics::counter!("optgate_webhook_deliveries_total", "outcome" => outcome));
+    }
     for side in SIDES {
         for reason in TLS_FAILURE_REASONS {
             zero(

@@ -6,9 +6,11 @@
 //! `tests/store_conformance.rs`. Every test talks to a real database.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, async_fn_in_trait)]
 
+mod compliance;
 mod ops;
 mod promises;
 
+pub use compliance::*;
 pub use ops::*;
 pub use promises::*;
 
@@ -98,6 +100,10 @@ macro_rules! conformance_suite {
                 the_cache_never_keeps_a_row_the_work_wrote,
                 blocked_writes_are_errors_then_the_store_recovers,
                 unusable_storage_is_an_error_at_open,
+                outbox_received_time_is_kept_per_row,
+                events_by_kind_and_by_id,
+                webhook_cursor_outbox_and_events_after,
+                purge_events_and_deliveries_oldest_first_in_batches,
             );
         }
     };

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use postgres::GenericClient;
 
-use super::{consent, ops, schema, Pg, PgConn};
+use super::{compliance, consent, ops, schema, Pg, PgConn};
 use crate::config::Durability;
 use crate::policy::ConsentStatus;
 use crate::store::backend::{Backend, BatchTxn, DbError};
 use crate::store::consent::{
-    ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
+    ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld,
+    OutboxRow, WebhookRow,
 };
 use crate::store::txn::StoreTxn;
 use crate::store::{DeliveryKind, MessageOwner, StoreError, StoreOptions, StoredDelivery};
@@ -428,5 +429,72 @@ impl<C: GenericClient> StoreTxn for PgTxn<'_, C> {
 
     fn touch(&mut self) -> Result<(), StoreError> {
         ops::touch(&mut self.pg)
+    }
+
+    fn outbox_received(&mut self, id: i64, at_ms: i64) -> Result<(), StoreError> {
+        compliance::outbox_received(&mut self.pg, id, at_ms)
+    }
+
+    fn outbox_received_at(&mut self, id: i64) -> Result<Option<i64>, StoreError> {
+        compliance::outbox_received_at(&mut self.pg, id)
+    }
+
+    fn events_of_kind(
+        &mut self,
+        kind: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        compliance::events_of_kind(&mut self.pg, kind, after_id, limit)
+    }
+
+    fn event(&mut self, id: i64) -> Result<Option<EventRow>, StoreError> {
+        compliance::event(&mut self.pg, id)
+    }
+
+    fn webhook_cursor(&mut self, url: &str) -> Result<Option<i64>, StoreError> {
+        compliance::webhook_cursor(&mut self.pg, url)
+    }
+
+    fn set_webhook_cursor(&mut self, url: &str, last_event: i64) -> Result<(), StoreError> {
+        compliance::set_webhook_cursor(&mut self.pg, url, last_event)
+    }
+
+    fn last_event_id(&mut self) -> Result<i64, StoreError> {
+        compliance::last_event_id(&mut self.pg)
+    }
+
+    fn events_after(&mut self, after_id: i64, limit: u32) -> Result<Vec<EventRow>, StoreError> {
+        compliance::events_after(&mut self.pg, after_id, limit)
+    }
+
+    fn webhook_push(
+        &mut self,
+        url: &str,
+        event_id: i64,
+        recipient: &str,
+        body: &str,
+    ) -> Result<i64, StoreError> {
+        compliance::webhook_push(&mut self.pg, url, event_id, recipient, body)
+    }
+
+    fn webhook_pending(&mut self, url: &str, limit: u32) -> Result<Vec<WebhookRow>, StoreError> {
+        compliance::webhook_pending(&mut self.pg, url, limit)
+    }
+
+    fn webhook_done(&mut self, id: i64) -> Result<(), StoreError> {
+        compliance::webhook_done(&mut self.pg, id)
+    }
+
+    fn webhook_retry(&mut self, id: i64, next_at: i64) -> Result<(), StoreError> {
+        compliance::webhook_retry(&mut self.pg, id, next_at)
+    }
+
+    fn purge_events(&mut self, before_ms: i64, limit: u32) -> Result<usize, StoreError> {
+        compliance::purge_events(&mut self.pg, before_ms, limit)
+    }
+
+    fn purge_deliveries(&mut self, before_secs: i64, limit: u32) -> Result<usize, StoreError> {
+        compliance::purge_deliveries(&mut self.pg, before_secs, limit)
     }
 }

@@ -149,25 +149,26 @@ pub fn list_events<C: GenericClient>(
          ORDER BY id LIMIT $3",
         &[&recipient, &since_ms, &limit(n)],
     )?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let old: Option<&str> = r.get(6);
-            let new: Option<&str> = r.get(7);
-            EventRow {
-                id: r.get(0),
-                at: r.get(1),
-                event: Event {
-                    key: key_at(r, 2),
-                    kind: r.get(5),
-                    old_status: old.map(status_of),
-                    new_status: new.map(status_of),
-                    source: r.get(8),
-                    message_ids: r.get(9),
-                },
-            }
-        })
-        .collect())
+    Ok(rows.iter().map(event_row).collect())
+}
+
+/// An event from the columns `id, at, campaign, sender, recipient, kind,
+/// old_status, new_status, source, message_ids`.
+pub(super) fn event_row(r: &Row) -> EventRow {
+    let old: Option<&str> = r.get(6);
+    let new: Option<&str> = r.get(7);
+    EventRow {
+        id: r.get(0),
+        at: r.get(1),
+        event: Event {
+            key: key_at(r, 2),
+            kind: r.get(5),
+            old_status: old.map(status_of),
+            new_status: new.map(status_of),
+            source: r.get(8),
+            message_ids: r.get(9),
+        },
+    }
 }
 
 /// Consent rows (status none excluded unless asked for), ordered by

@@ -129,6 +129,7 @@ const TABLES: &[(&str, &[(&str, Col)])] = &[
             ("attempts", Int),
             ("pdu", Bytes),
             ("handed_at", OptInt),
+            ("received_at", OptInt),
         ],
     ),
     (

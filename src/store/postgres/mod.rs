@@ -17,6 +17,7 @@
 //! the text itself.
 
 mod backend;
+pub mod compliance;
 pub mod conn;
 pub mod consent;
 pub mod copy;

@@ -169,6 +169,33 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER delivery_stored AFTER INSERT ON deliveries
         FOR EACH ROW EXECUTE FUNCTION optgate_delivery_stored();
     "#,
+    // 4: SQLite's step 5, when the MO behind an opt-out
+    // confirmation reached optgate.
+    r#"
+    ALTER TABLE outbox ADD COLUMN received_at BIGINT;
+    "#,
+    // 5: SQLite's step 6, events by kind.
+    r#"
+    CREATE INDEX events_kind ON events (kind, id);
+    "#,
+    // 6: SQLite's step 7, opt-out webhooks.
+    r#"
+    CREATE TABLE webhook_cursor (
+        url         TEXT PRIMARY KEY,
+        last_event  BIGINT NOT NULL
+    );
+    CREATE TABLE webhook_outbox (
+        id          BIGSERIAL PRIMARY KEY,
+        url         TEXT NOT NULL,
+        event_id    BIGINT NOT NULL,
+        recipient   TEXT NOT NULL,
+        created_at  BIGINT NOT NULL,
+        next_at     BIGINT NOT NULL,
+        attempts    BIGINT NOT NULL DEFAULT 0,
+        body        TEXT NOT NULL
+    );
+    CREATE INDEX webhook_outbox_url ON webhook_outbox (url, id);
+    "#,
 ];
 
 /// The schema version this build writes.

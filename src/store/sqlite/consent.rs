@@ -136,23 +136,27 @@ pub fn list_events(
          FROM events WHERE (?1 IS NULL OR recipient = ?1) AND (?2 IS NULL OR at >= ?2)
          ORDER BY id LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![recipient, since_ms, limit], |r| {
-        let old: Option<String> = r.get(6)?;
-        let new: Option<String> = r.get(7)?;
-        Ok(EventRow {
-            id: r.get(0)?,
-            at: r.get(1)?,
-            event: Event {
-                key: key_at(r, 2)?,
-                kind: r.get(5)?,
-                old_status: old.as_deref().map(status_of),
-                new_status: new.as_deref().map(status_of),
-                source: r.get(8)?,
-                message_ids: r.get(9)?,
-            },
-        })
-    })?;
+    let rows = stmt.query_map(params![recipient, since_ms, limit], event_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// An event from the columns `id, at, campaign, sender, recipient, kind,
+/// old_status, new_status, source, message_ids`.
+pub(super) fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    let old: Option<String> = r.get(6)?;
+    let new: Option<String> = r.get(7)?;
+    Ok(EventRow {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        event: Event {
+            key: key_at(r, 2)?,
+            kind: r.get(5)?,
+            old_status: old.as_deref().map(status_of),
+            new_status: new.as_deref().map(status_of),
+            source: r.get(8)?,
+            message_ids: r.get(9)?,
+        },
+    })
 }
 
 /// Consent rows (status none excluded unless asked for), ordered by

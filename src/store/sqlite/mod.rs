@@ -2,6 +2,7 @@
 //! thread (group commits, `BEGIN IMMEDIATE`) and read alongside by the
 //! command line. The only place (with `blocking.rs`) that names rusqlite.
 
+pub(super) mod compliance;
 pub(super) mod consent;
 pub(super) mod counts;
 pub(super) mod ops;
@@ -15,7 +16,8 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::backend::{Backend, BatchTxn};
 use super::consent::{
-    ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld, OutboxRow,
+    ChangeCount, ConsentFilter, ConsentRow, Event, EventRow, Flag, HeldRow, Key, NewHeld,
+    OutboxRow, WebhookRow,
 };
 use super::txn::StoreTxn;
 use super::{DeliveryKind, MessageOwner, StoreError, StoreOptions, StoredDelivery};
@@ -367,5 +369,72 @@ impl StoreTxn for SqliteTxn<'_> {
 
     fn touch(&mut self) -> Result<(), StoreError> {
         ops::touch(self.c)
+    }
+
+    fn outbox_received(&mut self, id: i64, at_ms: i64) -> Result<(), StoreError> {
+        compliance::outbox_received(self.c, id, at_ms)
+    }
+
+    fn outbox_received_at(&mut self, id: i64) -> Result<Option<i64>, StoreError> {
+        compliance::outbox_received_at(self.c, id)
+    }
+
+    fn events_of_kind(
+        &mut self,
+        kind: &str,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        compliance::events_of_kind(self.c, kind, after_id, limit)
+    }
+
+    fn event(&mut self, id: i64) -> Result<Option<EventRow>, StoreError> {
+        compliance::event(self.c, id)
+    }
+
+    fn webhook_cursor(&mut self, url: &str) -> Result<Option<i64>, StoreError> {
+        compliance::webhook_cursor(self.c, url)
+    }
+
+    fn set_webhook_cursor(&mut self, url: &str, last_event: i64) -> Result<(), StoreError> {
+        compliance::set_webhook_cursor(self.c, url, last_event)
+    }
+
+    fn last_event_id(&mut self) -> Result<i64, StoreError> {
+        compliance::last_event_id(self.c)
+    }
+
+    fn events_after(&mut self, after_id: i64, limit: u32) -> Result<Vec<EventRow>, StoreError> {
+        compliance::events_after(self.c, after_id, limit)
+    }
+
+    fn webhook_push(
+        &mut self,
+        url: &str,
+        event_id: i64,
+        recipient: &str,
+        body: &str,
+    ) -> Result<i64, StoreError> {
+        compliance::webhook_push(self.c, url, event_id, recipient, body)
+    }
+
+    fn webhook_pending(&mut self, url: &str, limit: u32) -> Result<Vec<WebhookRow>, StoreError> {
+        compliance::webhook_pending(self.c, url, limit)
+    }
+
+    fn webhook_done(&mut self, id: i64) -> Result<(), StoreError> {
+        compliance::webhook_done(self.c, id)
+    }
+
+    fn webhook_retry(&mut self, id: i64, next_at: i64) -> Result<(), StoreError> {
+        compliance::webhook_retry(self.c, id, next_at)
+    }
+
+    fn purge_events(&mut self, before_ms: i64, limit: u32) -> Result<usize, StoreError> {
+        compliance::purge_events(self.c, before_ms, limit)
+    }
+
+    fn purge_deliveries(&mut self, before_secs: i64, limit: u32) -> Result<usize, StoreError> {
+        compliance::purge_deliveries(self.c, before_secs, limit)
     }
 }

@@ -130,6 +130,34 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN handed_at INTEGER;
     "#,
+    // 5: when the MO behind an opt-out confirmation reached optgate (the
+    // confirmation deadline runs from it; the event records it).
+    r#"
+    ALTER TABLE outbox ADD COLUMN received_at INTEGER;
+    "#,
+    // 6: events by kind (`optgate events --kind probable_opt_out`, review).
+    r#"
+    CREATE INDEX events_kind ON events (kind, id);
+    "#,
+    // 7: opt-out webhooks: how far each webhook has read the events, and
+    // the changes waiting for it (durable, retried with backoff).
+    r#"
+    CREATE TABLE webhook_cursor (
+        url         TEXT PRIMARY KEY,
+        last_event  INTEGER NOT NULL
+    );
+    CREATE TABLE webhook_outbox (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        url         TEXT NOT NULL,
+        event_id    INTEGER NOT NULL,
+        recipient   TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        next_at     INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        body        TEXT NOT NULL
+    );
+    CREATE INDEX webhook_outbox_url ON webhook_outbox (url, id);
+    "#,
 ];
 
 /// The schema version this build writes.
