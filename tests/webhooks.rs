@@ -187,3 +187,66 @@ async fn restart_on(pg_url: Option<&str>) {
     assert_eq!(r.hits().len(), 2, "each change once");
     d.shutdown(Duration::from_secs(2)).await;
 }
+
+/// Two instances on one PostgreSQL database with the same webhook: one of
+/// them (the holder of the claim `webhooks`) fans out and sends, so each
+/// change is POSTed once; when it stops, the other takes over.
+#[tokio::test]
+async fn two_instances_post_each_change_once() {
+    let pg = common::postgres::Postgres::start();
+    let pg_url = pg.create_db();
+    let r = Receiver::start().await;
+    let c = FakeCarrier::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let instance = |name: &str| {
+        let sub = dir.path().join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        let mut cfg = config(&c.address(), &sub, &extra(&r.url(), ""));
+        cfg.store.backend = optgate::config::StoreBackend::Postgres;
+        cfg.store.url = pg_url.clone();
+        cfg.store.instance = name.to_owned();
+        cfg
+    };
+    let a = start_daemon(&c, &instance("gw-a")).await;
+    let b = optgate::daemon::Daemon::start(&instance("gw-b"), None)
+        .await
+        .expect("second instance starts");
+    c.wait_binds(2).await;
+    wait_until(|| b.upstream_binds_up() >= 1).await;
+    let bind = |d: &optgate::daemon::Daemon| {
+        let addr = d.smpp_addr();
+        async move {
+            let mut p = Esme::connect(addr).await;
+            let st = p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
+            assert_eq!(st.command_status, 0);
+            p
+        }
+    };
+    let mut p = bind(&a).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // A slow receiver: a POST in flight spans several ticks of any other
+    // sender that might read the same queued row.
+    r.slow(Duration::from_millis(700));
+    let to = "14155559705";
+    say(&c, &mut p, to, "14155550100", "START").await;
+    say(&c, &mut p, to, "14155550100", "STOP").await;
+    r.wait_hits(2).await;
+    // Time for a second instance's fan-out and sender to have run (their
+    // tick is 250 ms): still one POST per change.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let ids: Vec<_> = r.hits().iter().map(|h| h.json()["id"].clone()).collect();
+    assert_eq!(ids.len(), 2, "each change once: {ids:?}");
+    assert_ne!(ids[0], ids[1]);
+
+    // Whichever instance held the claim, the other one carries on alone.
+    drop(p);
+    a.shutdown(Duration::from_secs(2)).await;
+    let mut p = bind(&b).await;
+    say(&c, &mut p, to, "14155550100", "START").await;
+    let hits = r.wait_hits(3).await;
+    assert_eq!(hits[2].json()["new_status"], "active");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(r.hits().len(), 3, "each change once");
+    drop(p);
+    b.shutdown(Duration::from_secs(2)).await;
+}

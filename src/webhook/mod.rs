@@ -66,6 +66,13 @@ async fn fan_out_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
+        if !claimed(&store).await {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(TICK) => {}
+            }
+            continue;
+        }
         let h = hooks.clone();
         let r = store
             .transact(move |env| Ok((fan_out(env, &h)?, Durable::AfterCommit)))
@@ -84,6 +91,18 @@ async fn fan_out_loop(
             _ = shutdown.changed() => return,
             _ = tokio::time::sleep(TICK) => {}
         }
+    }
+}
+
+/// With several instances on one PostgreSQL database, one of them — the
+/// holder of the claim `webhooks`, freed at once when it dies — fans out
+/// and sends; the others wait, so a change is queued once and POSTed by
+/// one instance. A single instance (SQLite, or PostgreSQL alone) always
+/// holds it.
+async fn claimed(store: &Store) -> bool {
+    match store.claims() {
+        Some(c) => c.claim("webhooks").await,
+        None => true,
     }
 }
 
@@ -168,6 +187,13 @@ async fn send_loop(store: Store, hook: WebhookConfig, mut shutdown: watch::Recei
         }
     };
     loop {
+        if !claimed(&store).await {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(TICK) => {}
+            }
+            continue;
+        }
         let url = hook.url.clone();
         let rows = store
             .transact(move |env| Ok((env.webhook_pending(&url, BATCH)?, Durable::Now)))

@@ -50,6 +50,8 @@ impl Hit {
 struct Shared {
     hits: Vec<Hit>,
     script: VecDeque<u16>,
+    /// How long each answer is held back.
+    delay: Duration,
 }
 
 /// The receiver; stops when dropped.
@@ -87,6 +89,11 @@ impl Receiver {
         self.shared.lock().unwrap().script.extend(statuses);
     }
 
+    /// Answers every later POST only after `d` (a slow receiver).
+    pub fn slow(&self, d: Duration) {
+        self.shared.lock().unwrap().delay = d;
+    }
+
     pub fn hits(&self) -> Vec<Hit> {
         self.shared.lock().unwrap().hits.clone()
     }
@@ -122,6 +129,12 @@ async fn hook(State(s): State<Arc<Mutex<Shared>>>, headers: HeaderMap, body: Byt
             .unwrap_or_default()
             .to_owned()
     };
+    let (status, delay) = record(&s, &body, get);
+    tokio::time::sleep(delay).await;
+    StatusCode::from_u16(status).unwrap()
+}
+
+fn record(s: &Mutex<Shared>, body: &Bytes, get: impl Fn(&str) -> String) -> (u16, Duration) {
     let mut s = s.lock().unwrap();
     let status = s.script.pop_front().unwrap_or(204);
     s.hits.push(Hit {
@@ -130,5 +143,5 @@ async fn hook(State(s): State<Arc<Mutex<Shared>>>, headers: HeaderMap, body: Byt
         body: String::from_utf8_lossy(&body).into_owned(),
         status,
     });
-    StatusCode::from_u16(status).unwrap()
+    (status, s.delay)
 }
