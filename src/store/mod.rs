@@ -22,6 +22,9 @@
 //! - [`consent`] holds the records (keys, rows, events, held, outbox);
 //!   [`cache`] the consent read cache in front of the store thread.
 //! - [`Database`] is the blocking API over the same data for CLI commands.
+//! - [`Store::read`] runs the admin API's reads: on PostgreSQL on up to
+//!   `[store] pool_size` connections of their own (`readers.rs`), beside
+//!   the store thread; on SQLite on the store thread.
 
 mod backend;
 mod blocking;
@@ -29,6 +32,7 @@ pub mod cache;
 pub mod consent;
 mod error;
 pub mod postgres;
+mod readers;
 pub mod sqlite;
 mod txn;
 mod worker;
@@ -75,6 +79,9 @@ pub struct StoreOptions {
     /// How long a statement waits for another process's lock (e.g. a CLI
     /// command) before failing.
     pub busy_timeout: Duration,
+    /// PostgreSQL: most connections the admin reads use at once
+    /// ([`Store::read`]), besides the store thread's and the listener's.
+    pub pool_size: u32,
 }
 
 impl StoreOptions {
@@ -94,6 +101,7 @@ impl StoreOptions {
             id_map_ttl: cfg.upstream.id_map_ttl,
             queue_capacity: batch_max.saturating_mul(8).max(1024),
             busy_timeout: Duration::from_secs(5),
+            pool_size: cfg.store.pool_size,
         }
     }
 
@@ -205,6 +213,8 @@ pub struct Store {
     counters: Arc<Counters>,
     cache: Arc<cache::ConsentCache>,
     ids: worker::IdBuffer,
+    /// PostgreSQL's read connections ([`Store::read`]).
+    readers: Option<Arc<readers::Readers>>,
 }
 
 /// Id map rows buffered towards the store thread before a writer waits.
@@ -220,11 +230,14 @@ impl Store {
             StoreBackend::Sqlite => Self::open_with(opts, sqlite::SqliteBackend::open).await,
             StoreBackend::Postgres => {
                 let url = opts.url.clone();
+                let readers =
+                    readers::Readers::new(url.clone(), opts.pool_size, opts.connect_timeout);
                 let pid = Arc::new(std::sync::atomic::AtomicI32::new(0));
                 let own = Arc::clone(&pid);
-                let store =
+                let mut store =
                     Self::open_with(opts, move |o| postgres::PgBackend::open_with_pid(o, own))
                         .await?;
+                store.readers = Some(Arc::new(readers));
                 postgres::listen::spawn(url, Arc::downgrade(store.consent_cache()), pid)
                     .map_err(|e| StoreError::Thread(Arc::new(e)))?;
                 Ok(store)
@@ -258,6 +271,7 @@ impl Store {
             counters,
             cache,
             ids,
+            readers: None,
         })
     }
 
@@ -459,6 +473,29 @@ impl Store {
             .await
             .map_err(|_| StoreError::Closed)?;
         Ok(rx)
+    }
+
+    /// Runs a read of committed state: on PostgreSQL on one of the read
+    /// connections (`[store] pool_size`), so a slow read never delays the
+    /// store thread's batches; on SQLite inside the store thread's batch
+    /// (answered at once, like `transact` with [`Durable::Now`]).
+    pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn StoreTxn) -> Result<T, StoreError> + Send + 'static,
+    {
+        match &self.readers {
+            Some(r) => r.read(work).await,
+            None => {
+                self.transact(move |env| Ok((work(env)?, Durable::Now)))
+                    .await
+            }
+        }
+    }
+
+    /// Read connections open and idle now (0 on SQLite).
+    pub fn idle_readers(&self) -> usize {
+        self.readers.as_ref().map_or(0, |r| r.idle())
     }
 
     /// Counters of the store thread.
