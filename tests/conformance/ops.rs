@@ -532,6 +532,20 @@ pub async fn id_map_written_behind_and_looked_up(s: &impl Setup) {
         read(&store, move |t| t.lookup_message_id("D-7", ttl)).await,
         owner("crm", Some("0000000000000010"))
     );
+    // Ids already mapped, with new ones: replaced, the new ones added.
+    commit(&store, move |t| {
+        t.map_message_ids(&[("D-8", "other", None), ("D-new", "pbx", None)], ttl)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        read(&store, move |t| t.lookup_message_id("D-8", ttl)).await,
+        owner("other", None)
+    );
+    assert_eq!(
+        read(&store, move |t| t.lookup_message_id("D-new", ttl)).await,
+        owner("pbx", None)
+    );
     store.ping().await.unwrap();
     commit(&store, |t| t.touch()).await.unwrap();
     store.close().await.unwrap();
