@@ -6,12 +6,16 @@
 # (3a-tls) and (b-tls) repeat the pass-through and consent runs with TLS on
 # both sides and report what TLS costs optgate in CPU per message;
 # then latency added by optgate at a fixed moderate rate, optgate's CPU time
-# per message and peak RSS.
+# per message and peak RSS. (b-pg) and (b+r-pg) repeat (b) and (b+r) with the
+# store in PostgreSQL (a throwaway server this script starts on the same
+# machine, benches/pg.sh), printed beside the SQLite figures; skipped with
+# one line when PostgreSQL is not installed.
 #
 #   benches/bench.sh            full run (release build, 10 s per scenario)
 #   benches/bench.sh --smoke    a few seconds (debug build unless PROFILE=release):
 #                               checks the runs complete and counts add up; never speed.
-# Env: PROFILE=debug|release, DURATION=10s, FIXED_RATE=50000, BINDS=4, WINDOW=100,
+# Env: PROFILE=debug|release, OPTGATE_BIN=path (a binary to measure instead of
+#      building one, for A/B runs), DURATION=10s, FIXED_RATE=50000, BINDS=4, WINDOW=100,
 #      UP_BINDS=10 (the many-upstream-binds run).
 set -euo pipefail
 
@@ -26,14 +30,20 @@ BINDS="${BINDS:-4}"
 WINDOW="${WINDOW:-100}"
 
 die() { echo "bench: $*" >&2; exit 1; }
+# shellcheck source=benches/pg.sh
+source "$ROOT/benches/pg.sh"
 
 if ! command -v socat >/dev/null; then
     echo "bench: installing socat" >&2
     (apt-get update -qq && apt-get install -y -qq socat) >/dev/null 2>&1 || die "socat missing and could not be installed"
 fi
 
-if [[ $PROFILE == release ]]; then (cd "$ROOT" && cargo build --release --quiet); else (cd "$ROOT" && cargo build --quiet); fi
-BIN="$ROOT/target/$PROFILE/optgate"
+if [[ -n ${OPTGATE_BIN:-} ]]; then
+    BIN=$OPTGATE_BIN # A/B runs against another build; nothing is built
+else
+    if [[ $PROFILE == release ]]; then (cd "$ROOT" && cargo build --release --quiet); else (cd "$ROOT" && cargo build --quiet); fi
+    BIN="$ROOT/target/$PROFILE/optgate"
+fi
 [[ -x $BIN ]] || die "no binary at $BIN"
 
 TMP="$(mktemp -d)"
@@ -41,6 +51,7 @@ PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    pg_stop
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -239,30 +250,67 @@ RECIPIENTS=1000
 mkdir -p "$TMP/store2"
 "$BIN" consent import -c "$TMP/consent.toml" --campaign bench "$TMP/active.csv" >/dev/null
 # start_consent_gate CARRIER_PORT LOGNAME: (re)starts the consent daemon
-# against that simulator; sets GATE2_PID.
+# (config $CONSENT_TOML) against that simulator; sets GATE2_PID.
 GATE2_PID=
+CONSENT_TOML="$TMP/consent.toml"
 start_consent_gate() {
     if [[ -n $GATE2_PID ]]; then kill "$GATE2_PID" 2>/dev/null || true; wait "$GATE2_PID" 2>/dev/null || true; fi
-    sed -i "s/^address = \"127.0.0.1:[0-9]*\"/address = \"127.0.0.1:$1\"/" "$TMP/consent.toml"
-    RUST_LOG=warn "$BIN" run -c "$TMP/consent.toml" >"$TMP/$2.log" 2>&1 &
+    sed -i "s/^address = \"127.0.0.1:[0-9]*\"/address = \"127.0.0.1:$1\"/" "$CONSENT_TOML"
+    RUST_LOG=warn "$BIN" run -c "$CONSENT_TOML" >"$TMP/$2.log" 2>&1 &
     GATE2_PID=$!
     PIDS+=($GATE2_PID)
     wait_port "$GATE2_PORT"
     warm "$GATE2_PORT" "$2" --recipients "$RECIPIENTS"
 }
+# consent_run NAME: (b)'s load against the consent daemon, its RESULT line
+# kept as NAME; optgate's CPU ticks meanwhile in RUN_TICKS.
+consent_run() {
+    local t0; t0=$(cpu_ticks "$GATE2_PID")
+    run_load "$1" "$GATE2_PORT" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery
+    RUN_TICKS=$(( $(cpu_ticks "$GATE2_PID") - t0 ))
+    result "$1"
+}
 start_consent_gate "$CARRIER_PORT" optgate2
 echo "== (b) load -> optgate with consent on every message (id map written) -> simulator"
-C0=$(cpu_ticks "$GATE2_PID")
-run_load consent "$GATE2_PORT" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery
-C1=$(cpu_ticks "$GATE2_PID")
-result consent
+consent_run consent; CONSENT_TICKS=$RUN_TICKS
 echo "== (d) 4 binds x window 1 with consent"
 "$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window 1 "${LOAD[@]}" --recipients "$RECIPIENTS" >"$TMP/w1.out" 2>&1 || die "window-1 run failed"
 grep '^RESULT' "$TMP/w1.out"
 echo "== (b+r) as (b), the simulator sending every receipt"
 start_consent_gate "$RCARRIER_PORT" optgate_r
-run_load receipts "$GATE2_PORT" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery
-result receipts
+consent_run receipts
+# ---- PostgreSQL --------------------------------------------------------------
+# (b-pg) and (b+r-pg): (b) and (b+r) with the same daemon config, the store
+# in a PostgreSQL cluster started here (benches/pg.sh: initdb into a temp dir,
+# fsync on; the default `durability = "full"` commits with synchronous_commit
+# on, as SQLite's FULL), right after (b+r) so the pairs run close together.
+PG_SKIP=
+if pg_bin; then
+    take_port PG_PORT
+    pg_start "$PG_PORT" || die "PostgreSQL did not start"
+    CONSENT_TOML="$TMP/consent_pg.toml"
+    sed -e "s|^path = \"$TMP/store2/optgate.db\"|path = \"$TMP/store_pg/optgate.db\"\nbackend = \"postgres\"\nurl = \"$PG_URL\"|" \
+        "$TMP/consent.toml" >"$CONSENT_TOML"
+    grep -q '^backend = "postgres"' "$CONSENT_TOML" || die "PostgreSQL config not written"
+    mkdir -p "$TMP/store_pg"
+    "$BIN" consent import -c "$CONSENT_TOML" --campaign bench "$TMP/active.csv" >/dev/null
+    start_consent_gate "$CARRIER_PORT" optgate_pg
+    # Smoke: fewer messages (a debug build's PostgreSQL client is slow;
+    # CI time), the same checks.
+    SQLITE_LOAD=("${LOAD[@]}")
+    [[ $MODE == smoke ]] && LOAD=(--count 5000 --mix gsm7,ucs2,multipart)
+    echo "== (b-pg) as (b), the store in PostgreSQL"
+    consent_run consent_pg; PG_TICKS=$RUN_TICKS
+    echo "== (b+r-pg) as (b+r), the store in PostgreSQL"
+    start_consent_gate "$RCARRIER_PORT" optgate_pg_r
+    consent_run receipts_pg
+    LOAD=("${SQLITE_LOAD[@]}")
+    CONSENT_TOML="$TMP/consent.toml"
+else
+    PG_SKIP="PostgreSQL server binaries (initdb, pg_ctl) not found: (b-pg) and (b+r-pg) skipped (apt-get install postgresql)"
+    echo "== $PG_SKIP"
+fi
+
 echo "== (c) (b+r) plus MOs (5% STOP) from the simulator during the run"
 take_port MO_CARRIER_PORT
 "$BIN" sim carrier --listen "127.0.0.1:$MO_CARRIER_PORT" --receipts --mo-rate "${MO_RATE:-2000/s}" --mo-stop-share 0.05 \
@@ -363,15 +411,30 @@ TPB=$(field "$(result consent)" throughput); CONSENT_OK=$(field "$(result consen
 printf '%-38s %12s MiB (%s MiB before)\n' "RSS with $IDLE_BINDS idle platform binds" "$(( $(field "$IDLE_LINE" rss_kb) / 1024 ))" "$((RSS_BEFORE / 1024))"
 printf '%-38s %12s msg/s\n' "(e) optgate, $UP_BINDS carrier binds" "$(field "$(result upbinds)" throughput)"
 printf '%-38s %12s msg/s\n' "(b) consent on every message, id map" "$TPB"
-awk -v t="$((C1 - C0))" -v hz="$HZ" -v n="$CONSENT_OK" \
+awk -v t="$CONSENT_TICKS" -v hz="$HZ" -v n="$CONSENT_OK" \
     'BEGIN { printf "%-38s %12.2f us/msg\n", "(b) optgate CPU time (user+sys)", (n > 0 ? t / hz / n * 1e6 : 0) }'
 printf '%-38s %12s msg/s\n' "(b+r) as (b), receipts delivered" "$(field "$(result receipts)" throughput)"
 printf '%-38s %s\n' "(d) 4 x window 1 with consent" "$(grep '^RESULT' "$TMP/w1.out")"
 printf '%-38s %s\n' "(c) with MOs, 5% STOP" "$MOLINE"
+if [[ -z $PG_SKIP ]]; then
+    # side_by_side LABEL SQLITE_RESULT PG_RESULT: throughputs and their ratio.
+    side_by_side() {
+        local a b; a=$(field "$(result "$2")" throughput); b=$(field "$(result "$3")" throughput)
+        awk -v l="$1" -v a="$a" -v b="$b" \
+            'BEGIN { printf "%-38s %12s %12s %9.2f\n", l, a, b, (a > 0 ? b / a : 0) }'
+    }
+    printf '%-38s %12s %12s %9s\n' "store backends (msg/s)" "SQLite" "PostgreSQL" "PG/SQLite"
+    side_by_side "(b) consent on every message, id map" consent consent_pg
+    side_by_side "(b+r) as (b), receipts delivered" receipts receipts_pg
+    awk -v t="$PG_TICKS" -v hz="$HZ" -v n="$(field "$(result consent_pg)" ok)" \
+        'BEGIN { printf "%-38s %12.2f us/msg (PostgreSQL server CPU not included)\n", "(b-pg) optgate CPU time (user+sys)", (n > 0 ? t / hz / n * 1e6 : 0) }'
+else
+    echo "$PG_SKIP"
+fi
 # us_per_msg TICKS OK: CPU microseconds per answered message.
 us_per_msg() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { printf "%.2f", (n > 0 ? t / hz / n * 1e6 : 0) }'; }
 PLAIN_A=$(us_per_msg "$((T1 - T0))" "$GATE_OK"); TLS_A=$(us_per_msg "$((S1 - S0))" "$(field "$(result gate_tls)" ok)")
-PLAIN_B=$(us_per_msg "$((C1 - C0))" "$CONSENT_OK"); TLS_B=$(us_per_msg "$((B1 - B0))" "$(field "$(result consent_tls)" ok)")
+PLAIN_B=$(us_per_msg "$CONSENT_TICKS" "$CONSENT_OK"); TLS_B=$(us_per_msg "$((B1 - B0))" "$(field "$(result consent_tls)" ok)")
 printf '%-38s %12s msg/s, %s us/msg CPU (plain %s msg/s, %s us/msg)\n' "(3a-tls) pass-through, TLS both sides" \
     "$(field "$(result gate_tls)" throughput)" "$TLS_A" "$TP3" "$PLAIN_A"
 printf '%-38s %12s msg/s, %s us/msg CPU (plain %s msg/s, %s us/msg)\n' "(b-tls) consent, TLS both sides" \

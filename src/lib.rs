@@ -11,7 +11,8 @@
 //! - [`numbers`]: phone numbers in their one compared form.
 //! - [`store`]: durable state behind one backend-neutral interface:
 //!   [`store::StoreTxn`] (what is read and written), [`store::Store`] (the
-//!   store thread with group commit; `transact` runs a unit of work there),
+//!   store thread with group commit; `transact` runs a unit of work there,
+//!   `read` an admin read, on PostgreSQL over the `readers` connections),
 //!   [`store::Backend`] (what a database must provide), [`store::sqlite`]
 //!   (the SQLite backend), [`store::postgres`] (the PostgreSQL backend),
 //!   [`store::cache`] (the consent read cache).

@@ -9,6 +9,7 @@ mod http;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::postgres::Backend;
 use common::{config, submit, wait_until, Esme, FakeCarrier};
 use optgate::daemon::Daemon;
 use optgate::pdu::command as cmd;
@@ -48,15 +49,8 @@ struct Rig {
     carrier: FakeCarrier,
     d: Daemon,
     _dir: tempfile::TempDir,
-    /// The PostgreSQL server of a rig on that backend (dropped last).
-    _pg: Option<common::postgres::Postgres>,
-}
-
-/// Which store a rig's daemon uses.
-#[derive(Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
+    /// The PostgreSQL database's URL (empty on SQLite).
+    url: String,
 }
 
 impl Rig {
@@ -68,21 +62,13 @@ impl Rig {
         let carrier = FakeCarrier::start().await;
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = config(&carrier.address(), dir.path(), &extra(token));
-        let pg = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => {
-                let pg = common::postgres::Postgres::start();
-                cfg.store.backend = optgate::config::StoreBackend::Postgres;
-                cfg.store.url = pg.create_db();
-                Some(pg)
-            }
-        };
+        backend.apply(&mut cfg);
         let d = common::start_daemon(&carrier, &cfg).await;
         Rig {
             carrier,
             d,
             _dir: dir,
-            _pg: pg,
+            url: cfg.store.url.clone(),
         }
     }
 
@@ -551,5 +537,49 @@ async fn the_log_page_escapes_and_filters() {
         "{}",
         bad.body
     );
+    r.stop().await;
+}
+
+/// On PostgreSQL the admin reads run on connections of their own (`[store]
+/// pool_size`): a read stuck behind another session's lock leaves the store
+/// thread committing, and the read completes once the lock goes.
+#[tokio::test]
+async fn on_postgres_a_stuck_admin_read_does_not_hold_up_the_store() {
+    let r = Rig::start_on(TOKEN, Backend::Postgres).await;
+    let ok = http::get(r.admin(), "/api/v1/events").await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(r.d.store().idle_readers(), 1, "the read used the pool");
+
+    // Another session holds the events table (reads wait too).
+    let url = r.url.clone();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let locker = std::thread::spawn(move || {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        c.batch_execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+        c.batch_execute("ROLLBACK").unwrap();
+    });
+    locked_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let addr = r.admin();
+    let stuck = tokio::spawn(async move { http::get(addr, "/api/v1/events").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The store thread commits meanwhile (a write to another table).
+    tokio::time::timeout(Duration::from_secs(10), r.d.store().ping())
+        .await
+        .expect("the store thread is not held up by the read")
+        .unwrap();
+    assert!(!stuck.is_finished(), "the read waits for the lock");
+
+    release_tx.send(()).unwrap();
+    locker.join().unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), stuck)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.status, 200, "{got:?}");
     r.stop().await;
 }

@@ -8,6 +8,7 @@ mod http;
 
 use std::time::Duration;
 
+use common::postgres::Backend;
 use common::*;
 use optgate::pdu::command as cmd;
 
@@ -42,9 +43,20 @@ fn cell(page: &str, campaign: &str, class: &str) -> String {
 
 #[tokio::test]
 async fn the_consent_page_opens_with_a_campaign_overview() {
+    the_consent_page_opens_with_a_campaign_overview_on(Backend::Sqlite).await;
+}
+
+/// The same with the counts read from PostgreSQL.
+#[tokio::test]
+async fn on_postgres_the_consent_page_opens_with_a_campaign_overview() {
+    the_consent_page_opens_with_a_campaign_overview_on(Backend::Postgres).await;
+}
+
+async fn the_consent_page_opens_with_a_campaign_overview_on(backend: Backend) {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&carrier.address(), dir.path(), EXTRA);
+    let mut cfg = config(&carrier.address(), dir.path(), EXTRA);
+    backend.apply(&mut cfg);
     let d = start_daemon(&carrier, &cfg).await;
     let mut p = Esme::connect(d.smpp_addr()).await;
     assert_eq!(
@@ -124,12 +136,24 @@ async fn the_consent_page_opens_with_a_campaign_overview() {
 
 #[tokio::test]
 async fn the_log_downloads_as_csv_under_its_filter() {
+    the_log_downloads_as_csv_under_its_filter_on(Backend::Sqlite).await;
+}
+
+/// The same on PostgreSQL: the pages of a filtered listing (campaign and
+/// status with a cursor) as PostgreSQL builds them.
+#[tokio::test]
+async fn on_postgres_the_log_downloads_as_csv_under_its_filter() {
+    the_log_downloads_as_csv_under_its_filter_on(Backend::Postgres).await;
+}
+
+async fn the_log_downloads_as_csv_under_its_filter_on(backend: Backend) {
     use optgate::policy::ConsentStatus;
     use optgate::store::consent::Key;
     use optgate::store::{Durable, StoreTxn};
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&carrier.address(), dir.path(), EXTRA);
+    let mut cfg = config(&carrier.address(), dir.path(), EXTRA);
+    backend.apply(&mut cfg);
     let d = start_daemon(&carrier, &cfg).await;
     // 2,500 refused and 10 active rows: the download spans three store reads.
     d.store()

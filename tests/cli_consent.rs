@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::postgres::Backend;
 use optgate::store::consent::{Key, NewHeld};
 use optgate::store::{Database, StoreError};
 
@@ -15,15 +16,9 @@ use optgate::store::{Database, StoreError};
 struct Env {
     dir: tempfile::TempDir,
     config: PathBuf,
-    /// The PostgreSQL URL and server of an environment on that backend.
-    pg: Option<(String, common::postgres::Postgres)>,
-}
-
-/// Which store the commands use.
-#[derive(Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
+    /// The PostgreSQL URL of an environment on that backend (a database
+    /// of the shared server).
+    pg: Option<String>,
 }
 
 impl Env {
@@ -67,21 +62,11 @@ consent_scope = "campaign"
 "#,
             dir.path().join("optgate.db").display()
         );
-        let pg = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => {
-                let pg = common::postgres::Postgres::start();
-                Some((pg.create_db(), pg))
-            }
-        };
-        let text = match &pg {
-            Some((url, _)) => text.replacen(
-                "[store]\n",
-                &format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\n"),
-                1,
-            ),
-            None => text,
-        };
+        let text = backend.toml(&text);
+        let pg = (backend == Backend::Postgres).then(|| {
+            let cfg = optgate::config::Config::from_toml_str(&text).unwrap();
+            cfg.store.url
+        });
         std::fs::write(&config, text).unwrap();
         Env { dir, config, pg }
     }
@@ -119,7 +104,7 @@ consent_scope = "campaign"
     /// Runs SQL on the store directly (a hand edit), whichever backend.
     fn sql(&self, sql: &str) {
         match &self.pg {
-            Some((url, _)) => ::postgres::Client::connect(url, ::postgres::NoTls)
+            Some(url) => ::postgres::Client::connect(url, ::postgres::NoTls)
                 .unwrap()
                 .batch_execute(sql)
                 .unwrap(),
@@ -137,7 +122,7 @@ consent_scope = "campaign"
     fn db(&self) -> Database {
         let path = self.dir.path().join("optgate.db");
         match &self.pg {
-            Some((url, _)) => {
+            Some(url) => {
                 Database::open_postgres(url, std::time::Duration::from_secs(10), &path).unwrap()
             }
             None => Database::open(&path).unwrap(),

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::postgres::Backend;
 use common::*;
 use optgate::daemon::Daemon;
 use optgate::pdu::{command as cmd, status, Body, Pdu};
@@ -72,15 +73,6 @@ struct Rig {
     daemon: Daemon,
     p: Esme,
     _dir: tempfile::TempDir,
-    /// The PostgreSQL server of a rig on that backend (dropped last).
-    _pg: Option<common::postgres::Postgres>,
-}
-
-/// Which store a rig's daemon uses.
-#[derive(Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
 }
 
 async fn rig() -> Rig {
@@ -91,15 +83,7 @@ async fn rig_on(backend: Backend) -> Rig {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(&carrier.address(), dir.path(), CAMPAIGNS);
-    let pg = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => {
-            let pg = common::postgres::Postgres::start();
-            cfg.store.backend = optgate::config::StoreBackend::Postgres;
-            cfg.store.url = pg.create_db();
-            Some(pg)
-        }
-    };
+    backend.apply(&mut cfg);
     let daemon = common::start_daemon(&carrier, &cfg).await;
     let mut p = Esme::connect(daemon.smpp_addr()).await;
     assert_eq!(
@@ -113,7 +97,6 @@ async fn rig_on(backend: Backend) -> Rig {
         daemon,
         p,
         _dir: dir,
-        _pg: pg,
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::postgres::Backend;
 use common::*;
 use optgate::pdu::command as cmd;
 
@@ -27,25 +28,20 @@ attachment = "none"
 
 #[tokio::test]
 async fn no_submit_after_the_stop_commit_is_forwarded() {
-    race(None).await;
+    race(Backend::Sqlite).await;
 }
 
 /// The same on the PostgreSQL backend.
 #[tokio::test]
 async fn on_postgres_no_submit_after_the_stop_commit_is_forwarded() {
-    let pg = common::postgres::Postgres::start();
-    race(Some(pg.create_db())).await;
+    race(Backend::Postgres).await;
 }
 
-/// `postgres`: the URL of a PostgreSQL database to use instead of SQLite.
-async fn race(postgres: Option<String>) {
+async fn race(backend: Backend) {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(&carrier.address(), dir.path(), CAMPAIGN);
-    if let Some(url) = postgres {
-        cfg.store.backend = optgate::config::StoreBackend::Postgres;
-        cfg.store.url = url;
-    }
+    backend.apply(&mut cfg);
     let d = common::start_daemon(&carrier, &cfg).await;
     let to = "14155557777";
     let mut p = Esme::connect(d.smpp_addr()).await;

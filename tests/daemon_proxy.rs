@@ -5,13 +5,22 @@ mod common;
 
 use std::time::Duration;
 
+use common::postgres::Backend;
 use common::*;
+use optgate::config::Config;
 use optgate::daemon::Daemon;
 use optgate::pdu::{command as cmd, status, Body, Pdu};
 
 async fn start(carrier: &FakeCarrier, dir: &std::path::Path) -> Daemon {
     let cfg = config(&carrier.address(), dir, TWO_ACCOUNTS);
     common::start_daemon(carrier, &cfg).await
+}
+
+/// The two-account config on `backend` (a fresh database on PostgreSQL).
+fn config_on(carrier: &FakeCarrier, dir: &std::path::Path, backend: Backend) -> Config {
+    let mut cfg = config(&carrier.address(), dir, TWO_ACCOUNTS);
+    backend.apply(&mut cfg);
+    cfg
 }
 
 fn message_id(p: &Pdu) -> String {
@@ -146,9 +155,19 @@ async fn submit_round_trip_rewrites_sequence_numbers() {
 
 #[tokio::test]
 async fn receipts_and_mos_reach_the_right_account() {
+    receipts_and_mos_reach_the_right_account_on(Backend::Sqlite).await;
+}
+
+/// The same with the id map and stored deliveries in PostgreSQL.
+#[tokio::test]
+async fn on_postgres_receipts_and_mos_reach_the_right_account() {
+    receipts_and_mos_reach_the_right_account_on(Backend::Postgres).await;
+}
+
+async fn receipts_and_mos_reach_the_right_account_on(backend: Backend) {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let d = start(&carrier, dir.path()).await;
+    let d = start_daemon(&carrier, &config_on(&carrier, dir.path(), backend)).await;
     let mut pbx = Esme::connect(d.smpp_addr()).await;
     pbx.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
     let mut crm = Esme::connect(d.smpp_addr()).await;
@@ -206,9 +225,20 @@ async fn receipts_and_mos_reach_the_right_account() {
 
 #[tokio::test]
 async fn mo_waits_for_a_bind_and_survives_restart() {
+    mo_waits_for_a_bind_and_survives_restart_on(Backend::Sqlite).await;
+}
+
+/// The same with the stored deliveries in PostgreSQL.
+#[tokio::test]
+async fn on_postgres_mo_waits_for_a_bind_and_survives_restart() {
+    mo_waits_for_a_bind_and_survives_restart_on(Backend::Postgres).await;
+}
+
+async fn mo_waits_for_a_bind_and_survives_restart_on(backend: Backend) {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let d = start(&carrier, dir.path()).await;
+    let cfg = config_on(&carrier, dir.path(), backend);
+    let d = start_daemon(&carrier, &cfg).await;
     // Nobody bound: both are stored, and the carrier gets OK only then.
     for t in ["first", "second"] {
         let r = carrier.deliver(mo("14155554444", "14155550100", t)).await;
@@ -216,9 +246,7 @@ async fn mo_waits_for_a_bind_and_survives_restart() {
     }
     d.shutdown(Duration::from_secs(2)).await;
 
-    let d = Daemon::start(&config(&carrier.address(), dir.path(), TWO_ACCOUNTS), None)
-        .await
-        .unwrap();
+    let d = Daemon::start(&cfg, None).await.unwrap();
     carrier.wait_binds(2).await;
     let r = carrier
         .deliver(mo("14155554444", "14155550100", "third"))
@@ -245,9 +273,7 @@ async fn mo_waits_for_a_bind_and_survives_restart() {
     d.shutdown(Duration::from_secs(2)).await;
 
     // Acknowledged rows are gone: a new bind after restart gets nothing.
-    let d = Daemon::start(&config(&carrier.address(), dir.path(), TWO_ACCOUNTS), None)
-        .await
-        .unwrap();
+    let d = Daemon::start(&cfg, None).await.unwrap();
     let mut p = Esme::connect(d.smpp_addr()).await;
     p.bind(cmd::BIND_RECEIVER, "pbx", "secret").await;
     assert!(

@@ -221,17 +221,9 @@ async fn sigkill_under_load_loses_nothing_acknowledged() {
 /// The same on the PostgreSQL backend (DESIGN.md §2 promises hold there too).
 #[tokio::test]
 async fn on_postgres_sigkill_under_load_loses_nothing_acknowledged() {
-    let pg = common::postgres::Postgres::start();
-    let url = pg.create_db();
-    let s = Setup::new(CONF).await;
-    let text = std::fs::read_to_string(&s.file).unwrap();
-    assert!(text.contains("[store]\n"));
-    let text = text.replacen(
-        "[store]\n",
-        &format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\n"),
-        1,
-    );
-    std::fs::write(&s.file, text).unwrap();
+    let s = Setup::new(CONF)
+        .await
+        .on(common::postgres::Backend::Postgres);
     under_load(&s).await;
     assert!(
         !s.dir.path().join("optgate.db").exists(),

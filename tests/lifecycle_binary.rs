@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::binary::{Setup, BIN};
+use common::postgres::Backend;
 use common::*;
 use optgate::pdu::{command as cmd, status, Body, Pdu};
 
@@ -29,7 +30,17 @@ numbers = ["14155550200"]
 
 #[tokio::test]
 async fn sigterm_drains_in_flight_and_exits_zero() {
-    let s = Setup::new(PBX).await;
+    sigterm_drains_in_flight_and_exits_zero_on(Backend::Sqlite).await;
+}
+
+/// The same with the store in PostgreSQL: the shutdown closes it cleanly.
+#[tokio::test]
+async fn on_postgres_sigterm_drains_in_flight_and_exits_zero() {
+    sigterm_drains_in_flight_and_exits_zero_on(Backend::Postgres).await;
+}
+
+async fn sigterm_drains_in_flight_and_exits_zero_on(backend: Backend) {
+    let s = Setup::new(PBX).await.on(backend);
     s.carrier
         .delay_ms
         .store(400, std::sync::atomic::Ordering::Relaxed);

@@ -8,6 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use common::postgres::Backend;
 use common::*;
 use optgate::config::Config;
 use optgate::daemon::Daemon;
@@ -147,9 +148,19 @@ async fn an_mo_goes_to_exactly_one_of_two_binds() {
 
 #[tokio::test]
 async fn unacknowledged_deliveries_come_back_on_the_next_bind() {
+    unacknowledged_deliveries_come_back_on_the_next_bind_on(Backend::Sqlite).await;
+}
+
+/// The same with the stored deliveries in PostgreSQL.
+#[tokio::test]
+async fn on_postgres_unacknowledged_deliveries_come_back_on_the_next_bind() {
+    unacknowledged_deliveries_come_back_on_the_next_bind_on(Backend::Postgres).await;
+}
+
+async fn unacknowledged_deliveries_come_back_on_the_next_bind_on(backend: Backend) {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let d = start_with(&carrier, dir.path(), |_| {}).await;
+    let d = start_with(&carrier, dir.path(), |cfg| backend.apply(cfg)).await;
     let mut p = Esme::connect(d.smpp_addr()).await;
     p.bind(cmd::BIND_RECEIVER, "pbx", "secret").await;
     let first = "before the drop".to_string();

@@ -12,7 +12,7 @@ use super::query::store_error;
 use super::ApiError;
 use crate::consent::EngineConfig;
 use crate::policy::{render_template, ConsentStatus, InboundUnknown, OutboundUnknown, Scope};
-use crate::store::{Durable, Store, StoreTxn};
+use crate::store::Store;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -38,7 +38,7 @@ pub async fn daily(store: &Store, now_ms: i64) -> Result<Vec<(u64, u64)>, ApiErr
     let today = now_ms.div_euclid(DAY_MS);
     let from_day = today - (CHART_DAYS as i64 - 1);
     let changes = store
-        .transact(move |env| Ok((env.consent_changes_since(from_day * DAY_MS)?, Durable::Now)))
+        .read(move |t| t.consent_changes_since(from_day * DAY_MS))
         .await
         .map_err(store_error)?;
     let mut days = vec![(0u64, 0u64); CHART_DAYS];
@@ -66,11 +66,11 @@ pub async fn counts(
 ) -> Result<HashMap<String, CampaignCounts>, ApiError> {
     let today = now_ms.div_euclid(DAY_MS);
     let (consent, held, changes) = store
-        .transact(move |env| {
-            let consent = env.consent_counts()?;
-            let held = env.held_counts()?;
-            let changes = env.consent_changes_since((today - 6) * DAY_MS)?;
-            Ok(((consent, held, changes), Durable::Now))
+        .read(move |t| {
+            let consent = t.consent_counts()?;
+            let held = t.held_counts()?;
+            let changes = t.consent_changes_since((today - 6) * DAY_MS)?;
+            Ok((consent, held, changes))
         })
         .await
         .map_err(store_error)?;

@@ -1,7 +1,8 @@
 //! What the consent API and the consent log page share: checking query
 //! parameters (numbers normalised and validated as the command line does),
-//! the opaque paging cursor, and the reads, which run on the store thread
-//! through [`Store::transact`] like every other store access of the daemon.
+//! the opaque paging cursor, and the reads, which run through
+//! [`Store::read`]: on PostgreSQL on read connections of their own
+//! (`[store] pool_size`), on SQLite on the store thread.
 
 use std::fmt::Display;
 
@@ -13,7 +14,7 @@ use crate::consent::EngineConfig;
 use crate::policy::ConsentStatus;
 use crate::present::parse_time;
 use crate::store::consent::{ConsentFilter, ConsentRow, EventRow, HeldRow, Key};
-use crate::store::{Durable, Store, StoreError, StoreTxn};
+use crate::store::{Store, StoreError};
 
 /// Rows per page when no `limit` is given.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -190,10 +191,7 @@ pub async fn consent_page(
     limit: u32,
 ) -> Result<Page, ApiError> {
     let mut rows = store
-        .transact(move |env| {
-            let rows = env.list_consent(&filter, after.as_ref(), limit.saturating_add(1))?;
-            Ok((rows, Durable::Now))
-        })
+        .read(move |t| t.list_consent(&filter, after.as_ref(), limit.saturating_add(1)))
         .await
         .map_err(store_error)?;
     let more = rows.len() > limit as usize;
@@ -213,10 +211,7 @@ pub async fn events(
     limit: u32,
 ) -> Result<Vec<EventRow>, ApiError> {
     store
-        .transact(move |env| {
-            let rows = env.list_events(recipient.as_deref(), since_ms, limit)?;
-            Ok((rows, Durable::Now))
-        })
+        .read(move |t| t.list_events(recipient.as_deref(), since_ms, limit))
         .await
         .map_err(store_error)
 }
@@ -224,10 +219,7 @@ pub async fn events(
 /// Held PDUs, oldest first (at most [`MAX_HELD_PDUS`]).
 pub async fn held(store: &Store, recipient: Option<String>) -> Result<Vec<HeldRow>, ApiError> {
     store
-        .transact(move |env| {
-            let rows = env.list_held(recipient.as_deref(), MAX_HELD_PDUS)?;
-            Ok((rows, Durable::Now))
-        })
+        .read(move |t| t.list_held(recipient.as_deref(), MAX_HELD_PDUS))
         .await
         .map_err(store_error)
 }

@@ -201,8 +201,9 @@ pub struct StoreConfig {
     /// `key=value` pairs. The password may instead come from `PGPASSWORD`
     /// or a passfile (`PGPASSFILE`, `~/.pgpass`).
     pub url: String,
-    /// PostgreSQL connections this instance may open (today: one for the
-    /// store thread and one for the consent listener; reserved for readers).
+    /// PostgreSQL: most read connections of the admin API and page (opened
+    /// when needed, besides the store thread's and the consent listener's),
+    /// so a slow admin read never holds up the store thread's commits.
     pub pool_size: u32,
     /// `full`: fsync each commit batch; `normal`: survives a crash, not a power cut.
     pub durability: Durability,

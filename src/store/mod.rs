@@ -22,6 +22,9 @@
 //! - [`consent`] holds the records (keys, rows, events, held, outbox);
 //!   [`cache`] the consent read cache in front of the store thread.
 //! - [`Database`] is the blocking API over the same data for CLI commands.
+//! - [`Store::read`] runs the admin API's reads: on PostgreSQL on up to
+//!   `[store] pool_size` connections of their own (`readers.rs`), beside
+//!   the store thread; on SQLite on the store thread.
 
 mod backend;
 mod blocking;
@@ -29,6 +32,7 @@ pub mod cache;
 pub mod consent;
 mod error;
 pub mod postgres;
+mod readers;
 pub mod sqlite;
 mod txn;
 mod worker;
@@ -80,6 +84,9 @@ pub struct StoreOptions {
     pub instance: String,
     /// `[store] lease`: heartbeat period is a third of it.
     pub lease: Duration,
+    /// PostgreSQL: most connections the admin reads use at once
+    /// ([`Store::read`]), besides the store thread's and the listener's.
+    pub pool_size: u32,
 }
 
 impl StoreOptions {
@@ -101,6 +108,7 @@ impl StoreOptions {
             busy_timeout: Duration::from_secs(5),
             instance: String::new(),
             lease: cfg.store.lease,
+            pool_size: cfg.store.pool_size,
         }
     }
 
@@ -217,6 +225,8 @@ pub struct Store {
     instance: Arc<str>,
     /// Work claimed across instances (a daemon on PostgreSQL only).
     claims: Option<postgres::instance::Claims>,
+    /// PostgreSQL's read connections ([`Store::read`]).
+    readers: Option<Arc<readers::Readers>>,
 }
 
 /// Id map rows buffered towards the store thread before a writer waits.
@@ -264,6 +274,7 @@ impl Store {
             elsewhere: Arc::default(),
             instance,
             claims: None,
+            readers: None,
         })
     }
 
@@ -481,6 +492,29 @@ impl Store {
             .await
             .map_err(|_| StoreError::Closed)?;
         Ok(rx)
+    }
+
+    /// Runs a read of committed state: on PostgreSQL on one of the read
+    /// connections (`[store] pool_size`), so a slow read never delays the
+    /// store thread's batches; on SQLite inside the store thread's batch
+    /// (answered at once, like `transact` with [`Durable::Now`]).
+    pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn StoreTxn) -> Result<T, StoreError> + Send + 'static,
+    {
+        match &self.readers {
+            Some(r) => r.read(work).await,
+            None => {
+                self.transact(move |env| Ok((work(env)?, Durable::Now)))
+                    .await
+            }
+        }
+    }
+
+    /// Read connections open and idle now (0 on SQLite).
+    pub fn idle_readers(&self) -> usize {
+        self.readers.as_ref().map_or(0, |r| r.idle())
     }
 
     /// Counters of the store thread.

@@ -187,6 +187,27 @@ pub trait StoreTxn {
         ttl: Duration,
     ) -> Result<(), StoreError>;
 
+    /// [`StoreTxn::map_message_id`] for many rows (carrier id, account,
+    /// optgate id), the later of two rows with the same carrier id winning.
+    /// The store thread writes its buffered rows with it; a backend where
+    /// each statement is a network round trip writes them in one.
+    fn map_message_ids(
+        &mut self,
+        rows: &[(&str, &str, Option<&str>)],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        // A failing row does not keep the others out; the first error is
+        // reported.
+        let mut first = Ok(());
+        for (carrier_id, account, optgate_id) in rows {
+            let r = self.map_message_id(carrier_id, account, *optgate_id, ttl);
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
     /// The owner of a carrier message id mapped within `ttl` (the newest
     /// mapping if the id was reused).
     fn lookup_message_id(

@@ -335,13 +335,21 @@ impl<B: Backend> Worker<B> {
                 std::mem::swap(&mut *buf, taken);
             }
             batch.write_behind += taken.len() as u64;
-            for row in taken.drain(..) {
-                let id = String::from_utf8_lossy(&row.carrier_id);
-                let r = tx.map_message_id(&id, &row.account, row.optgate_id.as_deref(), ttl);
-                if let Err(e) = r {
-                    tracing::warn!(error = %e, "message id mapping not stored");
-                }
+            let ids: Vec<std::borrow::Cow<'_, str>> = taken
+                .iter()
+                .map(|row| String::from_utf8_lossy(&row.carrier_id))
+                .collect();
+            let rows: Vec<(&str, &str, Option<&str>)> = taken
+                .iter()
+                .zip(&ids)
+                .map(|(row, id)| (&**id, &*row.account, row.optgate_id.as_deref()))
+                .collect();
+            if let Err(e) = tx.map_message_ids(&rows, ttl) {
+                tracing::warn!(error = %e, rows = rows.len(), "message id mappings not stored");
             }
+            drop(rows);
+            drop(ids);
+            taken.clear();
             execute_all(tx, requests, &mut batch, &ctx)
         });
         // Whatever failed, nothing of the batch is durable: every waiter

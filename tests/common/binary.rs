@@ -211,6 +211,14 @@ impl Setup {
         std::fs::write(&self.file, text).unwrap();
     }
 
+    /// The config file's store on `backend` (a fresh database of the shared
+    /// PostgreSQL server for PostgreSQL); keeps the file otherwise.
+    pub fn on(self, backend: super::postgres::Backend) -> Setup {
+        let text = std::fs::read_to_string(&self.file).unwrap();
+        std::fs::write(&self.file, backend.toml(&text)).unwrap();
+        self
+    }
+
     /// Starts the binary and waits until it says READY and the carrier
     /// saw `binds` binds in all (1 on a first start, 2 after one restart…).
     pub async fn start_with_binds(&self, binds: usize) -> Optgate {

@@ -12,6 +12,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 /// The superuser of test clusters and its password (scram over TCP).
 pub const USER: &str = "optgate";
@@ -29,6 +30,55 @@ pub struct Postgres {
     pub port: u16,
     /// uid/gid the server runs as, when the tests run as root.
     owner: Option<(u32, u32)>,
+}
+
+/// Which store a test's daemon or command uses: one test body, two
+/// set-ups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Points `cfg` at a fresh database of the shared server (PostgreSQL);
+    /// SQLite keeps the config's file.
+    pub fn apply(self, cfg: &mut optgate::config::Config) {
+        if self == Backend::Postgres {
+            cfg.store.backend = optgate::config::StoreBackend::Postgres;
+            cfg.store.url = shared().create_db();
+        }
+    }
+
+    /// A config file's text with its `[store]` section on this backend
+    /// (a fresh database of the shared server for PostgreSQL).
+    pub fn toml(self, text: &str) -> String {
+        match self {
+            Backend::Sqlite => text.to_string(),
+            Backend::Postgres => {
+                assert!(text.contains("[store]\n"), "no [store] section");
+                let url = shared().create_db();
+                text.replacen(
+                    "[store]\n",
+                    &format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\n"),
+                    1,
+                )
+            }
+        }
+    }
+}
+
+/// One server for the whole test process, started at first use; each test
+/// takes a database of its own ([`Postgres::create_db`]). It is never
+/// dropped: a watchdog process stops it (immediate shutdown) and removes
+/// its directory once the test process has ended, however it ended.
+pub fn shared() -> &'static Postgres {
+    static SHARED: OnceLock<Postgres> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let pg = Postgres::start();
+        pg.watch_parent();
+        pg
+    })
 }
 
 /// Where `initdb` and `pg_ctl` live: next to `initdb` on PATH (symlinks
@@ -199,6 +249,28 @@ impl Postgres {
                 "stop".as_ref(),
             ],
         );
+    }
+
+    /// Starts the watchdog of [`shared`]: polls this process, then sends
+    /// the postmaster SIGQUIT (immediate shutdown) and removes the dir.
+    /// It outlives this process by design: never waited for.
+    #[allow(clippy::zombie_processes)]
+    fn watch_parent(&self) {
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
+             kill -QUIT $(head -n 1 {dir}/data/postmaster.pid) 2>/dev/null; \
+             sleep 1; rm -rf {dir}",
+            pid = std::process::id(),
+            dir = self.dir.path().display()
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start the PostgreSQL watchdog");
     }
 
     /// URL of database `db` over TCP with the password in it.

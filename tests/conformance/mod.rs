@@ -7,10 +7,12 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, async_fn_in_trait)]
 
 mod compliance;
+mod listing;
 mod ops;
 mod promises;
 
 pub use compliance::*;
+pub use listing::*;
 pub use ops::*;
 pub use promises::*;
 
@@ -89,6 +91,7 @@ macro_rules! conformance_suite {
 
             $crate::conformance_suite!(@tests S, c;
                 consent_rows_status_flags_and_paging,
+                consent_pages_in_byte_order_under_every_filter,
                 events_are_listed_in_order_and_filtered,
                 held_messages_group_replace_settle_and_expire,
                 outbox_push_pending_attempted_handed_done,

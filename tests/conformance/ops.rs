@@ -513,6 +513,39 @@ pub async fn id_map_written_behind_and_looked_up(s: &impl Setup) {
         0,
         "nothing expired"
     );
+    // Many rows at once (more than one statement's worth on PostgreSQL),
+    // one carrier id twice: the later row wins.
+    commit(&store, move |t| {
+        let ids: Vec<String> = (0..6_000).map(|i| format!("D-{i}")).collect();
+        let mut rows: Vec<(&str, &str, Option<&str>)> =
+            ids.iter().map(|id| (id.as_str(), "pbx", None)).collect();
+        rows.push(("D-7", "crm", Some("0000000000000010")));
+        t.map_message_ids(&rows, ttl)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        read(&store, move |t| t.lookup_message_id("D-5999", ttl)).await,
+        owner("pbx", None)
+    );
+    assert_eq!(
+        read(&store, move |t| t.lookup_message_id("D-7", ttl)).await,
+        owner("crm", Some("0000000000000010"))
+    );
+    // Ids already mapped, with new ones: replaced, the new ones added.
+    commit(&store, move |t| {
+        t.map_message_ids(&[("D-8", "other", None), ("D-new", "pbx", None)], ttl)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        read(&store, move |t| t.lookup_message_id("D-8", ttl)).await,
+        owner("other", None)
+    );
+    assert_eq!(
+        read(&store, move |t| t.lookup_message_id("D-new", ttl)).await,
+        owner("pbx", None)
+    );
     store.ping().await.unwrap();
     commit(&store, |t| t.touch()).await.unwrap();
     store.close().await.unwrap();

@@ -140,7 +140,7 @@ fn record(s: &Mutex<Shared>, body: &Bytes, get: impl Fn(&str) -> String) -> (u16
     s.hits.push(Hit {
         timestamp: get("x-optgate-timestamp"),
         signature: get("x-optgate-signature"),
-        body: String::from_utf8_lossy(&body).into_owned(),
+        body: String::from_utf8_lossy(body).into_owned(),
         status,
     });
     (status, s.delay)

@@ -403,6 +403,14 @@ impl<C: GenericClient> StoreTxn for PgTxn<'_, C> {
         ops::map_message_id(&mut self.pg, carrier_id, account, optgate_id, ttl)
     }
 
+    fn map_message_ids(
+        &mut self,
+        rows: &[(&str, &str, Option<&str>)],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        ops::map_message_ids(&mut self.pg, rows, ttl)
+    }
+
     fn lookup_message_id(
         &mut self,
         carrier_id: &str,

@@ -51,10 +51,12 @@ pub(super) async fn open_store(opts: super::StoreOptions) -> Result<super::Store
     use std::sync::Arc;
     let (url, instance) = (opts.url.clone(), opts.instance.clone());
     let (lease, timeout) = (opts.lease, opts.connect_timeout);
+    let readers = super::readers::Readers::new(url.clone(), opts.pool_size, timeout);
     let pid = Arc::new(std::sync::atomic::AtomicI32::new(0));
     let own = Arc::clone(&pid);
     let mut store =
         super::Store::open_with(opts, move |o| PgBackend::open_with_pid(o, own)).await?;
+    store.readers = Some(Arc::new(readers));
     let cache = Arc::downgrade(store.consent_cache());
     if !instance.is_empty() {
         let (u, c) = (url.clone(), cache.clone());
