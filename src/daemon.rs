@@ -120,13 +120,12 @@ impl Daemon {
         let routes = build_routes(cfg, &store, &mut dispatchers, &tasks, &tasks_stop);
         let engine_cfg = EngineConfig::from_config(cfg).map_err(StartError::Config)?;
         let live = crate::runtime::live(accounts(cfg), routes, engine_cfg);
-        let engine = Arc::new(Engine::new(live.clone(), store.clone(), tasks.clone()));
+        let engine = Arc::new(Engine::new(live.clone(), store.clone()));
         let inbound = Arc::new(Inbound::new(
             store.clone(),
             live.clone(),
             200_000,
             engine.clone(),
-            tasks.clone(),
         ));
         let (pool, carrier) = Pool::spawn(
             Arc::new(upstream_settings(cfg)?),

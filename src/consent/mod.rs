@@ -23,7 +23,6 @@ pub mod settle;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
-use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::policy::{Campaign, Campaigns, Keywords, PhraseMode, StatusCodes, Unassigned};
@@ -127,14 +126,11 @@ pub struct Engine {
     pub outbox_wake: Notify,
     /// Wakes the settler (consent changed, or a hold to look at).
     pub settle_wake: Notify,
-    /// The tasks the engine spawns per message, so shutdown can wait for them.
-    tasks: TaskTracker,
 }
 
 impl Engine {
-    /// An engine over `store` with the configuration in `live`; what it
-    /// spawns is tracked by `tasks`.
-    pub fn new(live: Arc<crate::runtime::Live>, store: Store, tasks: TaskTracker) -> Engine {
+    /// An engine over `store` with the configuration in `live`.
+    pub fn new(live: Arc<crate::runtime::Live>, store: Store) -> Engine {
         Engine {
             live,
             store,
@@ -142,7 +138,6 @@ impl Engine {
             parts: Mutex::new(mo::Parts::new()),
             outbox_wake: Notify::new(),
             settle_wake: Notify::new(),
-            tasks,
         }
     }
 

@@ -25,6 +25,7 @@ mod validate;
 use bytes::{Bytes, BytesMut};
 
 pub use bodies::*;
+pub use command::CommandId;
 pub use error::{DecodeError, DecodeErrorKind};
 pub use header::{peek_header, Header, HEADER_LEN};
 pub use status::status_name;
@@ -183,6 +184,12 @@ impl Pdu {
     /// The command_id, derived from the body.
     pub fn command_id(&self) -> u32 {
         self.body.command_id()
+    }
+
+    /// The command as a [`CommandId`], for matches that must name every
+    /// command.
+    pub fn command(&self) -> CommandId {
+        CommandId::from(self.body.command_id())
     }
 
     /// True for responses (generic_nack included).
