@@ -12,7 +12,8 @@
 #   benches/bench.sh --smoke    a few seconds (debug build unless PROFILE=release):
 #                               checks the runs complete and counts add up; never speed.
 # Env: PROFILE=debug|release, DURATION=10s, FIXED_RATE=50000, BINDS=4, WINDOW=100,
-#      UP_BINDS=10 (the many-upstream-binds run).
+#      UP_BINDS=10 (the many-upstream-binds run),
+#      OPTGATE_BIN=/path/to/optgate (run that binary, e.g. a previous release, instead of building).
 set -euo pipefail
 
 MODE=full
@@ -32,8 +33,12 @@ if ! command -v socat >/dev/null; then
     (apt-get update -qq && apt-get install -y -qq socat) >/dev/null 2>&1 || die "socat missing and could not be installed"
 fi
 
-if [[ $PROFILE == release ]]; then (cd "$ROOT" && cargo build --release --quiet); else (cd "$ROOT" && cargo build --quiet); fi
-BIN="$ROOT/target/$PROFILE/optgate"
+if [[ -n ${OPTGATE_BIN:-} ]]; then
+    BIN="$OPTGATE_BIN" # a binary built elsewhere (A/B against a previous build); no build here
+else
+    if [[ $PROFILE == release ]]; then (cd "$ROOT" && cargo build --release --quiet); else (cd "$ROOT" && cargo build --quiet); fi
+    BIN="$ROOT/target/$PROFILE/optgate"
+fi
 [[ -x $BIN ]] || die "no binary at $BIN"
 
 TMP="$(mktemp -d)"

@@ -6,7 +6,6 @@
 //! carrier bind answers with, in order, only after the commit; see
 //! [`crate::upstream::Commit`]).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -14,31 +13,13 @@ use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use crate::consent::{mo, Engine};
-use crate::deliver::{DispatchMsg, Dispatcher};
+use crate::deliver::DispatchMsg;
 use crate::pdu::{status, Body, Pdu};
 use crate::receipts::{self, IdCache, Owner};
 use crate::store::{DeliveryKind, Store, StoreError};
 use crate::upstream::Commit;
 
-/// Where carrier traffic goes: sender number → account, account → dispatcher.
-#[derive(Debug, Default)]
-pub struct Routes {
-    /// Normalised sender number → account system_id.
-    pub numbers: HashMap<String, Arc<str>>,
-    /// Account system_id → its dispatcher.
-    pub dispatchers: HashMap<Arc<str>, Dispatcher>,
-    /// `[numbers] default_country_code`, for normalising addresses.
-    pub country_code: String,
-}
-
-impl Routes {
-    /// The account that owns the (raw) business number `addr` with `ton`.
-    pub fn account_for_number(&self, addr: &[u8], ton: u8) -> Option<Arc<str>> {
-        let raw = std::str::from_utf8(addr).ok()?;
-        let n = crate::numbers::normalise(raw, ton, &self.country_code);
-        self.numbers.get(n.as_str()).cloned()
-    }
-}
+pub use crate::runtime::Routes;
 
 /// The inbound path. Shared by all carrier binds.
 pub struct Inbound {

@@ -116,9 +116,16 @@ impl EngineConfig {
     }
 }
 
+/// Where the engine finds the configuration in force: one load per call,
+/// so a reload is seen at once (implemented by [`crate::runtime::Live`]).
+pub trait EngineConfigSource: Send + Sync {
+    /// The engine configuration in force now.
+    fn engine_config(&self) -> Arc<EngineConfig>;
+}
+
 /// The consent engine. Shared by every session and carrier bind.
 pub struct Engine {
-    live: Arc<crate::runtime::Live>,
+    config: Arc<dyn EngineConfigSource>,
     store: Store,
     groups: Arc<Mutex<mt::Groups>>,
     parts: Mutex<mo::Parts>,
@@ -129,10 +136,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine over `store` with the configuration in `live`.
-    pub fn new(live: Arc<crate::runtime::Live>, store: Store) -> Engine {
+    /// An engine over `store` reading the configuration in force from
+    /// `config` (the daemon hands it [`crate::runtime::Live`]).
+    pub fn new(config: Arc<dyn EngineConfigSource>, store: Store) -> Engine {
         Engine {
-            live,
+            config,
             store,
             groups: Arc::new(Mutex::new(mt::Groups::default())),
             parts: Mutex::new(mo::Parts::new()),
@@ -143,7 +151,7 @@ impl Engine {
 
     /// The configuration in force (see [`crate::runtime`]).
     pub fn config(&self) -> Arc<EngineConfig> {
-        self.live.load().engine.clone()
+        self.config.engine_config()
     }
 
     /// The store.
