@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 
 use crate::consent::{mo, Engine};
 use crate::deliver::DispatchMsg;
-use crate::pdu::{status, Body, Pdu};
+use crate::pdu::{status, Pdu};
 use crate::receipts::{self, IdCache, Owner};
 use crate::store::{DeliveryKind, Store, StoreError};
 use crate::upstream::Commit;
@@ -243,11 +243,7 @@ fn committed<T>(r: Result<Result<T, StoreError>, oneshot::error::RecvError>) -> 
 
 /// The account owning the business number a carrier message is addressed to.
 fn dest_account(routes: &Routes, pdu: &Pdu) -> Option<Arc<str>> {
-    match &pdu.body {
-        Body::DeliverSm(sm) => routes.account_for_number(&sm.destination_addr, sm.dest_addr_ton),
-        Body::DataSm(sm) => routes.account_for_number(&sm.destination_addr, sm.dest_addr_ton),
-        _ => None,
-    }
+    routes.account_for(&pdu.body.destination()?)
 }
 
 impl crate::upstream::CarrierEvents for Inbound {

@@ -67,10 +67,10 @@ pub struct Routes {
 }
 
 impl Routes {
-    /// The account that owns the (raw) business number `addr` with `ton`.
-    pub fn account_for_number(&self, addr: &[u8], ton: u8) -> Option<Arc<str>> {
-        let raw = std::str::from_utf8(addr).ok()?;
-        let n = crate::numbers::normalise(raw, ton, &self.country_code);
+    /// The account that owns the business number `a`.
+    pub fn account_for(&self, a: &crate::pdu::Address) -> Option<Arc<str>> {
+        std::str::from_utf8(&a.addr).ok()?;
+        let n = crate::numbers::of(a, &self.country_code);
         self.numbers.get(n.as_str()).cloned()
     }
 }

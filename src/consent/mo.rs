@@ -52,19 +52,11 @@ impl Engine {
     pub fn mo_work(&self, account: &Arc<str>, pdu: &Pdu) -> Option<Box<Work>> {
         let cfg = self.config();
         let f = msgs::facts(pdu)?;
-        let sender = crate::numbers::normalise(
-            &String::from_utf8_lossy(&f.dest),
-            f.dest_ton,
-            &cfg.country_code,
-        );
+        let sender = crate::numbers::of(&f.dest, &cfg.country_code);
         let Lookup::Enforce(campaign) = cfg.campaigns.lookup(&sender) else {
             return None;
         };
-        let recipient = crate::numbers::normalise(
-            &String::from_utf8_lossy(&f.source),
-            f.source_ton,
-            &cfg.country_code,
-        );
+        let recipient = crate::numbers::of(&f.source, &cfg.country_code);
         let text = match f.concat {
             None => Some(msgs::text(&f, cfg.alphabet).unwrap_or_default()),
             Some(c) => {
@@ -181,12 +173,7 @@ impl Work {
         let Some(f) = msgs::facts(&self.pdu) else {
             return Ok(());
         };
-        let parts = msgs::own_submits(
-            &text,
-            (&f.dest, f.dest_ton, f.dest_npi),
-            (&f.source, f.source_ton, f.source_npi),
-            super::mt::reference(&self.key),
-        );
+        let parts = msgs::own_submits(&text, &f.dest, &f.source, super::mt::reference(&self.key));
         for p in parts {
             t.outbox_push(
                 kind.as_str(),

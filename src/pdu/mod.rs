@@ -11,6 +11,7 @@
 //! answer (e.g. ESME_RINVSRCADR). A C-string without a NUL before the end of
 //! the body is a decode error (ESME_RINVPARLEN).
 
+mod address;
 mod bodies;
 pub mod command;
 mod decode;
@@ -24,6 +25,7 @@ mod validate;
 
 use bytes::{Bytes, BytesMut};
 
+pub use address::Address;
 pub use bodies::*;
 pub use command::CommandId;
 pub use error::{DecodeError, DecodeErrorKind};
