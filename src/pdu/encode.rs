@@ -48,24 +48,106 @@ impl Wire for Tlvs {
     }
 }
 
-impl Wire for Bind {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.system_id)
-            + cstr_len(&self.password)
-            + cstr_len(&self.system_type)
-            + 3
-            + cstr_len(&self.address_range)
-            + self.tlvs.wire_len()
+/// The wire length of one field of a kind (see [`wire!`]).
+macro_rules! field_len {
+    (u8, $v:expr) => {
+        1
+    };
+    (cstr, $v:expr) => {
+        cstr_len(&$v)
+    };
+    (sm, $v:expr) => {
+        sm_len(&$v)
+    };
+    (tlvs, $v:expr) => {
+        $v.wire_len()
+    };
+    (dests, $v:expr) => {
+        1 + $v
+            .iter()
+            .take(MAX_U8_LEN)
+            .map(Wire::wire_len)
+            .sum::<usize>()
+    };
+}
+
+/// Writes one field of a kind (see [`wire!`]).
+macro_rules! field_put {
+    (u8, $d:ident, $v:expr) => {
+        $d.put_u8($v)
+    };
+    (cstr, $d:ident, $v:expr) => {
+        put_cstr($d, &$v)
+    };
+    (sm, $d:ident, $v:expr) => {
+        put_sm($d, &$v)
+    };
+    (tlvs, $d:ident, $v:expr) => {
+        $v.put($d)
+    };
+    (dests, $d:ident, $v:expr) => {{
+        $d.put_u8($v.len().min(MAX_U8_LEN) as u8);
+        for x in $v.iter().take(MAX_U8_LEN) {
+            x.put($d);
+        }
+    }};
+}
+
+/// Declares a body's wire layout once, as `kind field` in wire order
+/// (`u8`, `cstr` C-string, `sm` length-prefixed short_message, `dests`
+/// counted destination list, `tlvs`); its exact length and its writer are
+/// generated from that one list, so no length is counted by hand.
+macro_rules! wire {
+    ($($t:ty { $($kind:ident $field:ident),* $(,)? })*) => {$(
+        impl Wire for $t {
+            fn wire_len(&self) -> usize {
+                0 $(+ field_len!($kind, self.$field))*
+            }
+            fn put<B: BufMut>(&self, dst: &mut B) {
+                $(field_put!($kind, dst, self.$field);)*
+            }
+        }
+    )*};
+}
+
+wire! {
+    Bind {
+        cstr system_id, cstr password, cstr system_type, u8 interface_version,
+        u8 addr_ton, u8 addr_npi, cstr address_range, tlvs tlvs,
     }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.system_id);
-        put_cstr(dst, &self.password);
-        put_cstr(dst, &self.system_type);
-        dst.put_u8(self.interface_version);
-        dst.put_u8(self.addr_ton);
-        dst.put_u8(self.addr_npi);
-        put_cstr(dst, &self.address_range);
-        self.tlvs.put(dst);
+    Outbind { cstr system_id, cstr password, tlvs tlvs }
+    Sm {
+        cstr service_type, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr,
+        u8 dest_addr_ton, u8 dest_addr_npi, cstr destination_addr, u8 esm_class,
+        u8 protocol_id, u8 priority_flag, cstr schedule_delivery_time,
+        cstr validity_period, u8 registered_delivery, u8 replace_if_present_flag,
+        u8 data_coding, u8 sm_default_msg_id, sm short_message, tlvs tlvs,
+    }
+    SubmitMulti {
+        cstr service_type, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr,
+        dests dests, u8 esm_class, u8 protocol_id, u8 priority_flag,
+        cstr schedule_delivery_time, cstr validity_period, u8 registered_delivery,
+        u8 replace_if_present_flag, u8 data_coding, u8 sm_default_msg_id,
+        sm short_message, tlvs tlvs,
+    }
+    DataSm {
+        cstr service_type, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr,
+        u8 dest_addr_ton, u8 dest_addr_npi, cstr destination_addr, u8 esm_class,
+        u8 registered_delivery, u8 data_coding, tlvs tlvs,
+    }
+    QuerySm { cstr message_id, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr, tlvs tlvs }
+    CancelSm {
+        cstr service_type, cstr message_id, u8 source_addr_ton, u8 source_addr_npi,
+        cstr source_addr, u8 dest_addr_ton, u8 dest_addr_npi, cstr destination_addr, tlvs tlvs,
+    }
+    ReplaceSm {
+        cstr message_id, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr,
+        cstr schedule_delivery_time, cstr validity_period, u8 registered_delivery,
+        u8 sm_default_msg_id, sm short_message, tlvs tlvs,
+    }
+    AlertNotification {
+        u8 source_addr_ton, u8 source_addr_npi, cstr source_addr, u8 esme_addr_ton,
+        u8 esme_addr_npi, cstr esme_addr, tlvs tlvs,
     }
 }
 
@@ -80,50 +162,6 @@ impl Wire for BindResp {
             put_cstr(dst, s);
             self.tlvs.put(dst);
         }
-    }
-}
-
-impl Wire for Outbind {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.system_id) + cstr_len(&self.password) + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.system_id);
-        put_cstr(dst, &self.password);
-        self.tlvs.put(dst);
-    }
-}
-
-impl Wire for Sm {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.service_type)
-            + cstr_len(&self.source_addr)
-            + cstr_len(&self.destination_addr)
-            + cstr_len(&self.schedule_delivery_time)
-            + cstr_len(&self.validity_period)
-            + 11
-            + sm_len(&self.short_message)
-            + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.service_type);
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        dst.put_u8(self.dest_addr_ton);
-        dst.put_u8(self.dest_addr_npi);
-        put_cstr(dst, &self.destination_addr);
-        dst.put_u8(self.esm_class);
-        dst.put_u8(self.protocol_id);
-        dst.put_u8(self.priority_flag);
-        put_cstr(dst, &self.schedule_delivery_time);
-        put_cstr(dst, &self.validity_period);
-        dst.put_u8(self.registered_delivery);
-        dst.put_u8(self.replace_if_present_flag);
-        dst.put_u8(self.data_coding);
-        dst.put_u8(self.sm_default_msg_id);
-        put_sm(dst, &self.short_message);
-        self.tlvs.put(dst);
     }
 }
 
@@ -164,42 +202,6 @@ impl Wire for DestAddress {
     }
 }
 
-impl Wire for SubmitMulti {
-    fn wire_len(&self) -> usize {
-        let dests: usize = self.dests.iter().take(MAX_U8_LEN).map(Wire::wire_len).sum();
-        cstr_len(&self.service_type)
-            + cstr_len(&self.source_addr)
-            + 3
-            + dests
-            + cstr_len(&self.schedule_delivery_time)
-            + cstr_len(&self.validity_period)
-            + 7
-            + sm_len(&self.short_message)
-            + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.service_type);
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        dst.put_u8(self.dests.len().min(MAX_U8_LEN) as u8);
-        for d in self.dests.iter().take(MAX_U8_LEN) {
-            d.put(dst);
-        }
-        dst.put_u8(self.esm_class);
-        dst.put_u8(self.protocol_id);
-        dst.put_u8(self.priority_flag);
-        put_cstr(dst, &self.schedule_delivery_time);
-        put_cstr(dst, &self.validity_period);
-        dst.put_u8(self.registered_delivery);
-        dst.put_u8(self.replace_if_present_flag);
-        dst.put_u8(self.data_coding);
-        dst.put_u8(self.sm_default_msg_id);
-        put_sm(dst, &self.short_message);
-        self.tlvs.put(dst);
-    }
-}
-
 impl Wire for SubmitMultiResp {
     fn wire_len(&self) -> usize {
         let Some(id) = &self.message_id else { return 0 };
@@ -230,42 +232,6 @@ impl Wire for SubmitMultiResp {
     }
 }
 
-impl Wire for DataSm {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.service_type)
-            + cstr_len(&self.source_addr)
-            + cstr_len(&self.destination_addr)
-            + 7
-            + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.service_type);
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        dst.put_u8(self.dest_addr_ton);
-        dst.put_u8(self.dest_addr_npi);
-        put_cstr(dst, &self.destination_addr);
-        dst.put_u8(self.esm_class);
-        dst.put_u8(self.registered_delivery);
-        dst.put_u8(self.data_coding);
-        self.tlvs.put(dst);
-    }
-}
-
-impl Wire for QuerySm {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.message_id) + 2 + cstr_len(&self.source_addr) + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.message_id);
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        self.tlvs.put(dst);
-    }
-}
-
 impl Wire for QuerySmResp {
     fn wire_len(&self) -> usize {
         let Some(id) = &self.message_id else { return 0 };
@@ -281,68 +247,6 @@ impl Wire for QuerySmResp {
         put_cstr(dst, &st.final_date);
         dst.put_u8(st.message_state);
         dst.put_u8(st.error_code);
-        self.tlvs.put(dst);
-    }
-}
-
-impl Wire for CancelSm {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.service_type)
-            + cstr_len(&self.message_id)
-            + cstr_len(&self.source_addr)
-            + cstr_len(&self.destination_addr)
-            + 4
-            + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.service_type);
-        put_cstr(dst, &self.message_id);
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        dst.put_u8(self.dest_addr_ton);
-        dst.put_u8(self.dest_addr_npi);
-        put_cstr(dst, &self.destination_addr);
-        self.tlvs.put(dst);
-    }
-}
-
-impl Wire for ReplaceSm {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.message_id)
-            + 2
-            + cstr_len(&self.source_addr)
-            + cstr_len(&self.schedule_delivery_time)
-            + cstr_len(&self.validity_period)
-            + 2
-            + sm_len(&self.short_message)
-            + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.message_id);
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        put_cstr(dst, &self.schedule_delivery_time);
-        put_cstr(dst, &self.validity_period);
-        dst.put_u8(self.registered_delivery);
-        dst.put_u8(self.sm_default_msg_id);
-        put_sm(dst, &self.short_message);
-        self.tlvs.put(dst);
-    }
-}
-
-impl Wire for AlertNotification {
-    fn wire_len(&self) -> usize {
-        4 + cstr_len(&self.source_addr) + cstr_len(&self.esme_addr) + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        dst.put_u8(self.esme_addr_ton);
-        dst.put_u8(self.esme_addr_npi);
-        put_cstr(dst, &self.esme_addr);
         self.tlvs.put(dst);
     }
 }
