@@ -12,7 +12,7 @@ use super::bodies::*;
 use super::tlv::Tlvs;
 use super::Body;
 
-const MAX_U8_LEN: usize = u8::MAX as usize;
+pub(super) const MAX_U8_LEN: usize = u8::MAX as usize;
 
 /// Exact wire length and writer of one body.
 pub(crate) trait Wire {
@@ -20,20 +20,20 @@ pub(crate) trait Wire {
     fn put<B: BufMut>(&self, dst: &mut B);
 }
 
-fn cstr_len(s: &Bytes) -> usize {
+pub(super) fn cstr_len(s: &Bytes) -> usize {
     s.len() + 1
 }
 
-fn put_cstr<B: BufMut>(dst: &mut B, s: &Bytes) {
+pub(super) fn put_cstr<B: BufMut>(dst: &mut B, s: &Bytes) {
     dst.put_slice(s);
     dst.put_u8(0);
 }
 
-fn sm_len(s: &Bytes) -> usize {
+pub(super) fn sm_len(s: &Bytes) -> usize {
     1 + s.len().min(MAX_U8_LEN)
 }
 
-fn put_sm<B: BufMut>(dst: &mut B, s: &Bytes) {
+pub(super) fn put_sm<B: BufMut>(dst: &mut B, s: &Bytes) {
     let n = s.len().min(MAX_U8_LEN);
     dst.put_u8(n as u8);
     dst.put_slice(&s[..n]);
@@ -45,109 +45,6 @@ impl Wire for Tlvs {
     }
     fn put<B: BufMut>(&self, dst: &mut B) {
         self.encode(dst);
-    }
-}
-
-/// The wire length of one field of a kind (see [`wire!`]).
-macro_rules! field_len {
-    (u8, $v:expr) => {
-        1
-    };
-    (cstr, $v:expr) => {
-        cstr_len(&$v)
-    };
-    (sm, $v:expr) => {
-        sm_len(&$v)
-    };
-    (tlvs, $v:expr) => {
-        $v.wire_len()
-    };
-    (dests, $v:expr) => {
-        1 + $v
-            .iter()
-            .take(MAX_U8_LEN)
-            .map(Wire::wire_len)
-            .sum::<usize>()
-    };
-}
-
-/// Writes one field of a kind (see [`wire!`]).
-macro_rules! field_put {
-    (u8, $d:ident, $v:expr) => {
-        $d.put_u8($v)
-    };
-    (cstr, $d:ident, $v:expr) => {
-        put_cstr($d, &$v)
-    };
-    (sm, $d:ident, $v:expr) => {
-        put_sm($d, &$v)
-    };
-    (tlvs, $d:ident, $v:expr) => {
-        $v.put($d)
-    };
-    (dests, $d:ident, $v:expr) => {{
-        $d.put_u8($v.len().min(MAX_U8_LEN) as u8);
-        for x in $v.iter().take(MAX_U8_LEN) {
-            x.put($d);
-        }
-    }};
-}
-
-/// Declares a body's wire layout once, as `kind field` in wire order
-/// (`u8`, `cstr` C-string, `sm` length-prefixed short_message, `dests`
-/// counted destination list, `tlvs`); its exact length and its writer are
-/// generated from that one list, so no length is counted by hand.
-macro_rules! wire {
-    ($($t:ty { $($kind:ident $field:ident),* $(,)? })*) => {$(
-        impl Wire for $t {
-            fn wire_len(&self) -> usize {
-                0 $(+ field_len!($kind, self.$field))*
-            }
-            fn put<B: BufMut>(&self, dst: &mut B) {
-                $(field_put!($kind, dst, self.$field);)*
-            }
-        }
-    )*};
-}
-
-wire! {
-    Bind {
-        cstr system_id, cstr password, cstr system_type, u8 interface_version,
-        u8 addr_ton, u8 addr_npi, cstr address_range, tlvs tlvs,
-    }
-    Outbind { cstr system_id, cstr password, tlvs tlvs }
-    Sm {
-        cstr service_type, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr,
-        u8 dest_addr_ton, u8 dest_addr_npi, cstr destination_addr, u8 esm_class,
-        u8 protocol_id, u8 priority_flag, cstr schedule_delivery_time,
-        cstr validity_period, u8 registered_delivery, u8 replace_if_present_flag,
-        u8 data_coding, u8 sm_default_msg_id, sm short_message, tlvs tlvs,
-    }
-    SubmitMulti {
-        cstr service_type, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr,
-        dests dests, u8 esm_class, u8 protocol_id, u8 priority_flag,
-        cstr schedule_delivery_time, cstr validity_period, u8 registered_delivery,
-        u8 replace_if_present_flag, u8 data_coding, u8 sm_default_msg_id,
-        sm short_message, tlvs tlvs,
-    }
-    DataSm {
-        cstr service_type, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr,
-        u8 dest_addr_ton, u8 dest_addr_npi, cstr destination_addr, u8 esm_class,
-        u8 registered_delivery, u8 data_coding, tlvs tlvs,
-    }
-    QuerySm { cstr message_id, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr, tlvs tlvs }
-    CancelSm {
-        cstr service_type, cstr message_id, u8 source_addr_ton, u8 source_addr_npi,
-        cstr source_addr, u8 dest_addr_ton, u8 dest_addr_npi, cstr destination_addr, tlvs tlvs,
-    }
-    ReplaceSm {
-        cstr message_id, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr,
-        cstr schedule_delivery_time, cstr validity_period, u8 registered_delivery,
-        u8 sm_default_msg_id, sm short_message, tlvs tlvs,
-    }
-    AlertNotification {
-        u8 source_addr_ton, u8 source_addr_npi, cstr source_addr, u8 esme_addr_ton,
-        u8 esme_addr_npi, cstr esme_addr, tlvs tlvs,
     }
 }
 

@@ -18,6 +18,7 @@ mod decode;
 mod encode;
 mod error;
 mod header;
+mod layout;
 pub mod receipt;
 pub mod status;
 pub mod tlv;
