@@ -86,3 +86,49 @@ impl Future for Owed {
             .map(|code| crate::route::answer(id, code, seq))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pdu::command as cmd;
+    use futures_util::stream::FuturesOrdered;
+    use futures_util::StreamExt;
+    use tokio::sync::oneshot;
+
+    /// A commit that resolves to what `rx` is sent.
+    fn commit(rx: oneshot::Receiver<u32>) -> Commit {
+        Box::pin(async move { rx.await.unwrap_or(status::ESME_RX_T_APPN) })
+    }
+
+    #[tokio::test]
+    async fn answers_go_out_in_delivery_order_whatever_order_commits_finish() {
+        let (first_tx, first_rx) = oneshot::channel();
+        let (second_tx, second_rx) = oneshot::channel();
+        let mut owed = FuturesOrdered::new();
+        owed.push_back(Owed {
+            commit: commit(first_rx),
+            sequence_number: 7,
+            command_id: cmd::DELIVER_SM,
+        });
+        owed.push_back(Owed {
+            commit: commit(second_rx),
+            sequence_number: 8,
+            command_id: cmd::DATA_SM,
+        });
+        // The second commit finishes first: nothing may be answered yet.
+        second_tx.send(status::ESME_RMSGQFUL).unwrap();
+        assert!(futures_util::FutureExt::now_or_never(owed.next()).is_none());
+        first_tx.send(status::ESME_ROK).unwrap();
+        let a = owed.next().await.unwrap();
+        let b = owed.next().await.unwrap();
+        assert_eq!(
+            (a.command_id(), a.sequence_number, a.command_status),
+            (cmd::DELIVER_SM_RESP, 7, status::ESME_ROK)
+        );
+        assert_eq!(
+            (b.command_id(), b.sequence_number, b.command_status),
+            (cmd::DATA_SM_RESP, 8, status::ESME_RMSGQFUL)
+        );
+        assert!(owed.is_empty());
+    }
+}
