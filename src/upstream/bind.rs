@@ -16,9 +16,8 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout};
 use tracing::{debug, info, warn};
 
-use super::connect::{connect_and_bind, CarrierLink};
+use super::connect::{connect_and_bind, jitter, BindRole, CarrierLink, UpstreamSettings};
 use super::inflight::{expire, fail_all, message_id_of, InFlight, InFlightMap, Owed};
-use super::tps::TokenBucket;
 use super::CarrierEvents;
 use crate::codec::Reseq;
 use crate::lifecycle::Phase;
@@ -27,45 +26,6 @@ use crate::link::End;
 use crate::pdu::{command as cmd, status, Body, CommandId, DecodeError, Pdu};
 use crate::route::{Outgoing, Replies, UpRequest};
 use crate::telemetry::{self, Direction, Side};
-
-/// What the carrier side needs to know, taken from `[upstream]`.
-#[derive(Debug)]
-pub struct UpstreamSettings {
-    pub address: String,
-    pub system_id: String,
-    pub password: String,
-    pub system_type: String,
-    pub binds: usize,
-    /// `bind = "transmitter_receiver"`: a transmitter and a receiver per bind.
-    pub split_tx_rx: bool,
-    pub window: usize,
-    pub enquire_link_interval: Duration,
-    pub response_timeout: Duration,
-    pub reconnect_min: Duration,
-    pub reconnect_max: Duration,
-    pub max_pdu_len: usize,
-    pub tps: TokenBucket,
-    /// `[upstream.tls]`: bind over TLS with this configuration.
-    pub tls: Option<crate::tls::ClientTls>,
-}
-
-/// The SMPP bind a carrier connection makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BindRole {
-    Transceiver,
-    Transmitter,
-    Receiver,
-}
-
-impl BindRole {
-    pub(super) fn command(self) -> u32 {
-        match self {
-            BindRole::Transceiver => cmd::BIND_TRANSCEIVER,
-            BindRole::Transmitter => cmd::BIND_TRANSMITTER,
-            BindRole::Receiver => cmd::BIND_RECEIVER,
-        }
-    }
-}
 
 /// The task of one carrier connection.
 pub(super) struct BindTask<E> {
@@ -522,29 +482,6 @@ impl<E: CarrierEvents> BindTask<E> {
                 }
             })
             .await;
-        }
-    }
-}
-
-/// Full jitter on the lower half: wait between d/2 and d.
-fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.subsec_nanos())
-        .unwrap_or(0);
-    let frac = f64::from(nanos % 1000) / 1000.0;
-    d.mul_f64(0.5 + 0.5 * frac)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jitter_stays_within_half_to_full() {
-        for _ in 0..100 {
-            let j = jitter(Duration::from_secs(2));
-            assert!(j >= Duration::from_secs(1) && j <= Duration::from_secs(2));
         }
     }
 }

@@ -1,17 +1,58 @@
-//! Opening one carrier link: TCP (and TLS) connect and the SMPP bind, with
-//! a typed error saying what failed.
+//! Opening one carrier link: the settings, TCP (and TLS) connect and the
+//! SMPP bind with a typed error saying what failed, and the backoff between
+//! attempts.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use super::bind::BindRole;
-use super::UpstreamSettings;
+use super::tps::TokenBucket;
 use crate::codec::SmppCodec;
 use crate::link::{End, Link};
-use crate::pdu::{status, Bind, Body, Pdu};
+use crate::pdu::{command as cmd, status, Bind, Body, Pdu};
 use crate::telemetry::Side;
 use crate::transport::Stream;
+
+/// What the carrier side needs to know, taken from `[upstream]`.
+#[derive(Debug)]
+pub struct UpstreamSettings {
+    pub address: String,
+    pub system_id: String,
+    pub password: String,
+    pub system_type: String,
+    pub binds: usize,
+    /// `bind = "transmitter_receiver"`: a transmitter and a receiver per bind.
+    pub split_tx_rx: bool,
+    pub window: usize,
+    pub enquire_link_interval: Duration,
+    pub response_timeout: Duration,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+    pub max_pdu_len: usize,
+    pub tps: TokenBucket,
+    /// `[upstream.tls]`: bind over TLS with this configuration.
+    pub tls: Option<crate::tls::ClientTls>,
+}
+
+/// The SMPP bind a carrier connection makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindRole {
+    Transceiver,
+    Transmitter,
+    Receiver,
+}
+
+impl BindRole {
+    pub(super) fn command(self) -> u32 {
+        match self {
+            BindRole::Transceiver => cmd::BIND_TRANSCEIVER,
+            BindRole::Transmitter => cmd::BIND_TRANSMITTER,
+            BindRole::Receiver => cmd::BIND_RECEIVER,
+        }
+    }
+}
 
 /// A carrier link, decoding PDUs.
 pub type CarrierLink = Link<SmppCodec>;
@@ -120,4 +161,27 @@ pub async fn connect_and_bind(
         });
     }
     Ok(link)
+}
+
+/// Full jitter on the lower half: wait between d/2 and d.
+pub(super) fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    let frac = f64::from(nanos % 1000) / 1000.0;
+    d.mul_f64(0.5 + 0.5 * frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_half_to_full() {
+        for _ in 0..100 {
+            let j = jitter(Duration::from_secs(2));
+            assert!(j >= Duration::from_secs(1) && j <= Duration::from_secs(2));
+        }
+    }
 }

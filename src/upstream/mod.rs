@@ -17,8 +17,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use bind::{BindRole, UpstreamSettings};
-pub use connect::BindError;
+pub use connect::{BindError, BindRole, UpstreamSettings};
 
 use bytes::Bytes;
 
