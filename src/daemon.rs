@@ -136,13 +136,12 @@ impl Daemon {
         let engine_cfg = EngineConfig::from_config(cfg).map_err(StartError::Config)?;
         let live = crate::runtime::live(accounts(cfg), routes, engine_cfg);
         crate::deliver::wake_on_elsewhere(&store, live.clone());
-        let engine = Arc::new(Engine::new(live.clone(), store.clone(), tasks.clone()));
+        let engine = Arc::new(Engine::new(live.clone(), store.clone()));
         let inbound = Arc::new(Inbound::new(
             store.clone(),
             live.clone(),
             200_000,
             engine.clone(),
-            tasks.clone(),
         ));
         let (pool, carrier) = Pool::spawn(
             Arc::new(upstream_settings(cfg)?),
@@ -312,9 +311,10 @@ impl Daemon {
     ///    this lasts until every platform session ended or half of `grace`;
     /// 2. the carrier binds answer what is still queued ESME_RTHROTTLED,
     ///    relay the carrier's answers until three quarters of `grace`, answer
-    ///    the rest with an error and unbind; then the per-message tasks (store
-    ///    commits, carrier acks) finish, the dispatchers stop and the store
-    ///    is flushed.
+    ///    the rest with an error and unbind (each bind answers the carrier
+    ///    deliveries whose commits finish meanwhile, in order); then the
+    ///    dispatchers' tasks finish, the dispatchers stop and the store is
+    ///    flushed.
     pub async fn shutdown(self, grace: Duration) {
         let start = Instant::now();
         // Past the grace, a task that still runs is left behind (a stuck peer).

@@ -1,44 +1,25 @@
-//! Carrier-originated traffic (MOs and receipts): find the account it belongs
-//! to, commit it to the store, answer the carrier, hand it to the account's
-//! dispatcher. The carrier's deliver_sm_resp is sent only after the commit.
-//!
-//! PDUs are taken in the order the carrier bind read them, and their store
-//! writes are queued in that order too (only the wait for the commit runs in a
-//! separate task), so a STOP followed by a START is recorded in that order.
+//! Carrier-originated traffic (MOs and receipts), one pipeline for all of
+//! it: classify (which account; a campaign MO, a plain MO or a receipt) →
+//! transact (one store write, queued in the order the bind read the PDUs,
+//! so a STOP followed by a START is recorded in that order) → dispatch
+//! (the committed row to the account's dispatcher) → ack (the status the
+//! carrier bind answers with, in order, only after the commit; see
+//! [`crate::upstream::Commit`]).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio_util::task::TaskTracker;
+use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
-use crate::consent::Engine;
-use crate::deliver::{DispatchMsg, Dispatcher};
-use crate::pdu::{status, Body, Pdu};
+use crate::consent::{mo, Engine};
+use crate::deliver::DispatchMsg;
+use crate::pdu::{status, Pdu};
 use crate::receipts::{self, IdCache, Owner};
-use crate::route::AckTo;
-use crate::store::{DeliveryKind, Store};
+use crate::store::{DeliveryKind, Store, StoreError};
+use crate::upstream::Commit;
 
-/// Where carrier traffic goes: sender number → account, account → dispatcher.
-#[derive(Debug, Default)]
-pub struct Routes {
-    /// Normalised sender number → account system_id.
-    pub numbers: HashMap<String, Arc<str>>,
-    /// Account system_id → its dispatcher.
-    pub dispatchers: HashMap<Arc<str>, Dispatcher>,
-    /// `[numbers] default_country_code`, for normalising addresses.
-    pub country_code: String,
-}
-
-impl Routes {
-    /// The account that owns the (raw) business number `addr` with `ton`.
-    pub fn account_for_number(&self, addr: &[u8], ton: u8) -> Option<Arc<str>> {
-        let raw = std::str::from_utf8(addr).ok()?;
-        let n = crate::numbers::normalise(raw, ton, &self.country_code);
-        self.numbers.get(n.as_str()).cloned()
-    }
-}
+pub use crate::runtime::Routes;
 
 /// The inbound path. Shared by all carrier binds.
 pub struct Inbound {
@@ -46,27 +27,42 @@ pub struct Inbound {
     live: Arc<crate::runtime::Live>,
     ids: Mutex<IdCache>,
     engine: Arc<Engine>,
-    /// The tasks this path spawns per message, so shutdown can wait for them.
-    tasks: TaskTracker,
+}
+
+/// What a classified carrier PDU is stored as.
+enum Kind {
+    /// An MO to a campaign number: the consent engine's transaction
+    /// (keyword, consent change, responses, the MO's own delivery).
+    Campaign(Box<mo::Work>),
+    /// An MO or a receipt stored for its account as it is.
+    Plain(DeliveryKind),
+}
+
+/// A store write queued in order, waiting for its commit.
+enum Queued {
+    Campaign(oneshot::Receiver<Result<mo::Done, StoreError>>),
+    Plain(oneshot::Receiver<Result<u64, StoreError>>),
+}
+
+/// An answer known without waiting for the store.
+fn now(status: u32) -> Commit {
+    Box::pin(std::future::ready(status))
 }
 
 impl Inbound {
     /// A new inbound path over `store` with the routes in `live`; MOs to
-    /// campaign numbers go through `engine`; what it spawns is tracked by
-    /// `tasks`.
+    /// campaign numbers are classified by `engine`.
     pub fn new(
         store: Store,
         live: Arc<crate::runtime::Live>,
         id_cache_cap: usize,
         engine: Arc<Engine>,
-        tasks: TaskTracker,
     ) -> Inbound {
         Inbound {
             store,
             live,
             ids: Mutex::new(IdCache::new(id_cache_cap)),
             engine,
-            tasks,
         }
     }
 
@@ -102,38 +98,37 @@ impl Inbound {
         }
     }
 
-    /// Takes one deliver_sm / data_sm from the carrier.
-    pub async fn accept(self: &Arc<Self>, pdu: Pdu, ack: AckTo) {
+    /// Takes one deliver_sm / data_sm from the carrier, in the order the
+    /// bind read it. Step 1, classify: an MO (to a campaign number or not)
+    /// or a receipt (whose owner the id cache knows, the store knows, or
+    /// its address tells). Step 2, transact: its store write is queued now,
+    /// so writes keep the carrier's order. The returned wait does the rest:
+    /// the commit, the dispatch, and the status the carrier is answered with.
+    pub async fn accept(self: &Arc<Self>, pdu: Pdu) -> Commit {
         let routes = self.routes();
         if !receipts::is_receipt(&pdu) {
             let account = dest_account(&routes, &pdu);
-            let dispatcher = account
+            let work = account
                 .as_ref()
-                .and_then(|a| routes.dispatchers.get(a).cloned());
-            let (pdu, ack) = match (account.clone(), dispatcher) {
-                (Some(a), Some(d)) => match self.engine.on_mo(a, d, pdu, ack).await {
-                    Some(back) => back,
-                    None => return,
-                },
-                _ => (pdu, ack),
-            };
-            return self
-                .commit_and_ack(&routes, account, pdu, ack, DeliveryKind::Mo)
-                .await;
+                .filter(|a| routes.dispatchers.contains_key(*a))
+                .and_then(|a| self.engine.mo_work(a, &pdu));
+            let kind = work.map_or(Kind::Plain(DeliveryKind::Mo), Kind::Campaign);
+            return self.transact(&routes, account, pdu, kind).await;
         }
         let Some(id) = receipts::receipt_id(&pdu) else {
             let account = dest_account(&routes, &pdu);
             return self
-                .commit_and_ack(&routes, account, pdu, ack, DeliveryKind::Dlr)
+                .transact(&routes, account, pdu, Kind::Plain(DeliveryKind::Dlr))
                 .await;
         };
         let cached = self.ids.lock().ok().and_then(|ids| ids.get(&id).cloned());
         if let Some(owner) = cached {
-            return self.receipt_for(&routes, Some(owner), id, pdu, ack).await;
+            return self.receipt(&routes, Some(owner), id, pdu).await;
         }
-        // Not in memory: ask the store, off this bind's read loop.
+        // Not in memory: the store is asked within the wait, so the bind
+        // reads on meanwhile (its answer still goes out in order).
         let this = self.clone();
-        self.tasks.spawn(async move {
+        Box::pin(async move {
             let key = String::from_utf8_lossy(&id).into_owned();
             let found = match this.store.lookup_message_id(key).await {
                 Ok(Some(o)) => Some((
@@ -143,109 +138,117 @@ impl Inbound {
                 _ => None,
             };
             let routes = this.routes();
-            this.receipt_for(&routes, found, id, pdu, ack).await;
-        });
+            this.receipt(&routes, found, id, pdu).await.await
+        })
     }
 
-    /// Routes a receipt: optgate's own messages' receipts are absorbed;
-    /// released held messages' receipts carry the optgate id.
-    async fn receipt_for(
+    /// Classifies a receipt by its owner: optgate's own messages' receipts
+    /// are absorbed; released held messages' receipts carry the optgate id.
+    async fn receipt(
         &self,
         routes: &Routes,
         owner: Option<Owner>,
         carrier_id: Bytes,
         pdu: Pdu,
-        ack: AckTo,
-    ) {
-        match owner {
+    ) -> Commit {
+        let (account, pdu) = match owner {
             Some((account, _)) if &*account == crate::consent::INTERNAL_ACCOUNT => {
                 debug!("receipt for one of optgate's own messages absorbed");
-                ack.send(status::ESME_ROK).await;
+                return now(status::ESME_ROK);
             }
             Some((account, Some(oid))) => {
-                let pdu = receipts::rewrite(&pdu, &carrier_id, &oid);
-                self.commit_and_ack(routes, Some(account), pdu, ack, DeliveryKind::Dlr)
-                    .await;
+                (Some(account), receipts::rewrite(&pdu, &carrier_id, &oid))
             }
-            Some((account, None)) => {
-                self.commit_and_ack(routes, Some(account), pdu, ack, DeliveryKind::Dlr)
-                    .await
-            }
-            None => {
-                let account = dest_account(routes, &pdu);
-                self.commit_and_ack(routes, account, pdu, ack, DeliveryKind::Dlr)
-                    .await;
-            }
-        }
+            Some((account, None)) => (Some(account), pdu),
+            None => (dest_account(routes, &pdu), pdu),
+        };
+        self.transact(routes, account, pdu, Kind::Plain(DeliveryKind::Dlr))
+            .await
     }
 
-    /// Queues the store write now (keeping order), answers the carrier once it
-    /// is committed, then hands the row to the account's dispatcher.
-    async fn commit_and_ack(
+    /// Queues the store write now (keeping order) and returns the wait for
+    /// its commit, after which the row goes to the account's dispatcher
+    /// (if it is busy, the row waits in the store) and the carrier is
+    /// answered: `ESME_ROK` only once committed.
+    async fn transact(
         &self,
         routes: &Routes,
         account: Option<Arc<str>>,
         pdu: Pdu,
-        ack: AckTo,
-        kind: DeliveryKind,
-    ) {
+        kind: Kind,
+    ) -> Commit {
         let Some(account) = account else {
-            warn!(kind = ?kind, "carrier message for a number no account owns; refused");
+            warn!("carrier message for a number no account owns; refused");
             metrics::counter!("optgate_unroutable_total").increment(1);
-            ack.send(status::ESME_RINVDSTADR).await;
-            return;
+            return now(status::ESME_RINVDSTADR);
         };
         let Some(dispatcher) = routes.dispatchers.get(&account).cloned() else {
-            ack.send(status::ESME_RX_T_APPN).await;
-            return;
+            return now(status::ESME_RX_T_APPN);
         };
-        let bytes = pdu.to_bytes().to_vec();
-        let pending = match self
-            .store
-            .enqueue_delivery_queued(account.to_string(), bytes, kind)
-            .await
-        {
-            Ok(p) => p,
+        let queued = match kind {
+            Kind::Campaign(work) => self
+                .store
+                .transact_queued(move |env| work.run(env))
+                .await
+                .map(Queued::Campaign),
+            Kind::Plain(kind) => self
+                .store
+                .enqueue_delivery_queued(account.to_string(), pdu.to_bytes().to_vec(), kind)
+                .await
+                .map(Queued::Plain),
+        };
+        let queued = match queued {
+            Ok(q) => q,
             Err(e) => {
-                warn!(error = %e, "store refused a delivery");
-                ack.send(status::ESME_RX_T_APPN).await;
-                return;
+                warn!(error = %e, "carrier message not recorded; carrier told to retry");
+                return now(status::ESME_RX_T_APPN);
             }
         };
-        self.tasks.spawn(async move {
-            match pending.await {
-                Ok(Ok(id)) => {
-                    metrics::gauge!("optgate_stored_deliveries").increment(1.0);
-                    // If the dispatcher is busy the row waits in the store.
-                    dispatcher.try_send(DispatchMsg::Stored { id, pdu });
-                    ack.send(status::ESME_ROK).await;
-                }
-                Ok(Err(crate::store::StoreError::Full { .. })) => {
-                    ack.send(status::ESME_RMSGQFUL).await
-                }
-                Ok(Err(e)) => {
-                    warn!(error = %e, "delivery not stored; carrier told to retry");
-                    ack.send(status::ESME_RX_T_APPN).await;
-                }
-                Err(_) => ack.send(status::ESME_RX_T_APPN).await,
-            }
-        });
         debug!(account = %account, "carrier message queued for delivery");
+        let engine = self.engine.clone();
+        Box::pin(async move {
+            let delivery = match queued {
+                Queued::Plain(rx) => committed(rx.await).map(Some),
+                Queued::Campaign(rx) => committed(rx.await).map(|done| {
+                    engine.after_mo(&done);
+                    done.delivery
+                }),
+            };
+            match delivery {
+                Ok(delivery) => {
+                    if let Some(id) = delivery {
+                        metrics::gauge!("optgate_stored_deliveries").increment(1.0);
+                        dispatcher.try_send(DispatchMsg::Stored { id, pdu });
+                    }
+                    status::ESME_ROK
+                }
+                Err(code) => code,
+            }
+        })
+    }
+}
+
+/// A commit's outcome, or the status that tells the carrier to retry.
+fn committed<T>(r: Result<Result<T, StoreError>, oneshot::error::RecvError>) -> Result<T, u32> {
+    match r {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(StoreError::Full { .. })) => Err(status::ESME_RMSGQFUL),
+        Ok(Err(e)) => {
+            warn!(error = %e, "carrier message not stored; carrier told to retry");
+            Err(status::ESME_RX_T_APPN)
+        }
+        Err(_) => Err(status::ESME_RX_T_APPN),
     }
 }
 
 /// The account owning the business number a carrier message is addressed to.
 fn dest_account(routes: &Routes, pdu: &Pdu) -> Option<Arc<str>> {
-    match &pdu.body {
-        Body::DeliverSm(sm) => routes.account_for_number(&sm.destination_addr, sm.dest_addr_ton),
-        Body::DataSm(sm) => routes.account_for_number(&sm.destination_addr, sm.dest_addr_ton),
-        _ => None,
-    }
+    routes.account_for(&pdu.body.destination()?)
 }
 
 impl crate::upstream::CarrierEvents for Inbound {
-    async fn deliver(self: &Arc<Self>, pdu: Pdu, ack: AckTo) {
-        self.accept(pdu, ack).await
+    async fn deliver(self: &Arc<Self>, pdu: Pdu) -> Commit {
+        self.accept(pdu).await
     }
 
     async fn submitted(&self, carrier_id: Bytes, account: Arc<str>, optgate_id: Option<Arc<str>>) {

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - [`pdu`]: pure SMPP 3.4 model — every PDU typed, nom decoders, `BufMut`
-//!   encoders, TLVs, command_status codes. No tokio, no I/O.
+//!   encoders, TLVs, command_status codes (one list), command ids (one
+//!   table: the constants and [`pdu::CommandId`]). No tokio, no I/O.
 //! - [`codec`]: the tokio-util `Decoder`/`Encoder` over [`pdu`]; checks
 //!   `command_length` before anything is parsed.
 //! - [`text`]: SMS text — GSM 03.38, Latin-1, IA5, UCS-2, UDH / SAR,
@@ -17,14 +18,22 @@
 //!   (the SQLite backend), [`store::postgres`] (the PostgreSQL backend),
 //!   [`store::cache`] (the consent read cache).
 //! - [`session`]: the pure bind-state machine (which PDU is allowed when).
-//! - [`server`]: the platform side — listener, per-bind task, auth.
-//! - [`upstream`]: the carrier side — bind pool, reconnect, windows, seq maps.
-//! - [`turn`], [`stamped`]: the shape of one connection loop turn, and the
-//!   reader that stamps when bytes arrived (both sides).
-//! - [`inbound`]: carrier MOs and receipts — find the account, commit,
-//!   answer the carrier, hand to the dispatcher.
+//! - [`link`]: one SMPP connection under both loops — framing, the reader
+//!   that stamps when bytes arrived, sequence numbers, last-read time,
+//!   enquire_link state, flush with a deadline, the shape of one loop turn
+//!   ([`link::turn`]) and why a link ended ([`link::End`], which side and why).
+//! - [`server`]: the platform side — listener, per-bind session (its bind,
+//!   requests and shutdown drain in `server::conn`'s submodules), auth.
+//! - [`upstream`]: the carrier side, transport only — bind pool, connect and
+//!   bind ([`upstream::BindError`]), reconnect, windows, seq maps; carrier
+//!   deliveries go up through [`upstream::CarrierEvents`] and their commit
+//!   waits ([`upstream::Commit`]) are answered in order.
+//! - [`inbound`]: the one pipeline for carrier MOs and receipts — classify
+//!   (account; campaign MO, plain MO or receipt), transact (store write
+//!   queued in read order), dispatch, and the status the carrier is
+//!   answered with after the commit.
 //! - [`consent`]: the consent engine carrying out [`policy`] against the
-//!   store (MT, MO, settle, outbox).
+//!   store (MT, the MO's consent work, settle, outbox).
 //! - [`deliver`]: one dispatcher per account delivering stored MOs and
 //!   receipts to its platform binds.
 //! - [`receipts`]: carrier receipts — the id cache (carrier id → account and
@@ -35,7 +44,8 @@
 //! - [`route`]: the messages between tasks, and the [`route::Carrier`]
 //!   handle optgate's own senders get instead of the bind pool.
 //! - [`runtime`]: the configuration in force (accounts, routes, consent
-//!   configuration) as one immutable value, swapped whole on reload.
+//!   configuration) as one immutable value, swapped whole on reload; it
+//!   imports none of the modules that read it.
 //! - [`lifecycle`]: the two shutdown phases (platforms first, then the
 //!   carrier binds) and the deadline the second one drains by.
 //! - [`policy`]: pure consent decisions.
@@ -60,6 +70,7 @@ pub mod daemon;
 pub mod deliver;
 pub mod inbound;
 pub mod lifecycle;
+pub mod link;
 pub mod numbers;
 pub mod pdu;
 pub mod policy;
@@ -71,12 +82,10 @@ pub mod sdnotify;
 pub mod server;
 pub mod session;
 pub mod sim;
-pub mod stamped;
 pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod tls;
 pub mod transport;
-pub mod turn;
 pub mod upstream;
 pub mod webhook;

@@ -23,6 +23,15 @@ pub const TON_ALPHANUMERIC: u8 = 5;
 /// without bookkeeping.
 const CACHE_MAX: usize = 8192;
 
+/// [`normalise`] of an SMPP address (its digits read as UTF-8, lossily).
+pub fn of(a: &crate::pdu::Address, default_country_code: &str) -> String {
+    normalise(
+        &String::from_utf8_lossy(&a.addr),
+        a.ton,
+        default_country_code,
+    )
+}
+
 /// Normal form of an SMPP address:
 ///
 /// - Any letter in `addr`, or TON 5: alphanumeric — trimmed and lowercased.

@@ -168,26 +168,6 @@ pub trait Carrier: Send + Sync {
     fn binds_up(&self) -> usize;
 }
 
-/// How an upstream bind is told to answer a carrier request it received.
-#[derive(Debug, Clone)]
-pub struct AckTo {
-    /// The carrier bind's writer.
-    pub tx: mpsc::Sender<Pdu>,
-    /// The carrier's sequence number.
-    pub sequence_number: u32,
-    /// The carrier's command (deliver_sm or data_sm).
-    pub command_id: u32,
-}
-
-impl AckTo {
-    /// Answers the carrier with `status`. A closed writer means the bind is
-    /// gone; the carrier will then redeliver, which is what we want.
-    pub async fn send(self, status: u32) {
-        let resp = crate::route::answer(self.command_id, status, self.sequence_number);
-        let _ = self.tx.send(resp).await;
-    }
-}
-
 /// The answer to request `command_id` with `status`: on success a response
 /// with an empty message id (what SMSCs and ESMEs expect of a
 /// deliver_sm_resp), on error a header-only `_resp`; a generic_nack for

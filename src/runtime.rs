@@ -3,18 +3,77 @@
 //! admin API) sees the accounts, routes and consent configuration of one
 //! reload together, never half of one and half of the next.
 //!
+//! The types it holds are declared here or below it (the accounts, the
+//! routes, [`EngineConfig`]); the modules that read it import it, never the
+//! other way round (the consent engine reads it through
+//! [`EngineConfigSource`]).
+//!
 //! Reading is one [`arc_swap`] load (no lock, no shared reference count in
 //! the common case); a platform session keeps an [`arc_swap::Cache`] and
 //! pays one atomic load per message.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::consent::EngineConfig;
-use crate::inbound::Routes;
-use crate::server::auth::Account;
+use crate::config::IpNet;
+use crate::consent::{EngineConfig, EngineConfigSource};
+use crate::deliver::Dispatcher;
+
+/// One platform account as the server needs it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub system_id: Arc<str>,
+    pub password: String,
+    pub max_binds: usize,
+    pub allowed_ips: Vec<IpNet>,
+    /// The sender addresses this account may submit from, normalised with
+    /// [`crate::numbers::normalise`]; `None`: any (`allow_any_sender`).
+    pub senders: Option<Arc<HashSet<String>>>,
+    /// `[numbers] default_country_code`, to normalise submitted senders.
+    pub country_code: Arc<str>,
+    /// Bind only over TLS.
+    pub require_tls: bool,
+    /// Bind only with a client certificate naming this (CN or SAN).
+    pub tls_client_name: Option<String>,
+}
+
+impl Account {
+    /// Whether a submit from `addr` (TON `ton`) is allowed: always with
+    /// `allow_any_sender`, else only when the normalised address is one of
+    /// the account's numbers. Alphanumeric senders (TON 5, or letters) are
+    /// compared case-insensitively, so they pass only when listed.
+    pub fn may_send_from(&self, addr: &[u8], ton: u8) -> bool {
+        let Some(senders) = &self.senders else {
+            return true;
+        };
+        let Ok(addr) = std::str::from_utf8(addr) else {
+            return false;
+        };
+        senders.contains(&crate::numbers::normalise(addr, ton, &self.country_code))
+    }
+}
+
+/// Where carrier traffic goes: sender number → account, account → dispatcher.
+#[derive(Debug, Default)]
+pub struct Routes {
+    /// Normalised sender number → account system_id.
+    pub numbers: HashMap<String, Arc<str>>,
+    /// Account system_id → its dispatcher.
+    pub dispatchers: HashMap<Arc<str>, Dispatcher>,
+    /// `[numbers] default_country_code`, for normalising addresses.
+    pub country_code: String,
+}
+
+impl Routes {
+    /// The account that owns the business number `a`.
+    pub fn account_for(&self, a: &crate::pdu::Address) -> Option<Arc<str>> {
+        std::str::from_utf8(&a.addr).ok()?;
+        let n = crate::numbers::of(a, &self.country_code);
+        self.numbers.get(n.as_str()).cloned()
+    }
+}
 
 /// One reload's worth of configuration.
 #[derive(Debug)]
@@ -65,4 +124,10 @@ pub fn reload(
     let version = next.version;
     live.store(Arc::new(next));
     version
+}
+
+impl EngineConfigSource for Live {
+    fn engine_config(&self) -> Arc<EngineConfig> {
+        self.load().engine.clone()
+    }
 }

@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::{msgs, store_key, Engine, EngineConfig};
-use crate::deliver::{DispatchMsg, Dispatcher};
-use crate::pdu::{status, Pdu};
+use crate::pdu::Pdu;
 use crate::policy::{self, Class, Lookup, MoDecision, ResponseKind};
-use crate::route::AckTo;
 use crate::store::consent::{Flag, Key};
 use crate::store::{DeliveryKind, Durable, StoreError, StoreTxn, TxnEnv};
 use crate::text::coding;
@@ -36,41 +34,30 @@ impl Default for Parts {
     }
 }
 
-/// What the MO work produced.
-struct Done {
-    delivery: Option<u64>,
+/// What the MO work produced, once committed.
+pub struct Done {
+    /// The MO's own delivery row, when it is delivered to the platform.
+    pub delivery: Option<u64>,
     decision: MoDecision,
     class: &'static str,
 }
 
 impl Engine {
-    /// Takes an MO for `account`'s dispatcher. Returns the MO back when no
-    /// approved campaign covers its destination (plain routing applies).
-    pub async fn on_mo(
-        self: &Arc<Self>,
-        account: Arc<str>,
-        dispatcher: Dispatcher,
-        pdu: Pdu,
-        ack: AckTo,
-    ) -> Option<(Pdu, AckTo)> {
+    /// The consent half of an MO's classification: the store work for an
+    /// MO to `account` whose destination an approved campaign covers, with
+    /// its keyword class (multipart parts are put back together here);
+    /// `None` when no campaign covers it (plain routing applies). The
+    /// pipeline that runs the work and answers the carrier is
+    /// [`crate::inbound`].
+    pub fn mo_work(&self, account: &Arc<str>, pdu: &Pdu) -> Option<Box<Work>> {
         let received_ms = crate::store::consent::now_ms();
         let cfg = self.config();
-        let Some(f) = msgs::facts(&pdu) else {
-            return Some((pdu, ack));
-        };
-        let sender = crate::numbers::normalise(
-            &String::from_utf8_lossy(&f.dest),
-            f.dest_ton,
-            &cfg.country_code,
-        );
+        let f = msgs::facts(pdu)?;
+        let sender = crate::numbers::of(&f.dest, &cfg.country_code);
         let Lookup::Enforce(campaign) = cfg.campaigns.lookup(&sender) else {
-            return Some((pdu, ack));
+            return None;
         };
-        let recipient = crate::numbers::normalise(
-            &String::from_utf8_lossy(&f.source),
-            f.source_ton,
-            &cfg.country_code,
-        );
+        let recipient = crate::numbers::of(&f.source, &cfg.country_code);
         let text = match f.concat {
             None => Some(msgs::text(&f, cfg.alphabet).unwrap_or_default()),
             Some(c) => {
@@ -99,7 +86,7 @@ impl Engine {
         };
         let class = text.map(|t| policy::classify(&t, &cfg.keywords, campaign));
         let key = store_key(campaign, &sender, &recipient);
-        let work = Work {
+        Some(Box::new(Work {
             received_ms,
             cfg: cfg.clone(),
             campaign_id: campaign.id.clone(),
@@ -107,34 +94,12 @@ impl Engine {
             class,
             account: account.clone(),
             pdu: pdu.clone(),
-        };
-        let pending = match self.store().transact_queued(move |env| work.run(env)).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "MO not recorded; carrier told to retry");
-                ack.send(status::ESME_RX_T_APPN).await;
-                return None;
-            }
-        };
-        let engine = self.clone();
-        self.tasks.spawn(async move {
-            match pending.await {
-                Ok(Ok(done)) => engine.after_mo(done, dispatcher, pdu, ack).await,
-                Ok(Err(StoreError::Full { .. })) => ack.send(status::ESME_RMSGQFUL).await,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "MO not recorded; carrier told to retry");
-                    ack.send(status::ESME_RX_T_APPN).await;
-                }
-                Err(_) => ack.send(status::ESME_RX_T_APPN).await,
-            }
-        });
-        None
+        }))
     }
 
-    /// After the commit: answer the carrier, hand the MO to the platform,
-    /// wake the outbox and the settler.
-    async fn after_mo(&self, done: Done, dispatcher: Dispatcher, pdu: Pdu, ack: AckTo) {
-        ack.send(status::ESME_ROK).await;
+    /// After the commit (the carrier is answered by the pipeline): count
+    /// the keyword, wake the outbox and the settler.
+    pub fn after_mo(&self, done: &Done) {
         if done.class != "other" {
             metrics::counter!("optgate_keywords_total", "class" => done.class).increment(1);
         }
@@ -145,15 +110,11 @@ impl Engine {
         if !done.decision.responses.is_empty() {
             self.outbox_wake.notify_one();
         }
-        if let Some(id) = done.delivery {
-            metrics::gauge!("optgate_stored_deliveries").increment(1.0);
-            dispatcher.try_send(DispatchMsg::Stored { id, pdu });
-        }
     }
 }
 
 /// The store-thread half of an MO.
-struct Work {
+pub struct Work {
     /// When the MO reached optgate (ms): the opt-out confirmation's
     /// deadline runs from it.
     received_ms: i64,
@@ -167,7 +128,9 @@ struct Work {
 }
 
 impl Work {
-    fn run(self, env: &mut TxnEnv<'_>) -> Result<(Done, Durable), StoreError> {
+    /// Runs in the store transaction: consent change, event, responses and
+    /// the MO's own delivery.
+    pub fn run(self, env: &mut TxnEnv<'_>) -> Result<(Done, Durable), StoreError> {
         let mut done = Done {
             delivery: None,
             decision: MoDecision::default(),
@@ -220,12 +183,7 @@ impl Work {
         let Some(f) = msgs::facts(&self.pdu) else {
             return Ok(());
         };
-        let parts = msgs::own_submits(
-            &text,
-            (&f.dest, f.dest_ton, f.dest_npi),
-            (&f.source, f.source_ton, f.source_npi),
-            super::mt::reference(&self.key),
-        );
+        let parts = msgs::own_submits(&text, &f.dest, &f.source, super::mt::reference(&self.key));
         for p in parts {
             let id = t.outbox_push(
                 kind.as_str(),

@@ -31,7 +31,6 @@ mod timeline;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
-use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::policy::{
@@ -167,9 +166,16 @@ fn revoke_groups(cfg: &Config, campaigns: &Campaigns) -> RevokeAll {
     RevokeAll::new(campaigns, &scopes, &accounts)
 }
 
+/// Where the engine finds the configuration in force: one load per call,
+/// so a reload is seen at once (implemented by [`crate::runtime::Live`]).
+pub trait EngineConfigSource: Send + Sync {
+    /// The engine configuration in force now.
+    fn engine_config(&self) -> Arc<EngineConfig>;
+}
+
 /// The consent engine. Shared by every session and carrier bind.
 pub struct Engine {
-    live: Arc<crate::runtime::Live>,
+    config: Arc<dyn EngineConfigSource>,
     store: Store,
     groups: Arc<Mutex<mt::Groups>>,
     parts: Mutex<mo::Parts>,
@@ -177,28 +183,25 @@ pub struct Engine {
     pub outbox_wake: Notify,
     /// Wakes the settler (consent changed, or a hold to look at).
     pub settle_wake: Notify,
-    /// The tasks the engine spawns per message, so shutdown can wait for them.
-    tasks: TaskTracker,
 }
 
 impl Engine {
-    /// An engine over `store` with the configuration in `live`; what it
-    /// spawns is tracked by `tasks`.
-    pub fn new(live: Arc<crate::runtime::Live>, store: Store, tasks: TaskTracker) -> Engine {
+    /// An engine over `store` reading the configuration in force from
+    /// `config` (the daemon hands it [`crate::runtime::Live`]).
+    pub fn new(config: Arc<dyn EngineConfigSource>, store: Store) -> Engine {
         Engine {
-            live,
+            config,
             store,
             groups: Arc::new(Mutex::new(mt::Groups::default())),
             parts: Mutex::new(mo::Parts::new()),
             outbox_wake: Notify::new(),
             settle_wake: Notify::new(),
-            tasks,
         }
     }
 
     /// The configuration in force (see [`crate::runtime`]).
     pub fn config(&self) -> Arc<EngineConfig> {
-        self.live.load().engine.clone()
+        self.config.engine_config()
     }
 
     /// The store.

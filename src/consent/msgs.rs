@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use crate::pdu::{tags, Body, Pdu, Sm};
+use crate::pdu::{tags, Address, Body, Pdu, Sm};
 use crate::text::coding::{self, DefaultAlphabet};
 use crate::text::split;
 use crate::text::udh::{self, Concat};
@@ -29,12 +29,8 @@ pub fn group_of(message_id: &[u8]) -> Option<i64> {
 /// The addressing and content fields the engine reads from an MT or MO.
 #[derive(Debug, Clone)]
 pub struct Facts {
-    pub source: Bytes,
-    pub source_ton: u8,
-    pub source_npi: u8,
-    pub dest: Bytes,
-    pub dest_ton: u8,
-    pub dest_npi: u8,
+    pub source: Address,
+    pub dest: Address,
     pub data_coding: u8,
     pub registered_delivery: u8,
     /// The user data without its UDH.
@@ -45,14 +41,10 @@ pub struct Facts {
 
 /// Reads [`Facts`] from a submit_sm, deliver_sm or data_sm.
 pub fn facts(pdu: &Pdu) -> Option<Facts> {
-    let (src, ston, snpi, dst, dton, dnpi, esm, dc, rd, tlvs, msg) = match &pdu.body {
+    let (source, dest, esm, dc, rd, tlvs, msg) = match &pdu.body {
         Body::SubmitSm(s) | Body::DeliverSm(s) => (
-            &s.source_addr,
-            s.source_addr_ton,
-            s.source_addr_npi,
-            &s.destination_addr,
-            s.dest_addr_ton,
-            s.dest_addr_npi,
+            s.source(),
+            s.destination(),
             s.esm_class,
             s.data_coding,
             s.registered_delivery,
@@ -60,12 +52,8 @@ pub fn facts(pdu: &Pdu) -> Option<Facts> {
             s.message_bytes(),
         ),
         Body::DataSm(d) => (
-            &d.source_addr,
-            d.source_addr_ton,
-            d.source_addr_npi,
-            &d.destination_addr,
-            d.dest_addr_ton,
-            d.dest_addr_npi,
+            d.source(),
+            d.destination(),
             d.esm_class,
             d.data_coding,
             d.registered_delivery,
@@ -92,12 +80,8 @@ pub fn facts(pdu: &Pdu) -> Option<Facts> {
         }
     }
     Some(Facts {
-        source: src.clone(),
-        source_ton: ston,
-        source_npi: snpi,
-        dest: dst.clone(),
-        dest_ton: dton,
-        dest_npi: dnpi,
+        source,
+        dest,
         data_coding: dc,
         registered_delivery: rd,
         payload,
@@ -112,12 +96,7 @@ pub fn text(f: &Facts, alphabet: DefaultAlphabet) -> Option<String> {
 
 /// optgate's own message `text` from `from` to `to` (addresses as the
 /// triggering PDU carried them), split into as many submit_sm as needed.
-pub fn own_submits(
-    text: &str,
-    from: (&Bytes, u8, u8),
-    to: (&Bytes, u8, u8),
-    reference: u16,
-) -> Vec<Pdu> {
+pub fn own_submits(text: &str, from: &Address, to: &Address, reference: u16) -> Vec<Pdu> {
     let Ok(parts) = split::split(text, reference) else {
         return Vec::new();
     };
@@ -125,18 +104,14 @@ pub fn own_submits(
         .parts
         .into_iter()
         .map(|part| {
-            let sm = Sm {
-                source_addr: from.0.clone(),
-                source_addr_ton: from.1,
-                source_addr_npi: from.2,
-                destination_addr: to.0.clone(),
-                dest_addr_ton: to.1,
-                dest_addr_npi: to.2,
+            let mut sm = Sm {
                 esm_class: if parts.udhi { 0x40 } else { 0 },
                 data_coding: parts.data_coding,
                 short_message: Bytes::from(part),
                 ..Default::default()
             };
+            sm.set_source(from.clone());
+            sm.set_destination(to.clone());
             Pdu::new(0, Body::SubmitSm(Box::new(sm)))
         })
         .collect()
@@ -159,17 +134,14 @@ pub fn synthetic_receipt(
         .take(20)
         .collect();
     let body = format!("id:{optgate_id} sub:001 dlvrd:000 submit date:{now} done date:{now} stat:{stat} err:000 text:{sample}");
+    // From the recipient back to the sender.
     let mut sm = Sm {
-        source_addr: f.dest,
-        source_addr_ton: f.dest_ton,
-        source_addr_npi: f.dest_npi,
-        destination_addr: f.source,
-        dest_addr_ton: f.source_ton,
-        dest_addr_npi: f.source_npi,
         esm_class: 0x04,
         short_message: Bytes::from(body.into_bytes()),
         ..Default::default()
     };
+    sm.set_source(f.dest);
+    sm.set_destination(f.source);
     sm.tlvs
         .set_cstring(tags::RECEIPTED_MESSAGE_ID, optgate_id.as_bytes());
     sm.tlvs.set_u8(tags::MESSAGE_STATE, state);

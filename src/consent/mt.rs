@@ -109,11 +109,7 @@ impl Engine {
         let Some(f) = msgs::facts(pdu) else {
             return MtQuick::Forward;
         };
-        let sender = crate::numbers::normalise(
-            &String::from_utf8_lossy(&f.source),
-            f.source_ton,
-            &cfg.country_code,
-        );
+        let sender = crate::numbers::of(&f.source, &cfg.country_code);
         let campaign = match cfg.campaigns.lookup(&sender) {
             Lookup::PassThrough => return MtQuick::Forward,
             Lookup::Reject(code) => {
@@ -126,11 +122,7 @@ impl Engine {
             }
             Lookup::Enforce(c) => c,
         };
-        let recipient = crate::numbers::normalise(
-            &String::from_utf8_lossy(&f.dest),
-            f.dest_ton,
-            &cfg.country_code,
-        );
+        let recipient = crate::numbers::of(&f.dest, &cfg.country_code);
         let group = f.concat.map(|c| (c.reference, c.total));
         if self.cached_forward(cfg, account, campaign, &sender, &recipient, group) {
             crate::telemetry::hot().mt_forwarded.increment(1);
@@ -455,12 +447,7 @@ impl Work {
         let Some(f) = msgs::facts(&self.pdu) else {
             return Ok(());
         };
-        let parts = msgs::own_submits(
-            text,
-            (&f.source, f.source_ton, f.source_npi),
-            (&f.dest, f.dest_ton, f.dest_npi),
-            reference(key),
-        );
+        let parts = msgs::own_submits(text, &f.source, &f.dest, reference(key));
         for p in parts {
             t.outbox_push(kind, key, super::INTERNAL_ACCOUNT, None, &p.to_bytes())?;
         }

@@ -1,93 +1,95 @@
-//! SMPP 3.4 `command_id` values (SMPP34.md §1).
+//! SMPP 3.4 `command_id` values (SMPP34.md §1): the constants, the
+//! [`CommandId`] enum, the names and the list of all ids, generated from one
+//! table so they can not drift apart.
 
 /// Bit 31 of a command_id: set on every response.
 pub const RESPONSE_BIT: u32 = 0x8000_0000;
 
-/// generic_nack (a response without a request).
-pub const GENERIC_NACK: u32 = 0x8000_0000;
-/// bind_receiver.
-pub const BIND_RECEIVER: u32 = 0x0000_0001;
-/// bind_receiver_resp.
-pub const BIND_RECEIVER_RESP: u32 = 0x8000_0001;
-/// bind_transmitter.
-pub const BIND_TRANSMITTER: u32 = 0x0000_0002;
-/// bind_transmitter_resp.
-pub const BIND_TRANSMITTER_RESP: u32 = 0x8000_0002;
-/// query_sm.
-pub const QUERY_SM: u32 = 0x0000_0003;
-/// query_sm_resp.
-pub const QUERY_SM_RESP: u32 = 0x8000_0003;
-/// submit_sm.
-pub const SUBMIT_SM: u32 = 0x0000_0004;
-/// submit_sm_resp.
-pub const SUBMIT_SM_RESP: u32 = 0x8000_0004;
-/// deliver_sm.
-pub const DELIVER_SM: u32 = 0x0000_0005;
-/// deliver_sm_resp.
-pub const DELIVER_SM_RESP: u32 = 0x8000_0005;
-/// unbind.
-pub const UNBIND: u32 = 0x0000_0006;
-/// unbind_resp.
-pub const UNBIND_RESP: u32 = 0x8000_0006;
-/// replace_sm.
-pub const REPLACE_SM: u32 = 0x0000_0007;
-/// replace_sm_resp.
-pub const REPLACE_SM_RESP: u32 = 0x8000_0007;
-/// cancel_sm.
-pub const CANCEL_SM: u32 = 0x0000_0008;
-/// cancel_sm_resp.
-pub const CANCEL_SM_RESP: u32 = 0x8000_0008;
-/// bind_transceiver.
-pub const BIND_TRANSCEIVER: u32 = 0x0000_0009;
-/// bind_transceiver_resp.
-pub const BIND_TRANSCEIVER_RESP: u32 = 0x8000_0009;
-/// outbind (no response PDU).
-pub const OUTBIND: u32 = 0x0000_000B;
-/// enquire_link.
-pub const ENQUIRE_LINK: u32 = 0x0000_0015;
-/// enquire_link_resp.
-pub const ENQUIRE_LINK_RESP: u32 = 0x8000_0015;
-/// submit_multi.
-pub const SUBMIT_MULTI: u32 = 0x0000_0021;
-/// submit_multi_resp.
-pub const SUBMIT_MULTI_RESP: u32 = 0x8000_0021;
-/// alert_notification (no response PDU).
-pub const ALERT_NOTIFICATION: u32 = 0x0000_0102;
-/// data_sm.
-pub const DATA_SM: u32 = 0x0000_0103;
-/// data_sm_resp.
-pub const DATA_SM_RESP: u32 = 0x8000_0103;
+/// Declares, from one `Variant = CONSTANT = value, "name";` list, the
+/// `u32` constants, the [`CommandId`] enum and its conversions, [`ALL`]
+/// and [`command_name`].
+macro_rules! commands {
+    ($($variant:ident = $name:ident = $value:expr, $text:literal;)*) => {
+        $(#[doc = concat!("`", $text, "`.")] pub const $name: u32 = $value;)*
 
-/// Every SMPP 3.4 command id, requests and responses.
-pub const ALL: [u32; 27] = [
-    GENERIC_NACK,
-    BIND_RECEIVER,
-    BIND_RECEIVER_RESP,
-    BIND_TRANSMITTER,
-    BIND_TRANSMITTER_RESP,
-    QUERY_SM,
-    QUERY_SM_RESP,
-    SUBMIT_SM,
-    SUBMIT_SM_RESP,
-    DELIVER_SM,
-    DELIVER_SM_RESP,
-    UNBIND,
-    UNBIND_RESP,
-    REPLACE_SM,
-    REPLACE_SM_RESP,
-    CANCEL_SM,
-    CANCEL_SM_RESP,
-    BIND_TRANSCEIVER,
-    BIND_TRANSCEIVER_RESP,
-    OUTBIND,
-    ENQUIRE_LINK,
-    ENQUIRE_LINK_RESP,
-    SUBMIT_MULTI,
-    SUBMIT_MULTI_RESP,
-    ALERT_NOTIFICATION,
-    DATA_SM,
-    DATA_SM_RESP,
-];
+        /// A command_id as a type: every SMPP 3.4 command, and
+        /// `Unknown` for any other value (kept, so it can be answered).
+        /// A `match` on it must name every command or say `_` on purpose.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum CommandId {
+            $(#[doc = concat!("`", $text, "`.")] $variant,)*
+            /// A value SMPP 3.4 does not define.
+            Unknown(u32),
+        }
+
+        impl From<u32> for CommandId {
+            fn from(id: u32) -> CommandId {
+                match id {
+                    $($name => CommandId::$variant,)*
+                    other => CommandId::Unknown(other),
+                }
+            }
+        }
+
+        impl From<CommandId> for u32 {
+            fn from(id: CommandId) -> u32 {
+                match id {
+                    $(CommandId::$variant => $name,)*
+                    CommandId::Unknown(other) => other,
+                }
+            }
+        }
+
+        /// Every SMPP 3.4 command id, requests and responses.
+        pub const ALL: [u32; [$($name),*].len()] = [$($name),*];
+
+        /// The SMPP name of a command id (`"submit_sm"`), or `"unknown"` for ids
+        /// SMPP 3.4 does not define. Meant for logs and metric labels (bounded set).
+        pub fn command_name(command_id: u32) -> &'static str {
+            match command_id {
+                $($name => $text,)*
+                _ => "unknown",
+            }
+        }
+    };
+}
+
+commands! {
+    GenericNack = GENERIC_NACK = 0x8000_0000, "generic_nack";
+    BindReceiver = BIND_RECEIVER = 0x0000_0001, "bind_receiver";
+    BindReceiverResp = BIND_RECEIVER_RESP = 0x8000_0001, "bind_receiver_resp";
+    BindTransmitter = BIND_TRANSMITTER = 0x0000_0002, "bind_transmitter";
+    BindTransmitterResp = BIND_TRANSMITTER_RESP = 0x8000_0002, "bind_transmitter_resp";
+    QuerySm = QUERY_SM = 0x0000_0003, "query_sm";
+    QuerySmResp = QUERY_SM_RESP = 0x8000_0003, "query_sm_resp";
+    SubmitSm = SUBMIT_SM = 0x0000_0004, "submit_sm";
+    SubmitSmResp = SUBMIT_SM_RESP = 0x8000_0004, "submit_sm_resp";
+    DeliverSm = DELIVER_SM = 0x0000_0005, "deliver_sm";
+    DeliverSmResp = DELIVER_SM_RESP = 0x8000_0005, "deliver_sm_resp";
+    Unbind = UNBIND = 0x0000_0006, "unbind";
+    UnbindResp = UNBIND_RESP = 0x8000_0006, "unbind_resp";
+    ReplaceSm = REPLACE_SM = 0x0000_0007, "replace_sm";
+    ReplaceSmResp = REPLACE_SM_RESP = 0x8000_0007, "replace_sm_resp";
+    CancelSm = CANCEL_SM = 0x0000_0008, "cancel_sm";
+    CancelSmResp = CANCEL_SM_RESP = 0x8000_0008, "cancel_sm_resp";
+    BindTransceiver = BIND_TRANSCEIVER = 0x0000_0009, "bind_transceiver";
+    BindTransceiverResp = BIND_TRANSCEIVER_RESP = 0x8000_0009, "bind_transceiver_resp";
+    Outbind = OUTBIND = 0x0000_000B, "outbind";
+    EnquireLink = ENQUIRE_LINK = 0x0000_0015, "enquire_link";
+    EnquireLinkResp = ENQUIRE_LINK_RESP = 0x8000_0015, "enquire_link_resp";
+    SubmitMulti = SUBMIT_MULTI = 0x0000_0021, "submit_multi";
+    SubmitMultiResp = SUBMIT_MULTI_RESP = 0x8000_0021, "submit_multi_resp";
+    AlertNotification = ALERT_NOTIFICATION = 0x0000_0102, "alert_notification";
+    DataSm = DATA_SM = 0x0000_0103, "data_sm";
+    DataSmResp = DATA_SM_RESP = 0x8000_0103, "data_sm_resp";
+}
+
+impl CommandId {
+    /// Whether this is a response (bit 31 set; generic_nack included).
+    pub fn is_response(self) -> bool {
+        is_response(u32::from(self))
+    }
+}
 
 /// True when bit 31 is set, i.e. the id names a response (or generic_nack).
 pub fn is_response(command_id: u32) -> bool {
@@ -114,41 +116,6 @@ pub fn expects_response(command_id: u32) -> bool {
     )
 }
 
-/// The SMPP name of a command id (`"submit_sm"`), or `"unknown"` for ids
-/// SMPP 3.4 does not define. Meant for logs and metric labels (bounded set).
-pub fn command_name(command_id: u32) -> &'static str {
-    match command_id {
-        GENERIC_NACK => "generic_nack",
-        BIND_RECEIVER => "bind_receiver",
-        BIND_RECEIVER_RESP => "bind_receiver_resp",
-        BIND_TRANSMITTER => "bind_transmitter",
-        BIND_TRANSMITTER_RESP => "bind_transmitter_resp",
-        QUERY_SM => "query_sm",
-        QUERY_SM_RESP => "query_sm_resp",
-        SUBMIT_SM => "submit_sm",
-        SUBMIT_SM_RESP => "submit_sm_resp",
-        DELIVER_SM => "deliver_sm",
-        DELIVER_SM_RESP => "deliver_sm_resp",
-        UNBIND => "unbind",
-        UNBIND_RESP => "unbind_resp",
-        REPLACE_SM => "replace_sm",
-        REPLACE_SM_RESP => "replace_sm_resp",
-        CANCEL_SM => "cancel_sm",
-        CANCEL_SM_RESP => "cancel_sm_resp",
-        BIND_TRANSCEIVER => "bind_transceiver",
-        BIND_TRANSCEIVER_RESP => "bind_transceiver_resp",
-        OUTBIND => "outbind",
-        ENQUIRE_LINK => "enquire_link",
-        ENQUIRE_LINK_RESP => "enquire_link_resp",
-        SUBMIT_MULTI => "submit_multi",
-        SUBMIT_MULTI_RESP => "submit_multi_resp",
-        ALERT_NOTIFICATION => "alert_notification",
-        DATA_SM => "data_sm",
-        DATA_SM_RESP => "data_sm_resp",
-        _ => "unknown",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +131,20 @@ mod tests {
         assert!(!expects_response(SUBMIT_SM_RESP));
         assert_eq!(command_name(DATA_SM_RESP), "data_sm_resp");
         assert_eq!(command_name(0x99), "unknown");
+    }
+
+    #[test]
+    fn command_ids_convert_both_ways_and_keep_unknown_values() {
+        assert_eq!(ALL.len(), 27);
+        for id in ALL {
+            let typed = CommandId::from(id);
+            assert!(!matches!(typed, CommandId::Unknown(_)), "{id:#x}");
+            assert_eq!(u32::from(typed), id);
+        }
+        assert_eq!(CommandId::from(SUBMIT_SM), CommandId::SubmitSm);
+        assert_eq!(CommandId::from(0x99), CommandId::Unknown(0x99));
+        assert_eq!(u32::from(CommandId::Unknown(0x99)), 0x99);
+        assert!(CommandId::DeliverSmResp.is_response());
+        assert!(!CommandId::DeliverSm.is_response());
     }
 }

@@ -41,7 +41,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn u8(&mut self, field: &'static str) -> Result<u8, Kind> {
+    pub(super) fn u8(&mut self, field: &'static str) -> Result<u8, Kind> {
         let (rest, v) = be_u8::<_, NomError>(self.rest).map_err(|_| Kind::Truncated { field })?;
         self.rest = rest;
         Ok(v)
@@ -55,7 +55,7 @@ impl<'a> Reader<'a> {
 
     /// A C-string without its NUL. Any length is accepted as long as the
     /// NUL is inside the body; maximum lengths are `validate()`'s job.
-    fn cstr(&mut self, field: &'static str) -> Result<Bytes, Kind> {
+    pub(super) fn cstr(&mut self, field: &'static str) -> Result<Bytes, Kind> {
         // A plain scan beats a SIMD search on strings this short.
         let (rest, s) = take_till::<_, _, NomError>(|b| b == 0)(self.rest)
             .map_err(|_| Kind::UnterminatedCString { field })?;
@@ -76,7 +76,7 @@ impl<'a> Reader<'a> {
     }
 
     /// sm_length followed by that many octets of short_message.
-    fn short_message(&mut self) -> Result<Bytes, Kind> {
+    pub(super) fn short_message(&mut self) -> Result<Bytes, Kind> {
         let sm_length = self.u8("sm_length")?;
         let available = self.rest.len();
         let (rest, s) = take::<_, _, NomError>(sm_length)(self.rest).map_err(|_| {
@@ -90,7 +90,7 @@ impl<'a> Reader<'a> {
     }
 
     /// TLVs until the body is exhausted.
-    fn tlvs(&mut self) -> Result<Tlvs, Kind> {
+    pub(super) fn tlvs(&mut self) -> Result<Tlvs, Kind> {
         let mut out = Vec::new();
         while !self.rest.is_empty() {
             if self.rest.len() < 4 {
@@ -129,60 +129,43 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A body read field by field from a [`Reader`] (generated for the
+/// fixed-layout bodies by `layout.rs`).
+pub(crate) trait Decode: Sized {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Kind>;
+}
+
 /// Decodes the body of `command_id` from `r`, consuming all of it.
 pub(crate) fn body(command_id: u32, r: &mut Reader<'_>) -> Result<Body, Kind> {
     Ok(match command_id {
         cmd::GENERIC_NACK => r.header_only(Body::GenericNack)?,
-        cmd::BIND_RECEIVER => Body::BindReceiver(Box::new(bind(r)?)),
-        cmd::BIND_TRANSMITTER => Body::BindTransmitter(Box::new(bind(r)?)),
-        cmd::BIND_TRANSCEIVER => Body::BindTransceiver(Box::new(bind(r)?)),
+        cmd::BIND_RECEIVER => Body::BindReceiver(Box::new(Bind::decode(r)?)),
+        cmd::BIND_TRANSMITTER => Body::BindTransmitter(Box::new(Bind::decode(r)?)),
+        cmd::BIND_TRANSCEIVER => Body::BindTransceiver(Box::new(Bind::decode(r)?)),
         cmd::BIND_RECEIVER_RESP => Body::BindReceiverResp(bind_resp(r)?),
         cmd::BIND_TRANSMITTER_RESP => Body::BindTransmitterResp(bind_resp(r)?),
         cmd::BIND_TRANSCEIVER_RESP => Body::BindTransceiverResp(bind_resp(r)?),
-        cmd::OUTBIND => Body::Outbind(Box::new(Outbind {
-            system_id: r.cstr("system_id")?,
-            password: r.cstr("password")?,
-            tlvs: r.tlvs()?,
-        })),
+        cmd::OUTBIND => Body::Outbind(Box::new(Outbind::decode(r)?)),
         cmd::UNBIND => r.header_only(Body::Unbind)?,
         cmd::UNBIND_RESP => r.header_only(Body::UnbindResp)?,
         cmd::ENQUIRE_LINK => r.header_only(Body::EnquireLink)?,
         cmd::ENQUIRE_LINK_RESP => r.header_only(Body::EnquireLinkResp)?,
         cmd::CANCEL_SM_RESP => r.header_only(Body::CancelSmResp)?,
         cmd::REPLACE_SM_RESP => r.header_only(Body::ReplaceSmResp)?,
-        cmd::SUBMIT_SM => Body::SubmitSm(Box::new(sm(r)?)),
-        cmd::DELIVER_SM => Body::DeliverSm(Box::new(sm(r)?)),
+        cmd::SUBMIT_SM => Body::SubmitSm(Box::new(Sm::decode(r)?)),
+        cmd::DELIVER_SM => Body::DeliverSm(Box::new(Sm::decode(r)?)),
         cmd::SUBMIT_SM_RESP => Body::SubmitSmResp(message_id_resp(r)?),
         cmd::DELIVER_SM_RESP => Body::DeliverSmResp(message_id_resp(r)?),
         cmd::DATA_SM_RESP => Body::DataSmResp(message_id_resp(r)?),
-        cmd::SUBMIT_MULTI => Body::SubmitMulti(Box::new(submit_multi(r)?)),
+        cmd::SUBMIT_MULTI => Body::SubmitMulti(Box::new(SubmitMulti::decode(r)?)),
         cmd::SUBMIT_MULTI_RESP => Body::SubmitMultiResp(Box::new(submit_multi_resp(r)?)),
-        cmd::DATA_SM => Body::DataSm(Box::new(data_sm(r)?)),
-        cmd::QUERY_SM => Body::QuerySm(Box::new(QuerySm {
-            message_id: r.cstr("message_id")?,
-            source_addr_ton: r.u8("source_addr_ton")?,
-            source_addr_npi: r.u8("source_addr_npi")?,
-            source_addr: r.cstr("source_addr")?,
-            tlvs: r.tlvs()?,
-        })),
+        cmd::DATA_SM => Body::DataSm(Box::new(DataSm::decode(r)?)),
+        cmd::QUERY_SM => Body::QuerySm(Box::new(QuerySm::decode(r)?)),
         cmd::QUERY_SM_RESP => Body::QuerySmResp(Box::new(query_sm_resp(r)?)),
-        cmd::CANCEL_SM => Body::CancelSm(Box::new(cancel_sm(r)?)),
-        cmd::REPLACE_SM => Body::ReplaceSm(Box::new(replace_sm(r)?)),
-        cmd::ALERT_NOTIFICATION => Body::AlertNotification(Box::new(alert_notification(r)?)),
+        cmd::CANCEL_SM => Body::CancelSm(Box::new(CancelSm::decode(r)?)),
+        cmd::REPLACE_SM => Body::ReplaceSm(Box::new(ReplaceSm::decode(r)?)),
+        cmd::ALERT_NOTIFICATION => Body::AlertNotification(Box::new(AlertNotification::decode(r)?)),
         other => return Err(Kind::UnknownCommand(other)),
-    })
-}
-
-fn bind(r: &mut Reader<'_>) -> Result<Bind, Kind> {
-    Ok(Bind {
-        system_id: r.cstr("system_id")?,
-        password: r.cstr("password")?,
-        system_type: r.cstr("system_type")?,
-        interface_version: r.u8("interface_version")?,
-        addr_ton: r.u8("addr_ton")?,
-        addr_npi: r.u8("addr_npi")?,
-        address_range: r.cstr("address_range")?,
-        tlvs: r.tlvs()?,
     })
 }
 
@@ -200,30 +183,7 @@ fn message_id_resp(r: &mut Reader<'_>) -> Result<MessageIdResp, Kind> {
     })
 }
 
-fn sm(r: &mut Reader<'_>) -> Result<Sm, Kind> {
-    Ok(Sm {
-        service_type: r.cstr("service_type")?,
-        source_addr_ton: r.u8("source_addr_ton")?,
-        source_addr_npi: r.u8("source_addr_npi")?,
-        source_addr: r.cstr("source_addr")?,
-        dest_addr_ton: r.u8("dest_addr_ton")?,
-        dest_addr_npi: r.u8("dest_addr_npi")?,
-        destination_addr: r.cstr("destination_addr")?,
-        esm_class: r.u8("esm_class")?,
-        protocol_id: r.u8("protocol_id")?,
-        priority_flag: r.u8("priority_flag")?,
-        schedule_delivery_time: r.cstr("schedule_delivery_time")?,
-        validity_period: r.cstr("validity_period")?,
-        registered_delivery: r.u8("registered_delivery")?,
-        replace_if_present_flag: r.u8("replace_if_present_flag")?,
-        data_coding: r.u8("data_coding")?,
-        sm_default_msg_id: r.u8("sm_default_msg_id")?,
-        short_message: r.short_message()?,
-        tlvs: r.tlvs()?,
-    })
-}
-
-fn dest_address(r: &mut Reader<'_>) -> Result<DestAddress, Kind> {
+pub(super) fn dest_address(r: &mut Reader<'_>) -> Result<DestAddress, Kind> {
     match r.u8("dest_flag")? {
         1 => Ok(DestAddress::Sme {
             ton: r.u8("dest_addr_ton")?,
@@ -233,35 +193,6 @@ fn dest_address(r: &mut Reader<'_>) -> Result<DestAddress, Kind> {
         2 => Ok(DestAddress::DistributionList(r.cstr("dl_name")?)),
         flag => Err(Kind::InvalidDestFlag(flag)),
     }
-}
-
-fn submit_multi(r: &mut Reader<'_>) -> Result<SubmitMulti, Kind> {
-    let service_type = r.cstr("service_type")?;
-    let source_addr_ton = r.u8("source_addr_ton")?;
-    let source_addr_npi = r.u8("source_addr_npi")?;
-    let source_addr = r.cstr("source_addr")?;
-    let n = r.u8("number_of_dests")?;
-    let dests = (0..n)
-        .map(|_| dest_address(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(SubmitMulti {
-        service_type,
-        source_addr_ton,
-        source_addr_npi,
-        source_addr,
-        dests,
-        esm_class: r.u8("esm_class")?,
-        protocol_id: r.u8("protocol_id")?,
-        priority_flag: r.u8("priority_flag")?,
-        schedule_delivery_time: r.cstr("schedule_delivery_time")?,
-        validity_period: r.cstr("validity_period")?,
-        registered_delivery: r.u8("registered_delivery")?,
-        replace_if_present_flag: r.u8("replace_if_present_flag")?,
-        data_coding: r.u8("data_coding")?,
-        sm_default_msg_id: r.u8("sm_default_msg_id")?,
-        short_message: r.short_message()?,
-        tlvs: r.tlvs()?,
-    })
 }
 
 fn unsuccess_sme(r: &mut Reader<'_>) -> Result<UnsuccessSme, Kind> {
@@ -292,22 +223,6 @@ fn submit_multi_resp(r: &mut Reader<'_>) -> Result<SubmitMultiResp, Kind> {
     })
 }
 
-fn data_sm(r: &mut Reader<'_>) -> Result<DataSm, Kind> {
-    Ok(DataSm {
-        service_type: r.cstr("service_type")?,
-        source_addr_ton: r.u8("source_addr_ton")?,
-        source_addr_npi: r.u8("source_addr_npi")?,
-        source_addr: r.cstr("source_addr")?,
-        dest_addr_ton: r.u8("dest_addr_ton")?,
-        dest_addr_npi: r.u8("dest_addr_npi")?,
-        destination_addr: r.cstr("destination_addr")?,
-        esm_class: r.u8("esm_class")?,
-        registered_delivery: r.u8("registered_delivery")?,
-        data_coding: r.u8("data_coding")?,
-        tlvs: r.tlvs()?,
-    })
-}
-
 fn query_sm_resp(r: &mut Reader<'_>) -> Result<QuerySmResp, Kind> {
     let message_id = r.opt_cstr("message_id")?;
     let state = if r.is_empty() {
@@ -322,47 +237,6 @@ fn query_sm_resp(r: &mut Reader<'_>) -> Result<QuerySmResp, Kind> {
     Ok(QuerySmResp {
         message_id,
         state,
-        tlvs: r.tlvs()?,
-    })
-}
-
-fn cancel_sm(r: &mut Reader<'_>) -> Result<CancelSm, Kind> {
-    Ok(CancelSm {
-        service_type: r.cstr("service_type")?,
-        message_id: r.cstr("message_id")?,
-        source_addr_ton: r.u8("source_addr_ton")?,
-        source_addr_npi: r.u8("source_addr_npi")?,
-        source_addr: r.cstr("source_addr")?,
-        dest_addr_ton: r.u8("dest_addr_ton")?,
-        dest_addr_npi: r.u8("dest_addr_npi")?,
-        destination_addr: r.cstr("destination_addr")?,
-        tlvs: r.tlvs()?,
-    })
-}
-
-fn replace_sm(r: &mut Reader<'_>) -> Result<ReplaceSm, Kind> {
-    Ok(ReplaceSm {
-        message_id: r.cstr("message_id")?,
-        source_addr_ton: r.u8("source_addr_ton")?,
-        source_addr_npi: r.u8("source_addr_npi")?,
-        source_addr: r.cstr("source_addr")?,
-        schedule_delivery_time: r.cstr("schedule_delivery_time")?,
-        validity_period: r.cstr("validity_period")?,
-        registered_delivery: r.u8("registered_delivery")?,
-        sm_default_msg_id: r.u8("sm_default_msg_id")?,
-        short_message: r.short_message()?,
-        tlvs: r.tlvs()?,
-    })
-}
-
-fn alert_notification(r: &mut Reader<'_>) -> Result<AlertNotification, Kind> {
-    Ok(AlertNotification {
-        source_addr_ton: r.u8("source_addr_ton")?,
-        source_addr_npi: r.u8("source_addr_npi")?,
-        source_addr: r.cstr("source_addr")?,
-        esme_addr_ton: r.u8("esme_addr_ton")?,
-        esme_addr_npi: r.u8("esme_addr_npi")?,
-        esme_addr: r.cstr("esme_addr")?,
         tlvs: r.tlvs()?,
     })
 }

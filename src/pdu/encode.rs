@@ -12,7 +12,7 @@ use super::bodies::*;
 use super::tlv::Tlvs;
 use super::Body;
 
-const MAX_U8_LEN: usize = u8::MAX as usize;
+pub(super) const MAX_U8_LEN: usize = u8::MAX as usize;
 
 /// Exact wire length and writer of one body.
 pub(crate) trait Wire {
@@ -20,20 +20,20 @@ pub(crate) trait Wire {
     fn put<B: BufMut>(&self, dst: &mut B);
 }
 
-fn cstr_len(s: &Bytes) -> usize {
+pub(super) fn cstr_len(s: &Bytes) -> usize {
     s.len() + 1
 }
 
-fn put_cstr<B: BufMut>(dst: &mut B, s: &Bytes) {
+pub(super) fn put_cstr<B: BufMut>(dst: &mut B, s: &Bytes) {
     dst.put_slice(s);
     dst.put_u8(0);
 }
 
-fn sm_len(s: &Bytes) -> usize {
+pub(super) fn sm_len(s: &Bytes) -> usize {
     1 + s.len().min(MAX_U8_LEN)
 }
 
-fn put_sm<B: BufMut>(dst: &mut B, s: &Bytes) {
+pub(super) fn put_sm<B: BufMut>(dst: &mut B, s: &Bytes) {
     let n = s.len().min(MAX_U8_LEN);
     dst.put_u8(n as u8);
     dst.put_slice(&s[..n]);
@@ -48,27 +48,6 @@ impl Wire for Tlvs {
     }
 }
 
-impl Wire for Bind {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.system_id)
-            + cstr_len(&self.password)
-            + cstr_len(&self.system_type)
-            + 3
-            + cstr_len(&self.address_range)
-            + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.system_id);
-        put_cstr(dst, &self.password);
-        put_cstr(dst, &self.system_type);
-        dst.put_u8(self.interface_version);
-        dst.put_u8(self.addr_ton);
-        dst.put_u8(self.addr_npi);
-        put_cstr(dst, &self.address_range);
-        self.tlvs.put(dst);
-    }
-}
-
 impl Wire for BindResp {
     fn wire_len(&self) -> usize {
         self.system_id
@@ -80,50 +59,6 @@ impl Wire for BindResp {
             put_cstr(dst, s);
             self.tlvs.put(dst);
         }
-    }
-}
-
-impl Wire for Outbind {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.system_id) + cstr_len(&self.password) + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.system_id);
-        put_cstr(dst, &self.password);
-        self.tlvs.put(dst);
-    }
-}
-
-impl Wire for Sm {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.service_type)
-            + cstr_len(&self.source_addr)
-            + cstr_len(&self.destination_addr)
-            + cstr_len(&self.schedule_delivery_time)
-            + cstr_len(&self.validity_period)
-            + 11
-            + sm_len(&self.short_message)
-            + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.service_type);
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        dst.put_u8(self.dest_addr_ton);
-        dst.put_u8(self.dest_addr_npi);
-        put_cstr(dst, &self.destination_addr);
-        dst.put_u8(self.esm_class);
-        dst.put_u8(self.protocol_id);
-        dst.put_u8(self.priority_flag);
-        put_cstr(dst, &self.schedule_delivery_time);
-        put_cstr(dst, &self.validity_period);
-        dst.put_u8(self.registered_delivery);
-        dst.put_u8(self.replace_if_present_flag);
-        dst.put_u8(self.data_coding);
-        dst.put_u8(self.sm_default_msg_id);
-        put_sm(dst, &self.short_message);
-        self.tlvs.put(dst);
     }
 }
 
@@ -164,42 +99,6 @@ impl Wire for DestAddress {
     }
 }
 
-impl Wire for SubmitMulti {
-    fn wire_len(&self) -> usize {
-        let dests: usize = self.dests.iter().take(MAX_U8_LEN).map(Wire::wire_len).sum();
-        cstr_len(&self.service_type)
-            + cstr_len(&self.source_addr)
-            + 3
-            + dests
-            + cstr_len(&self.schedule_delivery_time)
-            + cstr_len(&self.validity_period)
-            + 7
-            + sm_len(&self.short_message)
-            + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.service_type);
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        dst.put_u8(self.dests.len().min(MAX_U8_LEN) as u8);
-        for d in self.dests.iter().take(MAX_U8_LEN) {
-            d.put(dst);
-        }
-        dst.put_u8(self.esm_class);
-        dst.put_u8(self.protocol_id);
-        dst.put_u8(self.priority_flag);
-        put_cstr(dst, &self.schedule_delivery_time);
-        put_cstr(dst, &self.validity_period);
-        dst.put_u8(self.registered_delivery);
-        dst.put_u8(self.replace_if_present_flag);
-        dst.put_u8(self.data_coding);
-        dst.put_u8(self.sm_default_msg_id);
-        put_sm(dst, &self.short_message);
-        self.tlvs.put(dst);
-    }
-}
-
 impl Wire for SubmitMultiResp {
     fn wire_len(&self) -> usize {
         let Some(id) = &self.message_id else { return 0 };
@@ -230,42 +129,6 @@ impl Wire for SubmitMultiResp {
     }
 }
 
-impl Wire for DataSm {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.service_type)
-            + cstr_len(&self.source_addr)
-            + cstr_len(&self.destination_addr)
-            + 7
-            + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.service_type);
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        dst.put_u8(self.dest_addr_ton);
-        dst.put_u8(self.dest_addr_npi);
-        put_cstr(dst, &self.destination_addr);
-        dst.put_u8(self.esm_class);
-        dst.put_u8(self.registered_delivery);
-        dst.put_u8(self.data_coding);
-        self.tlvs.put(dst);
-    }
-}
-
-impl Wire for QuerySm {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.message_id) + 2 + cstr_len(&self.source_addr) + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.message_id);
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        self.tlvs.put(dst);
-    }
-}
-
 impl Wire for QuerySmResp {
     fn wire_len(&self) -> usize {
         let Some(id) = &self.message_id else { return 0 };
@@ -281,68 +144,6 @@ impl Wire for QuerySmResp {
         put_cstr(dst, &st.final_date);
         dst.put_u8(st.message_state);
         dst.put_u8(st.error_code);
-        self.tlvs.put(dst);
-    }
-}
-
-impl Wire for CancelSm {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.service_type)
-            + cstr_len(&self.message_id)
-            + cstr_len(&self.source_addr)
-            + cstr_len(&self.destination_addr)
-            + 4
-            + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.service_type);
-        put_cstr(dst, &self.message_id);
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        dst.put_u8(self.dest_addr_ton);
-        dst.put_u8(self.dest_addr_npi);
-        put_cstr(dst, &self.destination_addr);
-        self.tlvs.put(dst);
-    }
-}
-
-impl Wire for ReplaceSm {
-    fn wire_len(&self) -> usize {
-        cstr_len(&self.message_id)
-            + 2
-            + cstr_len(&self.source_addr)
-            + cstr_len(&self.schedule_delivery_time)
-            + cstr_len(&self.validity_period)
-            + 2
-            + sm_len(&self.short_message)
-            + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        put_cstr(dst, &self.message_id);
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        put_cstr(dst, &self.schedule_delivery_time);
-        put_cstr(dst, &self.validity_period);
-        dst.put_u8(self.registered_delivery);
-        dst.put_u8(self.sm_default_msg_id);
-        put_sm(dst, &self.short_message);
-        self.tlvs.put(dst);
-    }
-}
-
-impl Wire for AlertNotification {
-    fn wire_len(&self) -> usize {
-        4 + cstr_len(&self.source_addr) + cstr_len(&self.esme_addr) + self.tlvs.wire_len()
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        dst.put_u8(self.source_addr_ton);
-        dst.put_u8(self.source_addr_npi);
-        put_cstr(dst, &self.source_addr);
-        dst.put_u8(self.esme_addr_ton);
-        dst.put_u8(self.esme_addr_npi);
-        put_cstr(dst, &self.esme_addr);
         self.tlvs.put(dst);
     }
 }

@@ -11,12 +11,14 @@
 //! answer (e.g. ESME_RINVSRCADR). A C-string without a NUL before the end of
 //! the body is a decode error (ESME_RINVPARLEN).
 
+mod address;
 mod bodies;
 pub mod command;
 mod decode;
 mod encode;
 mod error;
 mod header;
+mod layout;
 pub mod receipt;
 pub mod status;
 pub mod tlv;
@@ -24,7 +26,9 @@ mod validate;
 
 use bytes::{Bytes, BytesMut};
 
+pub use address::Address;
 pub use bodies::*;
+pub use command::CommandId;
 pub use error::{DecodeError, DecodeErrorKind};
 pub use header::{peek_header, Header, HEADER_LEN};
 pub use status::status_name;
@@ -183,6 +187,12 @@ impl Pdu {
     /// The command_id, derived from the body.
     pub fn command_id(&self) -> u32 {
         self.body.command_id()
+    }
+
+    /// The command as a [`CommandId`], for matches that must name every
+    /// command.
+    pub fn command(&self) -> CommandId {
+        CommandId::from(self.body.command_id())
     }
 
     /// True for responses (generic_nack included).

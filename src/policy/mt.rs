@@ -10,10 +10,11 @@ use super::campaign::{Campaign, ConsentStatus, OutboundUnknown, StatusCodes};
 use super::responses::{render, render_footer, ResponseKind};
 use crate::text::keywords::normalise;
 
-/// ESME_RMSGQFUL: the answer when a recipient already has
-/// `max_held_per_recipient` held messages. Temporary by design, unlike the
-/// consent block codes: the hold drains once the recipient answers.
-pub const ESME_RMSGQFUL: u32 = 0x14;
+/// ESME_RMSGQFUL (from the one list in [`crate::pdu::status`]): the answer
+/// when a recipient already has `max_held_per_recipient` held messages.
+/// Temporary by design, unlike the consent block codes: the hold drains once
+/// the recipient answers.
+pub use crate::pdu::status::ESME_RMSGQFUL;
 
 /// An audit event a decision asks the caller to record (besides the consent
 /// changes and block/hold records the caller writes anyway).

@@ -1,47 +1,13 @@
 //! Platform authentication: accounts, passwords, source-IP allow-lists, bind
 //! limits, and a per-IP limit on failed binds.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::IpNet;
 use crate::pdu::status;
 
-/// One platform account as the server needs it.
-#[derive(Debug, Clone)]
-pub struct Account {
-    pub system_id: Arc<str>,
-    pub password: String,
-    pub max_binds: usize,
-    pub allowed_ips: Vec<IpNet>,
-    /// The sender addresses this account may submit from, normalised with
-    /// [`crate::numbers::normalise`]; `None`: any (`allow_any_sender`).
-    pub senders: Option<Arc<HashSet<String>>>,
-    /// `[numbers] default_country_code`, to normalise submitted senders.
-    pub country_code: Arc<str>,
-    /// Bind only over TLS.
-    pub require_tls: bool,
-    /// Bind only with a client certificate naming this (CN or SAN).
-    pub tls_client_name: Option<String>,
-}
-
-impl Account {
-    /// Whether a submit from `addr` (TON `ton`) is allowed: always with
-    /// `allow_any_sender`, else only when the normalised address is one of
-    /// the account's numbers. Alphanumeric senders (TON 5, or letters) are
-    /// compared case-insensitively, so they pass only when listed.
-    pub fn may_send_from(&self, addr: &[u8], ton: u8) -> bool {
-        let Some(senders) = &self.senders else {
-            return true;
-        };
-        let Ok(addr) = std::str::from_utf8(addr) else {
-            return false;
-        };
-        senders.contains(&crate::numbers::normalise(addr, ton, &self.country_code))
-    }
-}
+pub use crate::runtime::Account;
 
 /// Checks a bind request against the accounts. `Err` is the bind_resp status.
 pub fn authenticate<'a>(
@@ -135,6 +101,7 @@ impl FailedBinds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn accounts() -> HashMap<String, Account> {
         let mut m = HashMap::new();

@@ -1,67 +1,31 @@
 //! One carrier bind: connect, bind, pump requests and carrier PDUs, reconnect.
+//!
+//! The bind is transport: requests go out under its own sequence numbers and
+//! their answers back to the sessions that asked; carrier deliveries go up
+//! through [`CarrierEvents`], whose commit waits the bind keeps in order
+//! (at most its window of them) and answers as they finish.
 
-use crate::telemetry::{self, Direction, Side};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout};
-use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
 
-use super::tps::TokenBucket;
+use super::connect::{connect_and_bind, jitter, BindRole, CarrierLink, UpstreamSettings};
+use super::inflight::{expire, fail_all, message_id_of, InFlight, InFlightMap, Owed};
 use super::CarrierEvents;
-use crate::codec::{CodecError, Reseq, SmppCodec};
+use crate::codec::Reseq;
 use crate::lifecycle::Phase;
-use crate::pdu::{command as cmd, status, Bind, Body, DecodeError, Pdu};
-use crate::route::{AckTo, Outgoing, Replies, ReplyTo, UpRequest};
-use crate::stamped::Stamped;
-use crate::transport::{ReadHalf, Stream, WriteHalf};
-use crate::turn::{self, DRAIN_BUDGET};
-
-/// What the carrier side needs to know, taken from `[upstream]`.
-#[derive(Debug)]
-pub struct UpstreamSettings {
-    pub address: String,
-    pub system_id: String,
-    pub password: String,
-    pub system_type: String,
-    pub binds: usize,
-    /// `bind = "transmitter_receiver"`: a transmitter and a receiver per bind.
-    pub split_tx_rx: bool,
-    pub window: usize,
-    pub enquire_link_interval: Duration,
-    pub response_timeout: Duration,
-    pub reconnect_min: Duration,
-    pub reconnect_max: Duration,
-    pub max_pdu_len: usize,
-    pub tps: TokenBucket,
-    /// `[upstream.tls]`: bind over TLS with this configuration.
-    pub tls: Option<crate::tls::ClientTls>,
-}
-
-/// The SMPP bind a carrier connection makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BindRole {
-    Transceiver,
-    Transmitter,
-    Receiver,
-}
-
-impl BindRole {
-    fn command(self) -> u32 {
-        match self {
-            BindRole::Transceiver => cmd::BIND_TRANSCEIVER,
-            BindRole::Transmitter => cmd::BIND_TRANSMITTER,
-            BindRole::Receiver => cmd::BIND_RECEIVER,
-        }
-    }
-}
+use crate::link::turn::{self, DRAIN_BUDGET};
+use crate::link::End;
+use crate::pdu::{command as cmd, status, Body, CommandId, DecodeError, Pdu};
+use crate::route::{Outgoing, Replies, UpRequest};
+use crate::telemetry::{self, Direction, Side};
 
 /// The task of one carrier connection.
 pub(super) struct BindTask<E> {
@@ -77,63 +41,20 @@ pub(super) struct BindTask<E> {
     pub stop: Phase,
 }
 
-/// A request waiting for the carrier's answer.
-struct InFlight {
-    orig_seq: u32,
-    reply: Arc<ReplyTo>,
-    optgate_id: Option<Arc<str>>,
-    unsuccess: Vec<crate::pdu::UnsuccessSme>,
-    command_id: u32,
-    /// The request asked for receipts, so its message id must be remembered.
-    wants_receipt: bool,
-    /// When optgate received the request from the platform, for
-    /// `optgate_added_latency_seconds`.
-    received: Instant,
-    sent: Instant,
-    deadline: Instant,
-}
-
-/// Requests in flight by the sequence number optgate gave them (foldhash:
-/// the keys are our own counter, so no hash flooding to defend against).
-type InFlightMap = HashMap<u32, InFlight, foldhash::fast::RandomState>;
-
-type Reader = FramedRead<Stamped<ReadHalf>, SmppCodec>;
-type Writer = FramedWrite<WriteHalf, SmppCodec>;
-
 /// The state of one bound carrier connection.
 struct State {
+    link: CarrierLink,
     inflight: InFlightMap,
-    seq: SeqGen,
-    last_rx: Instant,
-    enquire_out: Option<Instant>,
     paused_until: Option<tokio::time::Instant>,
-    ack_tx: mpsc::Sender<Pdu>,
-    /// Carrier deliveries handed up and not answered yet (their store
-    /// commit is on its way), so a shutdown can wait for their answers.
-    acks_owed: usize,
+    /// Carrier deliveries whose commits are on their way, in the order
+    /// they came: their answers go out in that order.
+    owed: FuturesOrdered<Owed>,
+    /// Most deliveries owed an answer before the bind stops reading.
+    max_owed: usize,
     /// Metrics of this bind, published once per loop turn.
     tel: telemetry::Local,
     /// Carrier answers of this turn, handed to their sessions at its end.
     replies: Replies,
-}
-
-/// Queues `item` (a `&Pdu`, or a received frame under a new sequence
-/// number) on the writer: written at the next flush, or earlier when the
-/// buffer is large.
-async fn feed<I>(writer: &mut Writer, item: I) -> Result<(), End>
-where
-    SmppCodec: tokio_util::codec::Encoder<I, Error = CodecError>,
-{
-    writer
-        .feed(item)
-        .await
-        .map_err(|e| End::Lost(format!("write failed: {e}")))
-}
-
-/// Why a connected session ended.
-enum End {
-    Shutdown,
-    Lost(String),
 }
 
 impl<E: CarrierEvents> BindTask<E> {
@@ -145,23 +66,16 @@ impl<E: CarrierEvents> BindTask<E> {
                 self.refuse_queued();
                 return;
             }
-            match self.connect_and_bind().await {
-                Ok((reader, writer)) => {
+            match connect_and_bind(&self.settings, self.role).await {
+                Ok(link) => {
                     backoff = self.settings.reconnect_min;
                     info!(bind = self.index, role = ?self.role, "carrier bind up");
-                    self.up.store(true, Ordering::Release);
-                    metrics::gauge!("optgate_upstream_up", "bind" => self.index.to_string())
-                        .set(1.0);
-                    self.accepting
-                        .store(self.role != BindRole::Receiver, Ordering::Release);
-                    let end = self.serve(reader, writer).await;
-                    self.accepting.store(false, Ordering::Release);
-                    self.up.store(false, Ordering::Release);
-                    metrics::gauge!("optgate_upstream_up", "bind" => self.index.to_string())
-                        .set(0.0);
+                    self.set_up(true);
+                    let end = self.serve(link).await;
+                    self.set_up(false);
                     match end {
                         End::Shutdown => return self.refuse_queued(),
-                        End::Lost(why) => warn!(bind = self.index, %why, "carrier bind lost"),
+                        why => warn!(bind = self.index, %why, "carrier bind lost"),
                     }
                 }
                 Err(why) => warn!(bind = self.index, %why, "carrier bind failed"),
@@ -172,6 +86,17 @@ impl<E: CarrierEvents> BindTask<E> {
                 return self.refuse_queued();
             }
         }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::Release);
+        metrics::gauge!("optgate_upstream_up", "bind" => self.index.to_string()).set(if up {
+            1.0
+        } else {
+            0.0
+        });
+        self.accepting
+            .store(up && self.role != BindRole::Receiver, Ordering::Release);
     }
 
     /// Shutdown: no more requests come in (the pool's `submit` fails and its
@@ -204,91 +129,20 @@ impl<E: CarrierEvents> BindTask<E> {
         }
     }
 
-    async fn connect_and_bind(&mut self) -> Result<(Reader, Writer), String> {
-        let s = &self.settings;
-        let stream = timeout(s.response_timeout, TcpStream::connect(&s.address))
-            .await
-            .map_err(|_| format!("connect to {} timed out", s.address))?
-            .map_err(|e| format!("connect to {}: {e}", s.address))?;
-        let stream: Stream = match &s.tls {
-            None => stream.into(),
-            Some(tls) => timeout(
-                s.response_timeout,
-                crate::tls::connect(tls, stream, &s.address),
-            )
-            .await
-            .map_err(|_| {
-                let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake");
-                crate::tls::handshake_failed("carrier", &s.address, &e);
-                format!("TLS handshake with {} timed out", s.address)
-            })?
-            .map_err(|e| format!("TLS handshake with {}: {e}", s.address))?
-            .into(),
-        };
-        stream.set_nodelay();
-        let (rd, wr) = stream.split();
-        let mut reader =
-            FramedRead::with_capacity(Stamped::new(rd), SmppCodec::new(s.max_pdu_len), 64 * 1024);
-        let mut writer = FramedWrite::new(wr, SmppCodec::new(s.max_pdu_len));
-        let bind = Bind {
-            system_id: Bytes::from(s.system_id.clone()),
-            password: Bytes::from(s.password.clone()),
-            system_type: Bytes::from(s.system_type.clone()),
-            interface_version: 0x34,
-            addr_ton: 0,
-            addr_npi: 0,
-            address_range: Bytes::new(),
-            tlvs: Default::default(),
-        };
-        let body = match self.role {
-            BindRole::Transceiver => Body::BindTransceiver(Box::new(bind)),
-            BindRole::Transmitter => Body::BindTransmitter(Box::new(bind)),
-            BindRole::Receiver => Body::BindReceiver(Box::new(bind)),
-        };
-        let req = Pdu::new(1, body);
-        timeout(s.response_timeout, writer.send(&req))
-            .await
-            .map_err(|_| "bind write timed out".to_string())?
-            .map_err(|e| format!("bind write: {e}"))?;
-        let resp = timeout(s.response_timeout, reader.next())
-            .await
-            .map_err(|_| "no bind_resp within response_timeout".to_string())?
-            .ok_or_else(|| "carrier closed during bind".to_string())?
-            .map_err(|e| format!("bind read: {e}"))?
-            .map_err(|e| format!("bad bind_resp: {e}"))?;
-        if resp.command_id() != (self.role.command() | 0x8000_0000) {
-            return Err(format!(
-                "unexpected answer to bind: {:#010x}",
-                resp.command_id()
-            ));
-        }
-        if resp.command_status != status::ESME_ROK {
-            return Err(format!(
-                "carrier refused bind: {} ({:#x})",
-                status::status_name(resp.command_status),
-                resp.command_status
-            ));
-        }
-        Ok((reader, writer))
-    }
-
     /// Serves one bound connection until it is lost or optgate shuts down.
     ///
     /// Each turn waits for one event, then takes every event that is ready
-    /// without waiting (buffered carrier PDUs, queued acks and requests, up
-    /// to a budget) before one flush: under load many PDUs share a syscall.
-    async fn serve(&mut self, mut reader: Reader, mut writer: Writer) -> End {
+    /// without waiting (buffered carrier PDUs, finished commits and
+    /// requests, up to a budget) before one flush: under load many PDUs
+    /// share a syscall.
+    async fn serve(&mut self, link: CarrierLink) -> End {
         let s = self.settings.clone();
-        writer.set_backpressure_boundary(256 * 1024);
-        let (ack_tx, mut ack_rx) = mpsc::channel::<Pdu>(s.window.max(16) * 2);
         let mut st = State {
+            link,
             inflight: InFlightMap::with_capacity_and_hasher(s.window, Default::default()),
-            seq: SeqGen::new(2),
-            last_rx: Instant::now(),
-            enquire_out: None,
             paused_until: None,
-            ack_tx,
-            acks_owed: 0,
+            owed: FuturesOrdered::new(),
+            max_owed: s.window.max(16) * 2,
             tel: telemetry::Local::default(),
             replies: Replies::default(),
         };
@@ -296,31 +150,27 @@ impl<E: CarrierEvents> BindTask<E> {
         let mut inflight_share = telemetry::InflightShare::new(Side::Carrier);
         let end = loop {
             let can_take = st.inflight.len() < s.window && st.paused_until.is_none();
+            let can_read = st.owed.len() < st.max_owed;
+            let owing = !st.owed.is_empty();
             let paused = st.paused_until;
             let step = tokio::select! {
                 biased;
                 _ = self.stop.begun() => Err(End::Shutdown),
-                item = reader.next() => {
-                    st.last_rx = reader.get_ref().last_read();
-                    self.on_item(item, &mut st, &mut writer).await
-                }
-                Some(ack) = ack_rx.recv() => {
-                    st.acks_owed = st.acks_owed.saturating_sub(1);
-                    feed(&mut writer, &ack).await
-                }
-                Some(req) = self.requests.recv(), if can_take => self.forward(req, &mut st, &mut writer).await,
+                item = st.link.read(), if can_read => match item {
+                    Ok(item) => self.on_item(item, &mut st).await,
+                    Err(e) => Err(e),
+                },
+                Some(ack) = st.owed.next(), if owing => st.link.feed(&ack).await,
+                Some(req) = self.requests.recv(), if can_take => self.forward(req, &mut st).await,
                 _ = async { if let Some(t) = paused { sleep_until(t).await } else { std::future::pending::<()>().await } } => {
                     st.paused_until = None;
                     self.accepting.store(self.role != BindRole::Receiver, Ordering::Release);
                     Ok(())
                 }
-                _ = tick.tick() => self.on_tick(&mut st, &mut writer).await,
+                _ = tick.tick() => self.on_tick(&mut st).await,
             };
             let step = match step {
-                Ok(()) => {
-                    self.drain(&mut reader, &mut ack_rx, &mut st, &mut writer)
-                        .await
-                }
+                Ok(()) => self.drain(&mut st).await,
                 Err(e) => Err(e),
             };
             // Answers collected this turn go to their sessions now, also
@@ -331,46 +181,47 @@ impl<E: CarrierEvents> BindTask<E> {
             }
             inflight_share.report(st.inflight.len());
             st.tel.flush();
-            let flushed = timeout(s.response_timeout, SinkExt::<&Pdu>::flush(&mut writer)).await;
-            if !matches!(flushed, Ok(Ok(()))) {
-                break End::Lost("write to carrier failed or stalled".into());
+            if let Err(e) = st.link.flush(s.response_timeout).await {
+                break e;
             }
         };
         if let End::Shutdown = end {
             // Queued requests first: their answers need not wait for the
             // carrier's.
             self.refuse_queued();
-            self.unbind(&mut reader, &mut writer, &mut st, &mut ack_rx)
-                .await;
+            self.unbind(&mut st).await;
         }
-        fail_all(&mut st.inflight, status::ESME_RSYSERR).await;
+        // Commits still on their way finish (their rows reach the
+        // dispatcher); with the link gone their answers have nowhere to go
+        // and the carrier delivers again.
+        let _ = timeout(s.response_timeout, async {
+            while st.owed.next().await.is_some() {}
+        })
+        .await;
+        fail_all(&mut st.inflight, status::ESME_RSYSERR);
         // `inflight_share` leaves the gauge as it drops.
         end
     }
 
     /// Takes whatever is ready right now, without waiting.
-    async fn drain(
-        &mut self,
-        reader: &mut Reader,
-        acks: &mut mpsc::Receiver<Pdu>,
-        st: &mut State,
-        writer: &mut Writer,
-    ) -> Result<(), End> {
+    async fn drain(&mut self, st: &mut State) -> Result<(), End> {
         let mut yielded = 0;
         for taken in 0..DRAIN_BUDGET {
-            if let Some(item) = reader.next().now_or_never() {
-                st.last_rx = reader.get_ref().last_read();
-                self.on_item(item, st, writer).await?;
-                continue;
+            if st.owed.len() < st.max_owed {
+                if let Some(item) = st.link.read_now() {
+                    self.on_item(item?, st).await?;
+                    continue;
+                }
             }
-            if let Ok(ack) = acks.try_recv() {
-                st.acks_owed = st.acks_owed.saturating_sub(1);
-                feed(writer, &ack).await?;
-                continue;
+            if !st.owed.is_empty() {
+                if let Some(Some(ack)) = st.owed.next().now_or_never() {
+                    st.link.feed(&ack).await?;
+                    continue;
+                }
             }
             if st.inflight.len() < self.settings.window && st.paused_until.is_none() {
                 if let Ok(req) = self.requests.try_recv() {
-                    self.forward(req, st, writer).await?;
+                    self.forward(req, st).await?;
                     continue;
                 }
             }
@@ -385,41 +236,29 @@ impl<E: CarrierEvents> BindTask<E> {
     }
 
     /// One item from the carrier's stream.
-    async fn on_item(
-        &self,
-        item: Option<Result<Result<Pdu, DecodeError>, CodecError>>,
-        st: &mut State,
-        writer: &mut Writer,
-    ) -> Result<(), End> {
+    async fn on_item(&self, item: Result<Pdu, DecodeError>, st: &mut State) -> Result<(), End> {
         let pdu = match item {
-            None => return Err(End::Lost("carrier closed the connection".into())),
-            Some(Err(e)) => return Err(End::Lost(format!("framing lost: {e}"))),
-            Some(Ok(Err(bad))) => {
+            Err(bad) => {
                 if let Some(suppressed) = telemetry::limit::carrier_warnings().allow(self.index) {
                     warn!(bind = self.index, error = %bad, suppressed, "malformed PDU from carrier");
                 }
-                return feed(writer, &bad.response()).await;
+                return st.link.feed(&bad.response()).await;
             }
-            Some(Ok(Ok(pdu))) => pdu,
+            Ok(pdu) => pdu,
         };
         st.tel.pdu(Side::Carrier, Direction::In, pdu.command_id());
-        self.on_carrier_pdu(pdu, st, writer).await
+        self.on_carrier_pdu(pdu, st).await
     }
 
     /// Sends a platform request to the carrier under a new sequence number.
-    async fn forward(
-        &self,
-        req: UpRequest,
-        st: &mut State,
-        writer: &mut Writer,
-    ) -> Result<(), End> {
+    async fn forward(&self, req: UpRequest, st: &mut State) -> Result<(), End> {
         let s = &self.settings;
         let now = Instant::now();
         if let Err(wait) = s.tps.take(now) {
             st.paused_until = Some(tokio::time::Instant::now() + wait);
             self.accepting.store(false, Ordering::Release);
         }
-        let up_seq = st.seq.take();
+        let up_seq = st.link.next_seq();
         let command_id = req.request.command_id();
         st.inflight.insert(
             up_seq,
@@ -439,91 +278,114 @@ impl<E: CarrierEvents> BindTask<E> {
         match req.request {
             Outgoing::Pdu(mut pdu) => {
                 pdu.sequence_number = up_seq;
-                feed(writer, &pdu).await
+                st.link.feed(&pdu).await
             }
             Outgoing::Frame { frame, .. } => {
                 let reseq = Reseq {
                     frame: &frame,
                     sequence_number: up_seq,
                 };
-                feed(writer, reseq).await
+                st.link.feed(reseq).await
             }
         }
     }
 
     /// Timeouts and keep-alive.
-    async fn on_tick(&self, st: &mut State, writer: &mut Writer) -> Result<(), End> {
+    async fn on_tick(&self, st: &mut State) -> Result<(), End> {
         let now = Instant::now();
-        expire(&mut st.inflight, now).await;
-        if let Some(sent) = st.enquire_out {
-            if now.duration_since(sent) > self.settings.response_timeout {
-                return Err(End::Lost("enquire_link unanswered".into()));
-            }
-        } else if now.duration_since(st.last_rx) >= self.settings.enquire_link_interval {
-            let el = Pdu::new(st.seq.take(), Body::EnquireLink);
-            st.enquire_out = Some(now);
-            return feed(writer, &el).await;
-        }
-        Ok(())
+        expire(&mut st.inflight, now);
+        let s = &self.settings;
+        st.link
+            .keep_alive(now, s.enquire_link_interval, s.response_timeout)
+            .await
     }
 
     /// Handles one PDU from the carrier.
-    async fn on_carrier_pdu(
-        &self,
-        pdu: Pdu,
-        st: &mut State,
-        writer: &mut Writer,
-    ) -> Result<(), End> {
-        let id = pdu.command_id();
+    async fn on_carrier_pdu(&self, pdu: Pdu, st: &mut State) -> Result<(), End> {
+        use CommandId as C;
         let seq = pdu.sequence_number;
-        if cmd::is_response(id) {
-            if id == cmd::ENQUIRE_LINK_RESP {
-                st.enquire_out = None;
-                return Ok(());
+        match pdu.command() {
+            C::EnquireLinkResp => {
+                st.link.enquire_answered();
+                Ok(())
             }
-            let Some(entry) = st.inflight.remove(&seq) else {
-                debug!(
-                    bind = self.index,
-                    seq, "late or unknown response from carrier dropped"
-                );
-                return Ok(());
-            };
-            if pdu.command_status == status::ESME_RTHROTTLED {
-                // The carrier is pushing back: pause this bind for a moment.
-                st.paused_until = Some(tokio::time::Instant::now() + Duration::from_millis(500));
-                self.accepting.store(false, Ordering::Release);
+            C::GenericNack
+            | C::SubmitSmResp
+            | C::DataSmResp
+            | C::SubmitMultiResp
+            | C::QuerySmResp
+            | C::CancelSmResp
+            | C::ReplaceSmResp
+            | C::DeliverSmResp
+            | C::UnbindResp
+            | C::BindReceiverResp
+            | C::BindTransmitterResp
+            | C::BindTransceiverResp => {
+                self.on_answer(pdu, st).await;
+                Ok(())
             }
-            // When the bytes of this answer were read (see `Stamped`).
-            let now = st.last_rx;
-            st.tel
-                .upstream_response
-                .record(now.saturating_duration_since(entry.sent));
-            self.answer_platform(entry, pdu, now, &mut st.tel.added_latency, &mut st.replies)
-                .await;
-            return Ok(());
-        }
-        match id {
-            cmd::ENQUIRE_LINK => feed(writer, &Pdu::new(seq, Body::EnquireLinkResp)).await,
-            cmd::UNBIND => {
-                let _ = writer.send(&Pdu::new(seq, Body::UnbindResp)).await;
-                Err(End::Lost("carrier unbound".into()))
+            C::Unknown(id) if cmd::is_response(id) => {
+                self.on_answer(pdu, st).await;
+                Ok(())
             }
-            cmd::DELIVER_SM | cmd::DATA_SM => {
-                let ack = AckTo {
-                    tx: st.ack_tx.clone(),
+            C::EnquireLink => st.link.feed(&Pdu::new(seq, Body::EnquireLinkResp)).await,
+            C::Unbind => {
+                let resp = Pdu::new(seq, Body::UnbindResp);
+                let _ = st.link.send(&resp, self.settings.response_timeout).await;
+                Err(End::Unbound(Side::Carrier))
+            }
+            command @ (C::DeliverSm | C::DataSm) => {
+                let commit = self.events.deliver(pdu).await;
+                st.owed.push_back(Owed {
+                    commit,
                     sequence_number: seq,
-                    command_id: id,
-                };
-                st.acks_owed += 1;
-                self.events.deliver(pdu, ack).await;
+                    command_id: command.into(),
+                });
                 Ok(())
             }
-            cmd::ALERT_NOTIFICATION | cmd::OUTBIND => {
-                debug!(bind = self.index, command = id, "ignored carrier PDU");
+            command @ (C::AlertNotification | C::Outbind) => {
+                debug!(bind = self.index, ?command, "ignored carrier PDU");
                 Ok(())
             }
-            _ => feed(writer, &Pdu::generic_nack(seq, status::ESME_RINVCMDID)).await,
+            // Requests a carrier has no business sending to an ESME.
+            C::BindReceiver
+            | C::BindTransmitter
+            | C::BindTransceiver
+            | C::SubmitSm
+            | C::SubmitMulti
+            | C::QuerySm
+            | C::CancelSm
+            | C::ReplaceSm
+            | C::Unknown(_) => {
+                st.link
+                    .feed(&Pdu::generic_nack(seq, status::ESME_RINVCMDID))
+                    .await
+            }
         }
+    }
+
+    /// The carrier's answer to one of the requests in flight.
+    async fn on_answer(&self, pdu: Pdu, st: &mut State) {
+        let seq = pdu.sequence_number;
+        let Some(entry) = st.inflight.remove(&seq) else {
+            debug!(
+                bind = self.index,
+                seq, "late or unknown response from carrier dropped"
+            );
+            return;
+        };
+        if pdu.command_status == status::ESME_RTHROTTLED {
+            // The carrier is pushing back: pause this bind for a moment.
+            st.paused_until = Some(tokio::time::Instant::now() + Duration::from_millis(500));
+            self.accepting.store(false, Ordering::Release);
+        }
+        // When the bytes of this answer were read (see `Stamped`).
+        let now = st.link.last_rx();
+        st.tel
+            .upstream_response
+            .record(now.saturating_duration_since(entry.sent));
+        self.answer_platform(entry, pdu, now, &mut st.tel.added_latency, &mut st.replies)
+            .await;
     }
 
     /// Routes a carrier answer back to the platform that asked.
@@ -564,33 +426,25 @@ impl<E: CarrierEvents> BindTask<E> {
     /// Graceful end: relay the carrier's answers to what is in flight until
     /// the shutdown deadline, unbind, wait briefly; the caller refuses
     /// whatever is still unanswered after that.
-    async fn unbind(
-        &mut self,
-        reader: &mut Reader,
-        writer: &mut Writer,
-        st: &mut State,
-        acks: &mut mpsc::Receiver<Pdu>,
-    ) {
-        let deadline = self
-            .stop
-            .bound(tokio::time::Instant::now() + self.settings.response_timeout);
+    async fn unbind(&mut self, st: &mut State) {
+        let wait = self.settings.response_timeout;
+        let deadline = self.stop.bound(tokio::time::Instant::now() + wait);
         // Give in-flight submits a chance to be answered, and answer the
         // carrier's deliveries whose commits finish meanwhile (unanswered,
         // the carrier would send them again after the restart).
-        while !st.inflight.is_empty() || st.acks_owed > 0 {
+        while !st.inflight.is_empty() || !st.owed.is_empty() {
+            let owing = !st.owed.is_empty();
             let event = tokio::time::timeout_at(deadline, async {
                 tokio::select! {
-                    item = reader.next() => Ok(item),
-                    Some(ack) = acks.recv() => Err(ack),
+                    item = st.link.read() => Ok(item),
+                    Some(ack) = st.owed.next(), if owing => Err(ack),
                 }
             })
             .await;
             let item = match event {
                 Err(_) => break,
                 Ok(Err(ack)) => {
-                    st.acks_owed = st.acks_owed.saturating_sub(1);
-                    let sent = timeout(self.settings.response_timeout, writer.send(&ack)).await;
-                    if !matches!(sent, Ok(Ok(()))) {
+                    if st.link.send(&ack, wait).await.is_err() {
                         break;
                     }
                     continue;
@@ -598,7 +452,7 @@ impl<E: CarrierEvents> BindTask<E> {
                 Ok(Ok(item)) => item,
             };
             match item {
-                Some(Ok(Ok(pdu))) if cmd::is_response(pdu.command_id()) => {
+                Ok(Ok(pdu)) if cmd::is_response(pdu.command_id()) => {
                     if let Some(entry) = st.inflight.remove(&pdu.sequence_number) {
                         let mut added = telemetry::ADDED_LATENCY.local();
                         let mut replies = Replies::default();
@@ -608,102 +462,26 @@ impl<E: CarrierEvents> BindTask<E> {
                     }
                 }
                 // New deliveries are not taken now: the carrier sends them again.
-                Some(Ok(Ok(_))) => {}
-                _ => break,
+                Ok(_) => {}
+                Err(_) => break,
             }
         }
-        let unbind = Pdu::new(st.seq.take(), Body::Unbind);
+        let unbind = Pdu::new(st.link.next_seq(), Body::Unbind);
+        let now = tokio::time::Instant::now();
         let unbind_by = self
             .stop
-            .bound(tokio::time::Instant::now() + Duration::from_secs(2))
-            .max(tokio::time::Instant::now() + Duration::from_millis(100));
-        if let Ok(Ok(())) = tokio::time::timeout_at(unbind_by, writer.send(&unbind)).await {
+            .bound(now + Duration::from_secs(2))
+            .max(now + Duration::from_millis(100));
+        let within = unbind_by.saturating_duration_since(now);
+        if st.link.send(&unbind, within).await.is_ok() {
             let _ = tokio::time::timeout_at(unbind_by, async {
-                while let Some(Ok(Ok(pdu))) = reader.next().await {
+                while let Ok(Ok(pdu)) = st.link.read().await {
                     if pdu.command_id() == cmd::UNBIND_RESP {
                         break;
                     }
                 }
             })
             .await;
-        }
-    }
-}
-
-/// Carrier message id out of a submit_sm_resp / data_sm_resp.
-fn message_id_of(pdu: &Pdu) -> Option<Bytes> {
-    match &pdu.body {
-        Body::SubmitSmResp(r) => r.message_id.clone().filter(|m| !m.is_empty()),
-        Body::DataSmResp(r) => r.message_id.clone().filter(|m| !m.is_empty()),
-        _ => None,
-    }
-}
-
-/// Answers every request whose deadline passed with a temporary error.
-async fn expire(inflight: &mut InFlightMap, now: Instant) {
-    let late: Vec<u32> = inflight
-        .iter()
-        .filter(|(_, e)| e.deadline <= now)
-        .map(|(k, _)| *k)
-        .collect();
-    for seq in late {
-        if let Some(e) = inflight.remove(&seq) {
-            warn!(seq, "carrier response timeout");
-            e.reply
-                .refuse(e.command_id, status::ESME_RSYSERR, e.orig_seq);
-        }
-    }
-}
-
-/// Answers every outstanding request with `code` (the connection is gone).
-async fn fail_all(inflight: &mut InFlightMap, code: u32) {
-    for (_, e) in inflight.drain() {
-        e.reply.refuse(e.command_id, code, e.orig_seq);
-    }
-}
-
-/// Sequence numbers 1..=0x7FFFFFFF, wrapping.
-pub struct SeqGen(u32);
-
-impl SeqGen {
-    pub fn new(first: u32) -> SeqGen {
-        SeqGen(first.clamp(1, 0x7FFF_FFFF))
-    }
-    pub fn take(&mut self) -> u32 {
-        let v = self.0;
-        self.0 = if v >= 0x7FFF_FFFF { 1 } else { v + 1 };
-        v
-    }
-}
-
-/// Full jitter on the lower half: wait between d/2 and d.
-fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.subsec_nanos())
-        .unwrap_or(0);
-    let frac = f64::from(nanos % 1000) / 1000.0;
-    d.mul_f64(0.5 + 0.5 * frac)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seq_wraps_to_one() {
-        let mut s = SeqGen::new(0x7FFF_FFFE);
-        assert_eq!(s.take(), 0x7FFF_FFFE);
-        assert_eq!(s.take(), 0x7FFF_FFFF);
-        assert_eq!(s.take(), 1);
-        assert_eq!(SeqGen::new(0).take(), 1);
-    }
-
-    #[test]
-    fn jitter_stays_within_half_to_full() {
-        for _ in 0..100 {
-            let j = jitter(Duration::from_secs(2));
-            assert!(j >= Duration::from_secs(1) && j <= Duration::from_secs(2));
         }
     }
 }

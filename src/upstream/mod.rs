@@ -5,29 +5,39 @@
 //! import nothing above them.
 
 pub mod bind;
+pub mod connect;
+mod inflight;
 pub mod tps;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use bind::{BindRole, UpstreamSettings};
+pub use connect::{BindError, BindRole, UpstreamSettings};
 
 use bytes::Bytes;
 
 use crate::lifecycle::Phase;
 use crate::pdu::Pdu;
-use crate::route::AckTo;
 use crate::route::{Carrier, UpRequest};
+
+/// The wait for one carrier delivery's store commit; it resolves to the
+/// command_status the carrier is answered with. A bind keeps these in an
+/// ordered set (at most its window) and writes the answers in the order
+/// the deliveries came, as each one's commit (and the ones before it) is
+/// done: no task per message.
+pub type Commit = Pin<Box<dyn Future<Output = u32> + Send>>;
 
 /// What a carrier bind hands to the layer above it.
 pub trait CarrierEvents: Send + Sync + 'static {
     /// A deliver_sm or data_sm from the carrier, in the order the bind read
-    /// it; the carrier is answered through `ack`.
-    fn deliver(self: &Arc<Self>, pdu: Pdu, ack: AckTo) -> impl Future<Output = ()> + Send;
+    /// it. Its store write is queued before this returns (so writes keep
+    /// the carrier's order); the returned [`Commit`] waits for the rest.
+    fn deliver(self: &Arc<Self>, pdu: Pdu) -> impl Future<Output = Commit> + Send;
 
     /// The carrier accepted a request that asked for receipts under
     /// `carrier_id`: its receipts belong to `account`, which knows the

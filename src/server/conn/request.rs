@@ -1,0 +1,146 @@
+//! A platform's request on its way to the carrier: the sender check, the
+//! consent engine's decision, and the hand-over to the bind pool.
+
+use bytes::Bytes;
+use tracing::debug;
+
+use super::{Flow, Session};
+use crate::consent::mt::{MtAction, MtQuick};
+use crate::consent::multi::MultiAction;
+use crate::pdu::{command as cmd, status, Body, Pdu};
+use crate::route::{Outgoing, UpRequest};
+
+/// The sender check of the last submit (see `Session::sender_allowed`).
+pub(super) struct SenderMemo {
+    version: u64,
+    ton: u8,
+    addr: Bytes,
+    allowed: bool,
+}
+
+impl Session {
+    /// A request for the carrier; `frame` is its bytes as received.
+    pub(super) async fn on_request(&mut self, pdu: Pdu, frame: Bytes) -> Flow {
+        // When the bytes of this request came off the socket (see `Stamped`).
+        let received = self.link.last_rx();
+        let seq = pdu.sequence_number;
+        let cid = pdu.command_id();
+        let Some(link) = self.reply_to.clone() else {
+            return self
+                .feed(crate::route::answer(cid, status::ESME_RINVBNDSTS, seq))
+                .await;
+        };
+        let account = &link.account;
+        if !self.sender_allowed(account, &pdu) {
+            debug!("submit from a sender the account does not own refused");
+            return self
+                .feed(crate::route::answer(cid, status::ESME_RINVSRCADR, seq))
+                .await;
+        }
+        if self.outstanding >= self.ctx.settings.window {
+            return self
+                .feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
+                .await;
+        }
+        let mut unsuccess = Vec::new();
+        // Only a request that passes exactly as received goes out as its
+        // original bytes; anything optgate decided on in the store, changed
+        // or split is encoded again.
+        let mut as_received = false;
+        let pdu = match cid {
+            cmd::SUBMIT_SM | cmd::DATA_SM => {
+                match self
+                    .ctx
+                    .engine
+                    .mt_quick(&self.runtime.load().engine, account, &pdu)
+                {
+                    MtQuick::Forward => {
+                        as_received = true;
+                        pdu
+                    }
+                    MtQuick::Reply(resp) => return self.feed(resp).await,
+                    MtQuick::Store(prep) => {
+                        match self.ctx.engine.mt_stored(account, prep, pdu).await {
+                            MtAction::Forward(p) => p,
+                            MtAction::Reply(resp) => return self.feed(resp).await,
+                        }
+                    }
+                }
+            }
+            cmd::SUBMIT_MULTI => match self.ctx.engine.on_multi(account, pdu).await {
+                MultiAction::Forward { pdu, unsuccess: u } => {
+                    unsuccess = u;
+                    pdu
+                }
+                MultiAction::Reply(resp) => return self.feed(resp).await,
+            },
+            cmd::QUERY_SM | cmd::CANCEL_SM | cmd::REPLACE_SM => {
+                match self.ctx.engine.on_held_request(account, pdu).await {
+                    Ok(resp) => return self.feed(resp).await,
+                    Err(p) => p,
+                }
+            }
+            _ => {
+                as_received = true;
+                pdu
+            }
+        };
+        let request = if as_received {
+            Outgoing::Frame {
+                wants_receipt: crate::route::wants_receipt(&pdu),
+                frame,
+            }
+        } else {
+            Outgoing::Pdu(pdu)
+        };
+        let req = UpRequest {
+            request,
+            reply: link,
+            optgate_id: None,
+            unsuccess,
+            received,
+        };
+        if self.ctx.pool.submit(req) {
+            self.outstanding += 1;
+            Ok(())
+        } else {
+            self.feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
+                .await
+        }
+    }
+
+    /// submit_sm, data_sm and submit_multi must come from one of the
+    /// account's numbers unless it has `allow_any_sender` (see
+    /// [`auth::Account::may_send_from`]); other requests pass.
+    fn sender_allowed(&mut self, account: &str, pdu: &Pdu) -> bool {
+        let (addr, ton) = match &pdu.body {
+            Body::SubmitSm(s) => (&s.source_addr, s.source_addr_ton),
+            Body::DataSm(d) => (&d.source_addr, d.source_addr_ton),
+            Body::SubmitMulti(m) => (&m.source_addr, m.source_addr_ton),
+            _ => return true,
+        };
+        // The session's copy, refreshed after a reload.
+        let rt = self.runtime.load();
+        let (version, accounts) = (rt.version, &rt.accounts);
+        // Platforms send from the same few numbers: the last answer is kept
+        // for as long as the sender and the accounts stay the same.
+        if let Some(m) = &self.last_sender {
+            if m.version == version && m.ton == ton && m.addr == addr {
+                return m.allowed;
+            }
+        }
+        // An account removed by a reload keeps its binds until they end.
+        let allowed = accounts
+            .get(account)
+            .map_or(true, |a| a.may_send_from(addr, ton));
+        self.last_sender = Some(SenderMemo {
+            version,
+            ton,
+            // A copy: the address is a slice of the read buffer, which the
+            // memo would keep alive for the life of the session.
+            addr: Bytes::copy_from_slice(addr),
+            allowed,
+        });
+        allowed
+    }
+}
