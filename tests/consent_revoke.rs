@@ -194,14 +194,18 @@ async fn brand_scope_on(postgres: bool) {
     mo_word(&mut r, to, "14155550100", "START").await;
     assert_eq!(submit_status(&mut r, "14155550100", to).await, 0);
     assert_eq!(submit_status(&mut r, "14155550101", to).await, 0x400);
-    // Only one opt-out confirmation went out, from the number STOP was sent to.
-    let confirmations = r
-        .carrier
-        .submits()
-        .iter()
-        .filter(|p| text_of(p).contains("opted-out"))
-        .count();
-    assert_eq!(confirmations, 1);
+    // Only one opt-out confirmation went out, from the number STOP was sent
+    // to (the outbox sends it on its own schedule: wait for it, then make
+    // sure no second one follows).
+    let confirmations = |c: &FakeCarrier| {
+        c.submits()
+            .iter()
+            .filter(|p| text_of(p).contains("opted-out"))
+            .count()
+    };
+    wait_until(|| confirmations(&r.carrier) >= 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(confirmations(&r.carrier), 1);
     r.daemon.shutdown(Duration::from_secs(2)).await;
 }
 
