@@ -87,16 +87,20 @@ async fn kill_loops(s: &Setup, loops: usize) {
         assert_eq!(a.command_status, 0x400, "loop {i}: refused after restart");
         assert!(started.elapsed() < Duration::from_secs(240), "bounded");
     }
-    // Let the last daemon's outbox finish whatever it may still send.
+    // Let the last daemon's outbox finish whatever it may still send: until
+    // nothing more went out for 2 s (the outbox waits up to a second for a
+    // carrier bind after a restart), at most 15 s.
     let settle = Instant::now();
-    let mut last = usize::MAX;
+    let (mut last, mut since) = (usize::MAX, Instant::now());
     loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let total: usize = recipients.iter().map(|r| sent_to(&s.carrier, r)).sum();
-        if total == last || settle.elapsed() > Duration::from_secs(10) {
+        if total != last {
+            (last, since) = (total, Instant::now());
+        }
+        if since.elapsed() > Duration::from_secs(2) || settle.elapsed() > Duration::from_secs(15) {
             break;
         }
-        last = total;
     }
     let counts: Vec<usize> = recipients.iter().map(|r| sent_to(&s.carrier, r)).collect();
     let none = counts.iter().filter(|&&n| n == 0).count();

@@ -67,6 +67,10 @@ enum Sent {
     Missed,
 }
 
+/// How soon the outbox looks again when it may not send (no carrier bind
+/// yet, e.g. just after a restart, or another instance sends).
+const CLAIM_RETRY: Duration = Duration::from_millis(250);
+
 impl Engine {
     /// Runs until shutdown, sending through `pool` (the carrier binds).
     pub async fn outbox_loop(
@@ -80,7 +84,7 @@ impl Engine {
             if !self.outbox_claimed(&*pool).await {
                 tokio::select! {
                     _ = shutdown.changed() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep(CLAIM_RETRY) => {}
                 }
                 continue;
             }
@@ -152,7 +156,7 @@ impl Engine {
 
     /// With several instances on one database, one sends the outbox: the
     /// holder of the claim `outbox` (ended by its death, so another takes
-    /// over within a second), given up while it has no carrier bind so an
+    /// over within [`CLAIM_RETRY`]), given up while it has no carrier bind so an
     /// instance that has one sends. Alone: always.
     async fn outbox_claimed(&self, pool: &dyn Carrier) -> bool {
         let Some(claims) = self.store().claims() else {
