@@ -15,7 +15,7 @@ const CAMPAIGN: &str = r#"
 [[server.accounts]]
 system_id = "pbx"
 password = "secret"
-numbers = ["14155550100"]
+numbers = ["14155550100", "14155550101"]
 
 [[campaigns]]
 id = "m"
@@ -23,6 +23,13 @@ brand = "Metco"
 numbers = ["14155550100"]
 outbound_unknown = "require_opt_in"
 attachment = "none"
+opt_out_scope = "brand"
+
+# The same brand: the STOP to "m" refuses the recipient here too.
+[[campaigns]]
+id = "m2"
+brand = "Metco"
+numbers = ["14155550101"]
 "#;
 
 fn value(text: &str, series: &str) -> Option<f64> {
@@ -101,10 +108,10 @@ async fn consent_flow_shows_exact_counters() {
         (r#"optgate_keywords_total{class="help"}"#, 1.0),
         (r#"optgate_keywords_total{class="opt_out"}"#, 1.0),
         // Pending: the held MT sent the opt-in request; active: START;
-        // refused: STOP.
+        // refused: STOP, for "m" and (opt_out_scope = "brand") for "m2".
         (r#"optgate_consent_changes_total{to="pending"}"#, 1.0),
         (r#"optgate_consent_changes_total{to="active"}"#, 1.0),
-        (r#"optgate_consent_changes_total{to="refused"}"#, 1.0),
+        (r#"optgate_consent_changes_total{to="refused"}"#, 2.0),
         (
             r#"optgate_responses_sent_total{kind="opt_in_request"}"#,
             1.0,

@@ -40,6 +40,8 @@ pub struct Done {
     pub delivery: Option<u64>,
     decision: MoDecision,
     class: &'static str,
+    /// Other campaigns' keys the opt-out refused (`opt_out_scope`).
+    scoped: u64,
 }
 
 impl Engine {
@@ -107,6 +109,11 @@ impl Engine {
             metrics::counter!("optgate_consent_changes_total", "to" => s.as_str()).increment(1);
             self.settle_wake.notify_one();
         }
+        if done.scoped > 0 {
+            metrics::counter!("optgate_consent_changes_total", "to" => "refused")
+                .increment(done.scoped);
+            self.settle_wake.notify_one();
+        }
         if !done.decision.responses.is_empty() {
             self.outbox_wake.notify_one();
         }
@@ -135,6 +142,7 @@ impl Work {
             delivery: None,
             decision: MoDecision::default(),
             class: "other",
+            scoped: 0,
         };
         let campaign = self.cfg.campaigns.get(&self.campaign_id);
         if let (Some(campaign), Some(class)) = (campaign, &self.class) {
@@ -148,7 +156,8 @@ impl Work {
             // An opt-out (also a repeated one) reaches what the campaign's
             // opt_out_scope says; START restores only its own key.
             if d.drop_held {
-                super::revoke::refuse_group(env, &self.cfg, campaign, &self.key, word)?;
+                let n = super::revoke::refuse_group(env, &self.cfg, campaign, &self.key, word)?;
+                done.scoped = n as u64;
             }
             if let Some(ev) = d.event {
                 super::mt::event_row(env, &self.key, ev.as_str(), word, "")?;
