@@ -64,7 +64,6 @@ struct Rig {
     daemon: optgate::daemon::Daemon,
     p: Esme,
     _dir: tempfile::TempDir,
-    _pg: Option<common::postgres::Postgres>,
 }
 
 async fn rig() -> Rig {
@@ -75,12 +74,9 @@ async fn rig_on(postgres: bool) -> Rig {
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(&carrier.address(), dir.path(), CAMPAIGNS);
-    let pg = postgres.then(|| {
-        let pg = common::postgres::Postgres::start();
-        cfg.store.backend = optgate::config::StoreBackend::Postgres;
-        cfg.store.url = pg.create_db();
-        pg
-    });
+    if postgres {
+        common::postgres::Backend::Postgres.apply(&mut cfg);
+    }
     let daemon = start_daemon(&carrier, &cfg).await;
     let mut p = Esme::connect(daemon.smpp_addr()).await;
     let b = p.bind(cmd::BIND_TRANSCEIVER, "pbx", "secret").await;
@@ -90,7 +86,6 @@ async fn rig_on(postgres: bool) -> Rig {
         daemon,
         p,
         _dir: dir,
-        _pg: pg,
     }
 }
 

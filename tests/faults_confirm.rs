@@ -47,15 +47,9 @@ async fn an_opt_out_confirmation_is_never_sent_twice_across_sigkill() {
 /// row, so it holds for whichever instance sent the confirmation.
 #[tokio::test]
 async fn on_postgres_an_opt_out_confirmation_is_never_sent_twice() {
-    let pg = common::postgres::Postgres::start();
-    let url = pg.create_db();
     let s = Setup::new(CONF).await;
     let text = std::fs::read_to_string(&s.file).unwrap();
-    let text = text.replacen(
-        "[store]\n",
-        &format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\n"),
-        1,
-    );
+    let text = common::postgres::Backend::Postgres.toml(&text);
     std::fs::write(&s.file, text).unwrap();
     kill_loops(&s, 25).await;
     assert!(!s.dir.path().join("optgate.db").exists(), "used PostgreSQL");

@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::binary::{config_text, Optgate};
-use common::postgres::Postgres;
 use common::script::Script;
 use common::*;
 use optgate::pdu::Body;
@@ -112,8 +111,7 @@ fn receiver(mut p: Esme, seen: Arc<Mutex<Vec<String>>>) -> tokio::task::JoinHand
 /// opt-out confirmation goes out at most once.
 #[tokio::test]
 async fn sigkill_under_load_loses_no_acknowledged_mo_or_stop() {
-    let pg = Postgres::start();
-    let url = pg.create_db();
+    let url = common::postgres::shared().create_db();
     let carrier = FakeCarrier::start().await;
     let root = tempfile::tempdir().unwrap();
     let ia = Instance::new(root.path(), "gw-a", &carrier, &url);
@@ -252,8 +250,7 @@ async fn platform_binds(admin: std::net::SocketAddr) -> usize {
 /// other and finishes.
 #[tokio::test]
 async fn haproxy_in_front_of_two_instances_survives_a_kill() {
-    let pg = Postgres::start();
-    let url = pg.create_db();
+    let url = common::postgres::shared().create_db();
     let carrier = FakeCarrier::start().await;
     let root = tempfile::tempdir().unwrap();
     let ia = Instance::new(root.path(), "gw-a", &carrier, &url);
@@ -343,8 +340,7 @@ fn python() -> String {
 /// reach the platform through another.
 #[tokio::test]
 async fn three_instances_deliver_each_mo_once_and_take_over_from_a_dead_one() {
-    let pg = Postgres::start();
-    let url = pg.create_db();
+    let url = common::postgres::shared().create_db();
     let carrier = FakeCarrier::start().await;
     let root = tempfile::tempdir().unwrap();
     let names = ["gw-a", "gw-b", "gw-c"];
@@ -429,8 +425,7 @@ async fn three_instances_deliver_each_mo_once_and_take_over_from_a_dead_one() {
 /// had handed to the carrier but not marked done).
 #[tokio::test]
 async fn held_messages_and_the_outbox_survive_a_sigkill() {
-    let pg = Postgres::start();
-    let url = pg.create_db();
+    let url = common::postgres::shared().create_db();
     let carrier = FakeCarrier::start().await;
     let root = tempfile::tempdir().unwrap();
     let ia = Instance::new(root.path(), "gw-a", &carrier, &url);

@@ -10,7 +10,6 @@ mod http;
 
 use std::time::{Duration, Instant};
 
-use common::postgres::Postgres;
 use common::*;
 use optgate::config::{Config, StoreBackend};
 use optgate::daemon::{Daemon, StartError};
@@ -76,8 +75,7 @@ fn sent_to(c: &FakeCarrier, to: &str) -> usize {
 
 #[tokio::test]
 async fn a_second_instance_with_the_same_name_is_refused() {
-    let pg = Postgres::start();
-    let url = pg.create_db();
+    let url = common::postgres::shared().create_db();
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
     let a = start(&carrier, dir.path(), &url, "gw-a", 1).await;
@@ -134,8 +132,7 @@ async fn a_second_instance_with_the_same_name_is_refused() {
 /// over the recipients; measured, never asserted).
 #[tokio::test]
 async fn a_stop_on_one_instance_stops_the_others() {
-    let pg = Postgres::start();
-    let url = pg.create_db();
+    let url = common::postgres::shared().create_db();
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
     let a = start(&carrier, dir.path(), &url, "gw-a", 1).await;
@@ -246,8 +243,7 @@ async fn a_stop_on_one_instance_stops_the_others() {
 /// bind reaches the platform bound on A; so does an MO arriving on B.
 #[tokio::test]
 async fn receipts_and_mos_reach_the_platform_wherever_it_is_bound() {
-    let pg = Postgres::start();
-    let url = pg.create_db();
+    let url = common::postgres::shared().create_db();
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
     let a = start(&carrier, dir.path(), &url, "gw-a", 1).await;
@@ -285,8 +281,7 @@ async fn receipts_and_mos_reach_the_platform_wherever_it_is_bound() {
 /// (or dies), another takes over the account's claim.
 #[tokio::test]
 async fn deliveries_go_out_once_with_binds_on_three_instances() {
-    let pg = Postgres::start();
-    let url = pg.create_db();
+    let url = common::postgres::shared().create_db();
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
     let a = start(&carrier, dir.path(), &url, "gw-a", 1).await;
@@ -365,8 +360,7 @@ async fn deliveries_go_out_once_with_binds_on_three_instances() {
 #[test]
 fn a_deadlock_between_key_locks_is_retryable() {
     use optgate::store::postgres::{locks, PgConn};
-    let pg = Postgres::start();
-    let url = pg.create_db();
+    let url = common::postgres::shared().create_db();
     {
         // Migrate.
         let opts = optgate::store::StoreOptions::postgres(url.clone());
@@ -405,8 +399,7 @@ fn a_deadlock_between_key_locks_is_retryable() {
 /// that once A refused, it never forwarded again.
 #[tokio::test]
 async fn a_stream_of_submits_through_a_races_a_stop_through_b() {
-    let pg = Postgres::start();
-    let url = pg.create_db();
+    let url = common::postgres::shared().create_db();
     let carrier = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
     let a = start(&carrier, dir.path(), &url, "gw-a", 1).await;

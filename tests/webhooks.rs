@@ -156,8 +156,7 @@ async fn changes_queued_while_the_receiver_is_down_survive_a_restart() {
 /// The same with the queue in PostgreSQL.
 #[tokio::test]
 async fn on_postgres_queued_changes_survive_a_restart() {
-    let pg = common::postgres::Postgres::start();
-    let url = pg.create_db();
+    let url = common::postgres::shared().create_db();
     restart_on(Some(&url)).await;
 }
 
@@ -193,8 +192,7 @@ async fn restart_on(pg_url: Option<&str>) {
 /// change is POSTed once; when it stops, the other takes over.
 #[tokio::test]
 async fn two_instances_post_each_change_once() {
-    let pg = common::postgres::Postgres::start();
-    let pg_url = pg.create_db();
+    let pg_url = common::postgres::shared().create_db();
     let r = Receiver::start().await;
     let c = FakeCarrier::start().await;
     let dir = tempfile::tempdir().unwrap();
