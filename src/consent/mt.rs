@@ -169,13 +169,16 @@ impl Engine {
         // Another instance deciding on the same key at once may make this
         // one a deadlock victim (PostgreSQL): decide again, a few times,
         // rather than tell the platform.
-        let run = |w: Work| self.store().transact(move |env| w.run(env));
-        let mut outcome = run(work.clone()).await;
+        // Shared, not cloned: the retry needs it, the first try (nearly
+        // always the only one) should not pay for a copy.
+        let work = Arc::new(work);
+        let run = |w: Arc<Work>| self.store().transact(move |env| w.run(env));
+        let mut outcome = run(Arc::clone(&work)).await;
         for _ in 0..MT_RETRIES {
             if !matches!(&outcome, Err(e) if e.is_retryable()) {
                 break;
             }
-            outcome = run(work.clone()).await;
+            outcome = run(Arc::clone(&work)).await;
         }
         if let Ok((_, Some(to))) = &outcome {
             // Committed: an MT moved the recipient (to pending with an
@@ -273,7 +276,6 @@ impl Engine {
 const MT_RETRIES: usize = 3;
 /// The store-thread half of an MT decision: read, decide, write — atomic
 /// and in order with MO consent changes.
-#[derive(Clone)]
 struct Work {
     cfg: Arc<EngineConfig>,
     campaign_id: String,
@@ -289,7 +291,7 @@ struct Work {
 impl Work {
     /// The decision, and the status the recipient was moved to, if any.
     fn run(
-        self,
+        &self,
         env: &mut TxnEnv<'_>,
     ) -> Result<((Outcome, Option<ConsentStatus>), Durable), StoreError> {
         let Some(campaign) = self.cfg.campaigns.get(&self.campaign_id) else {
