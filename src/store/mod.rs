@@ -299,6 +299,17 @@ impl Store {
         self.claims.as_ref()
     }
 
+    /// Takes the cross-instance claim `what` (see
+    /// [`postgres::instance::Claims`]); a store no other instance shares
+    /// (SQLite, or a PostgreSQL store without an instance name) holds
+    /// every claim.
+    pub async fn claim(&self, what: &str) -> bool {
+        match &self.claims {
+            Some(c) => c.claim(what).await,
+            None => true,
+        }
+    }
+
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.tx

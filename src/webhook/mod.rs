@@ -100,10 +100,7 @@ async fn fan_out_loop(
 /// one instance. A single instance (SQLite, or PostgreSQL alone) always
 /// holds it.
 async fn claimed(store: &Store) -> bool {
-    match store.claims() {
-        Some(c) => c.claim("webhooks").await,
-        None => true,
-    }
+    store.claim("webhooks").await
 }
 
 /// Queues the new changes of every webhook; returns the most events one
