@@ -33,13 +33,20 @@ pub async fn run(store: Store, cfg: RetentionConfig, mut shutdown: watch::Receiv
     loop {
         let now = crate::store::consent::now_ms();
         match purge(&store, &cfg, now).await {
-            Ok(p) if p.events + p.deliveries > 0 => tracing::info!(
-                events = p.events,
-                deliveries = p.deliveries,
-                batches = p.batches,
-                "retention purge"
-            ),
-            Ok(_) => {}
+            Ok(p) => {
+                if p.events > 0 {
+                    tracing::info!(events = p.events, batches = p.batches, "retention purge");
+                }
+                // A stored delivery still there was never taken by the
+                // platform: acknowledged to the carrier and now given up.
+                if p.deliveries > 0 {
+                    tracing::warn!(
+                        deliveries = p.deliveries,
+                        older_than = %humantime::format_duration(cfg.message_bodies),
+                        "retention purge deleted stored MOs/receipts the platform never took"
+                    );
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "retention purge failed; tried again later"),
         }
         tokio::select! {
