@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - [`pdu`]: pure SMPP 3.4 model — every PDU typed, nom decoders, `BufMut`
-//!   encoders, TLVs, command_status codes (one list), command ids (one
+//!   encoders (each body declared once, field by field, and its struct,
+//!   decoder, length, writer and checks generated from that), TLVs, command_status codes (one list), command ids (one
 //!   table: the constants and [`pdu::CommandId`]). No tokio, no I/O.
 //! - [`codec`]: the tokio-util `Decoder`/`Encoder` over [`pdu`]; checks
 //!   `command_length` before anything is parsed.
@@ -10,6 +11,8 @@
 //!   multipart reassembly and splitting, keyword normalisation. Pure.
 //! - [`config`]: serde structs, loading with the `config` crate, `validate()`.
 //! - [`numbers`]: phone numbers in their one compared form.
+//! - [`pgurl`]: PostgreSQL connection strings (parse, redact the password),
+//!   below both [`config`] and [`store`] so neither imports the other back.
 //! - [`store`]: durable state behind one backend-neutral interface:
 //!   [`store::StoreTxn`] (what is read and written), [`store::Store`] (the
 //!   store thread with group commit; `transact` runs a unit of work there,
@@ -73,6 +76,7 @@ pub mod lifecycle;
 pub mod link;
 pub mod numbers;
 pub mod pdu;
+pub mod pgurl;
 pub mod policy;
 pub mod present;
 pub mod receipts;

@@ -192,8 +192,8 @@ fn store(s: &super::StoreConfig, p: &mut Vec<Problem>) {
         }
         StoreBackend::Postgres => {
             // The value is shown with any password blanked out.
-            let shown = crate::store::postgres::conn::redact(&s.url);
-            if let Err(why) = crate::store::postgres::conn::parse_url(&s.url) {
+            let shown = crate::pgurl::redact(&s.url);
+            if let Err(why) = crate::pgurl::parse_url(&s.url) {
                 p.push(Problem::text(
                     "store.url",
                     &shown,
