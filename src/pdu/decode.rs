@@ -28,7 +28,7 @@ impl<'a> Reader<'a> {
         Reader { frame, rest: body }
     }
 
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }
 
@@ -47,7 +47,7 @@ impl<'a> Reader<'a> {
         Ok(v)
     }
 
-    fn u32(&mut self, field: &'static str) -> Result<u32, Kind> {
+    pub(super) fn u32(&mut self, field: &'static str) -> Result<u32, Kind> {
         let (rest, v) = be_u32::<_, NomError>(self.rest).map_err(|_| Kind::Truncated { field })?;
         self.rest = rest;
         Ok(v)
@@ -65,14 +65,6 @@ impl<'a> Reader<'a> {
         };
         self.rest = after_nul;
         Ok(self.share(s))
-    }
-
-    fn opt_cstr(&mut self, field: &'static str) -> Result<Option<Bytes>, Kind> {
-        if self.is_empty() {
-            Ok(None)
-        } else {
-            self.cstr(field).map(Some)
-        }
     }
 
     /// sm_length followed by that many octets of short_message.
@@ -129,8 +121,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A body read field by field from a [`Reader`] (generated for the
-/// fixed-layout bodies by `layout.rs`).
+/// A body read field by field from a [`Reader`] (generated for every body
+/// by `body!` in `layout.rs`).
 pub(crate) trait Decode: Sized {
     fn decode(r: &mut Reader<'_>) -> Result<Self, Kind>;
 }
@@ -142,9 +134,9 @@ pub(crate) fn body(command_id: u32, r: &mut Reader<'_>) -> Result<Body, Kind> {
         cmd::BIND_RECEIVER => Body::BindReceiver(Box::new(Bind::decode(r)?)),
         cmd::BIND_TRANSMITTER => Body::BindTransmitter(Box::new(Bind::decode(r)?)),
         cmd::BIND_TRANSCEIVER => Body::BindTransceiver(Box::new(Bind::decode(r)?)),
-        cmd::BIND_RECEIVER_RESP => Body::BindReceiverResp(bind_resp(r)?),
-        cmd::BIND_TRANSMITTER_RESP => Body::BindTransmitterResp(bind_resp(r)?),
-        cmd::BIND_TRANSCEIVER_RESP => Body::BindTransceiverResp(bind_resp(r)?),
+        cmd::BIND_RECEIVER_RESP => Body::BindReceiverResp(BindResp::decode(r)?),
+        cmd::BIND_TRANSMITTER_RESP => Body::BindTransmitterResp(BindResp::decode(r)?),
+        cmd::BIND_TRANSCEIVER_RESP => Body::BindTransceiverResp(BindResp::decode(r)?),
         cmd::OUTBIND => Body::Outbind(Box::new(Outbind::decode(r)?)),
         cmd::UNBIND => r.header_only(Body::Unbind)?,
         cmd::UNBIND_RESP => r.header_only(Body::UnbindResp)?,
@@ -154,89 +146,17 @@ pub(crate) fn body(command_id: u32, r: &mut Reader<'_>) -> Result<Body, Kind> {
         cmd::REPLACE_SM_RESP => r.header_only(Body::ReplaceSmResp)?,
         cmd::SUBMIT_SM => Body::SubmitSm(Box::new(Sm::decode(r)?)),
         cmd::DELIVER_SM => Body::DeliverSm(Box::new(Sm::decode(r)?)),
-        cmd::SUBMIT_SM_RESP => Body::SubmitSmResp(message_id_resp(r)?),
-        cmd::DELIVER_SM_RESP => Body::DeliverSmResp(message_id_resp(r)?),
-        cmd::DATA_SM_RESP => Body::DataSmResp(message_id_resp(r)?),
+        cmd::SUBMIT_SM_RESP => Body::SubmitSmResp(MessageIdResp::decode(r)?),
+        cmd::DELIVER_SM_RESP => Body::DeliverSmResp(MessageIdResp::decode(r)?),
+        cmd::DATA_SM_RESP => Body::DataSmResp(MessageIdResp::decode(r)?),
         cmd::SUBMIT_MULTI => Body::SubmitMulti(Box::new(SubmitMulti::decode(r)?)),
-        cmd::SUBMIT_MULTI_RESP => Body::SubmitMultiResp(Box::new(submit_multi_resp(r)?)),
+        cmd::SUBMIT_MULTI_RESP => Body::SubmitMultiResp(Box::new(SubmitMultiResp::decode(r)?)),
         cmd::DATA_SM => Body::DataSm(Box::new(DataSm::decode(r)?)),
         cmd::QUERY_SM => Body::QuerySm(Box::new(QuerySm::decode(r)?)),
-        cmd::QUERY_SM_RESP => Body::QuerySmResp(Box::new(query_sm_resp(r)?)),
+        cmd::QUERY_SM_RESP => Body::QuerySmResp(Box::new(QuerySmResp::decode(r)?)),
         cmd::CANCEL_SM => Body::CancelSm(Box::new(CancelSm::decode(r)?)),
         cmd::REPLACE_SM => Body::ReplaceSm(Box::new(ReplaceSm::decode(r)?)),
         cmd::ALERT_NOTIFICATION => Body::AlertNotification(Box::new(AlertNotification::decode(r)?)),
         other => return Err(Kind::UnknownCommand(other)),
-    })
-}
-
-fn bind_resp(r: &mut Reader<'_>) -> Result<BindResp, Kind> {
-    Ok(BindResp {
-        system_id: r.opt_cstr("system_id")?,
-        tlvs: r.tlvs()?,
-    })
-}
-
-fn message_id_resp(r: &mut Reader<'_>) -> Result<MessageIdResp, Kind> {
-    Ok(MessageIdResp {
-        message_id: r.opt_cstr("message_id")?,
-        tlvs: r.tlvs()?,
-    })
-}
-
-pub(super) fn dest_address(r: &mut Reader<'_>) -> Result<DestAddress, Kind> {
-    match r.u8("dest_flag")? {
-        1 => Ok(DestAddress::Sme {
-            ton: r.u8("dest_addr_ton")?,
-            npi: r.u8("dest_addr_npi")?,
-            addr: r.cstr("destination_addr")?,
-        }),
-        2 => Ok(DestAddress::DistributionList(r.cstr("dl_name")?)),
-        flag => Err(Kind::InvalidDestFlag(flag)),
-    }
-}
-
-fn unsuccess_sme(r: &mut Reader<'_>) -> Result<UnsuccessSme, Kind> {
-    Ok(UnsuccessSme {
-        dest_addr_ton: r.u8("dest_addr_ton")?,
-        dest_addr_npi: r.u8("dest_addr_npi")?,
-        destination_addr: r.cstr("destination_addr")?,
-        error_status_code: r.u32("error_status_code")?,
-    })
-}
-
-fn submit_multi_resp(r: &mut Reader<'_>) -> Result<SubmitMultiResp, Kind> {
-    let message_id = r.opt_cstr("message_id")?;
-    let unsuccess_smes = if r.is_empty() {
-        None
-    } else {
-        let n = r.u8("no_unsuccess")?;
-        Some(
-            (0..n)
-                .map(|_| unsuccess_sme(r))
-                .collect::<Result<Vec<_>, _>>()?,
-        )
-    };
-    Ok(SubmitMultiResp {
-        message_id,
-        unsuccess_smes,
-        tlvs: r.tlvs()?,
-    })
-}
-
-fn query_sm_resp(r: &mut Reader<'_>) -> Result<QuerySmResp, Kind> {
-    let message_id = r.opt_cstr("message_id")?;
-    let state = if r.is_empty() {
-        None
-    } else {
-        Some(QueryState {
-            final_date: r.cstr("final_date")?,
-            message_state: r.u8("message_state")?,
-            error_code: r.u8("error_code")?,
-        })
-    };
-    Ok(QuerySmResp {
-        message_id,
-        state,
-        tlvs: r.tlvs()?,
     })
 }

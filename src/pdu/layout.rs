@@ -1,143 +1,237 @@
-//! The wire layout of every fixed-layout PDU body, declared once: the
-//! [`wire!`] table below generates each body's decoder ([`Decode`]), exact
-//! length and writer ([`Wire`]). Bodies with optional tails (the `_resp`
-//! bodies, query_sm_resp) are written out in `decode.rs` / `encode.rs`.
+//! The one declaration of a PDU body: [`body!`] takes each body's fields in
+//! wire order, each with its kind, and generates the struct, its decoder
+//! ([`Decode`](super::decode::Decode)), exact length and writer
+//! ([`Wire`](super::encode::Wire)) and its field checks
+//! ([`Check`](super::validate::Check)), so no field is read, counted,
+//! written or checked by hand (and none out of order).
+//!
+//! Field kinds (the Rust type in brackets):
+//! - `u8`, `u32` [`u8`, `u32`]: big-endian integers.
+//! - `cstr(n, STATUS)` [`Bytes`]: a C-string of at most `C(n)` (n counts the
+//!   NUL); a longer one decodes, and `validate` answers `STATUS`.
+//! - `time(STATUS)` [`Bytes`]: a time C-string, empty or 16 characters.
+//! - `sm` [`Bytes`]: sm_length and short_message (at most 254 octets).
+//! - `tlvs` [`Tlvs`](super::Tlvs): the TLVs up to the end of the body.
+//! - `list(count, T)` / `list(count, T, range, STATUS)` [`Vec<T>`]: a u8
+//!   `count` then that many `T`; the count must lie in `range`.
+//! - `nested(T)` [`T`]: a group declared (or written) elsewhere.
+//! - `opt(kind)` [`Option`]: absent when the body ends here; a `None` ends
+//!   the body when encoding (fields after it are not written).
+//!
+//! This module holds only macros; `bodies.rs` holds the declarations, and
+//! [`with_body!`] is the one walk over the [`Body`](super::Body) variants
+//! that carry a body (length, writer and checks dispatch through it).
 
-use bytes::BufMut;
-
-use super::bodies::*;
-use super::decode::{dest_address, Decode, Reader};
-use super::encode::{cstr_len, put_cstr, put_sm, sm_len, Wire, MAX_U8_LEN};
-use super::error::DecodeErrorKind as Kind;
-
-/// The wire length of one field of a kind (see [`wire!`]).
-macro_rules! field_len {
-    (u8, $v:expr) => {
-        1
-    };
-    (cstr, $v:expr) => {
-        cstr_len(&$v)
-    };
-    (sm, $v:expr) => {
-        sm_len(&$v)
-    };
-    (tlvs, $v:expr) => {
-        $v.wire_len()
-    };
-    (dests, $v:expr) => {
-        1 + $v
-            .iter()
-            .take(MAX_U8_LEN)
-            .map(Wire::wire_len)
-            .sum::<usize>()
-    };
+/// The Rust type of a field kind.
+macro_rules! field_ty {
+    (u8) => { u8 };
+    (u32) => { u32 };
+    (cstr($($a:tt)*)) => { ::bytes::Bytes };
+    (time($($a:tt)*)) => { ::bytes::Bytes };
+    (sm) => { ::bytes::Bytes };
+    (tlvs) => { $crate::pdu::tlv::Tlvs };
+    (list($count:ident, $t:ty $(, $($a:tt)*)?)) => { Vec<$t> };
+    (nested($t:ty)) => { $t };
+    (opt($($inner:tt)*)) => { Option<field_ty!($($inner)*)> };
 }
 
-/// Writes one field of a kind (see [`wire!`]).
-macro_rules! field_put {
-    (u8, $d:ident, $v:expr) => {
-        $d.put_u8($v)
-    };
-    (cstr, $d:ident, $v:expr) => {
-        put_cstr($d, &$v)
-    };
-    (sm, $d:ident, $v:expr) => {
-        put_sm($d, &$v)
-    };
-    (tlvs, $d:ident, $v:expr) => {
-        $v.put($d)
-    };
-    (dests, $d:ident, $v:expr) => {{
-        $d.put_u8($v.len().min(MAX_U8_LEN) as u8);
-        for x in $v.iter().take(MAX_U8_LEN) {
-            x.put($d);
-        }
-    }};
-}
-
-/// Reads one field of a kind (see [`wire!`]); errors name the field.
+/// Reads one field of a kind; errors name the field.
 macro_rules! field_get {
-    (u8, $r:ident, $f:ident) => {
-        $r.u8(stringify!($f))?
-    };
-    (cstr, $r:ident, $f:ident) => {
-        $r.cstr(stringify!($f))?
-    };
-    (sm, $r:ident, $f:ident) => {
-        $r.short_message()?
-    };
-    (tlvs, $r:ident, $f:ident) => {
-        $r.tlvs()?
-    };
-    (dests, $r:ident, $f:ident) => {{
-        let n = $r.u8("number_of_dests")?;
+    ($r:ident, $f:ident, u8) => { $r.u8(stringify!($f))? };
+    ($r:ident, $f:ident, u32) => { $r.u32(stringify!($f))? };
+    ($r:ident, $f:ident, cstr($($a:tt)*)) => { $r.cstr(stringify!($f))? };
+    ($r:ident, $f:ident, time($($a:tt)*)) => { $r.cstr(stringify!($f))? };
+    ($r:ident, $f:ident, sm) => { $r.short_message()? };
+    ($r:ident, $f:ident, tlvs) => { $r.tlvs()? };
+    ($r:ident, $f:ident, list($count:ident, $t:ty $(, $($a:tt)*)?)) => {{
+        let n = $r.u8(stringify!($count))?;
         (0..n)
-            .map(|_| dest_address($r))
+            .map(|_| <$t as $crate::pdu::decode::Decode>::decode($r))
             .collect::<Result<Vec<_>, _>>()?
     }};
+    ($r:ident, $f:ident, nested($t:ty)) => {
+        <$t as $crate::pdu::decode::Decode>::decode($r)?
+    };
+    ($r:ident, $f:ident, opt($($inner:tt)*)) => {
+        if $r.is_empty() {
+            None
+        } else {
+            Some(field_get!($r, $f, $($inner)*))
+        }
+    };
 }
 
-/// Declares a body's wire layout once, as `kind field` in wire order
-/// (`u8`, `cstr` C-string, `sm` length-prefixed short_message, `dests`
-/// counted destination list, `tlvs`); its decoder, its exact length and its
-/// writer are generated from that one list, so no field is read, counted or
-/// written by hand (and none out of order).
-macro_rules! wire {
-    ($($t:ty { $($kind:ident $field:ident),* $(,)? })*) => {$(
-        impl Decode for $t {
-            fn decode(r: &mut Reader<'_>) -> Result<$t, Kind> {
-                Ok(Self { $($field: field_get!($kind, r, $field),)* })
+/// The wire length of one (present) field of a kind.
+macro_rules! field_len {
+    ($v:expr, u8) => {
+        1
+    };
+    ($v:expr, u32) => {
+        4
+    };
+    ($v:expr, cstr($($a:tt)*)) => {
+        $crate::pdu::encode::cstr_len(&$v)
+    };
+    ($v:expr, time($($a:tt)*)) => {
+        $crate::pdu::encode::cstr_len(&$v)
+    };
+    ($v:expr, sm) => {
+        $crate::pdu::encode::sm_len(&$v)
+    };
+    ($v:expr, tlvs) => {
+        $crate::pdu::encode::Wire::wire_len(&$v)
+    };
+    ($v:expr, list($($a:tt)*)) => {
+        1 + $v
+            .iter()
+            .take($crate::pdu::encode::MAX_U8_LEN)
+            .map($crate::pdu::encode::Wire::wire_len)
+            .sum::<usize>()
+    };
+    ($v:expr, nested($t:ty)) => {
+        $crate::pdu::encode::Wire::wire_len(&$v)
+    };
+}
+
+/// Adds one field's length to `$n`; a `None` optional field returns `$n`.
+macro_rules! field_len_add {
+    ($n:ident, $v:expr, opt($($inner:tt)*)) => {
+        match &$v {
+            Some(x) => $n += field_len!(*x, $($inner)*),
+            None => return $n,
+        }
+    };
+    ($n:ident, $v:expr, $($kind:tt)*) => { $n += field_len!($v, $($kind)*) };
+}
+
+/// Writes one field of a kind; a `None` optional field ends the body.
+macro_rules! field_put {
+    ($d:ident, $v:expr, opt($($inner:tt)*)) => {
+        let Some(x) = &$v else { return };
+        field_put!($d, *x, $($inner)*);
+    };
+    ($d:ident, $v:expr, u8) => { $d.put_u8($v) };
+    ($d:ident, $v:expr, u32) => { $d.put_u32($v) };
+    ($d:ident, $v:expr, cstr($($a:tt)*)) => { $crate::pdu::encode::put_cstr($d, &$v) };
+    ($d:ident, $v:expr, time($($a:tt)*)) => { $crate::pdu::encode::put_cstr($d, &$v) };
+    ($d:ident, $v:expr, sm) => { $crate::pdu::encode::put_sm($d, &$v) };
+    ($d:ident, $v:expr, tlvs) => { $crate::pdu::encode::Wire::put(&$v, $d) };
+    ($d:ident, $v:expr, list($($a:tt)*)) => {{
+        let max = $crate::pdu::encode::MAX_U8_LEN;
+        $d.put_u8($v.len().min(max) as u8);
+        for x in $v.iter().take(max) {
+            $crate::pdu::encode::Wire::put(x, $d);
+        }
+    }};
+    ($d:ident, $v:expr, nested($t:ty)) => { $crate::pdu::encode::Wire::put(&$v, $d) };
+}
+
+/// Checks one field of a kind against its SMPP 3.4 limit.
+macro_rules! field_check {
+    ($f:ident, $v:expr, opt($($inner:tt)*)) => {
+        if let Some(x) = &$v {
+            field_check!($f, *x, $($inner)*);
+        }
+    };
+    ($f:ident, $v:expr, u8) => {};
+    ($f:ident, $v:expr, u32) => {};
+    ($f:ident, $v:expr, cstr($max:expr, $status:ident)) => {
+        $crate::pdu::validate::cstr(
+            stringify!($f),
+            &$v,
+            $max,
+            $crate::pdu::status::$status,
+        )?
+    };
+    ($f:ident, $v:expr, time($status:ident)) => {
+        $crate::pdu::validate::time(stringify!($f), &$v, $crate::pdu::status::$status)?
+    };
+    ($f:ident, $v:expr, sm) => { $crate::pdu::validate::short_message(&$v)? };
+    ($f:ident, $v:expr, tlvs) => { $crate::pdu::validate::tlvs(&$v)? };
+    ($f:ident, $v:expr, list($count:ident, $t:ty $(, $range:expr, $status:ident)?)) => {
+        $(
+            if !($range).contains(&$v.len()) {
+                return $crate::pdu::validate::fail(
+                    stringify!($count),
+                    concat!("must be ", stringify!($range)),
+                    $crate::pdu::status::$status,
+                );
+            }
+        )?
+        for x in $v.iter() {
+            $crate::pdu::validate::Check::check(x)?;
+        }
+    };
+    ($f:ident, $v:expr, nested($t:ty)) => { $crate::pdu::validate::Check::check(&$v)? };
+}
+
+/// Declares PDU bodies (or groups inside them) once: `Name { field: kind,
+/// … }` with the fields in wire order (kinds in the module docs). Doc
+/// comments on the body and on each field are kept.
+macro_rules! body {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident {
+            $( $(#[$fdoc:meta])* $field:ident : $kind:ident $(( $($arg:tt)* ))? ),* $(,)?
+        }
+    )*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+        pub struct $name {
+            $( $(#[$fdoc])* pub $field: field_ty!($kind $(($($arg)*))?), )*
+        }
+
+        impl $crate::pdu::decode::Decode for $name {
+            fn decode(
+                r: &mut $crate::pdu::decode::Reader<'_>,
+            ) -> Result<$name, $crate::pdu::error::DecodeErrorKind> {
+                Ok($name { $($field: field_get!(r, $field, $kind $(($($arg)*))?),)* })
             }
         }
 
-        impl Wire for $t {
+        impl $crate::pdu::encode::Wire for $name {
+            #[allow(unused_mut, clippy::needless_return)]
             fn wire_len(&self) -> usize {
-                0 $(+ field_len!($kind, self.$field))*
+                let mut n = 0usize;
+                $( field_len_add!(n, self.$field, $kind $(($($arg)*))?); )*
+                n
             }
-            fn put<B: BufMut>(&self, dst: &mut B) {
-                $(field_put!($kind, dst, self.$field);)*
+            #[allow(clippy::needless_return)]
+            fn put<B: ::bytes::BufMut>(&self, dst: &mut B) {
+                $( field_put!(dst, self.$field, $kind $(($($arg)*))?); )*
+            }
+        }
+
+        impl $crate::pdu::validate::Check for $name {
+            fn check(&self) -> Result<(), $crate::pdu::validate::ValidationError> {
+                $( field_check!($field, self.$field, $kind $(($($arg)*))?); )*
+                Ok(())
             }
         }
     )*};
 }
 
-wire! {
-    Bind {
-        cstr system_id, cstr password, cstr system_type, u8 interface_version,
-        u8 addr_ton, u8 addr_npi, cstr address_range, tlvs tlvs,
-    }
-    Outbind { cstr system_id, cstr password, tlvs tlvs }
-    Sm {
-        cstr service_type, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr,
-        u8 dest_addr_ton, u8 dest_addr_npi, cstr destination_addr, u8 esm_class,
-        u8 protocol_id, u8 priority_flag, cstr schedule_delivery_time,
-        cstr validity_period, u8 registered_delivery, u8 replace_if_present_flag,
-        u8 data_coding, u8 sm_default_msg_id, sm short_message, tlvs tlvs,
-    }
-    SubmitMulti {
-        cstr service_type, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr,
-        dests dests, u8 esm_class, u8 protocol_id, u8 priority_flag,
-        cstr schedule_delivery_time, cstr validity_period, u8 registered_delivery,
-        u8 replace_if_present_flag, u8 data_coding, u8 sm_default_msg_id,
-        sm short_message, tlvs tlvs,
-    }
-    DataSm {
-        cstr service_type, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr,
-        u8 dest_addr_ton, u8 dest_addr_npi, cstr destination_addr, u8 esm_class,
-        u8 registered_delivery, u8 data_coding, tlvs tlvs,
-    }
-    QuerySm { cstr message_id, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr, tlvs tlvs }
-    CancelSm {
-        cstr service_type, cstr message_id, u8 source_addr_ton, u8 source_addr_npi,
-        cstr source_addr, u8 dest_addr_ton, u8 dest_addr_npi, cstr destination_addr, tlvs tlvs,
-    }
-    ReplaceSm {
-        cstr message_id, u8 source_addr_ton, u8 source_addr_npi, cstr source_addr,
-        cstr schedule_delivery_time, cstr validity_period, u8 registered_delivery,
-        u8 sm_default_msg_id, sm short_message, tlvs tlvs,
-    }
-    AlertNotification {
-        u8 source_addr_ton, u8 source_addr_npi, cstr source_addr, u8 esme_addr_ton,
-        u8 esme_addr_npi, cstr esme_addr, tlvs tlvs,
-    }
+/// Runs `$e` with `$b` bound to the body of `$body` (a `&Body`), or `$none`
+/// for a header-only PDU.
+macro_rules! with_body {
+    ($body:expr, $b:ident => $e:expr, _ => $none:expr) => {{
+        use $crate::pdu::Body::*;
+        match $body {
+            BindTransmitter($b) | BindReceiver($b) | BindTransceiver($b) => $e,
+            BindTransmitterResp($b) | BindReceiverResp($b) | BindTransceiverResp($b) => $e,
+            Outbind($b) => $e,
+            SubmitSm($b) | DeliverSm($b) => $e,
+            SubmitSmResp($b) | DeliverSmResp($b) | DataSmResp($b) => $e,
+            SubmitMulti($b) => $e,
+            SubmitMultiResp($b) => $e,
+            DataSm($b) => $e,
+            QuerySm($b) => $e,
+            QuerySmResp($b) => $e,
+            CancelSm($b) => $e,
+            ReplaceSm($b) => $e,
+            AlertNotification($b) => $e,
+            Unbind | UnbindResp | GenericNack | CancelSmResp | ReplaceSmResp | EnquireLink
+            | EnquireLinkResp => $none,
+        }
+    }};
 }

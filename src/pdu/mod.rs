@@ -11,6 +11,10 @@
 //! answer (e.g. ESME_RINVSRCADR). A C-string without a NUL before the end of
 //! the body is a decode error (ESME_RINVPARLEN).
 
+// First: its macros (`body!`, `with_body!`) are used by the modules below.
+#[macro_use]
+mod layout;
+
 mod address;
 mod bodies;
 pub mod command;
@@ -18,7 +22,6 @@ mod decode;
 mod encode;
 mod error;
 mod header;
-mod layout;
 pub mod receipt;
 pub mod status;
 pub mod tlv;

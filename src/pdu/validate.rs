@@ -5,10 +5,9 @@
 
 use bytes::Bytes;
 
-use super::bodies::*;
 use super::status as st;
 use super::tlv::{tags, Tlvs};
-use super::{Body, Pdu};
+use super::Pdu;
 
 /// A PDU that decodes but breaks an SMPP 3.4 limit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,9 +21,16 @@ pub struct ValidationError {
     pub status: u32,
 }
 
-type Check = Result<(), ValidationError>;
+/// A body (or a group inside one) whose fields have SMPP 3.4 limits
+/// (generated for every body by `body!` in `layout.rs`).
+pub(crate) trait Check {
+    /// The first broken limit, in wire order.
+    fn check(&self) -> Result<(), ValidationError>;
+}
 
-fn fail(field: &'static str, reason: &'static str, status: u32) -> Check {
+type Checked = Result<(), ValidationError>;
+
+pub(super) fn fail(field: &'static str, reason: &'static str, status: u32) -> Checked {
     Err(ValidationError {
         field,
         reason,
@@ -33,7 +39,7 @@ fn fail(field: &'static str, reason: &'static str, status: u32) -> Check {
 }
 
 /// `max` counts the NUL, as in the spec's `C(n)`.
-fn cstr(field: &'static str, v: &Bytes, max: usize, status: u32) -> Check {
+pub(super) fn cstr(field: &'static str, v: &Bytes, max: usize, status: u32) -> Checked {
     if v.len() >= max {
         return fail(field, "longer than the spec maximum", status);
     }
@@ -44,7 +50,7 @@ fn cstr(field: &'static str, v: &Bytes, max: usize, status: u32) -> Check {
 }
 
 /// A time field is empty (`00`) or exactly 16 characters.
-fn time(field: &'static str, v: &Bytes, status: u32) -> Check {
+pub(super) fn time(field: &'static str, v: &Bytes, status: u32) -> Checked {
     if v.is_empty() || v.len() == 16 {
         Ok(())
     } else {
@@ -52,14 +58,14 @@ fn time(field: &'static str, v: &Bytes, status: u32) -> Check {
     }
 }
 
-fn short_message(v: &Bytes) -> Check {
+pub(super) fn short_message(v: &Bytes) -> Checked {
     if v.len() > 254 {
         return fail("short_message", "over 254 octets", st::ESME_RINVMSGLEN);
     }
     Ok(())
 }
 
-fn tlvs(t: &Tlvs) -> Check {
+pub(super) fn tlvs(t: &Tlvs) -> Checked {
     const FIXED: [(u16, usize, &str); 9] = [
         (tags::MESSAGE_STATE, 1, "message_state"),
         (tags::SAR_MSG_REF_NUM, 2, "sar_msg_ref_num"),
@@ -99,145 +105,22 @@ fn tlvs(t: &Tlvs) -> Check {
     Ok(())
 }
 
-fn bind(b: &Bind) -> Check {
-    cstr("system_id", &b.system_id, 16, st::ESME_RINVSYSID)?;
-    cstr("password", &b.password, 9, st::ESME_RINVPASWD)?;
-    cstr("system_type", &b.system_type, 13, st::ESME_RINVSYSTYP)?;
-    cstr("address_range", &b.address_range, 41, st::ESME_RINVSRCADR)?;
-    tlvs(&b.tlvs)
-}
-
-fn sm(s: &Sm) -> Check {
-    cstr("service_type", &s.service_type, 6, st::ESME_RINVSERTYP)?;
-    cstr("source_addr", &s.source_addr, 21, st::ESME_RINVSRCADR)?;
-    cstr(
-        "destination_addr",
-        &s.destination_addr,
-        21,
-        st::ESME_RINVDSTADR,
-    )?;
-    time(
-        "schedule_delivery_time",
-        &s.schedule_delivery_time,
-        st::ESME_RINVSCHED,
-    )?;
-    time("validity_period", &s.validity_period, st::ESME_RINVEXPIRY)?;
-    short_message(&s.short_message)?;
-    tlvs(&s.tlvs)
-}
-
-fn submit_multi(s: &SubmitMulti) -> Check {
-    cstr("service_type", &s.service_type, 6, st::ESME_RINVSERTYP)?;
-    cstr("source_addr", &s.source_addr, 21, st::ESME_RINVSRCADR)?;
-    if s.dests.is_empty() || s.dests.len() > 254 {
-        return fail("number_of_dests", "must be 1..=254", st::ESME_RINVNUMDESTS);
-    }
-    for d in &s.dests {
-        match d {
-            DestAddress::Sme { addr, .. } => {
-                cstr("destination_addr", addr, 21, st::ESME_RINVDSTADR)?
-            }
-            DestAddress::DistributionList(n) => cstr("dl_name", n, 21, st::ESME_RINVDLNAME)?,
-        }
-    }
-    time(
-        "schedule_delivery_time",
-        &s.schedule_delivery_time,
-        st::ESME_RINVSCHED,
-    )?;
-    time("validity_period", &s.validity_period, st::ESME_RINVEXPIRY)?;
-    short_message(&s.short_message)?;
-    tlvs(&s.tlvs)
-}
-
-fn data_sm(d: &DataSm) -> Check {
-    cstr("service_type", &d.service_type, 6, st::ESME_RINVSERTYP)?;
-    cstr("source_addr", &d.source_addr, 65, st::ESME_RINVSRCADR)?;
-    cstr(
-        "destination_addr",
-        &d.destination_addr,
-        65,
-        st::ESME_RINVDSTADR,
-    )?;
-    tlvs(&d.tlvs)
-}
-
-fn opt_id(v: &Option<Bytes>, tl: &Tlvs) -> Check {
-    if let Some(id) = v {
-        cstr("message_id", id, 65, st::ESME_RINVMSGID)?;
-    }
-    tlvs(tl)
-}
-
-fn other(body: &Body) -> Check {
-    match body {
-        Body::Outbind(o) => {
-            cstr("system_id", &o.system_id, 16, st::ESME_RINVSYSID)?;
-            cstr("password", &o.password, 9, st::ESME_RINVPASWD)
-        }
-        Body::QuerySm(q) => {
-            cstr("message_id", &q.message_id, 65, st::ESME_RINVMSGID)?;
-            cstr("source_addr", &q.source_addr, 21, st::ESME_RINVSRCADR)
-        }
-        Body::CancelSm(c) => {
-            cstr("service_type", &c.service_type, 6, st::ESME_RINVSERTYP)?;
-            cstr("message_id", &c.message_id, 65, st::ESME_RINVMSGID)?;
-            cstr("source_addr", &c.source_addr, 21, st::ESME_RINVSRCADR)?;
-            cstr(
-                "destination_addr",
-                &c.destination_addr,
-                21,
-                st::ESME_RINVDSTADR,
-            )
-        }
-        Body::ReplaceSm(r) => {
-            cstr("message_id", &r.message_id, 65, st::ESME_RINVMSGID)?;
-            cstr("source_addr", &r.source_addr, 21, st::ESME_RINVSRCADR)?;
-            time(
-                "schedule_delivery_time",
-                &r.schedule_delivery_time,
-                st::ESME_RINVSCHED,
-            )?;
-            time("validity_period", &r.validity_period, st::ESME_RINVEXPIRY)?;
-            short_message(&r.short_message)
-        }
-        Body::AlertNotification(a) => {
-            cstr("source_addr", &a.source_addr, 65, st::ESME_RINVSRCADR)?;
-            cstr("esme_addr", &a.esme_addr, 65, st::ESME_RINVDSTADR)?;
-            tlvs(&a.tlvs)
-        }
-        _ => Ok(()),
-    }
-}
-
 impl Pdu {
-    /// Checks SMPP 3.4 limits the decoder does not enforce. `Err` carries
-    /// the field and the command_status to answer a request with.
+    /// Checks SMPP 3.4 limits the decoder does not enforce (each field's
+    /// limit is declared with it in `bodies.rs`). `Err` carries the field
+    /// and the command_status to answer a request with.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        match &self.body {
-            Body::BindTransmitter(b) | Body::BindReceiver(b) | Body::BindTransceiver(b) => bind(b),
-            Body::BindTransmitterResp(b)
-            | Body::BindReceiverResp(b)
-            | Body::BindTransceiverResp(b) => {
-                if let Some(id) = &b.system_id {
-                    cstr("system_id", id, 16, st::ESME_RINVSYSID)?;
-                }
-                tlvs(&b.tlvs)
-            }
-            Body::SubmitSm(s) | Body::DeliverSm(s) => sm(s),
-            Body::SubmitSmResp(r) | Body::DeliverSmResp(r) | Body::DataSmResp(r) => {
-                opt_id(&r.message_id, &r.tlvs)
-            }
-            Body::SubmitMulti(s) => submit_multi(s),
-            Body::DataSm(d) => data_sm(d),
-            other_body => other(other_body),
-        }
+        with_body!(&self.body, b => b.check(), _ => Ok(()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pdu::{
+        Body, DestAddress, MessageIdResp, QuerySmResp, QueryState, Sm, SubmitMulti,
+        SubmitMultiResp, UnsuccessSme,
+    };
 
     fn submit(f: impl FnOnce(&mut Sm)) -> Pdu {
         let mut s = Sm {
@@ -285,5 +168,79 @@ mod tests {
         );
         let multi = Pdu::new(1, Body::SubmitMulti(Box::default()));
         assert_eq!(status(multi), st::ESME_RINVNUMDESTS);
+    }
+
+    #[test]
+    fn optional_tails_and_lists_are_checked_from_their_declaration() {
+        let check = |b: Body| Pdu::new(1, b).validate().map_err(|e| (e.field, e.status));
+        let long = || Bytes::from(vec![b'9'; 65]);
+        // Header-only responses have nothing to check.
+        assert_eq!(check(Body::QuerySmResp(Box::default())), Ok(()));
+        assert_eq!(check(Body::SubmitSmResp(MessageIdResp::default())), Ok(()));
+        assert_eq!(
+            check(Body::SubmitSmResp(MessageIdResp::new(long()))),
+            Err(("message_id", st::ESME_RINVMSGID))
+        );
+        let q = QuerySmResp {
+            message_id: Some(Bytes::from_static(b"42")),
+            state: Some(QueryState {
+                final_date: Bytes::from_static(b"2611"),
+                ..QueryState::default()
+            }),
+            ..QuerySmResp::default()
+        };
+        assert_eq!(
+            check(Body::QuerySmResp(Box::new(q))),
+            Err(("final_date", st::ESME_RINVPARLEN))
+        );
+        let m = SubmitMultiResp {
+            message_id: Some(Bytes::from_static(b"42")),
+            unsuccess_smes: Some(vec![UnsuccessSme {
+                destination_addr: Bytes::from(vec![b'1'; 21]),
+                ..UnsuccessSme::default()
+            }]),
+            ..SubmitMultiResp::default()
+        };
+        assert_eq!(
+            check(Body::SubmitMultiResp(Box::new(m))),
+            Err(("destination_addr", st::ESME_RINVDSTADR))
+        );
+        let multi = |dests: Vec<DestAddress>| {
+            Body::SubmitMulti(Box::new(SubmitMulti {
+                dests,
+                ..SubmitMulti::default()
+            }))
+        };
+        let sme = DestAddress::Sme {
+            ton: 1,
+            npi: 1,
+            addr: Bytes::from_static(b"447700900123"),
+        };
+        assert_eq!(check(multi(vec![sme.clone(); 254])), Ok(()));
+        assert_eq!(
+            check(multi(vec![sme; 255])),
+            Err(("number_of_dests", st::ESME_RINVNUMDESTS))
+        );
+        assert_eq!(
+            check(multi(vec![DestAddress::DistributionList(long())])),
+            Err(("dl_name", st::ESME_RINVDLNAME))
+        );
+    }
+
+    #[test]
+    fn a_none_ends_the_body_and_its_length() {
+        // message_id present, no unsuccess list: the TLVs after it are not
+        // written, and the length counted is what is written.
+        let mut m = SubmitMultiResp {
+            message_id: Some(Bytes::from_static(b"42")),
+            ..SubmitMultiResp::default()
+        };
+        m.tlvs.set_u8(tags::MESSAGE_STATE, 2);
+        let pdu = Pdu::new(1, Body::SubmitMultiResp(Box::new(m)));
+        let bytes = pdu.to_bytes();
+        assert_eq!(bytes.len(), pdu.encoded_len());
+        assert_eq!(&bytes[16..], b"42\0");
+        let none = Pdu::new(2, Body::SubmitMultiResp(Box::default()));
+        assert_eq!(none.to_bytes().len(), 16);
     }
 }
