@@ -8,8 +8,6 @@ use bytes::Bytes;
 use nom::bytes::complete::{take, take_till};
 use nom::number::complete::{be_u16, be_u32, be_u8};
 
-use super::bodies::*;
-use super::command as cmd;
 use super::error::DecodeErrorKind as Kind;
 use super::tlv::{Tlv, Tlvs};
 use super::Body;
@@ -110,7 +108,7 @@ impl<'a> Reader<'a> {
         Ok(Tlvs(out))
     }
 
-    fn header_only(&self, body: Body) -> Result<Body, Kind> {
+    pub(super) fn header_only(&self, body: Body) -> Result<Body, Kind> {
         if self.is_empty() {
             Ok(body)
         } else {
@@ -127,36 +125,9 @@ pub(crate) trait Decode: Sized {
     fn decode(r: &mut Reader<'_>) -> Result<Self, Kind>;
 }
 
-/// Decodes the body of `command_id` from `r`, consuming all of it.
-pub(crate) fn body(command_id: u32, r: &mut Reader<'_>) -> Result<Body, Kind> {
-    Ok(match command_id {
-        cmd::GENERIC_NACK => r.header_only(Body::GenericNack)?,
-        cmd::BIND_RECEIVER => Body::BindReceiver(Box::new(Bind::decode(r)?)),
-        cmd::BIND_TRANSMITTER => Body::BindTransmitter(Box::new(Bind::decode(r)?)),
-        cmd::BIND_TRANSCEIVER => Body::BindTransceiver(Box::new(Bind::decode(r)?)),
-        cmd::BIND_RECEIVER_RESP => Body::BindReceiverResp(BindResp::decode(r)?),
-        cmd::BIND_TRANSMITTER_RESP => Body::BindTransmitterResp(BindResp::decode(r)?),
-        cmd::BIND_TRANSCEIVER_RESP => Body::BindTransceiverResp(BindResp::decode(r)?),
-        cmd::OUTBIND => Body::Outbind(Box::new(Outbind::decode(r)?)),
-        cmd::UNBIND => r.header_only(Body::Unbind)?,
-        cmd::UNBIND_RESP => r.header_only(Body::UnbindResp)?,
-        cmd::ENQUIRE_LINK => r.header_only(Body::EnquireLink)?,
-        cmd::ENQUIRE_LINK_RESP => r.header_only(Body::EnquireLinkResp)?,
-        cmd::CANCEL_SM_RESP => r.header_only(Body::CancelSmResp)?,
-        cmd::REPLACE_SM_RESP => r.header_only(Body::ReplaceSmResp)?,
-        cmd::SUBMIT_SM => Body::SubmitSm(Box::new(Sm::decode(r)?)),
-        cmd::DELIVER_SM => Body::DeliverSm(Box::new(Sm::decode(r)?)),
-        cmd::SUBMIT_SM_RESP => Body::SubmitSmResp(MessageIdResp::decode(r)?),
-        cmd::DELIVER_SM_RESP => Body::DeliverSmResp(MessageIdResp::decode(r)?),
-        cmd::DATA_SM_RESP => Body::DataSmResp(MessageIdResp::decode(r)?),
-        cmd::SUBMIT_MULTI => Body::SubmitMulti(Box::new(SubmitMulti::decode(r)?)),
-        cmd::SUBMIT_MULTI_RESP => Body::SubmitMultiResp(Box::new(SubmitMultiResp::decode(r)?)),
-        cmd::DATA_SM => Body::DataSm(Box::new(DataSm::decode(r)?)),
-        cmd::QUERY_SM => Body::QuerySm(Box::new(QuerySm::decode(r)?)),
-        cmd::QUERY_SM_RESP => Body::QuerySmResp(Box::new(QuerySmResp::decode(r)?)),
-        cmd::CANCEL_SM => Body::CancelSm(Box::new(CancelSm::decode(r)?)),
-        cmd::REPLACE_SM => Body::ReplaceSm(Box::new(ReplaceSm::decode(r)?)),
-        cmd::ALERT_NOTIFICATION => Body::AlertNotification(Box::new(AlertNotification::decode(r)?)),
-        other => return Err(Kind::UnknownCommand(other)),
-    })
+/// A boxed body decodes as its contents.
+impl<T: Decode> Decode for Box<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Box<T>, Kind> {
+        T::decode(r).map(Box::new)
+    }
 }

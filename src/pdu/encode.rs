@@ -9,7 +9,6 @@
 use bytes::{BufMut, Bytes};
 
 use super::tlv::Tlvs;
-use super::Body;
 
 pub(crate) const MAX_U8_LEN: usize = u8::MAX as usize;
 
@@ -44,15 +43,5 @@ impl Wire for Tlvs {
     }
     fn put<B: BufMut>(&self, dst: &mut B) {
         self.encode(dst);
-    }
-}
-
-/// Dispatches over the body variants; header-only bodies write nothing.
-impl Wire for Body {
-    fn wire_len(&self) -> usize {
-        with_body!(self, b => b.wire_len(), _ => 0)
-    }
-    fn put<B: BufMut>(&self, dst: &mut B) {
-        with_body!(self, b => b.put(dst), _ => {})
     }
 }

@@ -18,9 +18,9 @@
 //! - `opt(kind)` [`Option`]: absent when the body ends here; a `None` ends
 //!   the body when encoding (fields after it are not written).
 //!
-//! This module holds only macros; `bodies.rs` holds the declarations, and
-//! [`with_body!`] is the one walk over the [`Body`](super::Body) variants
-//! that carry a body (length, writer and checks dispatch through it).
+//! This module holds only macros; `bodies.rs` holds the body declarations
+//! and `mod.rs` the one list of PDUs ([`pdus!`]: variant, payload and
+//! command_id).
 
 /// The Rust type of a field kind.
 macro_rules! field_ty {
@@ -211,27 +211,68 @@ macro_rules! body {
     )*};
 }
 
-/// Runs `$e` with `$b` bound to the body of `$body` (a `&Body`), or `$none`
-/// for a header-only PDU.
-macro_rules! with_body {
-    ($body:expr, $b:ident => $e:expr, _ => $none:expr) => {{
-        use $crate::pdu::Body::*;
-        match $body {
-            BindTransmitter($b) | BindReceiver($b) | BindTransceiver($b) => $e,
-            BindTransmitterResp($b) | BindReceiverResp($b) | BindTransceiverResp($b) => $e,
-            Outbind($b) => $e,
-            SubmitSm($b) | DeliverSm($b) => $e,
-            SubmitSmResp($b) | DeliverSmResp($b) | DataSmResp($b) => $e,
-            SubmitMulti($b) => $e,
-            SubmitMultiResp($b) => $e,
-            DataSm($b) => $e,
-            QuerySm($b) => $e,
-            QuerySmResp($b) => $e,
-            CancelSm($b) => $e,
-            ReplaceSm($b) => $e,
-            AlertNotification($b) => $e,
-            Unbind | UnbindResp | GenericNack | CancelSmResp | ReplaceSmResp | EnquireLink
-            | EnquireLinkResp => $none,
+/// Declares the [`Body`](super::Body) enum once, as `Variant(Payload) =
+/// COMMAND_ID` (or `Variant = COMMAND_ID` for a header-only PDU), and
+/// generates its `command_id()`, the decoder dispatch on command_id
+/// (`decode_body`), and the length, writer and checks that go through to
+/// the payload.
+macro_rules! pdus {
+    ($( $(#[$doc:meta])* $variant:ident $(($t:ty))? = $id:ident, )*) => {
+        /// Every SMPP 3.4 PDU type with its body.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum Body {
+            $( $(#[$doc])* $variant $(($t))?, )*
         }
-    }};
+
+        impl Body {
+            /// The command_id of this body.
+            pub fn command_id(&self) -> u32 {
+                match self {
+                    $( pdus!(@pat $variant $(($t))?, _b) => $crate::pdu::command::$id, )*
+                }
+            }
+        }
+
+        /// Decodes the body of `command_id` from `r`, consuming all of it.
+        fn decode_body(
+            command_id: u32,
+            r: &mut $crate::pdu::decode::Reader<'_>,
+        ) -> Result<Body, $crate::pdu::error::DecodeErrorKind> {
+            Ok(match command_id {
+                $( $crate::pdu::command::$id => pdus!(@decode r, $variant $(($t))?), )*
+                other => return Err($crate::pdu::error::DecodeErrorKind::UnknownCommand(other)),
+            })
+        }
+
+        /// Header-only bodies have length 0 and write nothing.
+        impl $crate::pdu::encode::Wire for Body {
+            fn wire_len(&self) -> usize {
+                match self {
+                    $( pdus!(@pat $variant $(($t))?, b) => pdus!(@pick $(($t))?, b.wire_len(), 0), )*
+                }
+            }
+            fn put<B: ::bytes::BufMut>(&self, dst: &mut B) {
+                match self {
+                    $( pdus!(@pat $variant $(($t))?, b) => pdus!(@pick $(($t))?, b.put(dst), ()), )*
+                }
+            }
+        }
+
+        /// Header-only bodies have nothing to check.
+        impl $crate::pdu::validate::Check for Body {
+            fn check(&self) -> Result<(), $crate::pdu::validate::ValidationError> {
+                match self {
+                    $( pdus!(@pat $variant $(($t))?, b) => pdus!(@pick $(($t))?, b.check(), Ok(())), )*
+                }
+            }
+        }
+    };
+    (@pat $v:ident ($t:ty), $b:ident) => { Body::$v($b) };
+    (@pat $v:ident, $b:ident) => { Body::$v };
+    (@pick ($t:ty), $some:expr, $none:expr) => { $some };
+    (@pick, $some:expr, $none:expr) => { $none };
+    (@decode $r:ident, $v:ident ($t:ty)) => {
+        Body::$v(<$t as $crate::pdu::decode::Decode>::decode($r)?)
+    };
+    (@decode $r:ident, $v:ident) => { $r.header_only(Body::$v)? };
 }

@@ -11,7 +11,7 @@
 //! answer (e.g. ESME_RINVSRCADR). A C-string without a NUL before the end of
 //! the body is a decode error (ESME_RINVPARLEN).
 
-// First: its macros (`body!`, `with_body!`) are used by the modules below.
+// First: its macros (`body!`, `pdus!`) are used below and in the modules below.
 #[macro_use]
 mod layout;
 
@@ -52,75 +52,40 @@ pub struct Pdu {
     pub body: Body,
 }
 
-/// Every SMPP 3.4 PDU type with its body.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
-pub enum Body {
-    BindTransmitter(Box<Bind>),
-    BindReceiver(Box<Bind>),
-    BindTransceiver(Box<Bind>),
-    BindTransmitterResp(BindResp),
-    BindReceiverResp(BindResp),
-    BindTransceiverResp(BindResp),
-    Outbind(Box<Outbind>),
-    Unbind,
-    UnbindResp,
-    GenericNack,
-    SubmitSm(Box<Sm>),
-    SubmitSmResp(MessageIdResp),
-    DeliverSm(Box<Sm>),
-    DeliverSmResp(MessageIdResp),
-    SubmitMulti(Box<SubmitMulti>),
-    SubmitMultiResp(Box<SubmitMultiResp>),
-    DataSm(Box<DataSm>),
-    DataSmResp(DataSmResp),
-    QuerySm(Box<QuerySm>),
-    QuerySmResp(Box<QuerySmResp>),
-    CancelSm(Box<CancelSm>),
-    CancelSmResp,
-    ReplaceSm(Box<ReplaceSm>),
-    ReplaceSmResp,
-    EnquireLink,
-    EnquireLinkResp,
-    AlertNotification(Box<AlertNotification>),
+// The one list of PDUs: each variant, its payload (declared in `bodies.rs`)
+// and its command_id. `Body`, `command_id()`, the decoder's dispatch and the
+// length, writer and checks of a whole body are generated from it.
+pdus! {
+    BindTransmitter(Box<Bind>) = BIND_TRANSMITTER,
+    BindReceiver(Box<Bind>) = BIND_RECEIVER,
+    BindTransceiver(Box<Bind>) = BIND_TRANSCEIVER,
+    BindTransmitterResp(BindResp) = BIND_TRANSMITTER_RESP,
+    BindReceiverResp(BindResp) = BIND_RECEIVER_RESP,
+    BindTransceiverResp(BindResp) = BIND_TRANSCEIVER_RESP,
+    Outbind(Box<Outbind>) = OUTBIND,
+    Unbind = UNBIND,
+    UnbindResp = UNBIND_RESP,
+    GenericNack = GENERIC_NACK,
+    SubmitSm(Box<Sm>) = SUBMIT_SM,
+    SubmitSmResp(MessageIdResp) = SUBMIT_SM_RESP,
+    DeliverSm(Box<Sm>) = DELIVER_SM,
+    DeliverSmResp(MessageIdResp) = DELIVER_SM_RESP,
+    SubmitMulti(Box<SubmitMulti>) = SUBMIT_MULTI,
+    SubmitMultiResp(Box<SubmitMultiResp>) = SUBMIT_MULTI_RESP,
+    DataSm(Box<DataSm>) = DATA_SM,
+    DataSmResp(DataSmResp) = DATA_SM_RESP,
+    QuerySm(Box<QuerySm>) = QUERY_SM,
+    QuerySmResp(Box<QuerySmResp>) = QUERY_SM_RESP,
+    CancelSm(Box<CancelSm>) = CANCEL_SM,
+    CancelSmResp = CANCEL_SM_RESP,
+    ReplaceSm(Box<ReplaceSm>) = REPLACE_SM,
+    ReplaceSmResp = REPLACE_SM_RESP,
+    EnquireLink = ENQUIRE_LINK,
+    EnquireLinkResp = ENQUIRE_LINK_RESP,
+    AlertNotification(Box<AlertNotification>) = ALERT_NOTIFICATION,
 }
 
 impl Body {
-    /// The command_id of this body.
-    pub fn command_id(&self) -> u32 {
-        use command as c;
-        use Body::*;
-        match self {
-            BindTransmitter(_) => c::BIND_TRANSMITTER,
-            BindReceiver(_) => c::BIND_RECEIVER,
-            BindTransceiver(_) => c::BIND_TRANSCEIVER,
-            BindTransmitterResp(_) => c::BIND_TRANSMITTER_RESP,
-            BindReceiverResp(_) => c::BIND_RECEIVER_RESP,
-            BindTransceiverResp(_) => c::BIND_TRANSCEIVER_RESP,
-            Outbind(_) => c::OUTBIND,
-            Unbind => c::UNBIND,
-            UnbindResp => c::UNBIND_RESP,
-            GenericNack => c::GENERIC_NACK,
-            SubmitSm(_) => c::SUBMIT_SM,
-            SubmitSmResp(_) => c::SUBMIT_SM_RESP,
-            DeliverSm(_) => c::DELIVER_SM,
-            DeliverSmResp(_) => c::DELIVER_SM_RESP,
-            SubmitMulti(_) => c::SUBMIT_MULTI,
-            SubmitMultiResp(_) => c::SUBMIT_MULTI_RESP,
-            DataSm(_) => c::DATA_SM,
-            DataSmResp(_) => c::DATA_SM_RESP,
-            QuerySm(_) => c::QUERY_SM,
-            QuerySmResp(_) => c::QUERY_SM_RESP,
-            CancelSm(_) => c::CANCEL_SM,
-            CancelSmResp => c::CANCEL_SM_RESP,
-            ReplaceSm(_) => c::REPLACE_SM,
-            ReplaceSmResp => c::REPLACE_SM_RESP,
-            EnquireLink => c::ENQUIRE_LINK,
-            EnquireLinkResp => c::ENQUIRE_LINK_RESP,
-            AlertNotification(_) => c::ALERT_NOTIFICATION,
-        }
-    }
-
     /// The header-only response body for the request `command_id` (e.g.
     /// `SubmitSmResp` with `message_id: None` for SUBMIT_SM). `None` for
     /// ids that have no response: responses, outbind, alert_notification
@@ -240,7 +205,7 @@ impl Pdu {
         }
         let body_slice = frame.get(HEADER_LEN..).unwrap_or_default();
         let mut reader = decode::Reader::new(&frame, body_slice);
-        let body = decode::body(h.command_id, &mut reader).map_err(err)?;
+        let body = decode_body(h.command_id, &mut reader).map_err(err)?;
         Ok(Pdu {
             command_status: h.command_status,
             sequence_number: h.sequence_number,
