@@ -295,6 +295,22 @@ pub trait StoreTxn {
     /// Deletes up to `limit` of the oldest stored deliveries created before
     /// `before_secs` (Unix seconds); returns how many.
     fn purge_deliveries(&mut self, before_secs: i64, limit: u32) -> Result<usize, StoreError>;
+
+    // --- quiet hours (issue 17) ------------------------------------------
+
+    /// Marks every PDU of held message `group_id` as waiting for quiet
+    /// hours to end at `until_ms` (a quiet hold; 0 is a consent hold).
+    fn set_held_quiet(&mut self, group_id: i64, until_ms: i64) -> Result<(), StoreError>;
+
+    /// Moves the quiet holds of `key` to `until_ms`; with `all`, its
+    /// consent holds too (an opted-in key found in quiet hours).
+    fn defer_held(&mut self, key: &Key, until_ms: i64, all: bool) -> Result<(), StoreError>;
+
+    /// Up to `limit` distinct keys with a quiet hold due at `now_ms`.
+    fn due_quiet_keys(&mut self, now_ms: i64, limit: u32) -> Result<Vec<Key>, StoreError>;
+
+    /// Removes and returns the quiet holds of `key`, in the order held.
+    fn take_quiet(&mut self, key: &Key) -> Result<Vec<HeldRow>, StoreError>;
 }
 
 /// What a [`super::Store::transact`] closure gets: the [`StoreTxn`] of its
@@ -614,5 +630,21 @@ impl StoreTxn for TxnEnv<'_> {
         // The running count of stored deliveries follows.
         *self.added -= i64::try_from(n).unwrap_or(0);
         Ok(n)
+    }
+
+    fn set_held_quiet(&mut self, group_id: i64, until_ms: i64) -> Result<(), StoreError> {
+        self.txn.set_held_quiet(group_id, until_ms)
+    }
+
+    fn defer_held(&mut self, key: &Key, until_ms: i64, all: bool) -> Result<(), StoreError> {
+        self.txn.defer_held(key, until_ms, all)
+    }
+
+    fn due_quiet_keys(&mut self, now_ms: i64, limit: u32) -> Result<Vec<Key>, StoreError> {
+        self.txn.due_quiet_keys(now_ms, limit)
+    }
+
+    fn take_quiet(&mut self, key: &Key) -> Result<Vec<HeldRow>, StoreError> {
+        self.txn.take_quiet(key)
     }
 }
