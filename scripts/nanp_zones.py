@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes data/nanp_zones.tsv: NANP (+1) number prefixes -> IANA time zones
+"""Writes src/policy/nanp_zones.tsv: NANP (+1) number prefixes -> IANA time zones
 and, for whole area codes, the state or province.
 
 Source: libphonenumber's time zone map (resources/timezones/map_data.txt)
@@ -10,7 +10,7 @@ package `phonenumbers` (phonenumbers/tzdata, phonenumbers/geodata).
 Usage:
     pip download --no-deps phonenumbers -d /tmp/pn
     (cd /tmp/pn && unzip -o phonenumbers-*.whl)
-    PYTHONPATH=/tmp/pn python3 scripts/nanp_zones.py > data/nanp_zones.tsv
+    PYTHONPATH=/tmp/pn python3 scripts/nanp_zones.py > src/policy/nanp_zones.tsv
 
 Lines: prefix (digits, starting with 1) TAB zones (comma-separated) TAB
 region (the area code's state or province as a two-letter USPS / Canada

@@ -204,3 +204,62 @@ async fn keyword_responses_go_out_at_once_in_quiet_hours() {
     assert!(text_of(&r.carrier.submits()[1]).contains("opted-out"));
     assert_eq!(held(&r).await, 0);
 }
+
+/// A recipient who opts in during quiet hours: the answer to START goes
+/// out at once, the messages held for the opt-in wait for the window.
+#[tokio::test]
+async fn an_opt_in_in_quiet_hours_releases_its_holds_when_the_window_opens() {
+    let mut r = rig(Backend::Sqlite).await;
+    let from = "12125550188";
+    // Daytime: the platform sends the opt-in request itself (the key
+    // becomes pending), then a message held for the answer.
+    r.daemon.clock().set(at("2026-01-15T15:00:00Z"));
+    let request = "ACME: Reply START to receive messages from ACME. Msg & data rates may apply. Reply HELP for help, STOP to opt out.";
+    assert_eq!(submit_status(&mut r, HOLD, from, request).await, 0);
+    r.carrier.wait_submits(1).await;
+    assert_eq!(
+        submit_status(&mut r, HOLD, from, "held for consent").await,
+        0
+    );
+    assert_eq!(held(&r).await, 1);
+    // Night: START arrives; its response goes out at once, the hold stays.
+    r.daemon.clock().set(at("2026-01-16T08:00:00Z"));
+    let resp = r.carrier.deliver(mo(from, HOLD, "START")).await;
+    assert_eq!(resp.command_status, 0);
+    let m = r.p.expect_deliver().await;
+    r.p.ack(&m).await;
+    let subs = r.carrier.wait_submits(2).await;
+    assert!(text_of(&subs[1]).contains("ACME"), "{}", text_of(&subs[1]));
+    wait_until_quiet_deferred(&r).await;
+    assert_eq!(held(&r).await, 1);
+    // Morning: released.
+    r.daemon.clock().set(at("2026-01-16T13:00:30Z"));
+    r.daemon.wake_settler();
+    let subs = r.carrier.wait_submits(3).await;
+    assert_eq!(text_of(&subs[2]), "held for consent");
+    wait_until_held(&r, 0).await;
+}
+
+/// Waits until the settler turned the opted-in key's consent hold into a
+/// quiet hold (still held, now waiting for the window).
+async fn wait_until_quiet_deferred(r: &Rig) {
+    for _ in 0..500 {
+        let rows = r
+            .daemon
+            .store()
+            .transact(|env| Ok((env.list_held(None, 10)?, Durable::Now)))
+            .await
+            .unwrap();
+        let due = r
+            .daemon
+            .store()
+            .transact(|env| Ok((env.due_quiet_keys(i64::MAX, 10)?, Durable::Now)))
+            .await
+            .unwrap();
+        if rows.len() == 1 && due.len() == 1 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the opted-in hold was never deferred to quiet hours");
+}

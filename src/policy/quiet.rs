@@ -3,7 +3,7 @@
 //! it may next. Pure: the time is passed in.
 //!
 //! The recipient's zones come from the NANP prefix table
-//! `data/nanp_zones.tsv` (libphonenumber's time zone map and geocoding,
+//! `src/policy/nanp_zones.tsv` (libphonenumber's time zone map and geocoding,
 //! extracted by `scripts/nanp_zones.py`): the longest matching prefix
 //! gives one or more IANA zones and the area code's state or province. A
 //! number with several zones is quiet when it is quiet in any of them (the
@@ -186,7 +186,7 @@ struct Entry {
 }
 
 /// The NANP table, as shipped.
-pub const TABLE: &str = include_str!("../../data/nanp_zones.tsv");
+pub const TABLE: &str = include_str!("nanp_zones.tsv");
 
 fn table() -> &'static HashMap<String, Entry> {
     static T: OnceLock<HashMap<String, Entry>> = OnceLock::new();
