@@ -37,7 +37,7 @@ pub async fn quiet_holds_wait_fall_due_and_are_taken_in_order(s: &impl Setup) {
     assert!(read(&store, |t| t.due_quiet_keys(999, 10)).await.is_empty());
     assert_eq!(
         read(&store, |t| t.due_quiet_keys(1000, 10)).await,
-        [k.clone()]
+        std::slice::from_ref(&k)
     );
     // An opted-in key whose holds all wait for quiet hours is not settled;
     // one with a consent hold is.
@@ -58,7 +58,7 @@ pub async fn quiet_holds_wait_fall_due_and_are_taken_in_order(s: &impl Setup) {
         .is_empty());
     assert_eq!(
         read(&store, |t| t.due_quiet_keys(5000, 10)).await,
-        [k.clone()]
+        std::slice::from_ref(&k)
     );
     // With `all`, k2's consent hold becomes a quiet hold.
     commit(&store, {
