@@ -2,6 +2,8 @@
 //! active, dropped when it becomes refused, expired after `hold_ttl`. One
 //! task does all three, whoever changed the consent (an MO, the command
 //! line, the API), woken at once by the engine and otherwise every second.
+//! A release waits for the recipient's quiet hours to end (see
+//! [`super::quiet`]), as do the quiet holds themselves.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
