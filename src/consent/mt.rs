@@ -345,8 +345,7 @@ impl Work {
             opt_in_request_ever_sent: row.opt_in_request_sent,
             custom_message_ever_forwarded: row.custom_forwarded,
         };
-        let decision = policy::decide(row.status, campaign, &facts, &self.cfg.codes);
-        if let Some(closed) = self.quiet_closed(&decision, campaign) {
+        if let Some(closed) = self.quiet_closed(row.status, campaign, &facts) {
             // Would go to the carrier now, but the recipient is in quiet
             // hours: held or rejected, nothing else recorded or changed.
             let (outcome, durable, remember) = self.quiet(env, &key, campaign, closed)?;
@@ -358,63 +357,64 @@ impl Work {
             env.fill_consent(&row);
             return Ok(((outcome, None), durable));
         }
-        let (outcome, durable, remember) = match decision {
-            Decision::Forward { event, footer } => {
-                if let Some(ev) = event {
-                    event_row(env, &key, ev.as_str(), "outbound_unknown=allow", "")?;
+        let (outcome, durable, remember) =
+            match policy::decide(row.status, campaign, &facts, &self.cfg.codes) {
+                Decision::Forward { event, footer } => {
+                    if let Some(ev) = event {
+                        event_row(env, &key, ev.as_str(), "outbound_unknown=allow", "")?;
+                    }
+                    if !row.custom_forwarded {
+                        env.mark(&key, Flag::CustomForwarded)?;
+                    }
+                    let modified = match footer {
+                        Some(text) => self.footer(env, &key, &text)?,
+                        None => None,
+                    };
+                    (
+                        Outcome::Forward(modified.map(Box::new)),
+                        Durable::Now,
+                        GroupDecision::Forward,
+                    )
                 }
-                if !row.custom_forwarded {
-                    env.mark(&key, Flag::CustomForwarded)?;
-                }
-                let modified = match footer {
-                    Some(text) => self.footer(env, &key, &text)?,
-                    None => None,
-                };
-                (
-                    Outcome::Forward(modified.map(Box::new)),
-                    Durable::Now,
-                    GroupDecision::Forward,
-                )
-            }
-            Decision::ForwardAsOptInRequest => {
-                env.set_status(&key, ConsentStatus::Pending, "opt_in_request", "")?;
-                moved_to = Some(ConsentStatus::Pending);
-                env.mark(&key, Flag::OptInRequestSent)?;
-                (
-                    Outcome::Forward(None),
-                    Durable::AfterCommit,
-                    GroupDecision::Forward,
-                )
-            }
-            Decision::Hold {
-                send_opt_in_request,
-                set_status,
-            } => {
-                if send_opt_in_request {
-                    let text = policy::render(ResponseKind::OptInRequest, campaign);
-                    self.queue_own(env, &key, "opt_in_request", &text)?;
+                Decision::ForwardAsOptInRequest => {
+                    env.set_status(&key, ConsentStatus::Pending, "opt_in_request", "")?;
+                    moved_to = Some(ConsentStatus::Pending);
                     env.mark(&key, Flag::OptInRequestSent)?;
+                    (
+                        Outcome::Forward(None),
+                        Durable::AfterCommit,
+                        GroupDecision::Forward,
+                    )
                 }
-                if let Some(s) = set_status {
-                    env.set_status(&key, s, "opt_in_request", "")?;
-                    moved_to = Some(s);
+                Decision::Hold {
+                    send_opt_in_request,
+                    set_status,
+                } => {
+                    if send_opt_in_request {
+                        let text = policy::render(ResponseKind::OptInRequest, campaign);
+                        self.queue_own(env, &key, "opt_in_request", &text)?;
+                        env.mark(&key, Flag::OptInRequestSent)?;
+                    }
+                    if let Some(s) = set_status {
+                        env.set_status(&key, s, "opt_in_request", "")?;
+                        moved_to = Some(s);
+                    }
+                    let gid = self.hold(env, &key, campaign, None, "awaiting opt-in")?;
+                    (
+                        Outcome::Held(gid),
+                        Durable::AfterCommit,
+                        GroupDecision::Hold(gid),
+                    )
                 }
-                let gid = self.hold(env, &key, campaign, None, "awaiting opt-in")?;
-                (
-                    Outcome::Held(gid),
-                    Durable::AfterCommit,
-                    GroupDecision::Hold(gid),
-                )
-            }
-            Decision::Reject { status, reason } => {
-                event_row(env, &key, "blocked", reason.as_str(), "")?;
-                (
-                    Outcome::Reject(status),
-                    Durable::Now,
-                    GroupDecision::Reject(status),
-                )
-            }
-        };
+                Decision::Reject { status, reason } => {
+                    event_row(env, &key, "blocked", reason.as_str(), "")?;
+                    (
+                        Outcome::Reject(status),
+                        Durable::Now,
+                        GroupDecision::Reject(status),
+                    )
+                }
+            };
         if let Some(gk) = gkey {
             if let Ok(mut g) = self.groups.lock() {
                 g.put(gk, remember);

@@ -9,7 +9,7 @@ use super::mt::{event_row, GroupDecision, Outcome, Work};
 use super::settle::{release, Pass};
 use super::EngineConfig;
 use crate::policy::quiet::{Closed, QuietAction};
-use crate::policy::{Campaign, ConsentStatus, Decision, RejectReason, ESME_RMSGQFUL};
+use crate::policy::{Campaign, ConsentStatus, Decision, MtFacts, RejectReason, ESME_RMSGQFUL};
 use crate::store::consent::{now_ms, Key};
 use crate::store::{Durable, StoreError, StoreTxn};
 
@@ -80,18 +80,24 @@ pub(super) fn settle_quiet(
 }
 
 impl Work {
-    /// When `decision` would send the MT to the carrier now but its
-    /// recipient is in quiet hours: until when, and what to do.
-    pub(super) fn quiet_closed(&self, decision: &Decision, campaign: &Campaign) -> Option<Closed> {
-        if !matches!(
-            decision,
-            Decision::Forward { .. } | Decision::ForwardAsOptInRequest
-        ) {
-            return None;
-        }
-        self.cfg
+    /// When the MT would go to the carrier now (the consent decision
+    /// forwards it) but its recipient is in quiet hours: until when, and
+    /// what to do. The decision is only made when the campaign is quiet now.
+    pub(super) fn quiet_closed(
+        &self,
+        status: ConsentStatus,
+        campaign: &Campaign,
+        facts: &MtFacts,
+    ) -> Option<Closed> {
+        let closed = self
+            .cfg
             .quiet
-            .check(&campaign.id, &self.recipient, self.now_ms)
+            .check(&campaign.id, &self.recipient, self.now_ms)?;
+        let forwards = matches!(
+            crate::policy::decide(status, campaign, facts, &self.cfg.codes),
+            Decision::Forward { .. } | Decision::ForwardAsOptInRequest
+        );
+        forwards.then_some(closed)
     }
 
     /// Holds (a quiet hold, released when the window opens) or rejects an
