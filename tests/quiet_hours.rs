@@ -263,3 +263,29 @@ async fn wait_until_quiet_deferred(r: &Rig) {
     }
     panic!("the opted-in hold was never deferred to quiet hours");
 }
+
+/// An opted-in recipient whose consent the cache already holds (the MT
+/// path that skips the store) is held in quiet hours all the same.
+#[tokio::test]
+async fn a_cached_opted_in_recipient_is_held_in_quiet_hours_too() {
+    let mut r = rig(Backend::Sqlite).await;
+    let from = "12125550177";
+    r.daemon.clock().set(at("2026-01-15T15:00:00Z"));
+    let resp = r.carrier.deliver(mo(from, HOLD, "START")).await;
+    assert_eq!(resp.command_status, 0);
+    let m = r.p.expect_deliver().await;
+    r.p.ack(&m).await;
+    let n = r.carrier.wait_submits(1).await.len();
+    // Two daytime messages: the first marks the key, the second caches it.
+    for (i, text) in ["a", "b"].into_iter().enumerate() {
+        assert_eq!(submit_status(&mut r, HOLD, from, text).await, 0);
+        r.carrier.wait_submits(n + i + 1).await;
+    }
+    r.daemon.clock().set(at("2026-01-16T08:00:00Z"));
+    assert_eq!(submit_status(&mut r, HOLD, from, "c").await, 0);
+    assert_eq!(held(&r).await, 1);
+    r.daemon.clock().set(at("2026-01-16T13:00:30Z"));
+    r.daemon.wake_settler();
+    let subs = r.carrier.wait_submits(n + 3).await;
+    assert_eq!(text_of(subs.last().unwrap()), "c");
+}
