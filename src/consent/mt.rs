@@ -31,7 +31,7 @@ pub(super) enum GroupDecision {
     Quiet(i64, i64),
 }
 
-type GroupKey = (Arc<str>, Key, u16, u8);
+pub(super) type GroupKey = (Arc<str>, Key, u16, u8);
 
 /// Decisions about multipart messages, so every part shares the first's.
 #[derive(Debug, Default)]
@@ -51,7 +51,7 @@ impl Groups {
             .map(|(d, _)| *d)
     }
 
-    fn put(&mut self, k: GroupKey, d: GroupDecision) {
+    pub(super) fn put(&mut self, k: GroupKey, d: GroupDecision) {
         if self.map.len() >= GROUP_CAP {
             self.map.retain(|_, (_, t)| t.elapsed() < GROUP_TTL);
         }
@@ -127,11 +127,7 @@ impl Engine {
         let recipient = crate::numbers::of(&f.dest, &cfg.country_code);
         let group = f.concat.map(|c| (c.reference, c.total));
         // In quiet hours the store decides (hold or reject), cache or not.
-        let quiet = !cfg.quiet.is_empty()
-            && cfg
-                .quiet
-                .check(&campaign.id, &recipient, self.clock().now_ms())
-                .is_some();
+        let quiet = self.quiet_now(cfg, campaign, &recipient);
         if !quiet && self.cached_forward(cfg, account, campaign, &sender, &recipient, group) {
             crate::telemetry::hot().mt_forwarded.increment(1);
             return MtQuick::Forward;
@@ -294,7 +290,7 @@ pub(super) struct Work {
     group: Option<(u16, u8)>,
     account: Arc<str>,
     pdu: Pdu,
-    groups: Arc<Mutex<Groups>>,
+    pub(super) groups: Arc<Mutex<Groups>>,
     /// The quiet-hours clock's time when the MT arrived.
     pub(super) now_ms: i64,
 }
@@ -345,17 +341,8 @@ impl Work {
             opt_in_request_ever_sent: row.opt_in_request_sent,
             custom_message_ever_forwarded: row.custom_forwarded,
         };
-        if let Some(closed) = self.quiet_closed(row.status, campaign, &facts) {
-            // Would go to the carrier now, but the recipient is in quiet
-            // hours: held or rejected, nothing else recorded or changed.
-            let (outcome, durable, remember) = self.quiet(env, &key, campaign, closed)?;
-            if let Some(gk) = gkey {
-                if let Ok(mut g) = self.groups.lock() {
-                    g.put(gk, remember);
-                }
-            }
-            env.fill_consent(&row);
-            return Ok(((outcome, None), durable));
+        if let Some(done) = self.in_quiet_hours(env, &key, campaign, &row, &facts, &gkey)? {
+            return Ok(done); // held or rejected, nothing else recorded
         }
         let (outcome, durable, remember) =
             match policy::decide(row.status, campaign, &facts, &self.cfg.codes) {

@@ -5,13 +5,13 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use super::mt::{event_row, GroupDecision, Outcome, Work};
+use super::mt::{event_row, GroupDecision, GroupKey, Outcome, Work};
 use super::settle::{release, Pass};
 use super::EngineConfig;
 use crate::policy::quiet::{Closed, QuietAction};
 use crate::policy::{Campaign, ConsentStatus, Decision, MtFacts, RejectReason, ESME_RMSGQFUL};
-use crate::store::consent::{now_ms, Key};
-use crate::store::{Durable, StoreError, StoreTxn};
+use crate::store::consent::{now_ms, ConsentRow, Key};
+use crate::store::{Durable, StoreError, StoreTxn, TxnEnv};
 
 /// The time quiet hours are judged at: the system clock, unless a test set
 /// one. Setting it is a Rust call on the engine ([`super::Engine::clock`],
@@ -79,7 +79,52 @@ pub(super) fn settle_quiet(
     Ok(())
 }
 
+impl super::Engine {
+    /// Whether an MT of `campaign` to `recipient` is in quiet hours now.
+    pub(super) fn quiet_now(
+        &self,
+        cfg: &EngineConfig,
+        campaign: &Campaign,
+        recipient: &str,
+    ) -> bool {
+        !cfg.quiet.is_empty()
+            && cfg
+                .quiet
+                .check(&campaign.id, recipient, self.clock().now_ms())
+                .is_some()
+    }
+}
+
+/// What [`Work::in_quiet_hours`] decided: the outcome and the store's answer.
+type Done = ((Outcome, Option<ConsentStatus>), Durable);
+
 impl Work {
+    /// An MT the consent decision would send to the carrier now, to a
+    /// recipient in quiet hours: held or rejected (and remembered for the
+    /// message's other parts), nothing else recorded or changed. `None`:
+    /// not in quiet hours, decide as usual.
+    pub(super) fn in_quiet_hours(
+        &self,
+        env: &mut TxnEnv<'_>,
+        key: &Key,
+        campaign: &Campaign,
+        row: &ConsentRow,
+        facts: &MtFacts,
+        gkey: &Option<GroupKey>,
+    ) -> Result<Option<Done>, StoreError> {
+        let Some(closed) = self.quiet_closed(row.status, campaign, facts) else {
+            return Ok(None);
+        };
+        let (outcome, durable, remember) = self.quiet(env, key, campaign, closed)?;
+        if let Some(gk) = gkey {
+            if let Ok(mut g) = self.groups.lock() {
+                g.put(gk.clone(), remember);
+            }
+        }
+        env.fill_consent(row);
+        Ok(Some(((outcome, None), durable)))
+    }
+
     /// When the MT would go to the carrier now (the consent decision
     /// forwards it) but its recipient is in quiet hours: until when, and
     /// what to do. The decision is only made when the campaign is quiet now.
