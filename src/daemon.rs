@@ -257,6 +257,17 @@ impl Daemon {
         self.admin_addr
     }
 
+    /// The clock quiet hours are judged by; tests set it (a Rust call,
+    /// not reachable from the config or the command line).
+    pub fn clock(&self) -> &crate::consent::quiet::Clock {
+        self.engine.clock()
+    }
+
+    /// Wakes the settler (a test that moved the clock).
+    pub fn wake_settler(&self) {
+        self.engine.settle_wake.notify_one();
+    }
+
     /// The store (for the admin surface and tests).
     pub fn store(&self) -> &Store {
         &self.store

@@ -7,6 +7,7 @@ mod enums;
 mod error;
 mod ipnet;
 mod keywords;
+mod quiet;
 mod retention;
 mod sections;
 mod validate;
@@ -25,6 +26,10 @@ pub use enums::{
 pub use error::{ConfigErrors, Problem};
 pub use ipnet::{parse_ip_net, IpNet};
 pub use keywords::{KeywordsConfig, DEFAULT_HELP, DEFAULT_OPT_IN, DEFAULT_OPT_OUT};
+pub use quiet::{
+    to_policy as quiet_policy, CampaignQuietHours, QuietActionConfig, QuietOverrides,
+    QuietWindowConfig, DEFAULT_QUIET_STATUS,
+};
 pub use retention::RetentionConfig;
 pub use sections::{
     AccountConfig, AdminConfig, CampaignConfig, NumbersConfig, PolicyConfig, ServerConfig,
@@ -66,6 +71,8 @@ pub struct Config {
     pub campaigns: Vec<CampaignConfig>,
     /// `[[webhooks]]`: receivers of every consent change.
     pub webhooks: Vec<WebhookConfig>,
+    /// `[quiet_hours]`: per-state and per-area-code quiet periods.
+    pub quiet_hours: QuietOverrides,
 }
 
 impl Config {

@@ -364,6 +364,9 @@ pub struct CampaignConfig {
     pub hold_ttl: Duration,
     /// Held messages per recipient; over it: ESME_RMSGQFUL.
     pub max_held_per_recipient: u32,
+    /// Quiet hours in the recipient's local time (README "Quiet hours").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<super::quiet::CampaignQuietHours>,
 }
 
 /// Default opt-in request (DESIGN.md §2).
@@ -392,6 +395,7 @@ impl Default for CampaignConfig {
             footer: "Reply STOP to opt out.".into(),
             hold_ttl: Duration::from_secs(24 * 3600),
             max_held_per_recipient: 20,
+            quiet_hours: None,
         }
     }
 }

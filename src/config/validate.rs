@@ -36,6 +36,7 @@ pub(super) fn all(cfg: &Config, key: NumberKey<'_>) -> Vec<Problem> {
     campaigns(cfg, key, &mut p);
     super::webhooks::validate(cfg, &mut p);
     super::retention::validate(cfg, &mut p);
+    super::quiet::validate(cfg, &mut p);
     p
 }
 

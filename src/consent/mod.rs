@@ -10,6 +10,8 @@
 //! - [`outbox`]: optgate's own messages to the carrier, retried while it is
 //!   down;
 //! - [`msgs`]: the PDUs involved;
+//! - [`quiet`]: quiet hours — the clock, and quiet holds released when
+//!   the recipient's window opens;
 //! - [`retention`]: message bodies and old events purged in small batches;
 //! - [`review`]: a probable opt-out turned into an opt-out by an operator;
 //! - `revoke`: an opt-out carried to the other campaigns its
@@ -22,6 +24,7 @@ pub mod msgs;
 pub mod mt;
 pub mod multi;
 pub mod outbox;
+pub mod quiet;
 pub mod retention;
 pub mod review;
 mod revoke;
@@ -57,6 +60,8 @@ pub struct EngineConfig {
     pub revoke: RevokeAll,
     /// `[policy] opt_out_confirmation_deadline`.
     pub confirm_deadline: std::time::Duration,
+    /// Quiet hours per campaign and the override tables.
+    pub quiet: crate::policy::quiet::Quiet,
 }
 
 impl EngineConfig {
@@ -129,6 +134,7 @@ impl EngineConfig {
             },
             revoke,
             confirm_deadline: cfg.policy.opt_out_confirmation_deadline,
+            quiet: crate::config::quiet_policy(cfg),
         })
     }
 }
@@ -183,6 +189,7 @@ pub struct Engine {
     pub outbox_wake: Notify,
     /// Wakes the settler (consent changed, or a hold to look at).
     pub settle_wake: Notify,
+    clock: quiet::Clock,
 }
 
 impl Engine {
@@ -196,12 +203,18 @@ impl Engine {
             parts: Mutex::new(mo::Parts::new()),
             outbox_wake: Notify::new(),
             settle_wake: Notify::new(),
+            clock: quiet::Clock::default(),
         }
     }
 
     /// The configuration in force (see [`crate::runtime`]).
     pub fn config(&self) -> Arc<EngineConfig> {
         self.config.engine_config()
+    }
+
+    /// The clock quiet hours are judged by (see [`quiet::Clock`]).
+    pub fn clock(&self) -> &quiet::Clock {
+        &self.clock
     }
 
     /// The store.

@@ -23,13 +23,15 @@ pub enum MtAction {
 
 /// How a multipart message's first part was decided, for its other parts.
 #[derive(Debug, Clone, Copy)]
-enum GroupDecision {
+pub(super) enum GroupDecision {
     Forward,
     Reject(u32),
     Hold(i64),
+    /// Held for quiet hours until the time given (ms).
+    Quiet(i64, i64),
 }
 
-type GroupKey = (Arc<str>, Key, u16, u8);
+pub(super) type GroupKey = (Arc<str>, Key, u16, u8);
 
 /// Decisions about multipart messages, so every part shares the first's.
 #[derive(Debug, Default)]
@@ -49,7 +51,7 @@ impl Groups {
             .map(|(d, _)| *d)
     }
 
-    fn put(&mut self, k: GroupKey, d: GroupDecision) {
+    pub(super) fn put(&mut self, k: GroupKey, d: GroupDecision) {
         if self.map.len() >= GROUP_CAP {
             self.map.retain(|_, (_, t)| t.elapsed() < GROUP_TTL);
         }
@@ -58,7 +60,7 @@ impl Groups {
 }
 
 /// What the store work decided.
-enum Outcome {
+pub(super) enum Outcome {
     Forward(Option<Box<Pdu>>),
     Held(i64),
     Reject(u32),
@@ -124,7 +126,9 @@ impl Engine {
         };
         let recipient = crate::numbers::of(&f.dest, &cfg.country_code);
         let group = f.concat.map(|c| (c.reference, c.total));
-        if self.cached_forward(cfg, account, campaign, &sender, &recipient, group) {
+        // In quiet hours the store decides (hold or reject), cache or not.
+        let quiet = self.quiet_now(cfg, campaign, &recipient);
+        if !quiet && self.cached_forward(cfg, account, campaign, &sender, &recipient, group) {
             crate::telemetry::hot().mt_forwarded.increment(1);
             return MtQuick::Forward;
         }
@@ -165,6 +169,7 @@ impl Engine {
             account: account.clone(),
             pdu: pdu.clone(),
             groups: self.groups.clone(),
+            now_ms: self.clock().now_ms(),
         };
         // Another instance deciding on the same key at once may make this
         // one a deadlock victim (PostgreSQL): decide again, a few times,
@@ -276,16 +281,18 @@ impl Engine {
 const MT_RETRIES: usize = 3;
 /// The store-thread half of an MT decision: read, decide, write — atomic
 /// and in order with MO consent changes.
-struct Work {
-    cfg: Arc<EngineConfig>,
+pub(super) struct Work {
+    pub(super) cfg: Arc<EngineConfig>,
     campaign_id: String,
     sender: String,
-    recipient: String,
+    pub(super) recipient: String,
     text: Option<String>,
     group: Option<(u16, u8)>,
     account: Arc<str>,
     pdu: Pdu,
-    groups: Arc<Mutex<Groups>>,
+    pub(super) groups: Arc<Mutex<Groups>>,
+    /// The quiet-hours clock's time when the MT arrived.
+    pub(super) now_ms: i64,
 }
 
 impl Work {
@@ -311,7 +318,12 @@ impl Work {
                     return Ok(((Outcome::Reject(code), None), Durable::Now))
                 }
                 Some(GroupDecision::Hold(gid)) => {
-                    self.hold(env, &key, campaign, Some(gid))?;
+                    self.hold(env, &key, campaign, Some(gid), "")?;
+                    return Ok(((Outcome::Held(gid), None), Durable::AfterCommit));
+                }
+                Some(GroupDecision::Quiet(gid, until)) => {
+                    self.hold(env, &key, campaign, Some(gid), "")?;
+                    env.set_held_quiet(gid, until)?;
                     return Ok(((Outcome::Held(gid), None), Durable::AfterCommit));
                 }
                 None => {}
@@ -329,6 +341,9 @@ impl Work {
             opt_in_request_ever_sent: row.opt_in_request_sent,
             custom_message_ever_forwarded: row.custom_forwarded,
         };
+        if let Some(done) = self.in_quiet_hours(env, &key, campaign, &row, &facts, &gkey)? {
+            return Ok(done); // held or rejected, nothing else recorded
+        }
         let (outcome, durable, remember) =
             match policy::decide(row.status, campaign, &facts, &self.cfg.codes) {
                 Decision::Forward { event, footer } => {
@@ -371,7 +386,7 @@ impl Work {
                         env.set_status(&key, s, "opt_in_request", "")?;
                         moved_to = Some(s);
                     }
-                    let gid = self.hold(env, &key, campaign, None)?;
+                    let gid = self.hold(env, &key, campaign, None, "awaiting opt-in")?;
                     (
                         Outcome::Held(gid),
                         Durable::AfterCommit,
@@ -398,12 +413,13 @@ impl Work {
         Ok(((outcome, moved_to), durable))
     }
 
-    fn hold(
+    pub(super) fn hold(
         &self,
         t: &mut dyn StoreTxn,
         key: &Key,
         campaign: &policy::Campaign,
         group: Option<i64>,
+        reason: &str,
     ) -> Result<i64, StoreError> {
         let ttl = i64::try_from(campaign.hold_ttl.as_millis()).unwrap_or(i64::MAX);
         let rd = msgs::facts(&self.pdu).map_or(0, |f| f.registered_delivery);
@@ -416,7 +432,7 @@ impl Work {
             pdu: &self.pdu.to_bytes(),
         })?;
         if group.is_none() {
-            event_row(t, key, "held", "awaiting opt-in", &msgs::optgate_id(gid))?;
+            event_row(t, key, "held", reason, &msgs::optgate_id(gid))?;
         }
         Ok(gid)
     }

@@ -2,6 +2,8 @@
 //! active, dropped when it becomes refused, expired after `hold_ttl`. One
 //! task does all three, whoever changed the consent (an MO, the command
 //! line, the API), woken at once by the engine and otherwise every second.
+//! A release waits for the recipient's quiet hours to end (see
+//! [`super::quiet`]), as do the quiet holds themselves.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::{msgs, mt::event_row, Engine};
+use super::{msgs, mt::event_row, quiet, Engine, EngineConfig};
 use crate::deliver::{DispatchMsg, Dispatcher};
 use crate::pdu::Pdu;
 use crate::policy::ConsentStatus;
@@ -22,7 +24,7 @@ type Stored = Vec<(String, u64, Pdu)>;
 
 /// What one settling pass did.
 #[derive(Debug, Default)]
-struct Pass {
+pub(super) struct Pass {
     released: u64,
     purged: u64,
     expired: u64,
@@ -73,19 +75,25 @@ impl Engine {
     }
 
     async fn settle_once(&self) -> Result<Pass, StoreError> {
+        let cfg = self.config();
+        let now = self.clock().now_ms();
         self.store()
-            .transact(|env| Ok((settle(env)?, Durable::AfterCommit)))
+            .transact(move |env| Ok((settle(env, &cfg, now)?, Durable::AfterCommit)))
             .await
     }
 }
 
-/// One page of work, inside one transaction.
-fn settle(env: &mut TxnEnv<'_>) -> Result<Pass, StoreError> {
+/// One page of work, inside one transaction. `now` is the quiet-hours
+/// clock's time.
+fn settle(env: &mut TxnEnv<'_>, cfg: &EngineConfig, now: i64) -> Result<Pass, StoreError> {
     let mut pass = Pass::default();
     for (key, status) in env.settled_held_keys(100)? {
+        if status == ConsentStatus::Active && !quiet::release_now(env, cfg, &key, now)? {
+            continue; // opted in, but in quiet hours: held until they end
+        }
         let rows = env.take_held(&key)?;
         match status {
-            ConsentStatus::Active => release(env, &key, rows, &mut pass)?,
+            ConsentStatus::Active => release(env, &key, rows, "opted in", &mut pass)?,
             _ => drop_all(
                 env,
                 &key,
@@ -125,15 +133,17 @@ fn settle(env: &mut TxnEnv<'_>) -> Result<Pass, StoreError> {
             &mut pass,
         )?;
     }
+    quiet::settle_quiet(env, cfg, now, &mut pass)?;
     Ok(pass)
 }
 
 /// Queues every held PDU of `key` for the carrier, in the order held,
 /// remembering the optgate id each was given.
-fn release(
+pub(super) fn release(
     t: &mut dyn StoreTxn,
     key: &Key,
     rows: Vec<HeldRow>,
+    reason: &str,
     pass: &mut Pass,
 ) -> Result<(), StoreError> {
     let mut groups: Vec<i64> = Vec::new();
@@ -145,7 +155,7 @@ fn release(
         }
     }
     for g in &groups {
-        event_row(t, key, "released", "opted in", &msgs::optgate_id(*g))?;
+        event_row(t, key, "released", reason, &msgs::optgate_id(*g))?;
     }
     pass.released += groups.len() as u64;
     Ok(())

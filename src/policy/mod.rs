@@ -8,6 +8,7 @@
 //! - [`mo`]: the MO decision table of DESIGN.md §2.
 //! - [`responses`]: the texts optgate sends itself.
 //! - [`revoke`]: how far an opt-out reaches (`opt_out_scope`, revoke-all).
+//! - [`quiet`]: quiet hours in the recipient's local time (NANP zone table).
 //!
 //! An MT: [`Campaigns::lookup`] the sender; for [`Lookup::Enforce`] read the
 //! scope key's status ([`Campaign::scope_key`]) and call [`decide`]. An MO:
@@ -18,6 +19,7 @@ pub mod campaign;
 pub mod keywords;
 pub mod mo;
 pub mod mt;
+pub mod quiet;
 pub mod responses;
 pub mod revoke;
 

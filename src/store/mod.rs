@@ -3,7 +3,9 @@
 //! - [`StoreTxn`] (`txn.rs`) says *what* is read and written: a consent row,
 //!   an event, a held message, a delivery, the outbox, the id map. The
 //!   consent engine, the admin API and the command line use only it; no
-//!   driver type leaves this module.
+//!   driver type leaves this module. [`TxnEnv`] (`env.rs`) is what the
+//!   daemon's work gets: the backend's `StoreTxn` plus the consent cache
+//!   and the bound on stored deliveries.
 //! - [`Store`] is the daemon's async handle. Requests travel over a bounded
 //!   channel to the store thread, which drains up to `batch_max` of them,
 //!   runs them in one transaction, each in a savepoint, and commits once
@@ -30,6 +32,7 @@ mod backend;
 mod blocking;
 pub mod cache;
 pub mod consent;
+mod env;
 mod error;
 pub mod postgres;
 mod readers;
@@ -38,8 +41,9 @@ mod txn;
 mod worker;
 
 pub use backend::{Backend, BatchTxn, DbError};
+pub use env::TxnEnv;
 pub use sqlite::schema;
-pub use txn::{StoreTxn, TxnEnv};
+pub use txn::StoreTxn;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

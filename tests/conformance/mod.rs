@@ -10,11 +10,13 @@ mod compliance;
 mod listing;
 mod ops;
 mod promises;
+mod quiet;
 
 pub use compliance::*;
 pub use listing::*;
 pub use ops::*;
 pub use promises::*;
+pub use quiet::*;
 
 use optgate::store::consent::Key;
 use optgate::store::{Durable, Store, StoreError, StoreOptions, TxnEnv};
@@ -107,6 +109,7 @@ macro_rules! conformance_suite {
                 events_by_kind_and_by_id,
                 webhook_cursor_outbox_and_events_after,
                 purge_events_and_deliveries_oldest_first_in_batches,
+                quiet_holds_wait_fall_due_and_are_taken_in_order,
             );
         }
     };

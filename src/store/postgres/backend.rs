@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use postgres::GenericClient;
 
-use super::{compliance, consent, ops, schema, Pg, PgConn};
+use super::{compliance, consent, ops, quiet, schema, Pg, PgConn};
 use crate::config::Durability;
 use crate::policy::ConsentStatus;
 use crate::store::backend::{Backend, BatchTxn, DbError};
@@ -504,5 +504,21 @@ impl<C: GenericClient> StoreTxn for PgTxn<'_, C> {
 
     fn purge_deliveries(&mut self, before_secs: i64, limit: u32) -> Result<usize, StoreError> {
         compliance::purge_deliveries(&mut self.pg, before_secs, limit)
+    }
+
+    fn set_held_quiet(&mut self, group_id: i64, until_ms: i64) -> Result<(), StoreError> {
+        quiet::set_held_quiet(&mut self.pg, group_id, until_ms)
+    }
+
+    fn defer_held(&mut self, key: &Key, until_ms: i64, all: bool) -> Result<(), StoreError> {
+        quiet::defer_held(&mut self.pg, key, until_ms, all)
+    }
+
+    fn due_quiet_keys(&mut self, now_ms: i64, limit: u32) -> Result<Vec<Key>, StoreError> {
+        quiet::due_quiet_keys(&mut self.pg, now_ms, limit)
+    }
+
+    fn take_quiet(&mut self, key: &Key) -> Result<Vec<HeldRow>, StoreError> {
+        quiet::take_quiet(&mut self.pg, key)
     }
 }

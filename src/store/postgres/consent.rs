@@ -15,7 +15,7 @@ fn status_of(s: &str) -> ConsentStatus {
     ConsentStatus::parse(s).unwrap_or(ConsentStatus::None)
 }
 
-fn key_at(r: &Row, first: usize) -> Key {
+pub(super) fn key_at(r: &Row, first: usize) -> Key {
     Key {
         campaign: r.get(first),
         sender: r.get(first + 1),
@@ -339,7 +339,7 @@ pub fn held_count<C: GenericClient>(pg: &mut Pg<'_, C>, key: &Key) -> Result<u32
 }
 
 /// Sorts rows returned by a DELETE … RETURNING (which has no order) by id.
-fn by_id(rows: &[Row]) -> Vec<HeldRow> {
+pub(super) fn by_id(rows: &[Row]) -> Vec<HeldRow> {
     let mut out: Vec<HeldRow> = rows.iter().map(row_to_held).collect();
     out.sort_by_key(|h| h.id);
     out
@@ -582,7 +582,7 @@ pub fn settled_held_keys<C: GenericClient>(
         "SELECT DISTINCT h.campaign, h.sender, h.recipient, c.status
          FROM held h JOIN consent c
            ON c.campaign = h.campaign AND c.sender = h.sender AND c.recipient = h.recipient
-         WHERE c.status IN ('active', 'refused') LIMIT $1",
+         WHERE (c.status = 'refused' OR (c.status = 'active' AND h.quiet_until = 0)) LIMIT $1",
         &[&limit(n)],
     )?;
     Ok(rows

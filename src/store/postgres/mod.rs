@@ -25,6 +25,7 @@ pub mod instance;
 pub mod listen;
 pub mod locks;
 pub mod ops;
+pub mod quiet;
 pub mod schema;
 
 use std::collections::HashMap;

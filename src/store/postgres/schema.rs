@@ -208,6 +208,16 @@ pub const MIGRATIONS: &[&str] = &[
         ALTER COLUMN sender TYPE TEXT COLLATE "C",
         ALTER COLUMN recipient TYPE TEXT COLLATE "C";
     "#,
+    // 8, 9: reserved for the passthru and idmap branches (no-ops here;
+    // replaced by theirs when merged).
+    "SELECT 1;",
+    "SELECT 1;",
+    // 10: SQLite's step 10, quiet hours: a held PDU waiting for the recipient's quiet hours
+    // to end (ms; 0: a consent hold), and the due ones by time.
+    r#"
+    ALTER TABLE held ADD COLUMN quiet_until BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX held_quiet ON held (quiet_until) WHERE quiet_until > 0;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -12,7 +12,7 @@ use crate::store::StoreError;
 
 /// The scope key in the three columns from `first` (campaign, sender,
 /// recipient).
-fn key_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Key> {
+pub(super) fn key_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Key> {
     Ok(Key {
         campaign: r.get(first)?,
         sender: r.get(first + 1)?,
@@ -237,10 +237,10 @@ pub fn hold(c: &Connection, h: &NewHeld<'_>) -> Result<i64, StoreError> {
     Ok(h.group_id.unwrap_or(id))
 }
 
-const HELD_COLS: &str =
+pub(super) const HELD_COLS: &str =
     "id, group_id, campaign, sender, recipient, account, held_at, expires_at, registered_delivery, pdu";
 
-fn row_to_held(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeldRow> {
+pub(super) fn row_to_held(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeldRow> {
     Ok(HeldRow {
         id: r.get(0)?,
         group_id: r.get(1)?,
@@ -421,7 +421,7 @@ pub fn settled_held_keys(
         "SELECT DISTINCT h.campaign, h.sender, h.recipient, c.status
          FROM held h JOIN consent c
            ON c.campaign = h.campaign AND c.sender = h.sender AND c.recipient = h.recipient
-         WHERE c.status IN ('active', 'refused') LIMIT ?1",
+         WHERE (c.status = 'refused' OR (c.status = 'active' AND h.quiet_until = 0)) LIMIT ?1",
     )?;
     let rows = stmt.query_map(params![limit], |r| {
         let s: String = r.get(3)?;

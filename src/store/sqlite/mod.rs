@@ -6,6 +6,7 @@ pub(super) mod compliance;
 pub(super) mod consent;
 pub(super) mod counts;
 pub(super) mod ops;
+pub(super) mod quiet;
 pub mod schema;
 
 use std::path::PathBuf;
@@ -436,5 +437,21 @@ impl StoreTxn for SqliteTxn<'_> {
 
     fn purge_deliveries(&mut self, before_secs: i64, limit: u32) -> Result<usize, StoreError> {
         compliance::purge_deliveries(self.c, before_secs, limit)
+    }
+
+    fn set_held_quiet(&mut self, group_id: i64, until_ms: i64) -> Result<(), StoreError> {
+        quiet::set_held_quiet(self.c, group_id, until_ms)
+    }
+
+    fn defer_held(&mut self, key: &Key, until_ms: i64, all: bool) -> Result<(), StoreError> {
+        quiet::defer_held(self.c, key, until_ms, all)
+    }
+
+    fn due_quiet_keys(&mut self, now_ms: i64, limit: u32) -> Result<Vec<Key>, StoreError> {
+        quiet::due_quiet_keys(self.c, now_ms, limit)
+    }
+
+    fn take_quiet(&mut self, key: &Key) -> Result<Vec<HeldRow>, StoreError> {
+        quiet::take_quiet(self.c, key)
     }
 }
