@@ -15,7 +15,7 @@ use tracing::{debug, warn};
 use crate::consent::{mo, Engine};
 use crate::deliver::DispatchMsg;
 use crate::pdu::{status, Pdu};
-use crate::receipts::{self, IdCache, Owner};
+use crate::receipts::{self, IdCache, MapHorizon, Owner};
 use crate::store::{DeliveryKind, Store, StoreError};
 use crate::upstream::Commit;
 
@@ -26,6 +26,8 @@ pub struct Inbound {
     store: Store,
     live: Arc<crate::runtime::Live>,
     ids: Mutex<IdCache>,
+    /// Whether a receipt not in `ids` must be looked up in the store.
+    horizon: MapHorizon,
     engine: Arc<Engine>,
 }
 
@@ -62,7 +64,21 @@ impl Inbound {
             store,
             live,
             ids: Mutex::new(IdCache::new(id_cache_cap)),
+            horizon: MapHorizon::default(),
             engine,
+        }
+    }
+
+    /// Reads the newest id map row in the store (mappings kept `ttl`), so
+    /// receipts stop being looked up in the store once every mapping there
+    /// is also in memory (see [`MapHorizon`]). Until this runs, and when
+    /// the read fails or other instances share the store, every receipt the
+    /// cache does not know is looked up.
+    pub async fn load_id_map_horizon(&self, ttl: std::time::Duration) {
+        let shared = self.store.claims().is_some();
+        match self.store.read(|t| t.newest_message_id_at()).await {
+            Ok(newest) => self.horizon.start(newest, ttl, shared),
+            Err(e) => warn!(error = %e, "id map not read; receipts looked up in the store"),
         }
     }
 
@@ -86,6 +102,7 @@ impl Inbound {
             ids.insert(carrier_id.clone(), (account.clone(), optgate_id.clone()))
         });
         if let Some(old) = retired {
+            self.horizon.lost(crate::store::consent::now_ms() / 1000);
             // Freeing 100,000 ids takes milliseconds: not on this bind's task.
             tokio::task::spawn_blocking(move || drop(old));
         }
@@ -124,6 +141,11 @@ impl Inbound {
         let cached = self.ids.lock().ok().and_then(|ids| ids.get(&id).cloned());
         if let Some(owner) = cached {
             return self.receipt(&routes, Some(owner), id, pdu).await;
+        }
+        if !self.horizon.look_up(crate::store::consent::now_ms() / 1000) {
+            // Every mapping is in memory: an MT that was never mapped, whose
+            // receipt goes by its address (see receipts::routed_by_address).
+            return self.receipt(&routes, None, id, pdu).await;
         }
         // Not in memory: the store is asked within the wait, so the bind
         // reads on meanwhile (its answer still goes out in order).

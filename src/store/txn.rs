@@ -216,6 +216,10 @@ pub trait StoreTxn {
         ttl: Duration,
     ) -> Result<Option<MessageOwner>, StoreError>;
 
+    /// When the newest id map row was written (Unix seconds); `None` when
+    /// the map is empty.
+    fn newest_message_id_at(&mut self) -> Result<Option<i64>, StoreError>;
+
     /// Deletes up to `limit` id map rows older than `ttl`; returns how many.
     fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError>;
 
@@ -524,6 +528,10 @@ impl StoreTxn for TxnEnv<'_> {
         ttl: Duration,
     ) -> Result<Option<MessageOwner>, StoreError> {
         self.txn.lookup_message_id(carrier_id, ttl)
+    }
+
+    fn newest_message_id_at(&mut self) -> Result<Option<i64>, StoreError> {
+        self.txn.newest_message_id_at()
     }
 
     fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError> {

@@ -265,7 +265,7 @@ impl<E: CarrierEvents> BindTask<E> {
             InFlight {
                 orig_seq: req.request.sequence_number(),
                 command_id,
-                wants_receipt: req.request.wants_receipt(),
+                wants_receipt: req.id_map && req.request.wants_receipt(),
                 reply: req.reply,
                 optgate_id: req.optgate_id,
                 unsuccess: req.unsuccess,

@@ -22,7 +22,8 @@ pub(super) struct InFlight {
     pub optgate_id: Option<Arc<str>>,
     pub unsuccess: Vec<crate::pdu::UnsuccessSme>,
     pub command_id: u32,
-    /// The request asked for receipts, so its message id must be remembered.
+    /// The request asked for receipts that need the id map (see
+    /// [`crate::route::UpRequest::id_map`]): its message id is remembered.
     pub wants_receipt: bool,
     /// When optgate received the request from the platform, for
     /// `optgate_added_latency_seconds`.
