@@ -1,5 +1,6 @@
-//! Carrier delivery receipts: which message a receipt is about, who that
-//! message belongs to, and the receipt rewritten for a platform that knows
+//! Carrier delivery receipts: which messages' receipts need the id map
+//! ([`routed_by_address`]), which message a receipt is about, who that
+//! message belongs to (and when the store must be asked: [`MapHorizon`]), and the receipt rewritten for a platform that knows
 //! the message by optgate's id. One place for the receipt text's `id:` field
 //! (case-insensitive, as carriers write it either way), for deliver_sm and
 //! data_sm alike. Writing receipt texts of optgate's own is
