@@ -17,8 +17,16 @@ use crate::pdu::{tags, Body, Pdu, Tlvs};
 /// platform knows it by (released held messages).
 pub type Owner = (Arc<str>, Option<Arc<str>>);
 
-/// One generation of the id cache.
-pub type Generation = HashMap<Bytes, Owner, foldhash::fast::RandomState>;
+/// One generation of the id cache: an owner from the id map, or `None` for
+/// a message known to be routed by address (see [`MapHorizon`]).
+pub type Generation = HashMap<Bytes, Option<Owner>, foldhash::fast::RandomState>;
+
+/// A generation the cache dropped, and whether it held id map entries
+/// (whose receipts must now be looked up in the store).
+pub struct Retired {
+    pub ids: Generation,
+    pub mapped: bool,
+}
 
 /// Recent carrier message ids → owner, in memory in front of the store:
 /// two generations of at most `cap / 2` ids each; when the current one is
@@ -27,6 +35,9 @@ pub type Generation = HashMap<Bytes, Owner, foldhash::fast::RandomState>;
 pub struct IdCache {
     cur: Generation,
     old: Generation,
+    /// Whether `cur` / `old` hold an entry with an owner.
+    cur_mapped: bool,
+    old_mapped: bool,
     cap: usize,
 }
 
@@ -36,24 +47,31 @@ impl IdCache {
         IdCache {
             cur: HashMap::default(),
             old: HashMap::default(),
+            cur_mapped: false,
+            old_mapped: false,
             cap: (cap / 2).max(1),
         }
     }
 
     /// Inserts; returns the generation to drop (outside the lock).
     #[must_use]
-    pub fn insert(&mut self, id: Bytes, owner: Owner) -> Option<Generation> {
+    pub fn insert(&mut self, id: Bytes, owner: Option<Owner>) -> Option<Retired> {
         let mut retired = None;
         if self.cur.len() >= self.cap {
             let full = std::mem::take(&mut self.cur);
-            retired = Some(std::mem::replace(&mut self.old, full));
+            let ids = std::mem::replace(&mut self.old, full);
+            let mapped = std::mem::replace(&mut self.old_mapped, self.cur_mapped);
+            self.cur_mapped = false;
+            retired = (!ids.is_empty()).then_some(Retired { ids, mapped });
         }
+        self.cur_mapped |= owner.is_some();
         self.cur.insert(id, owner);
         retired
     }
 
-    /// The owner of carrier id `id`, if it is still in memory.
-    pub fn get(&self, id: &[u8]) -> Option<&Owner> {
+    /// What memory knows of carrier id `id`: `Some(Some(owner))` mapped,
+    /// `Some(None)` routed by address, `None` not in memory.
+    pub fn get(&self, id: &[u8]) -> Option<&Option<Owner>> {
         self.cur.get(id).or_else(|| self.old.get(id))
     }
 }
@@ -100,9 +118,11 @@ pub fn routed_by_address(
 /// Until when a receipt whose carrier id is not in memory must still be
 /// looked up in the store: while the store may hold mappings the in-memory
 /// cache does not (written before this start, retired from the cache, or
-/// written by another instance sharing the store). Past it, a receipt not
-/// in memory is for an MT that was never mapped and goes by its address
-/// at once, without a store round trip.
+/// written by another instance sharing the store). Meanwhile messages
+/// routed by address are remembered in memory as such, so their receipts
+/// skip the look-up. Past it, a receipt not in memory is for an MT that was
+/// never mapped and goes by its address at once, without a store round
+/// trip, and nothing is remembered for such MTs.
 pub struct MapHorizon {
     /// Unix seconds; `i64::MAX`: always look up (the start value).
     until: std::sync::atomic::AtomicI64,
@@ -414,5 +434,32 @@ mod tests {
         );
         h.start(None, ttl, true);
         assert!(h.look_up(i64::MAX - 1), "a shared store: always");
+    }
+
+    #[test]
+    fn a_dropped_generation_says_whether_it_held_mappings() {
+        let mut c = IdCache::new(4);
+        let owner = || Some((Arc::<str>::from("pbx"), None));
+        assert!(c.insert(Bytes::from_static(b"a"), None).is_none());
+        assert!(c.insert(Bytes::from_static(b"b"), owner()).is_none());
+        // cur {a, b} (mapped) becomes old; nothing dropped yet.
+        assert!(c.insert(Bytes::from_static(b"c"), None).is_none());
+        assert!(c.insert(Bytes::from_static(b"d"), None).is_none());
+        assert_eq!(c.get(b"a"), Some(&None), "known to go by address");
+        assert_eq!(
+            c.get(b"b").cloned().flatten().map(|o| o.0),
+            Some(Arc::from("pbx"))
+        );
+        let r = c
+            .insert(Bytes::from_static(b"e"), None)
+            .expect("a, b dropped");
+        assert!(r.mapped && r.ids.len() == 2);
+        let r = c.insert(Bytes::from_static(b"f"), None);
+        assert!(r.is_none());
+        let r = c
+            .insert(Bytes::from_static(b"g"), None)
+            .expect("c, d dropped");
+        assert!(!r.mapped, "only address-routed ids");
+        assert_eq!(c.get(b"zz"), None);
     }
 }
