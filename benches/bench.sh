@@ -9,7 +9,9 @@
 # per message and peak RSS. (b-pg) and (b+r-pg) repeat (b) and (b+r) with the
 # store in PostgreSQL (a throwaway server this script starts on the same
 # machine, benches/pg.sh), printed beside the SQLite figures; skipped with
-# one line when PostgreSQL is not installed.
+# one line when PostgreSQL is not installed. (b-any) and (b-any-pg) repeat
+# (b) with the account on allow_any_sender, where every message's carrier id
+# is still written to the id map (in (b) the address routes the receipts).
 #
 #   benches/bench.sh            full run (release build, 10 s per scenario)
 #   benches/bench.sh --smoke    a few seconds (debug build unless PROFILE=release):
