@@ -504,7 +504,7 @@ pub async fn id_map_written_behind_and_looked_up(s: &impl Setup) {
     );
     assert_eq!(store.lookup_message_id("C-3".into()).await.unwrap(), None);
     // Written behind again, one id already mapped (a bulk write that must
-    // replace it: on PostgreSQL the COPY fails and the chunk is upserted).
+    // replace it: on PostgreSQL the plain insert fails and the chunk is upserted).
     for (id, account) in [("C-1", "crm"), ("C-9", "pbx")] {
         store
             .map_message_id(id.into(), account.into(), None)

@@ -286,24 +286,6 @@ impl<'a, C: GenericClient> Pg<'a, C> {
         self.c.query_opt(&s, p).map_err(|e| self.note(e))
     }
 
-    /// `COPY … FROM STDIN BINARY` (`sql`) of the rows `write` gives, whose
-    /// columns have `types`; returns the rows copied.
-    pub fn copy_binary(
-        &mut self,
-        sql: &'static str,
-        types: &[postgres::types::Type],
-        write: impl FnOnce(
-            &mut postgres::binary_copy::BinaryCopyInWriter<'_>,
-        ) -> Result<(), postgres::Error>,
-    ) -> Result<u64, StoreError> {
-        let r = self.c.copy_in(sql).and_then(|sink| {
-            let mut w = postgres::binary_copy::BinaryCopyInWriter::new(sink, types);
-            write(&mut w)?;
-            w.finish()
-        });
-        r.map_err(|e| self.note(e))
-    }
-
     /// Runs SQL text of several statements, unprepared (migrations).
     pub fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         self.c.batch_execute(sql).map_err(|e| self.note(e))
