@@ -9,7 +9,9 @@
 # per message and peak RSS. (b-pg) and (b+r-pg) repeat (b) and (b+r) with the
 # store in PostgreSQL (a throwaway server this script starts on the same
 # machine, benches/pg.sh), printed beside the SQLite figures; skipped with
-# one line when PostgreSQL is not installed.
+# one line when PostgreSQL is not installed. (b-any) and (b-any-pg) repeat
+# (b) with the account on allow_any_sender, where every message's carrier id
+# is still written to the id map (in (b) the address routes the receipts).
 #
 #   benches/bench.sh            full run (release build, 10 s per scenario)
 #   benches/bench.sh --smoke    a few seconds (debug build unless PROFILE=release):
@@ -276,6 +278,14 @@ consent_run consent; CONSENT_TICKS=$RUN_TICKS
 echo "== (d) 4 binds x window 1 with consent"
 "$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window 1 "${LOAD[@]}" --recipients "$RECIPIENTS" >"$TMP/w1.out" 2>&1 || die "window-1 run failed"
 grep '^RESULT' "$TMP/w1.out"
+# (b-any): (b) with the account on allow_any_sender, so every message's id
+# map row is written (receipts could not be routed by address): the cost
+# (b) no longer pays. any_config SRC DST adds the flag to a consent config.
+any_config() { sed 's/^max_binds = 1100$/max_binds = 1100\nallow_any_sender = true/' "$1" >"$2"; grep -q '^allow_any_sender = true' "$2" || die "no allow_any_sender in $2"; }
+any_config "$TMP/consent.toml" "$TMP/consent_any.toml"
+echo "== (b-any) as (b), the account with allow_any_sender (id map written)"
+CONSENT_TOML="$TMP/consent_any.toml"; start_consent_gate "$CARRIER_PORT" optgate_any
+consent_run consent_any; ANY_TICKS=$RUN_TICKS; CONSENT_TOML="$TMP/consent.toml"
 echo "== (b+r) as (b), the simulator sending every receipt"
 start_consent_gate "$RCARRIER_PORT" optgate_r
 consent_run receipts
@@ -301,6 +311,10 @@ if pg_bin; then
     [[ $MODE == smoke ]] && LOAD=(--count 5000 --mix gsm7,ucs2,multipart)
     echo "== (b-pg) as (b), the store in PostgreSQL"
     consent_run consent_pg; PG_TICKS=$RUN_TICKS
+    echo "== (b-any-pg) as (b-any), the store in PostgreSQL"
+    any_config "$TMP/consent_pg.toml" "$TMP/consent_any_pg.toml"
+    CONSENT_TOML="$TMP/consent_any_pg.toml"; start_consent_gate "$CARRIER_PORT" optgate_any_pg
+    consent_run consent_any_pg; CONSENT_TOML="$TMP/consent_pg.toml"
     echo "== (b+r-pg) as (b+r), the store in PostgreSQL"
     start_consent_gate "$RCARRIER_PORT" optgate_pg_r
     consent_run receipts_pg
@@ -413,6 +427,8 @@ printf '%-38s %12s msg/s\n' "(e) optgate, $UP_BINDS carrier binds" "$(field "$(r
 printf '%-38s %12s msg/s\n' "(b) consent on every message, id map" "$TPB"
 awk -v t="$CONSENT_TICKS" -v hz="$HZ" -v n="$CONSENT_OK" \
     'BEGIN { printf "%-38s %12.2f us/msg\n", "(b) optgate CPU time (user+sys)", (n > 0 ? t / hz / n * 1e6 : 0) }'
+printf '%-38s %12s msg/s, %s us/msg CPU\n' "(b-any) allow_any_sender, id map" "$(field "$(result consent_any)" throughput)" \
+    "$(awk -v t="$ANY_TICKS" -v hz="$HZ" -v n="$(field "$(result consent_any)" ok)" 'BEGIN { printf "%.2f", (n > 0 ? t / hz / n * 1e6 : 0) }')"
 printf '%-38s %12s msg/s\n' "(b+r) as (b), receipts delivered" "$(field "$(result receipts)" throughput)"
 printf '%-38s %s\n' "(d) 4 x window 1 with consent" "$(grep '^RESULT' "$TMP/w1.out")"
 printf '%-38s %s\n' "(c) with MOs, 5% STOP" "$MOLINE"
@@ -426,6 +442,7 @@ if [[ -z $PG_SKIP ]]; then
     printf '%-38s %12s %12s %9s\n' "store backends (msg/s)" "SQLite" "PostgreSQL" "PG/SQLite"
     side_by_side "(b) consent on every message, id map" consent consent_pg
     side_by_side "(b+r) as (b), receipts delivered" receipts receipts_pg
+    side_by_side "(b-any) allow_any_sender, id map" consent_any consent_any_pg
     awk -v t="$PG_TICKS" -v hz="$HZ" -v n="$(field "$(result consent_pg)" ok)" \
         'BEGIN { printf "%-38s %12.2f us/msg (PostgreSQL server CPU not included)\n", "(b-pg) optgate CPU time (user+sys)", (n > 0 ? t / hz / n * 1e6 : 0) }'
 else

@@ -143,6 +143,7 @@ impl Daemon {
             200_000,
             engine.clone(),
         ));
+        inbound.load_id_map_horizon(cfg.upstream.id_map_ttl).await;
         let (pool, carrier) = Pool::spawn(
             Arc::new(upstream_settings(cfg)?),
             inbound.clone(),
@@ -412,6 +413,7 @@ fn build_routes(
     let cc = cfg.numbers.default_country_code.clone();
     let mut routes = Routes {
         country_code: cc.clone(),
+        id_map_always: cfg.upstream.id_map_always,
         ..Default::default()
     };
     for a in &cfg.server.accounts {

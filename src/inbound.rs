@@ -15,7 +15,7 @@ use tracing::{debug, warn};
 use crate::consent::{mo, Engine};
 use crate::deliver::DispatchMsg;
 use crate::pdu::{status, Pdu};
-use crate::receipts::{self, IdCache, Owner};
+use crate::receipts::{self, IdCache, MapHorizon, Owner};
 use crate::store::{DeliveryKind, Store, StoreError};
 use crate::upstream::Commit;
 
@@ -26,6 +26,8 @@ pub struct Inbound {
     store: Store,
     live: Arc<crate::runtime::Live>,
     ids: Mutex<IdCache>,
+    /// Whether a receipt not in `ids` must be looked up in the store.
+    horizon: MapHorizon,
     engine: Arc<Engine>,
 }
 
@@ -62,7 +64,21 @@ impl Inbound {
             store,
             live,
             ids: Mutex::new(IdCache::new(id_cache_cap)),
+            horizon: MapHorizon::default(),
             engine,
+        }
+    }
+
+    /// Reads the newest id map row in the store (mappings kept `ttl`), so
+    /// receipts stop being looked up in the store once every mapping there
+    /// is also in memory (see [`MapHorizon`]). Until this runs, and when
+    /// the read fails or other instances share the store, every receipt the
+    /// cache does not know is looked up.
+    pub async fn load_id_map_horizon(&self, ttl: std::time::Duration) {
+        let shared = self.store.claims().is_some();
+        match self.store.read(|t| t.newest_message_id_at()).await {
+            Ok(newest) => self.horizon.start(newest, ttl, shared),
+            Err(e) => warn!(error = %e, "id map not read; receipts looked up in the store"),
         }
     }
 
@@ -71,27 +87,44 @@ impl Inbound {
         self.live.load().routes.clone()
     }
 
-    /// Records who a carrier message id belongs to: in memory at once, in
-    /// the store written behind.
+    /// Records who a carrier message id belongs to (`map`): in memory at
+    /// once, in the store written behind. A message routed by address
+    /// (`!map`) is not recorded, except in memory while the store may hold
+    /// mappings memory does not ([`MapHorizon`]), so its receipt is not
+    /// looked up there in vain.
     async fn remember_message(
         &self,
         carrier_id: Bytes,
-        account: Arc<str>,
-        optgate_id: Option<Arc<str>>,
+        account: &Arc<str>,
+        optgate_id: &Option<Arc<str>>,
+        map: bool,
     ) {
+        let now = crate::store::consent::now_ms() / 1000;
+        if !map && !self.horizon.look_up(now) {
+            return;
+        }
         // A copy: the id is a slice of the read buffer, which it would keep
         // alive for as long as it is cached.
         let carrier_id = Bytes::copy_from_slice(&carrier_id);
-        let retired = self.ids.lock().ok().and_then(|mut ids| {
-            ids.insert(carrier_id.clone(), (account.clone(), optgate_id.clone()))
-        });
+        let entry = map.then(|| (account.clone(), optgate_id.clone()));
+        let retired = self
+            .ids
+            .lock()
+            .ok()
+            .and_then(|mut ids| ids.insert(carrier_id.clone(), entry));
         if let Some(old) = retired {
+            if old.mapped {
+                self.horizon.lost(now);
+            }
             // Freeing 100,000 ids takes milliseconds: not on this bind's task.
             tokio::task::spawn_blocking(move || drop(old));
         }
+        if !map {
+            return;
+        }
         if let Err(e) = self
             .store
-            .map_message_id(carrier_id, account, optgate_id)
+            .map_message_id(carrier_id, account.clone(), optgate_id.clone())
             .await
         {
             warn!(error = %e, "id map write failed; receipts will be routed by address");
@@ -123,7 +156,13 @@ impl Inbound {
         };
         let cached = self.ids.lock().ok().and_then(|ids| ids.get(&id).cloned());
         if let Some(owner) = cached {
-            return self.receipt(&routes, Some(owner), id, pdu).await;
+            // A mapped message, or one known to go by address.
+            return self.receipt(&routes, owner, id, pdu).await;
+        }
+        if !self.horizon.look_up(crate::store::consent::now_ms() / 1000) {
+            // Every mapping is in memory: an MT that was never mapped, whose
+            // receipt goes by its address (see receipts::routed_by_address).
+            return self.receipt(&routes, None, id, pdu).await;
         }
         // Not in memory: the store is asked within the wait, so the bind
         // reads on meanwhile (its answer still goes out in order).
@@ -251,7 +290,14 @@ impl crate::upstream::CarrierEvents for Inbound {
         self.accept(pdu).await
     }
 
-    async fn submitted(&self, carrier_id: Bytes, account: Arc<str>, optgate_id: Option<Arc<str>>) {
-        self.remember_message(carrier_id, account, optgate_id).await
+    async fn submitted(
+        &self,
+        carrier_id: Bytes,
+        account: &Arc<str>,
+        optgate_id: &Option<Arc<str>>,
+        map: bool,
+    ) {
+        self.remember_message(carrier_id, account, optgate_id, map)
+            .await
     }
 }

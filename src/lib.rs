@@ -39,9 +39,10 @@
 //!   store (MT, the MO's consent work, settle, outbox).
 //! - [`deliver`]: one dispatcher per account delivering stored MOs and
 //!   receipts to its platform binds.
-//! - [`receipts`]: carrier receipts — the id cache (carrier id → account and
-//!   optgate id), the receipt's `id:` parsed and rewritten (any case,
-//!   deliver_sm and data_sm).
+//! - [`receipts`]: carrier receipts — which messages need the id map
+//!   (the rest are routed by address), the id cache (carrier id → account
+//!   and optgate id) and when the store is asked instead, the receipt's
+//!   `id:` parsed and rewritten (any case, deliver_sm and data_sm).
 //! - [`present`]: times, statuses and held messages as the command line
 //!   and the admin surface show them.
 //! - [`route`]: the messages between tasks, and the [`route::Carrier`]

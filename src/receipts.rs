@@ -1,5 +1,6 @@
-//! Carrier delivery receipts: which message a receipt is about, who that
-//! message belongs to, and the receipt rewritten for a platform that knows
+//! Carrier delivery receipts: which messages' receipts need the id map
+//! ([`routed_by_address`]), which message a receipt is about, who that
+//! message belongs to (and when the store must be asked: [`MapHorizon`]), and the receipt rewritten for a platform that knows
 //! the message by optgate's id. One place for the receipt text's `id:` field
 //! (case-insensitive, as carriers write it either way), for deliver_sm and
 //! data_sm alike. Writing receipt texts of optgate's own is
@@ -16,8 +17,16 @@ use crate::pdu::{tags, Body, Pdu, Tlvs};
 /// platform knows it by (released held messages).
 pub type Owner = (Arc<str>, Option<Arc<str>>);
 
-/// One generation of the id cache.
-pub type Generation = HashMap<Bytes, Owner, foldhash::fast::RandomState>;
+/// One generation of the id cache: an owner from the id map, or `None` for
+/// a message known to be routed by address (see [`MapHorizon`]).
+pub type Generation = HashMap<Bytes, Option<Owner>, foldhash::fast::RandomState>;
+
+/// A generation the cache dropped, and whether it held id map entries
+/// (whose receipts must now be looked up in the store).
+pub struct Retired {
+    pub ids: Generation,
+    pub mapped: bool,
+}
 
 /// Recent carrier message ids → owner, in memory in front of the store:
 /// two generations of at most `cap / 2` ids each; when the current one is
@@ -26,6 +35,9 @@ pub type Generation = HashMap<Bytes, Owner, foldhash::fast::RandomState>;
 pub struct IdCache {
     cur: Generation,
     old: Generation,
+    /// Whether `cur` / `old` hold an entry with an owner.
+    cur_mapped: bool,
+    old_mapped: bool,
     cap: usize,
 }
 
@@ -35,25 +47,125 @@ impl IdCache {
         IdCache {
             cur: HashMap::default(),
             old: HashMap::default(),
+            cur_mapped: false,
+            old_mapped: false,
             cap: (cap / 2).max(1),
         }
     }
 
     /// Inserts; returns the generation to drop (outside the lock).
     #[must_use]
-    pub fn insert(&mut self, id: Bytes, owner: Owner) -> Option<Generation> {
+    pub fn insert(&mut self, id: Bytes, owner: Option<Owner>) -> Option<Retired> {
         let mut retired = None;
         if self.cur.len() >= self.cap {
             let full = std::mem::take(&mut self.cur);
-            retired = Some(std::mem::replace(&mut self.old, full));
+            let ids = std::mem::replace(&mut self.old, full);
+            let mapped = std::mem::replace(&mut self.old_mapped, self.cur_mapped);
+            self.cur_mapped = false;
+            retired = (!ids.is_empty()).then_some(Retired { ids, mapped });
         }
+        self.cur_mapped |= owner.is_some();
         self.cur.insert(id, owner);
         retired
     }
 
-    /// The owner of carrier id `id`, if it is still in memory.
-    pub fn get(&self, id: &[u8]) -> Option<&Owner> {
+    /// What memory knows of carrier id `id`: `Some(Some(owner))` mapped,
+    /// `Some(None)` routed by address, `None` not in memory.
+    pub fn get(&self, id: &[u8]) -> Option<&Option<Owner>> {
         self.cur.get(id).or_else(|| self.old.get(id))
+    }
+}
+
+/// Whether the receipts of an MT that `account` submits from `addr` (TON
+/// `ton`) are routed right by their destination address alone, so its
+/// carrier id need not go in the id map. A receipt's destination is the MT's
+/// sender, and [`crate::runtime::Routes::account_for`] gives the one account
+/// listing that number (a number is in at most one account's `numbers`;
+/// `check-config` refuses it twice). That is the submitting account exactly
+/// when the sender check tied the sender to it:
+///
+/// - the account has no `allow_any_sender` (such an account may send from
+///   anyone's number, or no one's);
+/// - the sender is a number, not alphanumeric (TON 5 or letters: carriers
+///   rewrite or drop those in receipts);
+/// - the normalised sender routes to this very account.
+///
+/// Optgate's own messages and released held messages never come here: they
+/// are always mapped (the one absorbed, the other rewritten). With
+/// `[upstream] id_map_always` nothing is routed by address alone.
+pub fn routed_by_address(
+    rt: &crate::runtime::Runtime,
+    account: &str,
+    addr: &[u8],
+    ton: u8,
+) -> bool {
+    let Some(acc) = rt.accounts.get(account) else {
+        return false;
+    };
+    if rt.routes.id_map_always || acc.senders.is_none() || ton == crate::numbers::TON_ALPHANUMERIC {
+        return false;
+    }
+    let Ok(addr) = std::str::from_utf8(addr) else {
+        return false;
+    };
+    if addr.chars().any(char::is_alphabetic) {
+        return false;
+    }
+    let n = crate::numbers::normalise(addr, ton, &rt.routes.country_code);
+    rt.routes.numbers.get(&n).is_some_and(|a| &**a == account)
+}
+
+/// Until when a receipt whose carrier id is not in memory must still be
+/// looked up in the store: while the store may hold mappings the in-memory
+/// cache does not (written before this start, retired from the cache, or
+/// written by another instance sharing the store). Meanwhile messages
+/// routed by address are remembered in memory as such, so their receipts
+/// skip the look-up. Past it, a receipt not in memory is for an MT that was
+/// never mapped and goes by its address at once, without a store round
+/// trip, and nothing is remembered for such MTs.
+pub struct MapHorizon {
+    /// Unix seconds; `i64::MAX`: always look up (the start value).
+    until: std::sync::atomic::AtomicI64,
+    /// `id_map_ttl` in seconds: how long a mapping the cache lost is kept
+    /// in the store.
+    ttl: std::sync::atomic::AtomicI64,
+}
+
+impl Default for MapHorizon {
+    fn default() -> MapHorizon {
+        MapHorizon {
+            until: std::sync::atomic::AtomicI64::new(i64::MAX),
+            ttl: std::sync::atomic::AtomicI64::new(i64::MAX),
+        }
+    }
+}
+
+impl MapHorizon {
+    /// Sets the horizon at start: `newest` is the newest mapping in the
+    /// store (Unix seconds), `shared` a store other instances write to too
+    /// (always look up).
+    pub fn start(&self, newest: Option<i64>, ttl: std::time::Duration, shared: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        self.ttl.store(ttl, Relaxed);
+        let until = match (shared, newest) {
+            (true, _) => i64::MAX,
+            (false, None) => 0,
+            (false, Some(t)) => t.saturating_add(ttl),
+        };
+        self.until.store(until, Relaxed);
+    }
+
+    /// The cache dropped mappings at `now`: they stay in the store one TTL.
+    pub fn lost(&self, now: i64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let until = now.saturating_add(self.ttl.load(Relaxed));
+        self.until.fetch_max(until, Relaxed);
+    }
+
+    /// Whether a carrier id not in memory must be looked up in the store.
+    pub fn look_up(&self, now: i64) -> bool {
+        now < self.until.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -237,5 +349,117 @@ mod tests {
             Some(&b"70"[..]),
             "the TLV names the message"
         );
+    }
+
+    fn runtime(any_sender: bool, always: bool) -> crate::runtime::Runtime {
+        use std::collections::{HashMap, HashSet};
+        let account = crate::runtime::Account {
+            system_id: Arc::from("pbx"),
+            password: String::new(),
+            max_binds: 1,
+            allowed_ips: Vec::new(),
+            senders: (!any_sender).then(|| {
+                Arc::new(HashSet::from([
+                    "14155550100".to_string(),
+                    "acme".to_string(),
+                ]))
+            }),
+            country_code: Arc::from("1"),
+            require_tls: false,
+            tls_client_name: None,
+        };
+        let mut routes = crate::runtime::Routes {
+            country_code: "1".into(),
+            id_map_always: always,
+            ..Default::default()
+        };
+        for n in ["14155550100", "acme"] {
+            routes.numbers.insert(n.into(), Arc::from("pbx"));
+        }
+        routes
+            .numbers
+            .insert("14155550200".into(), Arc::from("crm"));
+        let cfg = crate::config::Config::default();
+        crate::runtime::Runtime {
+            version: 0,
+            accounts: Arc::new(HashMap::from([("pbx".to_string(), account)])),
+            routes: Arc::new(routes),
+            engine: Arc::new(crate::consent::EngineConfig::from_config(&cfg).unwrap()),
+        }
+    }
+
+    #[test]
+    fn only_a_listed_number_routing_to_its_account_goes_by_address() {
+        let rt = runtime(false, false);
+        // Its own number, in any spelling the sender check accepts.
+        assert!(routed_by_address(&rt, "pbx", b"14155550100", 1));
+        assert!(routed_by_address(&rt, "pbx", b"4155550100", 0));
+        // Alphanumeric, even when listed.
+        assert!(!routed_by_address(&rt, "pbx", b"ACME", 5));
+        assert!(!routed_by_address(&rt, "pbx", b"acme", 0));
+        // A number routing elsewhere; an account the runtime does not know.
+        assert!(!routed_by_address(&rt, "pbx", b"14155550200", 1));
+        assert!(!routed_by_address(&rt, "crm", b"14155550200", 1));
+        // allow_any_sender, and id_map_always.
+        assert!(!routed_by_address(
+            &runtime(true, false),
+            "pbx",
+            b"14155550100",
+            1
+        ));
+        assert!(!routed_by_address(
+            &runtime(false, true),
+            "pbx",
+            b"14155550100",
+            1
+        ));
+    }
+
+    #[test]
+    fn the_store_is_asked_while_it_may_hold_what_memory_does_not() {
+        let ttl = std::time::Duration::from_secs(100);
+        let h = MapHorizon::default();
+        assert!(h.look_up(0), "before start: always");
+        h.start(None, ttl, false);
+        assert!(!h.look_up(1_000), "an empty map: never");
+        h.start(Some(1_000), ttl, false);
+        assert!(
+            h.look_up(1_099) && !h.look_up(1_100),
+            "rows before the start, one TTL"
+        );
+        h.lost(2_000);
+        assert!(
+            h.look_up(2_099) && !h.look_up(2_100),
+            "ids retired from memory, one TTL"
+        );
+        h.start(None, ttl, true);
+        assert!(h.look_up(i64::MAX - 1), "a shared store: always");
+    }
+
+    #[test]
+    fn a_dropped_generation_says_whether_it_held_mappings() {
+        let mut c = IdCache::new(4);
+        let owner = || Some((Arc::<str>::from("pbx"), None));
+        assert!(c.insert(Bytes::from_static(b"a"), None).is_none());
+        assert!(c.insert(Bytes::from_static(b"b"), owner()).is_none());
+        // cur {a, b} (mapped) becomes old; nothing dropped yet.
+        assert!(c.insert(Bytes::from_static(b"c"), None).is_none());
+        assert!(c.insert(Bytes::from_static(b"d"), None).is_none());
+        assert_eq!(c.get(b"a"), Some(&None), "known to go by address");
+        assert_eq!(
+            c.get(b"b").cloned().flatten().map(|o| o.0),
+            Some(Arc::from("pbx"))
+        );
+        let r = c
+            .insert(Bytes::from_static(b"e"), None)
+            .expect("a, b dropped");
+        assert!(r.mapped && r.ids.len() == 2);
+        let r = c.insert(Bytes::from_static(b"f"), None);
+        assert!(r.is_none());
+        let r = c
+            .insert(Bytes::from_static(b"g"), None)
+            .expect("c, d dropped");
+        assert!(!r.mapped, "only address-routed ids");
+        assert_eq!(c.get(b"zz"), None);
     }
 }

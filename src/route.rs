@@ -121,8 +121,7 @@ impl Outgoing {
         }
     }
 
-    /// Whether the carrier will send receipts for it, so its message id
-    /// must go in the id map.
+    /// Whether the carrier will send receipts for it.
     pub fn wants_receipt(&self) -> bool {
         match self {
             Outgoing::Pdu(p) => wants_receipt(p),
@@ -151,6 +150,12 @@ pub struct UpRequest {
     /// For a released held message: the id its platform was given, which
     /// its receipt must carry instead of the carrier's.
     pub optgate_id: Option<Arc<str>>,
+    /// Whether its receipts need the id map (carrier id → account and
+    /// optgate id): released held messages, optgate's own, and senders the
+    /// sender check does not tie to the account (see
+    /// [`crate::receipts::routed_by_address`]). Without it the receipts are
+    /// routed by their destination address and the carrier id is not kept.
+    pub id_map: bool,
     /// submit_multi destinations optgate refused itself, to add to the
     /// carrier's `unsuccess_sme` list.
     pub unsuccess: Vec<crate::pdu::UnsuccessSme>,

@@ -64,6 +64,8 @@ pub struct Routes {
     pub dispatchers: HashMap<Arc<str>, Dispatcher>,
     /// `[numbers] default_country_code`, for normalising addresses.
     pub country_code: String,
+    /// `[upstream] id_map_always`: every receipt-asking MT is mapped.
+    pub id_map_always: bool,
 }
 
 impl Routes {

@@ -100,15 +100,6 @@ async fn rig_on(backend: Backend) -> Rig {
     }
 }
 
-fn message_id(p: &Pdu) -> String {
-    match &p.body {
-        Body::SubmitSmResp(r) => {
-            String::from_utf8_lossy(r.message_id.as_deref().unwrap_or_default()).into_owned()
-        }
-        other => panic!("not a submit_sm_resp: {other:?}"),
-    }
-}
-
 /// Texts the carrier got for `to`, in order.
 fn sent_to(c: &FakeCarrier, to: &str) -> Vec<String> {
     c.submits()

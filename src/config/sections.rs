@@ -164,6 +164,10 @@ pub struct UpstreamConfig {
     /// How long a carrier message id → account mapping is kept for receipts.
     #[serde(with = "humantime_serde")]
     pub id_map_ttl: Duration,
+    /// Map every receipt-asking MT's carrier id, for carriers whose
+    /// receipts are not addressed to the MT's sender; off: only where the
+    /// address would route wrongly (see `receipts::routed_by_address`).
+    pub id_map_always: bool,
     /// `[upstream.tls]`: SMPP over TLS to the carrier.
     pub tls: UpstreamTlsConfig,
 }
@@ -184,6 +188,7 @@ impl Default for UpstreamConfig {
             reconnect_min: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(60),
             id_map_ttl: Duration::from_secs(72 * 3600),
+            id_map_always: false,
             tls: UpstreamTlsConfig::default(),
         }
     }

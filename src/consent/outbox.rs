@@ -188,6 +188,9 @@ impl Engine {
             request: Outgoing::Pdu(pdu),
             reply: ReplyTo::new(tx.clone(), Arc::from(row.account.as_str())),
             optgate_id: row.optgate_id.as_deref().map(Arc::from),
+            // Optgate's own (receipts absorbed) or released held messages
+            // (receipts rewritten): always mapped.
+            id_map: true,
             unsuccess: Vec::new(),
             received: Instant::now(),
         };

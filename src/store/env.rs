@@ -243,6 +243,10 @@ impl StoreTxn for TxnEnv<'_> {
         self.txn.lookup_message_id(carrier_id, ttl)
     }
 
+    fn newest_message_id_at(&mut self) -> Result<Option<i64>, StoreError> {
+        self.txn.newest_message_id_at()
+    }
+
     fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError> {
         self.txn.purge_message_ids(ttl, limit)
     }

@@ -215,6 +215,10 @@ pub trait StoreTxn {
         ttl: Duration,
     ) -> Result<Option<MessageOwner>, StoreError>;
 
+    /// When the newest id map row was written (Unix seconds); `None` when
+    /// the map is empty.
+    fn newest_message_id_at(&mut self) -> Result<Option<i64>, StoreError>;
+
     /// Deletes up to `limit` id map rows older than `ttl`; returns how many.
     fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError>;
 

@@ -266,6 +266,7 @@ impl<E: CarrierEvents> BindTask<E> {
                 orig_seq: req.request.sequence_number(),
                 command_id,
                 wants_receipt: req.request.wants_receipt(),
+                id_map: req.id_map,
                 reply: req.reply,
                 optgate_id: req.optgate_id,
                 unsuccess: req.unsuccess,
@@ -408,7 +409,7 @@ impl<E: CarrierEvents> BindTask<E> {
             // is only for them.
             if let (true, Some(mid)) = (entry.wants_receipt, message_id_of(&pdu)) {
                 self.events
-                    .submitted(mid, entry.reply.account.clone(), entry.optgate_id.clone())
+                    .submitted(mid, &entry.reply.account, &entry.optgate_id, entry.id_map)
                     .await;
             }
         }

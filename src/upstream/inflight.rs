@@ -22,8 +22,10 @@ pub(super) struct InFlight {
     pub optgate_id: Option<Arc<str>>,
     pub unsuccess: Vec<crate::pdu::UnsuccessSme>,
     pub command_id: u32,
-    /// The request asked for receipts, so its message id must be remembered.
+    /// The request asked for receipts, so its message id is reported.
     pub wants_receipt: bool,
+    /// Its receipts need the id map ([`crate::route::UpRequest::id_map`]).
+    pub id_map: bool,
     /// When optgate received the request from the platform, for
     /// `optgate_added_latency_seconds`.
     pub received: Instant,

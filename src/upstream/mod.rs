@@ -41,12 +41,15 @@ pub trait CarrierEvents: Send + Sync + 'static {
 
     /// The carrier accepted a request that asked for receipts under
     /// `carrier_id`: its receipts belong to `account`, which knows the
-    /// message as `optgate_id` if it was held and released.
+    /// message as `optgate_id` if it was held and released; `map`: they
+    /// need the id map (see [`crate::route::UpRequest::id_map`]), else
+    /// they are routed by address.
     fn submitted(
         &self,
         carrier_id: Bytes,
-        account: Arc<str>,
-        optgate_id: Option<Arc<str>>,
+        account: &Arc<str>,
+        optgate_id: &Option<Arc<str>>,
+        map: bool,
     ) -> impl Future<Output = ()> + Send;
 }
 

@@ -529,6 +529,16 @@ pub fn submit(src: &str, dst: &str, text: &str) -> Pdu {
     Pdu::new(0, Body::SubmitSm(Box::new(sm(src, dst, text))))
 }
 
+/// The message id of a submit_sm_resp.
+pub fn message_id(p: &Pdu) -> String {
+    match &p.body {
+        Body::SubmitSmResp(r) => {
+            String::from_utf8_lossy(r.message_id.as_deref().unwrap_or_default()).into_owned()
+        }
+        other => panic!("not a submit_sm_resp: {other:?}"),
+    }
+}
+
 /// A submit_sm that asks for a delivery receipt (registered_delivery 1).
 pub fn submit_dlr(src: &str, dst: &str, text: &str) -> Pdu {
     let mut s = sm(src, dst, text);

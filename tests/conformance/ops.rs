@@ -473,6 +473,12 @@ pub async fn stored_deliveries_bounded_and_acknowledged(s: &impl Setup) {
 
 pub async fn id_map_written_behind_and_looked_up(s: &impl Setup) {
     let store = s.open().await;
+    assert_eq!(
+        read(&store, |t| t.newest_message_id_at()).await,
+        None,
+        "an empty map has no newest row"
+    );
+    let before = optgate::store::consent::now_ms() / 1000;
     store
         .map_message_id("C-1".into(), "pbx".into(), None)
         .await
@@ -497,6 +503,28 @@ pub async fn id_map_written_behind_and_looked_up(s: &impl Setup) {
         owner("crm", Some("0000000000000009"))
     );
     assert_eq!(store.lookup_message_id("C-3".into()).await.unwrap(), None);
+    // Written behind again, one id already mapped (a bulk write that must
+    // replace it: on PostgreSQL the plain insert fails and the chunk is upserted).
+    for (id, account) in [("C-1", "crm"), ("C-9", "pbx")] {
+        store
+            .map_message_id(id.into(), account.into(), None)
+            .await
+            .unwrap();
+    }
+    store.flush().await.unwrap();
+    assert_eq!(
+        store.lookup_message_id("C-1".into()).await.unwrap(),
+        owner("crm", None)
+    );
+    assert_eq!(
+        store.lookup_message_id("C-9".into()).await.unwrap(),
+        owner("pbx", None)
+    );
+    let newest = read(&store, |t| t.newest_message_id_at()).await.unwrap();
+    assert!(
+        (before..=before + 60).contains(&newest),
+        "the newest row's time ({newest}, unix seconds)"
+    );
     // Through the interface, with another TTL (a backend may partition by it).
     let ttl = std::time::Duration::from_secs(3600);
     commit(&store, move |t| t.map_message_id("C-4", "other", None, ttl))

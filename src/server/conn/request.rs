@@ -16,6 +16,8 @@ pub(super) struct SenderMemo {
     ton: u8,
     addr: Bytes,
     allowed: bool,
+    /// Its receipts find the account by address (no id map needed).
+    by_address: bool,
 }
 
 impl Session {
@@ -31,12 +33,12 @@ impl Session {
                 .await;
         };
         let account = &link.account;
-        if !self.sender_allowed(account, &pdu) {
+        let Some(by_address) = self.sender_allowed(account, &pdu) else {
             debug!("submit from a sender the account does not own refused");
             return self
                 .feed(crate::route::answer(cid, status::ESME_RINVSRCADR, seq))
                 .await;
-        }
+        };
         if self.outstanding >= self.ctx.settings.window {
             return self
                 .feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
@@ -97,6 +99,7 @@ impl Session {
             request,
             reply: link,
             optgate_id: None,
+            id_map: !by_address,
             unsuccess,
             received,
         };
@@ -111,13 +114,15 @@ impl Session {
 
     /// submit_sm, data_sm and submit_multi must come from one of the
     /// account's numbers unless it has `allow_any_sender` (see
-    /// [`auth::Account::may_send_from`]); other requests pass.
-    fn sender_allowed(&mut self, account: &str, pdu: &Pdu) -> bool {
+    /// [`auth::Account::may_send_from`]); other requests pass. `None`:
+    /// refused; `Some(by_address)`: allowed, and whether its receipts are
+    /// routed by address alone ([`crate::receipts::routed_by_address`]).
+    fn sender_allowed(&mut self, account: &str, pdu: &Pdu) -> Option<bool> {
         let (addr, ton) = match &pdu.body {
             Body::SubmitSm(s) => (&s.source_addr, s.source_addr_ton),
             Body::DataSm(d) => (&d.source_addr, d.source_addr_ton),
             Body::SubmitMulti(m) => (&m.source_addr, m.source_addr_ton),
-            _ => return true,
+            _ => return Some(false),
         };
         // The session's copy, refreshed after a reload.
         let rt = self.runtime.load();
@@ -126,13 +131,14 @@ impl Session {
         // for as long as the sender and the accounts stay the same.
         if let Some(m) = &self.last_sender {
             if m.version == version && m.ton == ton && m.addr == addr {
-                return m.allowed;
+                return m.allowed.then_some(m.by_address);
             }
         }
         // An account removed by a reload keeps its binds until they end.
         let allowed = accounts
             .get(account)
             .map_or(true, |a| a.may_send_from(addr, ton));
+        let by_address = allowed && crate::receipts::routed_by_address(rt, account, addr, ton);
         self.last_sender = Some(SenderMemo {
             version,
             ton,
@@ -140,7 +146,8 @@ impl Session {
             // memo would keep alive for the life of the session.
             addr: Bytes::copy_from_slice(addr),
             allowed,
+            by_address,
         });
-        allowed
+        allowed.then_some(by_address)
     }
 }

@@ -419,6 +419,10 @@ impl<C: GenericClient> StoreTxn for PgTxn<'_, C> {
         ops::lookup_message_id(&mut self.pg, carrier_id, ttl)
     }
 
+    fn newest_message_id_at(&mut self) -> Result<Option<i64>, StoreError> {
+        ops::newest_message_id_at(&mut self.pg)
+    }
+
     fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError> {
         ops::purge_message_ids(&mut self.pg, ttl, limit)
     }

@@ -145,6 +145,19 @@ pub fn lookup_message_id<C: GenericClient>(
     }))
 }
 
+/// When the newest id map row was written (Unix seconds), if any.
+pub fn newest_message_id_at<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+) -> Result<Option<i64>, StoreError> {
+    let row = pg.query_opt(
+        "SELECT max(t) FROM (SELECT max(created_at) AS t FROM id_map_0
+         UNION ALL SELECT max(created_at) FROM id_map_1
+         UNION ALL SELECT max(created_at) FROM id_map_2) AS m",
+        &[],
+    )?;
+    Ok(row.and_then(|r| r.get(0)))
+}
+
 /// Deletes up to `limit` expired id map rows from the generation table no
 /// one writes to now; returns how many.
 pub fn purge_message_ids<C: GenericClient>(

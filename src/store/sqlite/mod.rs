@@ -352,6 +352,10 @@ impl StoreTxn for SqliteTxn<'_> {
         ops::lookup_message_id(self.c, carrier_id, ttl)
     }
 
+    fn newest_message_id_at(&mut self) -> Result<Option<i64>, StoreError> {
+        ops::newest_message_id_at(self.c)
+    }
+
     fn purge_message_ids(&mut self, ttl: Duration, limit: u32) -> Result<usize, StoreError> {
         ops::purge_message_ids(self.c, ttl, limit)
     }

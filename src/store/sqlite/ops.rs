@@ -80,6 +80,18 @@ pub fn lookup_message_id(
     Ok(row)
 }
 
+/// When the newest id map row was written (Unix seconds), if any.
+pub fn newest_message_id_at(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    let t = conn.query_row(
+        "SELECT max(t) FROM (SELECT max(created_at) AS t FROM id_map_0
+         UNION ALL SELECT max(created_at) FROM id_map_1
+         UNION ALL SELECT max(created_at) FROM id_map_2)",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(t)
+}
+
 /// Deletes up to `limit` expired id map rows from the generation table no
 /// one writes to now (the one written next); returns how many.
 pub fn purge_message_ids(
