@@ -401,6 +401,7 @@ fn build_routes(
     let cc = cfg.numbers.default_country_code.clone();
     let mut routes = Routes {
         country_code: cc.clone(),
+        direct_wait: cfg.server.direct_delivery_wait,
         ..Default::default()
     };
     for a in &cfg.server.accounts {

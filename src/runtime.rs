@@ -64,6 +64,10 @@ pub struct Routes {
     pub dispatchers: HashMap<Arc<str>, Dispatcher>,
     /// `[numbers] default_country_code`, for normalising addresses.
     pub country_code: String,
+    /// `[server] direct_delivery_wait`: how long a carrier receipt or plain
+    /// MO handed straight to a platform waits for its answer before it is
+    /// stored instead; zero: always stored first.
+    pub direct_wait: std::time::Duration,
 }
 
 impl Routes {
