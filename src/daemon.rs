@@ -414,6 +414,7 @@ fn build_routes(
     let mut routes = Routes {
         country_code: cc.clone(),
         id_map_always: cfg.upstream.id_map_always,
+        direct_wait: cfg.server.direct_delivery_wait,
         ..Default::default()
     };
     for a in &cfg.server.accounts {

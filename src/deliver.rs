@@ -6,13 +6,24 @@
 //! The dispatcher keeps a bounded in-memory queue ordered by store id. When the
 //! queue overflows, or at start-up, it is in *backlog* mode and pages rows in
 //! from the store once a session can take them.
+//!
+//! The direct path ([`Dispatcher::try_direct`]): a carrier receipt or plain
+//! MO is offered to the dispatcher before anything is stored. When this
+//! instance delivers the account, nothing is waiting ahead of it (no row in
+//! memory, in the store or on its way there) and a session has window room,
+//! it goes to that session at once and the carrier is answered only after
+//! the platform's `deliver_sm_resp` ([`Direct`]); otherwise, or when the
+//! platform answers with a temporary error, ends its session or is slower
+//! than `[server] direct_delivery_wait`, the inbound path stores it as
+//! before. Direct deliveries have ids with [`DIRECT`] set: no store row.
 
+use std::collections::HashMap;
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
@@ -41,6 +52,21 @@ const OWNER_REREAD: Duration = Duration::from_secs(5);
 /// not keep up with 8,000 MOs/s plus ~30,000 receipts/s (the round trip
 /// through a busy platform session bounds each window); 256 could.
 pub const SESSION_WINDOW: usize = 256;
+/// The bit that marks a delivery id as direct (no store row behind it).
+pub const DIRECT: u64 = 1 << 63;
+
+/// How a direct delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direct {
+    /// The platform answered `ESME_ROK`.
+    Delivered,
+    /// The platform refused it for good (`ESME_RX_R_APPN`): the carrier
+    /// gets that answer, as from the platform itself.
+    Refused(u32),
+    /// Not delivered (not taken, a temporary error, the session ended):
+    /// store it.
+    Fallback,
+}
 
 /// What sessions and the inbound path tell a dispatcher.
 #[derive(Debug)]
@@ -68,6 +94,22 @@ pub enum DispatchMsg {
     /// Another instance stored a row for this account, or gave up
     /// delivering it (PostgreSQL's notification, see `store::postgres::listen`).
     Elsewhere,
+    /// A message offered for the direct path; `done` says how it ended.
+    Direct {
+        id: u64,
+        pdu: Pdu,
+        done: oneshot::Sender<Direct>,
+    },
+    /// The inbound path stopped waiting for direct delivery `direct` and
+    /// stored the message as row `id`: the platform's answer, when it comes
+    /// (or came: `done`), settles the row instead, so a platform that was
+    /// only slow does not get the message twice.
+    Adopt {
+        direct: u64,
+        id: u64,
+        pdu: Pdu,
+        done: oneshot::Receiver<Direct>,
+    },
 }
 
 /// Handle to an account's dispatcher.
@@ -77,6 +119,23 @@ pub struct Dispatcher {
     /// The smallest id of a stored row whose `Stored` message did not fit in
     /// the channel (`u64::MAX`: none); the task pages it in from the store.
     missed: Arc<AtomicU64>,
+    /// Store writes of this account's deliveries queued and not yet handed
+    /// to the task: while there are any, nothing takes the direct path
+    /// (it would overtake them).
+    storing: Arc<AtomicUsize>,
+    /// The next direct delivery's id.
+    next_direct: Arc<AtomicU64>,
+}
+
+/// Counts one store write of an account's delivery from its queueing until
+/// its row was handed to the dispatcher (or failed): dropped, it counts off.
+#[derive(Debug)]
+pub struct Storing(Arc<AtomicUsize>);
+
+impl Drop for Storing {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Dispatcher {
@@ -112,9 +171,53 @@ impl Dispatcher {
             claim: format!("deliver:{account_name}"),
             elsewhere: false,
             next_check: tokio::time::Instant::now(),
+            direct: HashMap::new(),
+            adopted: HashMap::new(),
         };
         tasks.spawn(task.run(stop));
-        Dispatcher { tx, missed }
+        Dispatcher {
+            tx,
+            missed,
+            storing: Arc::new(AtomicUsize::new(0)),
+            next_direct: Arc::new(AtomicU64::new(DIRECT)),
+        }
+    }
+
+    /// Marks a store write of one of this account's deliveries as queued;
+    /// keep the guard until its row was handed over with [`Self::try_send`].
+    pub fn storing(&self) -> Storing {
+        self.storing.fetch_add(1, Ordering::AcqRel);
+        Storing(self.storing.clone())
+    }
+
+    /// Hands over a stored row whose direct delivery is still open
+    /// ([`DispatchMsg::Adopt`]); waits for room like [`Self::send`].
+    pub async fn adopt(&self, direct: u64, id: u64, pdu: Pdu, done: oneshot::Receiver<Direct>) {
+        self.send(DispatchMsg::Adopt {
+            direct,
+            id,
+            pdu,
+            done,
+        })
+        .await;
+    }
+
+    /// Offers `pdu` for the direct path. `None`: not taken (store writes
+    /// are on their way, which it must not overtake, or the task's queue is
+    /// full); else its direct id, and the answer comes on the receiver (a dropped sender, at
+    /// shutdown, means [`Direct::Fallback`]).
+    pub fn try_direct(&self, pdu: Pdu) -> Option<(u64, oneshot::Receiver<Direct>)> {
+        if self.storing.load(Ordering::Acquire) != 0
+            || self.missed.load(Ordering::Acquire) != u64::MAX
+        {
+            return None;
+        }
+        let id = self.next_direct.fetch_add(1, Ordering::Relaxed);
+        let (done, rx) = oneshot::channel();
+        self.tx
+            .try_send(DispatchMsg::Direct { id, pdu, done })
+            .ok()?;
+        Some((id, rx))
     }
 
     /// Sends a message to the dispatcher. The channel is bounded; waiting here
@@ -176,6 +279,11 @@ struct Task {
     /// When to try the claim again (not the owner) or re-read the store
     /// (the owner: the bound on a lost notification).
     next_check: tokio::time::Instant,
+    /// Direct deliveries with a session, by id, and who waits for them.
+    direct: HashMap<u64, oneshot::Sender<Direct>>,
+    /// Direct deliveries whose message was stored meanwhile: the row and
+    /// its PDU, settled by the platform's answer.
+    adopted: HashMap<u64, (u64, Pdu)>,
 }
 
 impl Task {
@@ -226,6 +334,10 @@ impl Task {
             DispatchMsg::Unregister { session, returned } => {
                 self.sessions.retain(|s| s.id != session);
                 for (id, pdu) in returned {
+                    if id & DIRECT != 0 {
+                        self.direct_done(id, Direct::Fallback);
+                        continue;
+                    }
                     // Back at the head of the queue, in their old order.
                     self.inflight.remove(&id);
                     self.queue.insert(id, pdu);
@@ -238,6 +350,93 @@ impl Task {
                 pdu,
             } => self.answered(session, id, status, pdu),
             DispatchMsg::Elsewhere => self.elsewhere = true,
+            DispatchMsg::Direct { id, pdu, done } => self.direct(id, pdu, done),
+            DispatchMsg::Adopt {
+                direct,
+                id,
+                pdu,
+                mut done,
+            } => {
+                if self.direct.remove(&direct).is_some() {
+                    // Still with the session: its answer settles the row.
+                    self.inflight.insert(id);
+                    self.adopted.insert(direct, (id, pdu));
+                } else {
+                    let how = done.try_recv().unwrap_or(Direct::Fallback);
+                    self.settle_adopted(id, pdu, how);
+                }
+            }
+        }
+    }
+
+    /// A stored row whose direct delivery ended `how`.
+    fn settle_adopted(&mut self, id: u64, pdu: Pdu, how: Direct) {
+        self.inflight.remove(&id);
+        match how {
+            Direct::Delivered => {
+                metrics::counter!("optgate_deliveries_total", "path" => "direct").increment(1);
+                self.delivered(id);
+            }
+            Direct::Refused(_) => {
+                warn!(account = %self.account, id, "platform rejected a delivery permanently; dropped");
+                self.delivered(id);
+            }
+            // Back in the queue in its place (as rows a session returns).
+            Direct::Fallback => {
+                self.queue.insert(id, pdu);
+            }
+        }
+    }
+
+    /// The direct path: to a session with room now, if nothing of this
+    /// account waits ahead of it; else the sender is told to store it.
+    fn direct(&mut self, id: u64, pdu: Pdu, done: oneshot::Sender<Direct>) {
+        let clear = self.owner
+            && !self.backlog
+            && self.queue.is_empty()
+            && self.deferred.is_empty()
+            && self.missed.load(Ordering::Acquire) == u64::MAX;
+        if !clear {
+            let _ = done.send(Direct::Fallback);
+            return;
+        }
+        let mut pdu = Some(pdu);
+        let n = self.sessions.len();
+        for i in 0..n {
+            let idx = (self.rr + i) % n;
+            let slot = &mut self.sessions[idx];
+            if slot.inflight >= SESSION_WINDOW {
+                continue;
+            }
+            let Some(p) = pdu.take() else { break };
+            match slot.tx.try_send(ToPlatform::Deliver { id, pdu: p }) {
+                Ok(()) => {
+                    slot.inflight += 1;
+                    self.rr = idx + 1;
+                    self.direct.insert(id, done);
+                    return;
+                }
+                Err(e) => {
+                    if let ToPlatform::Deliver { pdu: p, .. } = e.into_inner() {
+                        pdu = Some(p);
+                    }
+                }
+            }
+        }
+        let _ = done.send(Direct::Fallback);
+    }
+
+    /// Tells whoever waits for direct delivery `id` how it ended (nobody,
+    /// when the inbound path stopped waiting and stored it already).
+    fn direct_done(&mut self, id: u64, how: Direct) {
+        if let Some((row, pdu)) = self.adopted.remove(&id) {
+            return self.settle_adopted(row, pdu, how);
+        }
+        if let Some(done) = self.direct.remove(&id) {
+            if how == Direct::Delivered {
+                metrics::counter!("optgate_deliveries_total", "path" => "direct").increment(1);
+            }
+            let _ = done.send(how);
         }
     }
 
@@ -311,12 +510,23 @@ impl Task {
     }
 
     fn answered(&mut self, session: u64, id: u64, code: u32, pdu: Option<Pdu>) {
-        self.inflight.remove(&id);
         if let Some(s) = self.sessions.iter_mut().find(|s| s.id == session) {
             s.inflight = s.inflight.saturating_sub(1);
         }
+        if id & DIRECT != 0 {
+            let how = match code {
+                status::ESME_ROK => Direct::Delivered,
+                status::ESME_RX_R_APPN => Direct::Refused(code),
+                _ => Direct::Fallback,
+            };
+            return self.direct_done(id, how);
+        }
+        self.inflight.remove(&id);
         match (code, pdu) {
-            (status::ESME_ROK, _) => self.delivered(id),
+            (status::ESME_ROK, _) => {
+                metrics::counter!("optgate_deliveries_total", "path" => "stored").increment(1);
+                self.delivered(id);
+            }
             (status::ESME_RX_R_APPN, _) => {
                 // The platform refuses it for good: do not loop on it.
                 warn!(account = %self.account, id, "platform rejected a delivery permanently; dropped");

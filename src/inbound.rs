@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use crate::consent::{mo, Engine};
-use crate::deliver::DispatchMsg;
+use crate::deliver::{Direct, DispatchMsg, Dispatcher};
 use crate::pdu::{status, Pdu};
 use crate::receipts::{self, IdCache, MapHorizon, Owner};
 use crate::store::{DeliveryKind, Store, StoreError};
@@ -184,7 +184,7 @@ impl Inbound {
     /// Classifies a receipt by its owner: optgate's own messages' receipts
     /// are absorbed; released held messages' receipts carry the optgate id.
     async fn receipt(
-        &self,
+        self: &Arc<Self>,
         routes: &Routes,
         owner: Option<Owner>,
         carrier_id: Bytes,
@@ -205,12 +205,13 @@ impl Inbound {
             .await
     }
 
-    /// Queues the store write now (keeping order) and returns the wait for
-    /// its commit, after which the row goes to the account's dispatcher
-    /// (if it is busy, the row waits in the store) and the carrier is
-    /// answered: `ESME_ROK` only once committed.
+    /// Routes a carrier message to its account. A receipt or plain MO is
+    /// first offered for the direct path (see [`crate::deliver`]): handed to
+    /// a platform session at once, the carrier answered after the
+    /// platform's `deliver_sm_resp`. Anything else, or what the direct path
+    /// does not take, is stored ([`Self::store`]).
     async fn transact(
-        &self,
+        self: &Arc<Self>,
         routes: &Routes,
         account: Option<Arc<str>>,
         pdu: Pdu,
@@ -224,6 +225,44 @@ impl Inbound {
         let Some(dispatcher) = routes.dispatchers.get(&account).cloned() else {
             return now(status::ESME_RX_T_APPN);
         };
+        let wait = routes.direct_wait;
+        if let (Kind::Plain(plain), false) = (&kind, wait.is_zero()) {
+            if let Some((direct, mut rx)) = dispatcher.try_direct(pdu.clone()) {
+                let plain = *plain;
+                let this = self.clone();
+                return Box::pin(async move {
+                    let adopt = match tokio::time::timeout(wait, &mut rx).await {
+                        Ok(Ok(Direct::Delivered)) => return status::ESME_ROK,
+                        Ok(Ok(Direct::Refused(code))) => return code,
+                        Ok(Ok(Direct::Fallback) | Err(_)) => None,
+                        // Slow: stored now, and the platform's answer, when
+                        // it comes, settles the stored row.
+                        Err(_) => Some((direct, rx)),
+                    };
+                    debug!(account = %account, "direct delivery not taken; storing");
+                    this.store(account, dispatcher, pdu, Kind::Plain(plain), adopt)
+                        .await
+                        .await
+                });
+            }
+        }
+        self.store(account, dispatcher, pdu, kind, None).await
+    }
+
+    /// Queues the store write now (keeping order) and returns the wait for
+    /// its commit, after which the row goes to the account's dispatcher
+    /// (if it is busy, the row waits in the store) and the carrier is
+    /// answered: `ESME_ROK` only once committed. `adopt`: the direct
+    /// delivery still open for this message, which settles the row.
+    async fn store(
+        &self,
+        account: Arc<str>,
+        dispatcher: Dispatcher,
+        pdu: Pdu,
+        kind: Kind,
+        adopt: Option<(u64, oneshot::Receiver<Direct>)>,
+    ) -> Commit {
+        let storing = dispatcher.storing();
         let queued = match kind {
             Kind::Campaign(work) => self
                 .store
@@ -257,8 +296,14 @@ impl Inbound {
                 Ok(delivery) => {
                     if let Some(id) = delivery {
                         metrics::gauge!("optgate_stored_deliveries").increment(1.0);
-                        dispatcher.try_send(DispatchMsg::Stored { id, pdu });
+                        match adopt {
+                            Some((direct, rx)) => dispatcher.adopt(direct, id, pdu, rx).await,
+                            None => {
+                                dispatcher.try_send(DispatchMsg::Stored { id, pdu });
+                            }
+                        }
                     }
+                    drop(storing);
                     status::ESME_ROK
                 }
                 Err(code) => code,

@@ -66,6 +66,10 @@ pub struct Routes {
     pub country_code: String,
     /// `[upstream] id_map_always`: every receipt-asking MT is mapped.
     pub id_map_always: bool,
+    /// `[server] direct_delivery_wait`: how long a carrier receipt or plain
+    /// MO handed straight to a platform waits for its answer before it is
+    /// stored instead; zero: always stored first.
+    pub direct_wait: std::time::Duration,
 }
 
 impl Routes {

@@ -23,6 +23,7 @@
 //! | `optgate_tls_certificate_expiry_seconds` | gauge | `side` (platform, carrier), `role` (server, client) |
 //! | `optgate_held_messages` | gauge | — |
 //! | `optgate_stored_deliveries` | gauge | — |
+//! | `optgate_deliveries_total` | counter | `path` (direct, stored) |
 //! | `optgate_upstream_up` | gauge | `bind` (0 .. `[upstream] binds`) |
 //! | `optgate_inflight_requests` | gauge | `side` (platform, carrier) |
 //! | `optgate_failed_binds_total` | counter | — |
@@ -159,6 +160,11 @@ pub const METRICS: &[MetricDef] = &[
         "optgate_stored_deliveries",
         Kind::Gauge,
         "MOs and receipts stored until their platform binds.",
+    ),
+    def(
+        "optgate_deliveries_total",
+        Kind::Counter,
+        "Carrier receipts and MOs the platform took: path=direct (handed straight through, the carrier answered after the platform) or stored (delivered from the store).",
     ),
     def(
         "optgate_upstream_up",

@@ -40,6 +40,11 @@ pub struct ServerConfig {
     /// SIGTERM: time allowed to drain before exit.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// A carrier receipt or plain MO goes straight to a bound platform and
+    /// the carrier is answered after the platform's answer, if it comes
+    /// within this; else (and with "0s") it is stored first.
+    #[serde(with = "humantime_serde")]
+    pub direct_delivery_wait: Duration,
     /// The platform accounts allowed to bind.
     pub accounts: Vec<AccountConfig>,
     /// `[server.tls]`: a second listener, for SMPP over TLS.
@@ -95,6 +100,7 @@ impl Default for ServerConfig {
             failed_bind_limit: 5,
             failed_bind_window: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
+            direct_delivery_wait: Duration::from_millis(500),
             accounts: Vec::new(),
             tls: ServerTlsConfig::default(),
         }

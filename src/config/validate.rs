@@ -61,6 +61,13 @@ fn server(cfg: &Config, p: &mut Vec<Problem>) {
     positive(p, "server.bind_timeout", s.bind_timeout);
     positive(p, "server.inactivity_timeout", s.inactivity_timeout);
     positive(p, "server.failed_bind_window", s.failed_bind_window);
+    if s.direct_delivery_wait > Duration::from_secs(30) {
+        p.push(Problem::raw(
+            "server.direct_delivery_wait",
+            format!("\"{}\"", humantime::format_duration(s.direct_delivery_wait)),
+            "must be at most 30s: the carrier waits that long for its answer (0s stores every receipt and MO first)",
+        ));
+    }
 }
 
 /// `[server.tls]`, `[upstream.tls]` and the accounts' TLS keys: the files

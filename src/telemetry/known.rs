@@ -112,6 +112,9 @@ pub fn export_known<'a>(accounts: impl IntoIterator<Item = &'a str>, upstream_bi
     zero(metrics::counter!("optgate_unroutable_total"));
     zero_gauge(metrics::gauge!("optgate_held_messages"));
     zero_gauge(metrics::gauge!("optgate_stored_deliveries"));
+    for path in ["direct", "stored"] {
+        zero(metrics::counter!("optgate_deliveries_total", "path" => path));
+    }
     for account in accounts {
         zero_gauge(
             metrics::gauge!("optgate_binds", "side" => "platform", "account" => account.to_owned()),
