@@ -135,7 +135,7 @@ impl Daemon {
         let routes = build_routes(cfg, &store, &mut dispatchers, &tasks, &tasks_stop);
         let engine_cfg = EngineConfig::from_config(cfg).map_err(StartError::Config)?;
         let live = crate::runtime::live(accounts(cfg), routes, engine_cfg);
-        crate::deliver::wake_on_elsewhere(&store, live.clone());
+        wake_on_elsewhere(&store, live.clone());
         let engine = Arc::new(Engine::new(live.clone(), store.clone()));
         let inbound = Arc::new(Inbound::new(
             store.clone(),
@@ -519,4 +519,22 @@ fn export_known_metrics(cfg: &Config) {
         cfg.server.accounts.iter().map(|a| a.system_id.as_str()),
         cfg.upstream.binds as usize,
     );
+}
+
+/// Rows another instance stored for an account (or its delivery claim
+/// released) wake that account's dispatcher at once; `*` wakes all.
+fn wake_on_elsewhere(store: &Store, live: Arc<crate::runtime::Live>) {
+    // The routes in force (a reload may have added accounts).
+    store.elsewhere().on_delivery(Box::new(move |account| {
+        let routes = live.load().routes.clone();
+        let wake =
+            |d: &crate::deliver::Dispatcher| d.try_send(crate::deliver::DispatchMsg::Elsewhere);
+        if account == "*" {
+            routes.dispatchers.values().for_each(|d| {
+                wake(d);
+            });
+        } else if let Some(d) = routes.dispatchers.get(account) {
+            wake(d);
+        }
+    }));
 }

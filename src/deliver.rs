@@ -666,20 +666,3 @@ fn extract_due(
     *deferred = later;
     due
 }
-
-/// Rows another instance stored for an account (or its delivery claim
-/// released) wake that account's dispatcher at once; `*` wakes all.
-pub fn wake_on_elsewhere(store: &Store, live: Arc<crate::runtime::Live>) {
-    // The routes in force (a reload may have added accounts).
-    store.elsewhere().on_delivery(Box::new(move |account| {
-        let routes = live.load().routes.clone();
-        let wake = |d: &Dispatcher| d.try_send(DispatchMsg::Elsewhere);
-        if account == "*" {
-            routes.dispatchers.values().for_each(|d| {
-                wake(d);
-            });
-        } else if let Some(d) = routes.dispatchers.get(account) {
-            wake(d);
-        }
-    }));
-}

@@ -37,8 +37,9 @@
 //!   answered with after the commit.
 //! - [`consent`]: the consent engine carrying out [`policy`] against the
 //!   store (MT, the MO's consent work, settle, outbox).
-//! - [`deliver`]: one dispatcher per account delivering stored MOs and
-//!   receipts to its platform binds.
+//! - [`deliver`]: one dispatcher per account delivering MOs and receipts
+//!   to its platform binds, straight through (the direct path) or from the
+//!   store.
 //! - [`receipts`]: carrier receipts — which messages need the id map
 //!   (the rest are routed by address), the id cache (carrier id → account
 //!   and optgate id) and when the store is asked instead, the receipt's
