@@ -2,7 +2,10 @@
 # optgate benchmark: the same load (4 binds x window 100) against
 #   (1) the carrier simulator directly,
 #   (2) a socat TCP relay in front of the simulator,
+#   (2r) the relay in front of a simulator sending every receipt (the
+#        physical limit of the receipt workload),
 #   (3) optgate (temp config, temp store) in front of the simulator;
+# every optgate scenario is printed as a share of its relay run;
 # (3a-tls) and (b-tls) repeat the pass-through and consent runs with TLS on
 # both sides and report what TLS costs optgate in CPU per message;
 # then latency added by optgate at a fixed moderate rate, optgate's CPU time
@@ -89,6 +92,14 @@ wait_port "$CARRIER_PORT"
 socat "TCP-LISTEN:$RELAY_PORT,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$CARRIER_PORT" &
 PIDS+=($!)
 wait_port "$RELAY_PORT"
+# The simulator that sends every receipt, and a relay in front of it (2r).
+take_port RCARRIER_PORT; take_port RRELAY_PORT
+"$BIN" sim carrier --listen "127.0.0.1:$RCARRIER_PORT" --control off --receipts >"$TMP/rcarrier.log" 2>&1 &
+PIDS+=($!)
+wait_port "$RCARRIER_PORT"
+socat "TCP-LISTEN:$RRELAY_PORT,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$RCARRIER_PORT" &
+PIDS+=($!)
+wait_port "$RRELAY_PORT"
 
 # gate_config FILE LISTEN_PORT CARRIER_PORT ADMIN_PORT STORE_DIR: an optgate
 # config for one account (pbx, number 14155550100) and BINDS carrier binds.
@@ -167,6 +178,10 @@ HZ=$(getconf CLK_TCK)
 
 echo "== (1) load -> simulator"; run_load direct "$CARRIER_PORT" "${LOAD[@]}"; result direct
 echo "== (2) load -> socat relay -> simulator"; run_load relay "$RELAY_PORT" "${LOAD[@]}"; result relay
+echo "== (2r) load -> socat relay -> simulator sending every receipt"
+run_load relay_r "$RRELAY_PORT" "${LOAD[@]}" --recipients 1000 --registered-delivery; result relay_r
+RLINE=$(result relay_r)
+[[ $(field "$RLINE" receipts) -eq $(field "$RLINE" ok) ]] || die "(2r): a receipt per submit expected: $RLINE"
 echo "== (3) load -> optgate -> simulator"
 T0=$(cpu_ticks "$GATE_PID")
 run_load gate "$GATE_PORT" "${LOAD[@]}"
@@ -231,10 +246,7 @@ kill "$UP_PID" 2>/dev/null || true
 #     and delivers;
 # (c) (b+r) plus MOs from the simulator, 5% of them STOP, during the run;
 # (d) 4 binds x window 1 (latency-bound) against (b)'s set-up.
-take_port RCARRIER_PORT; take_port GATE2_PORT; take_port ADMIN2_PORT
-"$BIN" sim carrier --listen "127.0.0.1:$RCARRIER_PORT" --receipts >"$TMP/rcarrier.log" 2>&1 &
-PIDS+=($!)
-wait_port "$RCARRIER_PORT"
+take_port GATE2_PORT; take_port ADMIN2_PORT
 gate_config "$TMP/consent.toml" "$GATE2_PORT" "$CARRIER_PORT" "$ADMIN2_PORT" "$TMP/store2"
 cat >>"$TMP/consent.toml" <<TOML
 
@@ -276,9 +288,17 @@ consent_run consent; CONSENT_TICKS=$RUN_TICKS
 echo "== (d) 4 binds x window 1 with consent"
 "$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window 1 "${LOAD[@]}" --recipients "$RECIPIENTS" >"$TMP/w1.out" 2>&1 || die "window-1 run failed"
 grep '^RESULT' "$TMP/w1.out"
-echo "== (b+r) as (b), the simulator sending every receipt"
+echo "== (b+r) as (b), the simulator sending every receipt (durability = \"full\")"
 start_consent_gate "$RCARRIER_PORT" optgate_r
 consent_run receipts
+HWM_R_KB=$(awk '/VmHWM/ {print $2}' "/proc/$GATE2_PID/status")
+echo "== (b+r-normal) as (b+r), [store] durability = \"normal\""
+sed "s|^path = \"$TMP/store2/optgate.db\"|&\ndurability = \"normal\"|" "$TMP/consent.toml" >"$TMP/consent_normal.toml"
+grep -q '^durability = "normal"' "$TMP/consent_normal.toml" || die "durability not written"
+CONSENT_TOML="$TMP/consent_normal.toml"
+start_consent_gate "$RCARRIER_PORT" optgate_rn
+consent_run receipts_normal
+CONSENT_TOML="$TMP/consent.toml"
 # ---- PostgreSQL --------------------------------------------------------------
 # (b-pg) and (b+r-pg): (b) and (b+r) with the same daemon config, the store
 # in a PostgreSQL cluster started here (benches/pg.sh: initdb into a temp dir,
@@ -399,6 +419,8 @@ echo
 echo "== summary ($(nproc) cores, $PROFILE build, $BINDS binds x window $WINDOW)"
 printf '%-38s %12s msg/s\n' "(1) load -> simulator" "$TP1"
 printf '%-38s %12s msg/s\n' "(2) load -> socat -> simulator" "$TP2"
+TP2R=$(field "$(result relay_r)" throughput)
+printf '%-38s %12s msg/s\n' "(2r) relay, every receipt returned" "$TP2R"
 printf '%-38s %12s msg/s\n' "(3) load -> optgate -> simulator" "$TP3"
 awk -v a="$TP3" -v b="$TP2" 'BEGIN { printf "%-38s %12.2f\n", "optgate / relay throughput", (b > 0 ? a / b : 0) }'
 printf '%-38s p50 %s us, p99 %s us\n' "latency direct at fixed rate" "$D50" "$D99"
@@ -413,7 +435,16 @@ printf '%-38s %12s msg/s\n' "(e) optgate, $UP_BINDS carrier binds" "$(field "$(r
 printf '%-38s %12s msg/s\n' "(b) consent on every message, id map" "$TPB"
 awk -v t="$CONSENT_TICKS" -v hz="$HZ" -v n="$CONSENT_OK" \
     'BEGIN { printf "%-38s %12.2f us/msg\n", "(b) optgate CPU time (user+sys)", (n > 0 ? t / hz / n * 1e6 : 0) }'
-printf '%-38s %12s msg/s\n' "(b+r) as (b), receipts delivered" "$(field "$(result receipts)" throughput)"
+# receipts_line NAME LABEL: throughput, share of the receipt relay (2r),
+# receipts delivered within the run.
+receipts_line() {
+    local l; l=$(result "$1")
+    awk -v l="$2" -v t="$(field "$l" throughput)" -v r="$TP2R" -v ok="$(field "$l" ok)" -v rc="$(field "$l" receipts)" \
+        'BEGIN { printf "%-38s %12s msg/s, %.3f of (2r), %.2f %% of receipts delivered in the run\n", l, t, (r > 0 ? t / r : 0), (ok > 0 ? 100 * rc / ok : 0) }'
+}
+receipts_line receipts "(b+r) receipts, durability full"
+receipts_line receipts_normal "(b+r) receipts, durability normal"
+printf '%-38s %12s MiB\n' "optgate peak RSS after (b+r) full" "$((HWM_R_KB / 1024))"
 printf '%-38s %s\n' "(d) 4 x window 1 with consent" "$(grep '^RESULT' "$TMP/w1.out")"
 printf '%-38s %s\n' "(c) with MOs, 5% STOP" "$MOLINE"
 if [[ -z $PG_SKIP ]]; then
@@ -441,5 +472,14 @@ printf '%-38s %12s msg/s, %s us/msg CPU (plain %s msg/s, %s us/msg)\n' "(b-tls) 
     "$(field "$(result consent_tls)" throughput)" "$TLS_B" "$TPB" "$PLAIN_B"
 awk -v a="$TLS_A" -v b="$PLAIN_A" -v c="$TLS_B" -v d="$PLAIN_B" \
     'BEGIN { printf "%-38s %+12.2f us/msg (3a), %+.2f us/msg (b)\n", "TLS CPU cost in optgate", a - b, c - d }'
+# share NAME LABEL RELAY_THROUGHPUT: a scenario as a share of its relay run.
+share() { awk -v l="$2" -v a="$(field "$(result "$1")" throughput)" -v b="$3" 'BEGIN { printf "  %-36s %6.3f\n", l, (b > 0 ? a / b : 0) }'; }
+echo "share of the matching relay run (throughput / relay throughput):"
+share gate "(3a) pass-through / (2)" "$TP2"
+share upbinds "(e) 10 carrier binds / (2)" "$TP2"
+share consent "(b) consent / (2)" "$TP2"
+share receipts "(b+r) full / (2r)" "$TP2R"
+share receipts_normal "(b+r) normal / (2r)" "$TP2R"
+[[ -z $PG_SKIP ]] && share receipts_pg "(b+r-pg) / (2r)" "$TP2R"
 [[ $MODE == smoke ]] && echo "smoke: all runs completed and counts add up"
 exit 0
