@@ -18,7 +18,8 @@
 #   benches/bench.sh --smoke    a few seconds (debug build unless PROFILE=release):
 #                               checks the runs complete and counts add up; never speed.
 # Env: PROFILE=debug|release, OPTGATE_BIN=path (a binary to measure instead of
-#      building one, for A/B runs), DURATION=10s, FIXED_RATE=50000, BINDS=4, WINDOW=100,
+#      building one, for A/B runs), SIM_BIN=path (the binary whose load generator
+#      and simulator are used; default the measured one), DURATION=10s, FIXED_RATE=50000, BINDS=4, WINDOW=100,
 #      UP_BINDS=10 (the many-upstream-binds run).
 set -euo pipefail
 
@@ -48,6 +49,8 @@ else
     BIN="$ROOT/target/$PROFILE/optgate"
 fi
 [[ -x $BIN ]] || die "no binary at $BIN"
+SIM="${SIM_BIN:-$BIN}" # the load generator and simulator (A/B runs keep them the same)
+[[ -x $SIM ]] || die "no binary at $SIM"
 
 TMP="$(mktemp -d)"
 PIDS=()
@@ -86,7 +89,7 @@ wait_port() {
 
 take_port CARRIER_PORT; take_port RELAY_PORT; take_port GATE_PORT; take_port ADMIN_PORT
 
-"$BIN" sim carrier --listen "127.0.0.1:$CARRIER_PORT" >"$TMP/carrier.log" 2>&1 &
+"$SIM" sim carrier --listen "127.0.0.1:$CARRIER_PORT" >"$TMP/carrier.log" 2>&1 &
 PIDS+=($!)
 wait_port "$CARRIER_PORT"
 socat "TCP-LISTEN:$RELAY_PORT,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$CARRIER_PORT" &
@@ -94,7 +97,7 @@ PIDS+=($!)
 wait_port "$RELAY_PORT"
 # The simulator that sends every receipt, and a relay in front of it (2r).
 take_port RCARRIER_PORT; take_port RRELAY_PORT
-"$BIN" sim carrier --listen "127.0.0.1:$RCARRIER_PORT" --control off --receipts >"$TMP/rcarrier.log" 2>&1 &
+"$SIM" sim carrier --listen "127.0.0.1:$RCARRIER_PORT" --control off --receipts >"$TMP/rcarrier.log" 2>&1 &
 PIDS+=($!)
 wait_port "$RCARRIER_PORT"
 socat "TCP-LISTEN:$RRELAY_PORT,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$RCARRIER_PORT" &
@@ -140,7 +143,7 @@ wait_port "$GATE_PORT"
 # line in $TMP/NAME.out, and checks the counts add up.
 run_load() {
     local name=$1 port=$2; shift 2
-    "$BIN" sim load --target "127.0.0.1:$port" --binds "$BINDS" --window "$WINDOW" "$@" >"$TMP/$name.out" 2>&1 \
+    "$SIM" sim load --target "127.0.0.1:$port" --binds "$BINDS" --window "$WINDOW" "$@" >"$TMP/$name.out" 2>&1 \
         || { cat "$TMP/$name.out" >&2; die "$name: load generator failed"; }
     local line sent ok errors lost
     line=$(grep '^RESULT' "$TMP/$name.out") || die "$name: no RESULT line"
@@ -155,7 +158,7 @@ result() { grep '^RESULT' "$TMP/$1.out"; }
 warm() { # warm PORT NAME [load args]: until a small run is all OK (optgate binds upstream asynchronously)
     local port=$1 name=$2; shift 2
     for i in $(seq 1 50); do
-        "$BIN" sim load --target "127.0.0.1:$port" --binds 1 --count 100 "$@" >"$TMP/warm_$name.out" 2>&1 || true
+        "$SIM" sim load --target "127.0.0.1:$port" --binds 1 --count 100 "$@" >"$TMP/warm_$name.out" 2>&1 || true
         # Most OK (not all: in (c) STOPs refuse some recipients meanwhile).
         local line; line=$(grep '^RESULT' "$TMP/warm_$name.out" || true)
         [[ -n $line && $(field "$line" ok) -ge 90 ]] && return 0
@@ -286,7 +289,7 @@ start_consent_gate "$CARRIER_PORT" optgate2
 echo "== (b) load -> optgate with consent on every message (id map written) -> simulator"
 consent_run consent; CONSENT_TICKS=$RUN_TICKS
 echo "== (d) 4 binds x window 1 with consent"
-"$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window 1 "${LOAD[@]}" --recipients "$RECIPIENTS" >"$TMP/w1.out" 2>&1 || die "window-1 run failed"
+"$SIM" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window 1 "${LOAD[@]}" --recipients "$RECIPIENTS" >"$TMP/w1.out" 2>&1 || die "window-1 run failed"
 grep '^RESULT' "$TMP/w1.out"
 echo "== (b+r) as (b), the simulator sending every receipt (durability = \"full\")"
 start_consent_gate "$RCARRIER_PORT" optgate_r
@@ -333,12 +336,12 @@ fi
 
 echo "== (c) (b+r) plus MOs (5% STOP) from the simulator during the run"
 take_port MO_CARRIER_PORT
-"$BIN" sim carrier --listen "127.0.0.1:$MO_CARRIER_PORT" --receipts --mo-rate "${MO_RATE:-2000/s}" --mo-stop-share 0.05 \
+"$SIM" sim carrier --listen "127.0.0.1:$MO_CARRIER_PORT" --receipts --mo-rate "${MO_RATE:-2000/s}" --mo-stop-share 0.05 \
     --mo-from 15550000000 --mo-senders "$RECIPIENTS" --mo-to 14155550100 >"$TMP/mocarrier.log" 2>&1 &
 PIDS+=($!)
 wait_port "$MO_CARRIER_PORT"
 start_consent_gate "$MO_CARRIER_PORT" optgate3
-"$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window "$WINDOW" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery >"$TMP/mo.out" 2>&1 || die "MO run failed"
+"$SIM" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window "$WINDOW" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery >"$TMP/mo.out" 2>&1 || die "MO run failed"
 grep '^RESULT' "$TMP/mo.out"
 MOLINE=$(grep '^RESULT' "$TMP/mo.out")
 [[ $(field "$MOLINE" sent) -eq $(( $(field "$MOLINE" ok) + $(field "$MOLINE" errors) )) ]] || die "(c): counts do not add up: $MOLINE"
@@ -351,10 +354,10 @@ MOLINE=$(grep '^RESULT' "$TMP/mo.out")
 # against (3a) and (b) is what TLS costs it (both sides: decrypting submits
 # and encrypting their responses towards the platform, the reverse towards
 # the carrier).
-"$BIN" sim certs --dir "$TMP/certs" >/dev/null || die "sim certs failed"
+"$SIM" sim certs --dir "$TMP/certs" >/dev/null || die "sim certs failed"
 TLS_LOAD=(--tls-ca "$TMP/certs/ca.pem" --tls-name localhost)
 take_port TCARRIER_PORT
-"$BIN" sim carrier --listen "127.0.0.1:$TCARRIER_PORT" --control off \
+"$SIM" sim carrier --listen "127.0.0.1:$TCARRIER_PORT" --control off \
     --tls-cert "$TMP/certs/server.pem" --tls-key "$TMP/certs/server.key" >"$TMP/tcarrier.log" 2>&1 &
 PIDS+=($!)
 wait_port "$TCARRIER_PORT"
