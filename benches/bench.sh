@@ -92,7 +92,9 @@ take_port CARRIER_PORT; take_port RELAY_PORT; take_port GATE_PORT; take_port ADM
 "$SIM" sim carrier --listen "127.0.0.1:$CARRIER_PORT" >"$TMP/carrier.log" 2>&1 &
 PIDS+=($!)
 wait_port "$CARRIER_PORT"
-socat "TCP-LISTEN:$RELAY_PORT,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$CARRIER_PORT" &
+# nodelay on both sides, as optgate and the tools set it: without it
+# Nagle holds the relay's small writes (receipt acks) for delayed ACKs.
+socat "TCP-LISTEN:$RELAY_PORT,fork,reuseaddr,bind=127.0.0.1,nodelay" "TCP:127.0.0.1:$CARRIER_PORT,nodelay" &
 PIDS+=($!)
 wait_port "$RELAY_PORT"
 # The simulator that sends every receipt, and a relay in front of it (2r).
@@ -100,7 +102,7 @@ take_port RCARRIER_PORT; take_port RRELAY_PORT
 "$SIM" sim carrier --listen "127.0.0.1:$RCARRIER_PORT" --control off --receipts >"$TMP/rcarrier.log" 2>&1 &
 PIDS+=($!)
 wait_port "$RCARRIER_PORT"
-socat "TCP-LISTEN:$RRELAY_PORT,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$RCARRIER_PORT" &
+socat "TCP-LISTEN:$RRELAY_PORT,fork,reuseaddr,bind=127.0.0.1,nodelay" "TCP:127.0.0.1:$RCARRIER_PORT,nodelay" &
 PIDS+=($!)
 wait_port "$RRELAY_PORT"
 
