@@ -87,8 +87,9 @@ pub(super) async fn serve(
             _ = drops.changed() => break,
             // Reads first: everything already received is answered in one
             // write (a partial read clears readiness, so the next poll
-            // costs no system call); a full output buffer goes out first.
-            r = rd.read_buf(&mut inbuf), if conn.out.len() < wire::GATHER_LIMIT => {
+            // costs no system call). Always read: with MOs piling up for a
+            // slow reader, submits must still be answered.
+            r = rd.read_buf(&mut inbuf) => {
                 if !matches!(r, Ok(n) if n > 0) { break; }
                 let now = Instant::now();
                 let framed = wire::for_each_frame(&mut inbuf, |h, f| conn.on_frame(h, f, now));
