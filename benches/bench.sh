@@ -2,7 +2,10 @@
 # optgate benchmark: the same load (4 binds x window 100) against
 #   (1) the carrier simulator directly,
 #   (2) a socat TCP relay in front of the simulator,
+#   (2r) the relay in front of a simulator sending every receipt (the
+#        physical limit of the receipt workload),
 #   (3) optgate (temp config, temp store) in front of the simulator;
+# every optgate scenario is printed as a share of its relay run;
 # (3a-tls) and (b-tls) repeat the pass-through and consent runs with TLS on
 # both sides and report what TLS costs optgate in CPU per message;
 # then latency added by optgate at a fixed moderate rate, optgate's CPU time
@@ -17,7 +20,8 @@
 #   benches/bench.sh --smoke    a few seconds (debug build unless PROFILE=release):
 #                               checks the runs complete and counts add up; never speed.
 # Env: PROFILE=debug|release, OPTGATE_BIN=path (a binary to measure instead of
-#      building one, for A/B runs), DURATION=10s, FIXED_RATE=50000, BINDS=4, WINDOW=100,
+#      building one, for A/B runs), SIM_BIN=path (the binary whose load generator
+#      and simulator are used; default the measured one), DURATION=10s, FIXED_RATE=50000, BINDS=4, WINDOW=100,
 #      UP_BINDS=10 (the many-upstream-binds run).
 set -euo pipefail
 
@@ -47,6 +51,8 @@ else
     BIN="$ROOT/target/$PROFILE/optgate"
 fi
 [[ -x $BIN ]] || die "no binary at $BIN"
+SIM="${SIM_BIN:-$BIN}" # the load generator and simulator (A/B runs keep them the same)
+[[ -x $SIM ]] || die "no binary at $SIM"
 
 TMP="$(mktemp -d)"
 PIDS=()
@@ -85,12 +91,22 @@ wait_port() {
 
 take_port CARRIER_PORT; take_port RELAY_PORT; take_port GATE_PORT; take_port ADMIN_PORT
 
-"$BIN" sim carrier --listen "127.0.0.1:$CARRIER_PORT" >"$TMP/carrier.log" 2>&1 &
+"$SIM" sim carrier --listen "127.0.0.1:$CARRIER_PORT" >"$TMP/carrier.log" 2>&1 &
 PIDS+=($!)
 wait_port "$CARRIER_PORT"
-socat "TCP-LISTEN:$RELAY_PORT,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$CARRIER_PORT" &
+# nodelay on both sides, as optgate and the tools set it: without it
+# Nagle holds the relay's small writes (receipt acks) for delayed ACKs.
+socat "TCP-LISTEN:$RELAY_PORT,fork,reuseaddr,bind=127.0.0.1,nodelay" "TCP:127.0.0.1:$CARRIER_PORT,nodelay" &
 PIDS+=($!)
 wait_port "$RELAY_PORT"
+# The simulator that sends every receipt, and a relay in front of it (2r).
+take_port RCARRIER_PORT; take_port RRELAY_PORT
+"$SIM" sim carrier --listen "127.0.0.1:$RCARRIER_PORT" --control off --receipts >"$TMP/rcarrier.log" 2>&1 &
+PIDS+=($!)
+wait_port "$RCARRIER_PORT"
+socat "TCP-LISTEN:$RRELAY_PORT,fork,reuseaddr,bind=127.0.0.1,nodelay" "TCP:127.0.0.1:$RCARRIER_PORT,nodelay" &
+PIDS+=($!)
+wait_port "$RRELAY_PORT"
 
 # gate_config FILE LISTEN_PORT CARRIER_PORT ADMIN_PORT STORE_DIR: an optgate
 # config for one account (pbx, number 14155550100) and BINDS carrier binds.
@@ -131,7 +147,7 @@ wait_port "$GATE_PORT"
 # line in $TMP/NAME.out, and checks the counts add up.
 run_load() {
     local name=$1 port=$2; shift 2
-    "$BIN" sim load --target "127.0.0.1:$port" --binds "$BINDS" --window "$WINDOW" "$@" >"$TMP/$name.out" 2>&1 \
+    "$SIM" sim load --target "127.0.0.1:$port" --binds "$BINDS" --window "$WINDOW" "$@" >"$TMP/$name.out" 2>&1 \
         || { cat "$TMP/$name.out" >&2; die "$name: load generator failed"; }
     local line sent ok errors lost
     line=$(grep '^RESULT' "$TMP/$name.out") || die "$name: no RESULT line"
@@ -146,7 +162,7 @@ result() { grep '^RESULT' "$TMP/$1.out"; }
 warm() { # warm PORT NAME [load args]: until a small run is all OK (optgate binds upstream asynchronously)
     local port=$1 name=$2; shift 2
     for i in $(seq 1 50); do
-        "$BIN" sim load --target "127.0.0.1:$port" --binds 1 --count 100 "$@" >"$TMP/warm_$name.out" 2>&1 || true
+        "$SIM" sim load --target "127.0.0.1:$port" --binds 1 --count 100 "$@" >"$TMP/warm_$name.out" 2>&1 || true
         # Most OK (not all: in (c) STOPs refuse some recipients meanwhile).
         local line; line=$(grep '^RESULT' "$TMP/warm_$name.out" || true)
         [[ -n $line && $(field "$line" ok) -ge 90 ]] && return 0
@@ -169,6 +185,10 @@ HZ=$(getconf CLK_TCK)
 
 echo "== (1) load -> simulator"; run_load direct "$CARRIER_PORT" "${LOAD[@]}"; result direct
 echo "== (2) load -> socat relay -> simulator"; run_load relay "$RELAY_PORT" "${LOAD[@]}"; result relay
+echo "== (2r) load -> socat relay -> simulator sending every receipt"
+run_load relay_r "$RRELAY_PORT" "${LOAD[@]}" --recipients 1000 --registered-delivery; result relay_r
+RLINE=$(result relay_r)
+[[ $(field "$RLINE" receipts) -eq $(field "$RLINE" ok) ]] || die "(2r): a receipt per submit expected: $RLINE"
 echo "== (3) load -> optgate -> simulator"
 T0=$(cpu_ticks "$GATE_PID")
 run_load gate "$GATE_PORT" "${LOAD[@]}"
@@ -233,10 +253,7 @@ kill "$UP_PID" 2>/dev/null || true
 #     and delivers;
 # (c) (b+r) plus MOs from the simulator, 5% of them STOP, during the run;
 # (d) 4 binds x window 1 (latency-bound) against (b)'s set-up.
-take_port RCARRIER_PORT; take_port GATE2_PORT; take_port ADMIN2_PORT
-"$BIN" sim carrier --listen "127.0.0.1:$RCARRIER_PORT" --receipts >"$TMP/rcarrier.log" 2>&1 &
-PIDS+=($!)
-wait_port "$RCARRIER_PORT"
+take_port GATE2_PORT; take_port ADMIN2_PORT
 gate_config "$TMP/consent.toml" "$GATE2_PORT" "$CARRIER_PORT" "$ADMIN2_PORT" "$TMP/store2"
 cat >>"$TMP/consent.toml" <<TOML
 
@@ -273,10 +290,10 @@ consent_run() {
     result "$1"
 }
 start_consent_gate "$CARRIER_PORT" optgate2
-echo "== (b) load -> optgate with consent on every message (id map written) -> simulator"
+echo "== (b) load -> optgate with consent on every message -> simulator"
 consent_run consent; CONSENT_TICKS=$RUN_TICKS
 echo "== (d) 4 binds x window 1 with consent"
-"$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window 1 "${LOAD[@]}" --recipients "$RECIPIENTS" >"$TMP/w1.out" 2>&1 || die "window-1 run failed"
+"$SIM" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window 1 "${LOAD[@]}" --recipients "$RECIPIENTS" >"$TMP/w1.out" 2>&1 || die "window-1 run failed"
 grep '^RESULT' "$TMP/w1.out"
 # (b-any): (b) with the account on allow_any_sender, so every message's id
 # map row is written (receipts could not be routed by address): the cost
@@ -286,9 +303,17 @@ any_config "$TMP/consent.toml" "$TMP/consent_any.toml"
 echo "== (b-any) as (b), the account with allow_any_sender (id map written)"
 CONSENT_TOML="$TMP/consent_any.toml"; start_consent_gate "$CARRIER_PORT" optgate_any
 consent_run consent_any; ANY_TICKS=$RUN_TICKS; CONSENT_TOML="$TMP/consent.toml"
-echo "== (b+r) as (b), the simulator sending every receipt"
+echo "== (b+r) as (b), the simulator sending every receipt (durability = \"full\")"
 start_consent_gate "$RCARRIER_PORT" optgate_r
 consent_run receipts
+HWM_R_KB=$(awk '/VmHWM/ {print $2}' "/proc/$GATE2_PID/status")
+echo "== (b+r-normal) as (b+r), [store] durability = \"normal\""
+sed "s|^path = \"$TMP/store2/optgate.db\"|&\ndurability = \"normal\"|" "$TMP/consent.toml" >"$TMP/consent_normal.toml"
+grep -q '^durability = "normal"' "$TMP/consent_normal.toml" || die "durability not written"
+CONSENT_TOML="$TMP/consent_normal.toml"
+start_consent_gate "$RCARRIER_PORT" optgate_rn
+consent_run receipts_normal
+CONSENT_TOML="$TMP/consent.toml"
 # ---- PostgreSQL --------------------------------------------------------------
 # (b-pg) and (b+r-pg): (b) and (b+r) with the same daemon config, the store
 # in a PostgreSQL cluster started here (benches/pg.sh: initdb into a temp dir,
@@ -327,12 +352,12 @@ fi
 
 echo "== (c) (b+r) plus MOs (5% STOP) from the simulator during the run"
 take_port MO_CARRIER_PORT
-"$BIN" sim carrier --listen "127.0.0.1:$MO_CARRIER_PORT" --receipts --mo-rate "${MO_RATE:-2000/s}" --mo-stop-share 0.05 \
+"$SIM" sim carrier --listen "127.0.0.1:$MO_CARRIER_PORT" --receipts --mo-rate "${MO_RATE:-2000/s}" --mo-stop-share 0.05 \
     --mo-from 15550000000 --mo-senders "$RECIPIENTS" --mo-to 14155550100 >"$TMP/mocarrier.log" 2>&1 &
 PIDS+=($!)
 wait_port "$MO_CARRIER_PORT"
 start_consent_gate "$MO_CARRIER_PORT" optgate3
-"$BIN" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window "$WINDOW" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery >"$TMP/mo.out" 2>&1 || die "MO run failed"
+"$SIM" sim load --target "127.0.0.1:$GATE2_PORT" --binds "$BINDS" --window "$WINDOW" "${LOAD[@]}" --recipients "$RECIPIENTS" --registered-delivery >"$TMP/mo.out" 2>&1 || die "MO run failed"
 grep '^RESULT' "$TMP/mo.out"
 MOLINE=$(grep '^RESULT' "$TMP/mo.out")
 [[ $(field "$MOLINE" sent) -eq $(( $(field "$MOLINE" ok) + $(field "$MOLINE" errors) )) ]] || die "(c): counts do not add up: $MOLINE"
@@ -345,10 +370,10 @@ MOLINE=$(grep '^RESULT' "$TMP/mo.out")
 # against (3a) and (b) is what TLS costs it (both sides: decrypting submits
 # and encrypting their responses towards the platform, the reverse towards
 # the carrier).
-"$BIN" sim certs --dir "$TMP/certs" >/dev/null || die "sim certs failed"
+"$SIM" sim certs --dir "$TMP/certs" >/dev/null || die "sim certs failed"
 TLS_LOAD=(--tls-ca "$TMP/certs/ca.pem" --tls-name localhost)
 take_port TCARRIER_PORT
-"$BIN" sim carrier --listen "127.0.0.1:$TCARRIER_PORT" --control off \
+"$SIM" sim carrier --listen "127.0.0.1:$TCARRIER_PORT" --control off \
     --tls-cert "$TMP/certs/server.pem" --tls-key "$TMP/certs/server.key" >"$TMP/tcarrier.log" 2>&1 &
 PIDS+=($!)
 wait_port "$TCARRIER_PORT"
@@ -413,6 +438,8 @@ echo
 echo "== summary ($(nproc) cores, $PROFILE build, $BINDS binds x window $WINDOW)"
 printf '%-38s %12s msg/s\n' "(1) load -> simulator" "$TP1"
 printf '%-38s %12s msg/s\n' "(2) load -> socat -> simulator" "$TP2"
+TP2R=$(field "$(result relay_r)" throughput)
+printf '%-38s %12s msg/s\n' "(2r) relay, every receipt returned" "$TP2R"
 printf '%-38s %12s msg/s\n' "(3) load -> optgate -> simulator" "$TP3"
 awk -v a="$TP3" -v b="$TP2" 'BEGIN { printf "%-38s %12.2f\n", "optgate / relay throughput", (b > 0 ? a / b : 0) }'
 printf '%-38s p50 %s us, p99 %s us\n' "latency direct at fixed rate" "$D50" "$D99"
@@ -424,12 +451,21 @@ printf '%-38s %12s MiB\n' "optgate peak RSS (VmHWM)" "$((HWM_KB / 1024))"
 TPB=$(field "$(result consent)" throughput); CONSENT_OK=$(field "$(result consent)" ok)
 printf '%-38s %12s MiB (%s MiB before)\n' "RSS with $IDLE_BINDS idle platform binds" "$(( $(field "$IDLE_LINE" rss_kb) / 1024 ))" "$((RSS_BEFORE / 1024))"
 printf '%-38s %12s msg/s\n' "(e) optgate, $UP_BINDS carrier binds" "$(field "$(result upbinds)" throughput)"
-printf '%-38s %12s msg/s\n' "(b) consent on every message, id map" "$TPB"
+printf '%-38s %12s msg/s\n' "(b) consent on every message" "$TPB"
 awk -v t="$CONSENT_TICKS" -v hz="$HZ" -v n="$CONSENT_OK" \
     'BEGIN { printf "%-38s %12.2f us/msg\n", "(b) optgate CPU time (user+sys)", (n > 0 ? t / hz / n * 1e6 : 0) }'
 printf '%-38s %12s msg/s, %s us/msg CPU\n' "(b-any) allow_any_sender, id map" "$(field "$(result consent_any)" throughput)" \
     "$(awk -v t="$ANY_TICKS" -v hz="$HZ" -v n="$(field "$(result consent_any)" ok)" 'BEGIN { printf "%.2f", (n > 0 ? t / hz / n * 1e6 : 0) }')"
-printf '%-38s %12s msg/s\n' "(b+r) as (b), receipts delivered" "$(field "$(result receipts)" throughput)"
+# receipts_line NAME LABEL: throughput, share of the receipt relay (2r),
+# receipts delivered within the run.
+receipts_line() {
+    local l; l=$(result "$1")
+    awk -v l="$2" -v t="$(field "$l" throughput)" -v r="$TP2R" -v ok="$(field "$l" ok)" -v rc="$(field "$l" receipts)" \
+        'BEGIN { printf "%-38s %12s msg/s, %.3f of (2r), %.2f %% of receipts delivered in the run\n", l, t, (r > 0 ? t / r : 0), (ok > 0 ? 100 * rc / ok : 0) }'
+}
+receipts_line receipts "(b+r) receipts, durability full"
+receipts_line receipts_normal "(b+r) receipts, durability normal"
+printf '%-38s %12s MiB\n' "optgate peak RSS after (b+r) full" "$((HWM_R_KB / 1024))"
 printf '%-38s %s\n' "(d) 4 x window 1 with consent" "$(grep '^RESULT' "$TMP/w1.out")"
 printf '%-38s %s\n' "(c) with MOs, 5% STOP" "$MOLINE"
 if [[ -z $PG_SKIP ]]; then
@@ -440,7 +476,7 @@ if [[ -z $PG_SKIP ]]; then
             'BEGIN { printf "%-38s %12s %12s %9.2f\n", l, a, b, (a > 0 ? b / a : 0) }'
     }
     printf '%-38s %12s %12s %9s\n' "store backends (msg/s)" "SQLite" "PostgreSQL" "PG/SQLite"
-    side_by_side "(b) consent on every message, id map" consent consent_pg
+    side_by_side "(b) consent on every message" consent consent_pg
     side_by_side "(b+r) as (b), receipts delivered" receipts receipts_pg
     side_by_side "(b-any) allow_any_sender, id map" consent_any consent_any_pg
     awk -v t="$PG_TICKS" -v hz="$HZ" -v n="$(field "$(result consent_pg)" ok)" \
@@ -458,5 +494,14 @@ printf '%-38s %12s msg/s, %s us/msg CPU (plain %s msg/s, %s us/msg)\n' "(b-tls) 
     "$(field "$(result consent_tls)" throughput)" "$TLS_B" "$TPB" "$PLAIN_B"
 awk -v a="$TLS_A" -v b="$PLAIN_A" -v c="$TLS_B" -v d="$PLAIN_B" \
     'BEGIN { printf "%-38s %+12.2f us/msg (3a), %+.2f us/msg (b)\n", "TLS CPU cost in optgate", a - b, c - d }'
+# share NAME LABEL RELAY_THROUGHPUT: a scenario as a share of its relay run.
+share() { awk -v l="$2" -v a="$(field "$(result "$1")" throughput)" -v b="$3" 'BEGIN { printf "  %-36s %6.3f\n", l, (b > 0 ? a / b : 0) }'; }
+echo "share of the matching relay run (throughput / relay throughput):"
+share gate "(3a) pass-through / (2)" "$TP2"
+share upbinds "(e) 10 carrier binds / (2)" "$TP2"
+share consent "(b) consent / (2)" "$TP2"
+share receipts "(b+r) full / (2r)" "$TP2R"
+share receipts_normal "(b+r) normal / (2r)" "$TP2R"
+[[ -z $PG_SKIP ]] && share receipts_pg "(b+r-pg) / (2r)" "$TP2R"
 [[ $MODE == smoke ]] && echo "smoke: all runs completed and counts add up"
 exit 0

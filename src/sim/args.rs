@@ -136,7 +136,7 @@ pub struct CarrierArgs {
     /// Only accept binds with this password (with --system-id).
     #[arg(long, requires = "system_id")]
     pub password: Option<String>,
-    /// Worker threads [default: one per core].
+    /// Worker threads [default: 1].
     #[arg(long)]
     pub threads: Option<usize>,
     /// Control port for `optgate sim mo` (one-shot MOs); "off" for none.
@@ -184,6 +184,10 @@ pub struct LoadArgs {
     /// Submits in flight per bind.
     #[arg(long, default_value_t = 100)]
     pub window: usize,
+    /// Without --rate: refill a bind's window once this many slots are
+    /// free [default: a quarter of the window].
+    #[arg(long)]
+    pub refill: Option<usize>,
     /// Total submits per second, e.g. 50000/s [default: open throttle].
     #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
@@ -205,7 +209,7 @@ pub struct LoadArgs {
     /// Ask for a delivery receipt on every submit.
     #[arg(long)]
     pub registered_delivery: bool,
-    /// Worker threads [default: one per core].
+    /// Worker threads [default: 1].
     #[arg(long)]
     pub threads: Option<usize>,
     /// Connect over TLS, trusting the CA certificates in this PEM file.
@@ -224,10 +228,16 @@ pub fn main(args: SimArgs) -> ExitCode {
         SimTool::Send(_) | SimTool::Mo(_) => Some(1),
         SimTool::Certs(a) => return run_certs(a),
     };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = threads {
-        builder.worker_threads(n.max(1));
-    }
+    // One thread unless asked: each connection is one task, and a second
+    // worker costs cross-thread wake-ups (futex calls) per batch.
+    let mut builder = match threads {
+        Some(n) if n > 1 => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
     let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -431,6 +441,7 @@ async fn run_load(a: LoadArgs) -> ExitCode {
         password: a.password,
         binds: a.binds,
         window: a.window,
+        refill: a.refill,
         rate: a.rate.unwrap_or(0.0),
         count: a.count,
         duration: a.duration,

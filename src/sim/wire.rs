@@ -11,6 +11,8 @@ use crate::pdu::{peek_header, Header, HEADER_LEN};
 
 /// Read buffers start at this size and are topped up to it before each read.
 pub const READ_BUF: usize = 256 * 1024;
+/// Output a connection gathers before it writes even with input waiting.
+pub const GATHER_LIMIT: usize = 64 * 1024;
 /// Largest frame either tool accepts; longer ones lose framing.
 pub const MAX_FRAME: usize = 70_000;
 

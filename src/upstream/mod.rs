@@ -116,11 +116,22 @@ impl Pool {
     /// every bind is down, backing off or full, and the platform should be
     /// told ESME_RTHROTTLED now rather than wait.
     pub fn submit(&self, req: UpRequest) -> bool {
-        let n = self.slots.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
+        self.submit_from(start, req)
+    }
+
+    /// As [`Pool::submit`], trying the binds from number `first` (modulo
+    /// their count) on. A platform session passes the same `first` for
+    /// every request (see `Session::on_request`): its requests then wake one
+    /// bind task instead of each bind in turn, and that bind's answers go
+    /// back to it in one batch per turn instead of one per bind. A full,
+    /// paused or down bind passes its requests on to the next one.
+    pub fn submit_from(&self, first: usize, req: UpRequest) -> bool {
+        let n = self.slots.len();
+        let start = first;
         let mut req = req;
         for i in 0..n {
-            let slot = &self.slots[(start + i) % n];
+            let slot = &self.slots[start.wrapping_add(i) % n];
             if !slot.accepting.load(Ordering::Acquire) {
                 continue;
             }
@@ -145,5 +156,79 @@ impl Carrier for Pool {
 
     fn binds_up(&self) -> usize {
         Pool::binds_up(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::{Outgoing, ReplyTo};
+
+    fn pool(binds: usize, room: usize) -> (Pool, Vec<mpsc::Receiver<UpRequest>>) {
+        let mut slots = Vec::new();
+        let mut rxs = Vec::new();
+        for _ in 0..binds {
+            let (tx, rx) = mpsc::channel(room);
+            slots.push(Slot {
+                tx,
+                accepting: Arc::new(AtomicBool::new(true)),
+            });
+            rxs.push(rx);
+        }
+        let pool = Pool {
+            slots,
+            up: Vec::new(),
+            next: AtomicUsize::new(0),
+        };
+        (pool, rxs)
+    }
+
+    fn req() -> UpRequest {
+        let (tx, _rx) = mpsc::channel(1);
+        UpRequest {
+            request: Outgoing::Pdu(Pdu::new(1, crate::pdu::Body::EnquireLink)),
+            reply: ReplyTo::new(tx, Arc::from("a")),
+            optgate_id: None,
+            unsuccess: Vec::new(),
+            received: std::time::Instant::now(),
+        }
+    }
+
+    fn queued(rxs: &mut [mpsc::Receiver<UpRequest>]) -> Vec<usize> {
+        rxs.iter_mut()
+            .map(|rx| std::iter::from_fn(|| rx.try_recv().ok()).count())
+            .collect()
+    }
+
+    #[test]
+    fn a_session_keeps_to_its_bind_and_spills_over_when_it_is_full() {
+        let (pool, mut rxs) = pool(3, 4);
+        for _ in 0..3 {
+            assert!(pool.submit_from(4, req()));
+        }
+        assert_eq!(queued(&mut rxs), vec![0, 3, 0], "one bind for session 4");
+        for _ in 0..6 {
+            assert!(pool.submit_from(1, req()));
+        }
+        assert_eq!(queued(&mut rxs), vec![0, 4, 2], "full: on to the next");
+        pool.slots[1].accepting.store(false, Ordering::Release);
+        assert!(pool.submit_from(1, req()));
+        assert_eq!(queued(&mut rxs), vec![0, 0, 1], "paused: on to the next");
+        for _ in 0..8 {
+            assert!(pool.submit_from(2, req()));
+        }
+        assert!(!pool.submit_from(2, req()), "every accepting bind full");
+        // The outbox's requests still go round the binds.
+        let (pool, mut rxs) = pool_round_robin();
+        assert_eq!(queued(&mut rxs), vec![1, 1, 1]);
+        drop(pool);
+    }
+
+    fn pool_round_robin() -> (Pool, Vec<mpsc::Receiver<UpRequest>>) {
+        let (pool, rxs) = pool(3, 4);
+        for _ in 0..3 {
+            assert!(pool.submit(req()));
+        }
+        (pool, rxs)
     }
 }

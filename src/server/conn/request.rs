@@ -103,7 +103,8 @@ impl Session {
             unsuccess,
             received,
         };
-        if self.ctx.pool.submit(req) {
+        // Each session keeps to one carrier bind while it has room.
+        if self.ctx.pool.submit_from(self.id as usize, req) {
             self.outstanding += 1;
             Ok(())
         } else {

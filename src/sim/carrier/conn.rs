@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
+use super::fast;
 use super::inject::Injector;
 use super::{make, CarrierOpts, CarrierStats, Counters};
 use crate::pdu::{command as c, status as s, BindResp, Body, Header, Pdu};
@@ -33,7 +34,8 @@ struct Delayed {
     status: u32,
     seq: u32,
     id: Option<[u8; 16]>,
-    receipt: Option<Box<Pdu>>,
+    /// The encoded receipt that goes out right after the response.
+    receipt: Option<Bytes>,
 }
 
 struct Conn {
@@ -52,6 +54,8 @@ struct Conn {
     mo_n: u64,
     stop_acc: f64,
     unix_secs: u64,
+    /// `unix_secs` as a receipt date (YYMMDDhhmm).
+    date: [u8; 10],
     /// One-shot MOs sent and not yet answered, by sequence number.
     injected: std::collections::HashMap<u32, tokio::sync::oneshot::Sender<u32>>,
 }
@@ -81,13 +85,10 @@ pub(super) async fn serve(
         tokio::select! {
             biased;
             _ = drops.changed() => break,
-            w = write_or_flush(&mut wr, &mut conn.out), if !conn.out.is_empty() || unflushed => {
-                match w {
-                    Ok(Some(n)) if n > 0 => unflushed = tls,
-                    Ok(None) => unflushed = false,
-                    _ => break,
-                }
-            }
+            // Reads first: everything already received is answered in one
+            // write (a partial read clears readiness, so the next poll
+            // costs no system call). Always read: with MOs piling up for a
+            // slow reader, submits must still be answered.
             r = rd.read_buf(&mut inbuf) => {
                 if !matches!(r, Ok(n) if n > 0) { break; }
                 let now = Instant::now();
@@ -98,6 +99,13 @@ pub(super) async fn serve(
                     let _ = wr.write_all(&conn.out).await;
                     let _ = wr.flush().await;
                     break;
+                }
+            }
+            w = write_or_flush(&mut wr, &mut conn.out), if !conn.out.is_empty() || unflushed => {
+                match w {
+                    Ok(Some(n)) if n > 0 => unflushed = tls,
+                    Ok(None) => unflushed = false,
+                    _ => break,
                 }
             }
             _ = injector.notify.notified(), if conn.bound == Some(true) => {
@@ -136,6 +144,7 @@ impl Conn {
             mo_n: 0,
             stop_acc: 0.0,
             unix_secs: 0,
+            date: [0; 10],
             injected: std::collections::HashMap::new(),
         }
     }
@@ -286,22 +295,35 @@ impl Conn {
                 Some(wire::hex_id(self.conn_id << 40 | self.next_id)),
             )
         };
-        let receipt = match id {
-            Some(id) if receives && self.wants_receipt(h, frame) => self.make_receipt(frame, &id),
-            _ => None,
-        };
+        let wants = receives && id.is_some() && self.wants_receipt(h, frame);
         let d = Delayed {
             due: now + self.opts.delay,
             resp_id,
             status,
             seq,
             id,
-            receipt,
+            receipt: None,
         };
         if self.opts.delay.is_zero() {
+            // The hot path: response and receipt written in place.
             self.emit(d);
+            if let (true, Some(id)) = (wants, id) {
+                let mut out = std::mem::take(&mut self.out);
+                if self.put_receipt(&mut out, frame, &id) {
+                    self.delta.receipts_sent += 1;
+                }
+                self.out = out;
+            }
         } else {
-            self.delayed.push_back(d);
+            let mut receipt = BytesMut::new();
+            let made = match id {
+                Some(id) if wants => self.put_receipt(&mut receipt, frame, &id),
+                _ => false,
+            };
+            self.delayed.push_back(Delayed {
+                receipt: made.then(|| receipt.freeze()),
+                ..d
+            });
         }
     }
 
@@ -311,18 +333,28 @@ impl Conn {
             && wire::sm_flags(frame).is_some_and(|(_, r)| r & 0x03 == 0x01)
     }
 
-    fn make_receipt(&mut self, frame: &[u8], id: &[u8; 16]) -> Option<Box<Pdu>> {
-        let req = Pdu::decode(Bytes::copy_from_slice(frame)).ok()?;
-        let Body::SubmitSm(sm) = &req.body else {
-            return None;
-        };
+    /// Appends a receipt for the submit in `frame` to `dst`: written
+    /// straight from the frame ([`fast`]), or decoded and encoded when its
+    /// text is in a TLV. False when the frame does not decode.
+    fn put_receipt(&mut self, dst: &mut BytesMut, frame: &[u8], id: &[u8; 16]) -> bool {
         if self.unix_secs == 0 {
             self.unix_secs = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
+            self.date = wire::receipt_date(self.unix_secs);
         }
         let seq = self.our_seq(0);
-        Some(Box::new(make::receipt(sm, id, self.unix_secs, seq)))
+        if fast::put_receipt(dst, frame, id, &self.date, seq) {
+            return true;
+        }
+        let Ok(req) = Pdu::decode(Bytes::copy_from_slice(frame)) else {
+            return false;
+        };
+        let Body::SubmitSm(sm) = &req.body else {
+            return false;
+        };
+        make::receipt(sm, id, self.unix_secs, seq).encode(dst);
+        true
     }
 
     fn emit(&mut self, d: Delayed) {
@@ -345,7 +377,7 @@ impl Conn {
             None => wire::put_empty(&mut self.out, d.resp_id, d.status, d.seq),
         }
         if let Some(r) = d.receipt {
-            r.encode(&mut self.out);
+            self.out.put_slice(&r);
             self.delta.receipts_sent += 1;
         }
     }

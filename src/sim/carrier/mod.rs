@@ -5,6 +5,7 @@
 //! [`conn`] for the I/O discipline that keeps it off the critical path.
 
 mod conn;
+mod fast;
 pub mod inject;
 mod make;
 

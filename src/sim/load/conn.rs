@@ -43,6 +43,8 @@ pub(super) struct BindResult {
 /// What a bind is asked to do once bound.
 pub(super) struct Plan {
     pub window: usize,
+    /// Smallest refill of the window at an open throttle.
+    pub refill: usize,
     pub quota: Option<u64>,
     pub rate: f64,
     pub deadline: Option<Instant>,
@@ -155,6 +157,11 @@ impl State {
 
     fn fill(&mut self, plan: &mut Plan, pacer: &mut Pacer, now: Instant) {
         let room = plan.window.saturating_sub(self.outstanding) as u64;
+        // Open throttle: refill in batches of at least `refill` submits
+        // (fewer, larger writes), never leaving the window empty.
+        if !pacer.limited() && self.outstanding > 0 && room < plan.refill as u64 {
+            return;
+        }
         let left = plan.quota.map_or(u64::MAX, |q| q - self.r.sent);
         let n = room.min(left).min(pacer.due(now));
         for _ in 0..n {
@@ -291,19 +298,22 @@ pub(super) async fn drive(bound: Bound, mut plan: Plan) -> BindResult {
         }
         tokio::select! {
             biased;
-            w = write_or_flush(&mut wr, &mut st.out), if !st.out.is_empty() || unflushed => {
-                match w {
-                    Ok(Some(n)) if n > 0 => unflushed = tls,
-                    Ok(None) => unflushed = false,
-                    _ => { st.r.disconnected = true; break; }
-                }
-            }
-            r = rd.read_buf(&mut inbuf) => {
+            // Reads first, so that every answer already received is taken
+            // (and the window refilled) before one write; a partial read
+            // clears readiness, so the next poll costs no system call.
+            r = rd.read_buf(&mut inbuf), if st.out.len() < wire::GATHER_LIMIT => {
                 if !matches!(r, Ok(n) if n > 0) { st.r.disconnected = true; break; }
                 let now = Instant::now();
                 if wire::for_each_frame(&mut inbuf, |h, f| st.on_frame(h, f, now)).is_err() {
                     st.r.disconnected = true;
                     break;
+                }
+            }
+            w = write_or_flush(&mut wr, &mut st.out), if !st.out.is_empty() || unflushed => {
+                match w {
+                    Ok(Some(n)) if n > 0 => unflushed = tls,
+                    Ok(None) => unflushed = false,
+                    _ => { st.r.disconnected = true; break; }
                 }
             }
             _ = sleep_until(wake.unwrap_or(now)), if wake.is_some() => {

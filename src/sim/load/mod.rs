@@ -31,6 +31,9 @@ pub struct LoadOpts {
     pub binds: usize,
     /// Most submits in flight per bind.
     pub window: usize,
+    /// Without `rate`: refill a bind's window only once this many slots
+    /// are free (or none is in flight); `None`: a quarter of the window.
+    pub refill: Option<usize>,
     /// Total submits per second over all binds; 0 = as fast as the window allows.
     pub rate: f64,
     /// Stop after this many submit_sm in total (split evenly over binds).
@@ -61,6 +64,7 @@ impl Default for LoadOpts {
             password: "secret".to_owned(),
             binds: 4,
             window: 100,
+            refill: None,
             rate: 0.0,
             count: None,
             duration: None,
@@ -234,6 +238,10 @@ pub async fn run(opts: &LoadOpts) -> Result<Report, LoadError> {
             .map(|n| n / binds as u64 + u64::from((i as u64) < n % binds as u64));
         let plan = conn::Plan {
             window: opts.window.max(1),
+            refill: opts
+                .refill
+                .unwrap_or(opts.window / 4)
+                .clamp(1, opts.window.max(1)),
             quota,
             rate: opts.rate / binds as f64,
             deadline: duration.map(|d| start + d),
