@@ -32,6 +32,9 @@ use crate::pdu::{status, Pdu};
 use crate::route::ToPlatform;
 use crate::store::Store;
 
+mod direct;
+pub use direct::{Direct, Storing};
+
 /// Rows kept in memory per account before falling back to paging.
 const MEMORY_CAP: usize = 10_000;
 /// Rows read from the store per page.
@@ -54,19 +57,6 @@ const OWNER_REREAD: Duration = Duration::from_secs(5);
 pub const SESSION_WINDOW: usize = 256;
 /// The bit that marks a delivery id as direct (no store row behind it).
 pub const DIRECT: u64 = 1 << 63;
-
-/// How a direct delivery ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direct {
-    /// The platform answered `ESME_ROK`.
-    Delivered,
-    /// The platform refused it for good (`ESME_RX_R_APPN`): the carrier
-    /// gets that answer, as from the platform itself.
-    Refused(u32),
-    /// Not delivered (not taken, a temporary error, the session ended):
-    /// store it.
-    Fallback,
-}
 
 /// What sessions and the inbound path tell a dispatcher.
 #[derive(Debug)]
@@ -127,17 +117,6 @@ pub struct Dispatcher {
     next_direct: Arc<AtomicU64>,
 }
 
-/// Counts one store write of an account's delivery from its queueing until
-/// its row was handed to the dispatcher (or failed): dropped, it counts off.
-#[derive(Debug)]
-pub struct Storing(Arc<AtomicUsize>);
-
-impl Drop for Storing {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 impl Dispatcher {
     /// Starts the dispatcher of `account` on `tasks`; it runs until `stop`
     /// is cancelled (the end of shutdown: what it has not delivered stays in
@@ -167,6 +146,7 @@ impl Dispatcher {
             recent: HashSet::new(),
             recent_order: VecDeque::new(),
             tasks: tasks.clone(),
+            acks: Vec::new(),
             owner,
             claim: format!("deliver:{account_name}"),
             elsewhere: false,
@@ -181,43 +161,6 @@ impl Dispatcher {
             storing: Arc::new(AtomicUsize::new(0)),
             next_direct: Arc::new(AtomicU64::new(DIRECT)),
         }
-    }
-
-    /// Marks a store write of one of this account's deliveries as queued;
-    /// keep the guard until its row was handed over with [`Self::try_send`].
-    pub fn storing(&self) -> Storing {
-        self.storing.fetch_add(1, Ordering::AcqRel);
-        Storing(self.storing.clone())
-    }
-
-    /// Hands over a stored row whose direct delivery is still open
-    /// ([`DispatchMsg::Adopt`]); waits for room like [`Self::send`].
-    pub async fn adopt(&self, direct: u64, id: u64, pdu: Pdu, done: oneshot::Receiver<Direct>) {
-        self.send(DispatchMsg::Adopt {
-            direct,
-            id,
-            pdu,
-            done,
-        })
-        .await;
-    }
-
-    /// Offers `pdu` for the direct path. `None`: not taken (store writes
-    /// are on their way, which it must not overtake, or the task's queue is
-    /// full); else its direct id, and the answer comes on the receiver (a dropped sender, at
-    /// shutdown, means [`Direct::Fallback`]).
-    pub fn try_direct(&self, pdu: Pdu) -> Option<(u64, oneshot::Receiver<Direct>)> {
-        if self.storing.load(Ordering::Acquire) != 0
-            || self.missed.load(Ordering::Acquire) != u64::MAX
-        {
-            return None;
-        }
-        let id = self.next_direct.fetch_add(1, Ordering::Relaxed);
-        let (done, rx) = oneshot::channel();
-        self.tx
-            .try_send(DispatchMsg::Direct { id, pdu, done })
-            .ok()?;
-        Some((id, rx))
     }
 
     /// Sends a message to the dispatcher. The channel is bounded; waiting here
@@ -269,6 +212,8 @@ struct Task {
     recent_order: VecDeque<u64>,
     /// Where the row deletes are spawned, so shutdown waits for them.
     tasks: TaskTracker,
+    /// Rows delivered this turn, deleted together at its end.
+    acks: Vec<u64>,
     /// This instance delivers the account's rows (always, but with several
     /// instances on PostgreSQL: while it holds the claim `deliver:ACCOUNT`,
     /// taken when a platform binds here and no other instance delivers).
@@ -294,8 +239,8 @@ impl Task {
                 next_retry = Some(next_retry.map_or(self.next_check, |t| t.min(self.next_check)));
             }
             let msg = tokio::select! {
-                _ = stop.cancelled() => return,
-                m = self.rx.recv() => match m { Some(m) => Some(m), None => return },
+                _ = stop.cancelled() => return self.delete_delivered(),
+                m = self.rx.recv() => match m { Some(m) => Some(m), None => return self.delete_delivered() },
                 _ = async { match next_retry { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => None,
             };
             if let Some(msg) = msg {
@@ -318,6 +263,7 @@ impl Task {
                 self.load_page().await;
             }
             self.pump();
+            self.delete_delivered();
         }
     }
 
@@ -366,77 +312,6 @@ impl Task {
                     self.settle_adopted(id, pdu, how);
                 }
             }
-        }
-    }
-
-    /// A stored row whose direct delivery ended `how`.
-    fn settle_adopted(&mut self, id: u64, pdu: Pdu, how: Direct) {
-        self.inflight.remove(&id);
-        match how {
-            Direct::Delivered => {
-                metrics::counter!("optgate_deliveries_total", "path" => "direct").increment(1);
-                self.delivered(id);
-            }
-            Direct::Refused(_) => {
-                warn!(account = %self.account, id, "platform rejected a delivery permanently; dropped");
-                self.delivered(id);
-            }
-            // Back in the queue in its place (as rows a session returns).
-            Direct::Fallback => {
-                self.queue.insert(id, pdu);
-            }
-        }
-    }
-
-    /// The direct path: to a session with room now, if nothing of this
-    /// account waits ahead of it; else the sender is told to store it.
-    fn direct(&mut self, id: u64, pdu: Pdu, done: oneshot::Sender<Direct>) {
-        let clear = self.owner
-            && !self.backlog
-            && self.queue.is_empty()
-            && self.deferred.is_empty()
-            && self.missed.load(Ordering::Acquire) == u64::MAX;
-        if !clear {
-            let _ = done.send(Direct::Fallback);
-            return;
-        }
-        let mut pdu = Some(pdu);
-        let n = self.sessions.len();
-        for i in 0..n {
-            let idx = (self.rr + i) % n;
-            let slot = &mut self.sessions[idx];
-            if slot.inflight >= SESSION_WINDOW {
-                continue;
-            }
-            let Some(p) = pdu.take() else { break };
-            match slot.tx.try_send(ToPlatform::Deliver { id, pdu: p }) {
-                Ok(()) => {
-                    slot.inflight += 1;
-                    self.rr = idx + 1;
-                    self.direct.insert(id, done);
-                    return;
-                }
-                Err(e) => {
-                    if let ToPlatform::Deliver { pdu: p, .. } = e.into_inner() {
-                        pdu = Some(p);
-                    }
-                }
-            }
-        }
-        let _ = done.send(Direct::Fallback);
-    }
-
-    /// Tells whoever waits for direct delivery `id` how it ended (nobody,
-    /// when the inbound path stopped waiting and stored it already).
-    fn direct_done(&mut self, id: u64, how: Direct) {
-        if let Some((row, pdu)) = self.adopted.remove(&id) {
-            return self.settle_adopted(row, pdu, how);
-        }
-        if let Some(done) = self.direct.remove(&id) {
-            if how == Direct::Delivered {
-                metrics::counter!("optgate_deliveries_total", "path" => "direct").increment(1);
-            }
-            let _ = done.send(how);
         }
     }
 
@@ -555,15 +430,29 @@ impl Task {
                 }
             }
         }
-        // Deleting is not on the delivery path: a crash before it commits only
-        // means the row is delivered once more after restart.
+        // Deleted after this turn, with the others delivered in it.
+        self.acks.push(id);
+        metrics::gauge!("optgate_stored_deliveries").decrement(1.0);
+    }
+
+    /// Deletes the rows delivered this turn: one tracked task per turn (not
+    /// per row), their deletes queued together so the store commits them as
+    /// one batch. Not on the delivery path: a crash before the commit only
+    /// means those rows are delivered once more after restart.
+    fn delete_delivered(&mut self) {
+        if self.acks.is_empty() {
+            return;
+        }
+        let ids = std::mem::take(&mut self.acks);
         let store = self.store.clone();
         self.tasks.spawn(async move {
-            if let Err(e) = store.ack_delivery(id).await {
-                warn!(id, error = %e, "could not delete a delivered row; it will be redelivered");
+            let acks = ids.iter().map(|&id| store.ack_delivery(id));
+            for (id, r) in ids.iter().zip(futures_util::future::join_all(acks).await) {
+                if let Err(e) = r {
+                    warn!(id, error = %e, "could not delete a delivered row; it will be redelivered");
+                }
             }
         });
-        metrics::gauge!("optgate_stored_deliveries").decrement(1.0);
     }
 
     async fn load_page(&mut self) {

@@ -190,6 +190,7 @@ mod tests {
             reply: ReplyTo::new(tx, Arc::from("a")),
             optgate_id: None,
             unsuccess: Vec::new(),
+            id_map: false,
             received: std::time::Instant::now(),
         }
     }
