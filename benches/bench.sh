@@ -8,7 +8,8 @@
 # every optgate scenario is printed as a share of its relay run;
 # (3a-tls) and (b-tls) repeat the pass-through and consent runs with TLS on
 # both sides and report what TLS costs optgate in CPU per message;
-# then latency added by optgate at a fixed moderate rate, optgate's CPU time
+# then latency added by optgate at a fixed moderate rate (without and, against
+# (2r), with receipts), optgate's CPU time
 # per message and peak RSS. (b-pg) and (b+r-pg) repeat (b) and (b+r) with the
 # store in PostgreSQL (a throwaway server this script starts on the same
 # machine, benches/pg.sh), printed beside the SQLite figures; skipped with
@@ -306,6 +307,11 @@ consent_run consent_any; ANY_TICKS=$RUN_TICKS; CONSENT_TOML="$TMP/consent.toml"
 echo "== (b+r) as (b), the simulator sending every receipt (durability = \"full\")"
 start_consent_gate "$RCARRIER_PORT" optgate_r
 consent_run receipts
+# The added latency with receipts on: the same fixed rate through the
+# receipt relay (2r) and through optgate with consent and receipts.
+echo "== latency at a fixed rate with receipts (${FIXED[*]})"
+run_load relay_r_fixed "$RRELAY_PORT" "${FIXED[@]}" --recipients "$RECIPIENTS" --registered-delivery; result relay_r_fixed
+run_load gate_r_fixed "$GATE2_PORT" "${FIXED[@]}" --recipients "$RECIPIENTS" --registered-delivery; result gate_r_fixed
 HWM_R_KB=$(awk '/VmHWM/ {print $2}' "/proc/$GATE2_PID/status")
 echo "== (b+r-normal) as (b+r), [store] durability = \"normal\""
 sed "s|^path = \"$TMP/store2/optgate.db\"|&\ndurability = \"normal\"|" "$TMP/consent.toml" >"$TMP/consent_normal.toml"
@@ -465,6 +471,11 @@ receipts_line() {
 }
 receipts_line receipts "(b+r) receipts, durability full"
 receipts_line receipts_normal "(b+r) receipts, durability normal"
+RD50=$(field "$(result relay_r_fixed)" p50_us); RD99=$(field "$(result relay_r_fixed)" p99_us)
+RG50=$(field "$(result gate_r_fixed)" p50_us); RG99=$(field "$(result gate_r_fixed)" p99_us)
+printf '%-38s p50 %s us, p99 %s us\n' "fixed rate with receipts, relay (2r)" "$RD50" "$RD99"
+printf '%-38s p50 %s us, p99 %s us\n' "fixed rate with receipts, optgate" "$RG50" "$RG99"
+printf '%-38s p50 %s us, p99 %s us\n' "added by optgate with receipts" "$((RG50 - RD50))" "$((RG99 - RD99))"
 printf '%-38s %12s MiB\n' "optgate peak RSS after (b+r) full" "$((HWM_R_KB / 1024))"
 printf '%-38s %s\n' "(d) 4 x window 1 with consent" "$(grep '^RESULT' "$TMP/w1.out")"
 printf '%-38s %s\n' "(c) with MOs, 5% STOP" "$MOLINE"

@@ -80,6 +80,7 @@ both!(
     a_session_that_ends_unanswered_leaves_it_in_the_store,
     a_backlog_is_not_overtaken,
     zero_wait_stores_first,
+    a_platform_that_binds_again_is_served_straight_away,
 );
 
 async fn straight_through_the_carrier_waits_for_the_platform(backend: Backend) {
@@ -249,5 +250,32 @@ async fn zero_wait_stores_first(backend: Backend) {
     let got = p.take_deliver().await;
     assert!(text_of(&got).contains("id:z1 "));
     assert!(next_delivery_id(&d).await >= 2, "it was stored");
+    d.shutdown(Duration::from_secs(2)).await;
+}
+
+/// A platform that unbinds and binds again at once: with several instances
+/// its dispatcher gave up the account's claim when the last session left,
+/// and takes it again on the new bind (not a claim check later), so the
+/// next receipt still goes straight through.
+async fn a_platform_that_binds_again_is_served_straight_away(backend: Backend) {
+    let carrier = std::sync::Arc::new(FakeCarrier::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let d = start_daemon(&carrier, &config_on(&carrier, dir.path(), backend, "5s")).await;
+    for round in 0..3 {
+        let mut p = bound(&d).await;
+        let id = format!("r{round}");
+        let carrier_answer = deliver_later(&carrier, receipt(&id, "14155559999", "14155550100"));
+        let got = p.expect_deliver().await;
+        assert!(text_of(&got).contains(&format!("id:{id} ")), "{got:?}");
+        p.ack(&got).await;
+        assert_eq!(
+            carrier_answer.await.unwrap().command_status,
+            status::ESME_ROK
+        );
+        drop(p);
+        // The session is gone (and with it the claim) before the next bind.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(next_delivery_id(&d).await, 1, "a row was stored");
     d.shutdown(Duration::from_secs(2)).await;
 }

@@ -415,6 +415,15 @@ impl Store {
         from_id: u64,
         limit: u32,
     ) -> Result<Vec<StoredDelivery>, StoreError> {
+        // On PostgreSQL a read connection answers: on the store thread the
+        // page would wait behind every store write queued before it, and a
+        // dispatcher paging in a backlog while the carrier keeps sending
+        // would fall further behind with each page.
+        if let Some(r) = &self.readers {
+            return r
+                .read(move |t| t.pending_deliveries(&account, from_id, limit))
+                .await;
+        }
         self.call(|reply| Request::Pending {
             account,
             from_id,

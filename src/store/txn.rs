@@ -170,6 +170,26 @@ pub trait StoreTxn {
     /// Deletes a stored delivery; `false` if it was not there.
     fn delete_delivery(&mut self, id: u64) -> Result<bool, StoreError>;
 
+    /// [`StoreTxn::insert_delivery`] for many rows, their ids ascending in
+    /// the order given. The store thread stores consecutive requests with
+    /// it; a backend where each statement is a network round trip writes
+    /// them in one.
+    fn insert_deliveries(
+        &mut self,
+        rows: &[(&str, DeliveryKind, &[u8])],
+    ) -> Result<Vec<u64>, StoreError> {
+        rows.iter()
+            .map(|(account, kind, pdu)| self.insert_delivery(account, *kind, pdu))
+            .collect()
+    }
+
+    /// [`StoreTxn::delete_delivery`] for many ids: for each, whether it was
+    /// there, as if deleted one by one in order (an id given twice: only
+    /// the first finds it).
+    fn delete_deliveries(&mut self, ids: &[u64]) -> Result<Vec<bool>, StoreError> {
+        ids.iter().map(|&id| self.delete_delivery(id)).collect()
+    }
+
     /// Number of stored deliveries (a full count; the store thread keeps
     /// its own running count and calls this only at start).
     fn count_deliveries(&mut self) -> Result<u64, StoreError>;

@@ -436,15 +436,96 @@ fn execute_all(
     batch: &mut Batch,
     ctx: &Ctx,
 ) -> Result<(), StoreError> {
-    let mut pending = std::mem::take(requests).into_iter();
-    for req in pending.by_ref() {
-        execute(tx, req, batch, ctx);
+    let mut pending = std::mem::take(requests).into_iter().peekable();
+    while let Some(req) = pending.next() {
+        // Consecutive stores or deletes of deliveries go as one statement
+        // (one savepoint); a failure replays them one by one.
+        let group = match req {
+            Request::Enqueue { .. } => Some(true),
+            Request::Ack { .. } => Some(false),
+            _ => None,
+        };
+        let same = |next: Option<&Request>| {
+            matches!(
+                (group, next),
+                (Some(true), Some(Request::Enqueue { .. }))
+                    | (Some(false), Some(Request::Ack { .. }))
+            )
+        };
+        if same(pending.peek()) {
+            let mut run = vec![req];
+            while same(pending.peek()) {
+                run.extend(pending.next());
+            }
+            execute_run(tx, run, batch, ctx);
+        } else {
+            execute(tx, req, batch, ctx);
+        }
         if let Some(e) = tx.aborted() {
             requests.extend(pending);
             return Err(e);
         }
     }
     Ok(())
+}
+
+/// A run of [`Request::Enqueue`] or of [`Request::Ack`] in one statement
+/// ([`StoreTxn::insert_deliveries`], [`StoreTxn::delete_deliveries`]).
+/// Stores beyond `max_stored_deliveries` are refused as single ones are; if
+/// the statement fails, the run is executed request by request, so only
+/// the failing one fails.
+fn execute_run(tx: &mut dyn BatchTxn, run: Vec<Request>, batch: &mut Batch, ctx: &Ctx) {
+    if matches!(run.first(), Some(Request::Ack { .. })) {
+        let ids: Vec<u64> = run
+            .iter()
+            .filter_map(|r| match r {
+                Request::Ack { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let Ok(gone) = in_savepoint(tx, |t| t.delete_deliveries(&ids)) else {
+            return run.into_iter().for_each(|r| execute(tx, r, batch, ctx));
+        };
+        for (req, gone) in run.into_iter().zip(gone) {
+            if let Request::Ack { reply, .. } = req {
+                batch.stored_delta -= i64::from(gone);
+                batch.answers.push(answer(reply, Ok(gone)));
+            }
+        }
+        return;
+    }
+    let now = ctx.stored.saturating_add_signed(batch.stored_delta);
+    let room = usize::try_from(ctx.limit.saturating_sub(now)).unwrap_or(usize::MAX);
+    let mut run = run;
+    let over = run.split_off(room.min(run.len()));
+    let rows: Vec<(&str, DeliveryKind, &[u8])> = run
+        .iter()
+        .filter_map(|r| match r {
+            Request::Enqueue {
+                account, kind, pdu, ..
+            } => Some((account.as_str(), *kind, pdu.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let stored = in_savepoint(tx, |t| t.insert_deliveries(&rows));
+    drop(rows);
+    match stored {
+        Ok(ids) => {
+            for (req, id) in run.into_iter().zip(ids) {
+                if let Request::Enqueue { reply, .. } = req {
+                    batch.stored_delta += 1;
+                    batch.answers.push(answer(reply, Ok(id)));
+                }
+            }
+        }
+        Err(_) => run.into_iter().for_each(|r| execute(tx, r, batch, ctx)),
+    }
+    for req in over {
+        if let Request::Enqueue { reply, .. } = req {
+            let full = StoreError::Full { limit: ctx.limit };
+            batch.answers.push(answer(reply, Err(full)));
+        }
+    }
 }
 
 /// Runs `f` in a savepoint: kept in the transaction on success, rolled

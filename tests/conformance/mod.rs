@@ -98,6 +98,7 @@ macro_rules! conformance_suite {
                 held_messages_group_replace_settle_and_expire,
                 outbox_push_pending_attempted_handed_done,
                 stored_deliveries_bounded_and_acknowledged,
+                stored_deliveries_queued_together,
                 id_map_written_behind_and_looked_up,
                 ok_means_durable_for_another_reader_and_after_reopen,
                 an_mo_change_orders_before_a_following_mt_decision,

@@ -389,6 +389,103 @@ pub async fn outbox_push_pending_attempted_handed_done(s: &impl Setup) {
     store.close().await.unwrap();
 }
 
+/// Stores and deletes queued while the store thread is busy reach it as
+/// one batch, which writes each run of them in one statement: ids ascend
+/// in queue order, the bound refuses exactly the ones beyond it, and each
+/// delete says whether its row was there.
+pub async fn stored_deliveries_queued_together(s: &impl Setup) {
+    let store = s.open_tuned(|o| o.max_stored_deliveries = 5).await.unwrap();
+    // Keeps the store thread busy while the requests below queue up.
+    let busy = store
+        .transact_queued(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(((), optgate::store::Durable::Now))
+        })
+        .await
+        .unwrap();
+    let mut queued = Vec::new();
+    for i in 0..8u8 {
+        let kind = if i % 2 == 0 {
+            DeliveryKind::Mo
+        } else {
+            DeliveryKind::Dlr
+        };
+        let rx = store
+            .enqueue_delivery_queued("pbx".into(), vec![b'p', i], kind)
+            .await
+            .unwrap();
+        queued.push(rx);
+    }
+    let commits_before = store.stats().commits;
+    busy.await.unwrap().unwrap();
+    let mut ids = Vec::new();
+    for (i, rx) in queued.into_iter().enumerate() {
+        match rx.await.unwrap() {
+            Ok(id) => {
+                assert!(i < 5, "store {i} is beyond the bound of 5 but got id {id}");
+                ids.push(id);
+            }
+            Err(e) => {
+                assert!(i >= 5, "store {i} refused: {e}");
+                assert!(matches!(e, StoreError::Full { limit: 5 }), "{e:?}");
+            }
+        }
+    }
+    assert_eq!(ids.len(), 5);
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids in queue order: {ids:?}"
+    );
+    assert!(
+        store.stats().commits - commits_before <= 2,
+        "the queued stores were committed together"
+    );
+    let pending = store.pending_deliveries("pbx".into(), 10).await.unwrap();
+    let got: Vec<(u64, DeliveryKind, Vec<u8>)> =
+        pending.into_iter().map(|d| (d.id, d.kind, d.pdu)).collect();
+    let want: Vec<(u64, DeliveryKind, Vec<u8>)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| {
+            let kind = if i % 2 == 0 {
+                DeliveryKind::Mo
+            } else {
+                DeliveryKind::Dlr
+            };
+            (id, kind, vec![b'p', i as u8])
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(store.count_deliveries().await.unwrap(), 5);
+
+    // Deletes queued together: two rows twice, an id never stored.
+    let busy = store
+        .transact_queued(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(((), optgate::store::Durable::Now))
+        })
+        .await
+        .unwrap();
+    let order = [ids[0], ids[3], ids[0], ids[4] + 1000, ids[3], ids[1]];
+    let acks = order.map(|id| store.ack_delivery(id));
+    let (done, gone) = tokio::join!(busy, futures_util::future::join_all(acks));
+    done.unwrap().unwrap();
+    let gone: Vec<bool> = gone.into_iter().map(Result::unwrap).collect();
+    // join_all polls in order, so the deletes queue in order: the first
+    // delete of a row finds it, the second does not.
+    assert_eq!(gone, [true, true, false, false, false, true]);
+    assert_eq!(store.count_deliveries().await.unwrap(), 2);
+    let left: Vec<u64> = store
+        .pending_deliveries("pbx".into(), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(left, [ids[2], ids[4]]);
+    store.close().await.unwrap();
+}
+
 pub async fn stored_deliveries_bounded_and_acknowledged(s: &impl Setup) {
     let store = s.open_tuned(|o| o.max_stored_deliveries = 3).await.unwrap();
     let id1 = store

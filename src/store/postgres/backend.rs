@@ -389,6 +389,17 @@ impl<C: GenericClient> StoreTxn for PgTxn<'_, C> {
         ops::delete_delivery(&mut self.pg, id)
     }
 
+    fn insert_deliveries(
+        &mut self,
+        rows: &[(&str, DeliveryKind, &[u8])],
+    ) -> Result<Vec<u64>, StoreError> {
+        ops::insert_deliveries(&mut self.pg, rows)
+    }
+
+    fn delete_deliveries(&mut self, ids: &[u64]) -> Result<Vec<bool>, StoreError> {
+        ops::delete_deliveries(&mut self.pg, ids)
+    }
+
     fn count_deliveries(&mut self) -> Result<u64, StoreError> {
         ops::count_deliveries(&mut self.pg)
     }

@@ -223,6 +223,71 @@ pub fn delete_delivery<C: GenericClient>(pg: &mut Pg<'_, C>, id: u64) -> Result<
     Ok(pg.execute("DELETE FROM deliveries WHERE id = $1", &[&id])? > 0)
 }
 
+/// Stores many MOs or receipts, [`ID_MAP_CHUNK`] rows per statement (one
+/// round trip each, not one per row). The rows are inserted in the order
+/// given, so the sequence hands out their ids ascending in that order.
+pub fn insert_deliveries<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    rows: &[(&str, DeliveryKind, &[u8])],
+) -> Result<Vec<u64>, StoreError> {
+    let now = now_unix();
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(ID_MAP_CHUNK) {
+        let accounts: Vec<&str> = chunk.iter().map(|r| r.0).collect();
+        let kinds: Vec<&str> = chunk.iter().map(|r| r.1.as_str()).collect();
+        let pdus: Vec<&[u8]> = chunk.iter().map(|r| r.2).collect();
+        let got = pg.query(
+            "INSERT INTO deliveries (account, kind, pdu, created_at)
+             SELECT a, k, p, $4 FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(a, k, p, n)
+             ORDER BY n
+             RETURNING id",
+            &[&accounts, &kinds, &pdus, &now],
+        )?;
+        let mut ids: Vec<u64> = got
+            .iter()
+            .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
+            .collect();
+        if ids.len() != chunk.len() {
+            let why = format!(
+                "{} deliveries stored, {} ids returned",
+                chunk.len(),
+                ids.len()
+            );
+            return Err(StoreError::Database(std::sync::Arc::from(Box::<
+                dyn std::error::Error + Send + Sync,
+            >::from(
+                why
+            ))));
+        }
+        // RETURNING's order is not promised; the ids' is.
+        ids.sort_unstable();
+        out.extend(ids);
+    }
+    Ok(out)
+}
+
+/// Deletes many stored deliveries in one statement; for each id, whether
+/// it was there (as if deleted one by one, in order).
+pub fn delete_deliveries<C: GenericClient>(
+    pg: &mut Pg<'_, C>,
+    ids: &[u64],
+) -> Result<Vec<bool>, StoreError> {
+    let want: Vec<i64> = ids
+        .iter()
+        .map(|&id| i64::try_from(id).unwrap_or(i64::MAX))
+        .collect();
+    let mut gone: std::collections::HashSet<i64> = pg
+        .query(
+            "DELETE FROM deliveries WHERE id = ANY($1) RETURNING id",
+            &[&want],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // An id asked twice was there for the first ask only, as one by one.
+    Ok(want.iter().map(|id| gone.remove(id)).collect())
+}
+
 /// Number of stored deliveries.
 pub fn count_deliveries<C: GenericClient>(pg: &mut Pg<'_, C>) -> Result<u64, StoreError> {
     let n: i64 = pg.query_one("SELECT COUNT(*) FROM deliveries", &[])?.get(0);
