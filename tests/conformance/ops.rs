@@ -389,20 +389,27 @@ pub async fn outbox_push_pending_attempted_handed_done(s: &impl Setup) {
     store.close().await.unwrap();
 }
 
+/// Occupies the store thread for 300 ms; await the receiver for its end.
+async fn keep_busy(
+    store: &optgate::store::Store,
+) -> tokio::sync::oneshot::Receiver<Result<(), StoreError>> {
+    store
+        .transact_queued(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(((), optgate::store::Durable::Now))
+        })
+        .await
+        .unwrap()
+}
+
 /// Stores and deletes queued while the store thread is busy reach it as
 /// one batch, which writes each run of them in one statement: ids ascend
 /// in queue order, the bound refuses exactly the ones beyond it, and each
 /// delete says whether its row was there.
 pub async fn stored_deliveries_queued_together(s: &impl Setup) {
     let store = s.open_tuned(|o| o.max_stored_deliveries = 5).await.unwrap();
-    // Keeps the store thread busy while the requests below queue up.
-    let busy = store
-        .transact_queued(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            Ok(((), optgate::store::Durable::Now))
-        })
-        .await
-        .unwrap();
+    // The store thread busy while the requests below queue up.
+    let busy = keep_busy(&store).await;
     let mut queued = Vec::new();
     for i in 0..8u8 {
         let kind = if i % 2 == 0 {
@@ -459,13 +466,7 @@ pub async fn stored_deliveries_queued_together(s: &impl Setup) {
     assert_eq!(store.count_deliveries().await.unwrap(), 5);
 
     // Deletes queued together: two rows twice, an id never stored.
-    let busy = store
-        .transact_queued(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            Ok(((), optgate::store::Durable::Now))
-        })
-        .await
-        .unwrap();
+    let busy = keep_busy(&store).await;
     let order = [ids[0], ids[3], ids[0], ids[4] + 1000, ids[3], ids[1]];
     let acks = order.map(|id| store.ack_delivery(id));
     let (done, gone) = tokio::join!(busy, futures_util::future::join_all(acks));

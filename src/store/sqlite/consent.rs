@@ -263,16 +263,29 @@ pub fn held_count(c: &Connection, key: &Key) -> Result<u32, StoreError> {
 
 /// Removes and returns every held PDU of `key`, in the order they were held.
 pub fn take_held(c: &Connection, key: &Key) -> Result<Vec<HeldRow>, StoreError> {
-    let sql = format!("SELECT {HELD_COLS} FROM held WHERE campaign = ?1 AND sender = ?2 AND recipient = ?3 ORDER BY id");
+    take_of_key(c, key, false)
+}
+
+/// Removes and returns the held PDUs of `key` (with `quiet_only`, only its
+/// quiet holds), in the order they were held.
+pub(super) fn take_of_key(
+    c: &Connection,
+    key: &Key,
+    quiet_only: bool,
+) -> Result<Vec<HeldRow>, StoreError> {
+    let sql = format!(
+        "SELECT {HELD_COLS} FROM held
+         WHERE campaign = ?1 AND sender = ?2 AND recipient = ?3 AND (NOT ?4 OR quiet_until > 0) ORDER BY id"
+    );
+    let args = params![key.campaign, key.sender, key.recipient, quiet_only];
     let rows: Vec<HeldRow> = c
         .prepare_cached(&sql)?
-        .query_map(
-            params![key.campaign, key.sender, key.recipient],
-            row_to_held,
-        )?
+        .query_map(args, row_to_held)?
         .collect::<Result<_, _>>()?;
-    c.prepare_cached("DELETE FROM held WHERE campaign = ?1 AND sender = ?2 AND recipient = ?3")?
-        .execute(params![key.campaign, key.sender, key.recipient])?;
+    c.prepare_cached(
+        "DELETE FROM held WHERE campaign = ?1 AND sender = ?2 AND recipient = ?3 AND (NOT ?4 OR quiet_until > 0)",
+    )?
+    .execute(args)?;
     Ok(rows)
 }
 

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection};
 
-use super::consent::{key_at, row_to_held, HELD_COLS};
+use super::consent::{key_at, take_of_key};
 use crate::store::consent::{HeldRow, Key};
 use crate::store::StoreError;
 
@@ -36,20 +36,5 @@ pub fn due_quiet_keys(c: &Connection, now: i64, limit: u32) -> Result<Vec<Key>, 
 
 /// Removes and returns the quiet holds of `key`, in the order held.
 pub fn take_quiet(c: &Connection, key: &Key) -> Result<Vec<HeldRow>, StoreError> {
-    let sql = format!(
-        "SELECT {HELD_COLS} FROM held
-         WHERE campaign = ?1 AND sender = ?2 AND recipient = ?3 AND quiet_until > 0 ORDER BY id"
-    );
-    let rows: Vec<HeldRow> = c
-        .prepare_cached(&sql)?
-        .query_map(
-            params![key.campaign, key.sender, key.recipient],
-            row_to_held,
-        )?
-        .collect::<Result<_, _>>()?;
-    c.prepare_cached(
-        "DELETE FROM held WHERE campaign = ?1 AND sender = ?2 AND recipient = ?3 AND quiet_until > 0",
-    )?
-    .execute(params![key.campaign, key.sender, key.recipient])?;
-    Ok(rows)
+    take_of_key(c, key, true)
 }

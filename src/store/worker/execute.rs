@@ -78,6 +78,10 @@ fn execute_run(tx: &mut dyn BatchTxn, run: Vec<Request>, batch: &mut Batch, ctx:
     let room = usize::try_from(ctx.limit.saturating_sub(now)).unwrap_or(usize::MAX);
     let mut run = run;
     let over = run.split_off(room.min(run.len()));
+    refuse_full(over, batch, ctx);
+    if run.is_empty() {
+        return;
+    }
     let rows: Vec<(&str, DeliveryKind, &[u8])> = run
         .iter()
         .filter_map(|r| match r {
@@ -100,6 +104,10 @@ fn execute_run(tx: &mut dyn BatchTxn, run: Vec<Request>, batch: &mut Batch, ctx:
         }
         Err(_) => run.into_iter().for_each(|r| execute(tx, r, batch, ctx)),
     }
+}
+
+/// Answers stores beyond `max_stored_deliveries` with [`StoreError::Full`].
+fn refuse_full(over: Vec<Request>, batch: &mut Batch, ctx: &Ctx) {
     for req in over {
         if let Request::Enqueue { reply, .. } = req {
             let full = StoreError::Full { limit: ctx.limit };
