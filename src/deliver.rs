@@ -17,7 +17,6 @@
 //! than `[server] direct_delivery_wait`, the inbound path stores it as
 //! before. Direct deliveries have ids with [`DIRECT`] set: no store row.
 
-use std::collections::HashMap;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -64,18 +63,21 @@ pub const DIRECT: u64 = 1 << 63;
 pub enum DispatchMsg {
     /// A row just committed to the store.
     Stored { id: u64, pdu: Pdu },
-    /// A receiver/transceiver session bound.
+    /// A receiver/transceiver session bound; `window` counts what it has
+    /// outstanding.
     Register {
         session: u64,
         tx: mpsc::Sender<ToPlatform>,
+        window: Window,
     },
     /// The session ended; deliveries it had not seen answered come back.
     Unregister {
         session: u64,
         returned: Vec<(u64, Pdu)>,
     },
-    /// The platform answered delivery `id`; on any status but OK the PDU
-    /// comes back so it can be retried.
+    /// The platform answered stored delivery `id`; on any status but OK
+    /// the PDU comes back so it can be retried. (A direct delivery's answer
+    /// goes from the session straight to its waiter.)
     Answered {
         session: u64,
         id: u64,
@@ -87,20 +89,49 @@ pub enum DispatchMsg {
     Elsewhere,
     /// A message offered for the direct path; `done` says how it ended.
     Direct {
-        id: u64,
         pdu: Pdu,
         done: oneshot::Sender<Direct>,
     },
-    /// The inbound path stopped waiting for direct delivery `direct` and
-    /// stored the message as row `id`: the platform's answer, when it comes
-    /// (or came: `done`), settles the row instead, so a platform that was
-    /// only slow does not get the message twice.
+    /// The inbound path stopped waiting for a direct delivery and stored
+    /// the message as row `id`: the platform's answer, when it comes (or
+    /// came: `done`), settles the row instead, so a platform that was only
+    /// slow does not get the message twice.
     Adopt {
-        direct: u64,
         id: u64,
         pdu: Pdu,
         done: oneshot::Receiver<Direct>,
     },
+    /// The platform's answer to an adopted row's direct delivery.
+    Settle { id: u64, pdu: Pdu, how: Direct },
+    /// A session whose window was full has room again.
+    Room,
+}
+
+/// The deliveries a session has outstanding, at most [`SESSION_WINDOW`]:
+/// raised by the dispatcher as it hands one over, lowered as the platform
+/// answers (by the dispatcher for a stored row; by the session itself for a
+/// direct delivery, whose answer does not pass the dispatcher).
+#[derive(Debug, Clone, Default)]
+pub struct Window(Arc<AtomicUsize>);
+
+impl Window {
+    fn used(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn take(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// One delivery answered. True when the window was full: the
+    /// dispatcher may have rows waiting for this room (send it
+    /// [`DispatchMsg::Room`]).
+    pub fn answered(&self) -> bool {
+        let before = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        matches!(before, Ok(n) if n >= SESSION_WINDOW)
+    }
 }
 
 /// Handle to an account's dispatcher.
@@ -114,8 +145,6 @@ pub struct Dispatcher {
     /// to the task: while there are any, nothing takes the direct path
     /// (it would overtake them).
     storing: Arc<AtomicUsize>,
-    /// The next direct delivery's id.
-    next_direct: Arc<AtomicU64>,
 }
 
 impl Dispatcher {
@@ -133,6 +162,7 @@ impl Dispatcher {
         let owner = store.claims().is_none();
         let missed = Arc::new(AtomicU64::new(u64::MAX));
         let task = Task {
+            me: tx.downgrade(),
             missed: missed.clone(),
             inflight: HashSet::new(),
             account,
@@ -152,15 +182,12 @@ impl Dispatcher {
             claim: format!("deliver:{account_name}"),
             elsewhere: false,
             next_check: tokio::time::Instant::now(),
-            direct: HashMap::new(),
-            adopted: HashMap::new(),
         };
         tasks.spawn(task.run(stop));
         Dispatcher {
             tx,
             missed,
             storing: Arc::new(AtomicUsize::new(0)),
-            next_direct: Arc::new(AtomicU64::new(DIRECT)),
         }
     }
 
@@ -188,10 +215,13 @@ impl Dispatcher {
 struct SessionSlot {
     id: u64,
     tx: mpsc::Sender<ToPlatform>,
-    inflight: usize,
+    window: Window,
 }
 
 struct Task {
+    /// This task's own channel, for the answers of adopted rows (weak: the
+    /// task still ends when every [`Dispatcher`] is gone).
+    me: mpsc::WeakSender<DispatchMsg>,
     missed: Arc<AtomicU64>,
     /// Ids handed to a session and not answered yet: never paged in again.
     inflight: HashSet<u64>,
@@ -225,11 +255,6 @@ struct Task {
     /// When to try the claim again (not the owner) or re-read the store
     /// (the owner: the bound on a lost notification).
     next_check: tokio::time::Instant,
-    /// Direct deliveries with a session, by id, and who waits for them.
-    direct: HashMap<u64, oneshot::Sender<Direct>>,
-    /// Direct deliveries whose message was stored meanwhile: the row and
-    /// its PDU, settled by the platform's answer.
-    adopted: HashMap<u64, (u64, Pdu)>,
 }
 
 impl Task {
@@ -271,7 +296,11 @@ impl Task {
     fn handle(&mut self, msg: DispatchMsg) {
         match msg {
             DispatchMsg::Stored { id, pdu } => self.enqueue(id, pdu),
-            DispatchMsg::Register { session, tx } => {
+            DispatchMsg::Register {
+                session,
+                tx,
+                window,
+            } => {
                 if !self.owner {
                     // With several instances: try for the claim this turn,
                     // not a CLAIM_CHECK later (meanwhile everything for
@@ -281,16 +310,12 @@ impl Task {
                 self.sessions.push(SessionSlot {
                     id: session,
                     tx,
-                    inflight: 0,
+                    window,
                 });
             }
             DispatchMsg::Unregister { session, returned } => {
                 self.sessions.retain(|s| s.id != session);
                 for (id, pdu) in returned {
-                    if id & DIRECT != 0 {
-                        self.direct_done(id, Direct::Fallback);
-                        continue;
-                    }
                     // Back at the head of the queue, in their old order.
                     self.inflight.remove(&id);
                     self.queue.insert(id, pdu);
@@ -303,36 +328,16 @@ impl Task {
                 pdu,
             } => self.answered(session, id, status, pdu),
             DispatchMsg::Elsewhere => self.elsewhere = true,
-            DispatchMsg::Direct { id, pdu, done } => self.direct(id, pdu, done),
-            DispatchMsg::Adopt {
-                direct,
-                id,
-                pdu,
-                mut done,
-            } => {
-                if self.direct.remove(&direct).is_some() {
-                    // Still with the session: its answer settles the row.
-                    self.inflight.insert(id);
-                    self.adopted.insert(direct, (id, pdu));
-                } else {
-                    let how = done.try_recv().unwrap_or(Direct::Fallback);
-                    self.settle_adopted(id, pdu, how);
-                }
-            }
+            DispatchMsg::Direct { pdu, done } => self.direct(pdu, done),
+            DispatchMsg::Adopt { id, pdu, done } => self.adopt(id, pdu, done),
+            DispatchMsg::Settle { id, pdu, how } => self.settle_adopted(id, pdu, how),
+            DispatchMsg::Room => {}
         }
     }
 
     fn answered(&mut self, session: u64, id: u64, code: u32, pdu: Option<Pdu>) {
-        if let Some(s) = self.sessions.iter_mut().find(|s| s.id == session) {
-            s.inflight = s.inflight.saturating_sub(1);
-        }
-        if id & DIRECT != 0 {
-            let how = match code {
-                status::ESME_ROK => Direct::Delivered,
-                status::ESME_RX_R_APPN => Direct::Refused(code),
-                _ => Direct::Fallback,
-            };
-            return self.direct_done(id, how);
+        if let Some(s) = self.sessions.iter().find(|s| s.id == session) {
+            s.window.answered();
         }
         self.inflight.remove(&id);
         match (code, pdu) {
@@ -376,23 +381,27 @@ impl Task {
             let mut sent = false;
             for i in 0..n {
                 let idx = (self.rr + i) % n;
-                let slot = &mut self.sessions[idx];
-                if slot.inflight >= SESSION_WINDOW {
+                let slot = &self.sessions[idx];
+                if slot.window.used() >= SESSION_WINDOW {
                     continue;
                 }
                 let Some((id, pdu)) = self.queue.pop_first() else {
                     return;
                 };
-                match slot.tx.try_send(ToPlatform::Deliver { id, pdu }) {
+                match slot.tx.try_send(ToPlatform::Deliver {
+                    id,
+                    pdu,
+                    done: None,
+                }) {
                     Ok(()) => {
-                        slot.inflight += 1;
+                        slot.window.take();
                         self.inflight.insert(id);
                         self.rr = idx + 1;
                         sent = true;
                         break;
                     }
                     Err(e) => {
-                        if let ToPlatform::Deliver { id, pdu } = e.into_inner() {
+                        if let ToPlatform::Deliver { id, pdu, .. } = e.into_inner() {
                             self.queue.insert(id, pdu);
                         }
                     }

@@ -227,7 +227,7 @@ impl Inbound {
         };
         let wait = routes.direct_wait;
         if let (Kind::Plain(plain), false) = (&kind, wait.is_zero()) {
-            if let Some((direct, mut rx)) = dispatcher.try_direct(pdu.clone()) {
+            if let Some(mut rx) = dispatcher.try_direct(pdu.clone()) {
                 let plain = *plain;
                 let this = self.clone();
                 return Box::pin(async move {
@@ -237,7 +237,7 @@ impl Inbound {
                         Ok(Ok(Direct::Fallback) | Err(_)) => None,
                         // Slow: stored now, and the platform's answer, when
                         // it comes, settles the stored row.
-                        Err(_) => Some((direct, rx)),
+                        Err(_) => Some(rx),
                     };
                     debug!(account = %account, "direct delivery not taken; storing");
                     this.store(account, dispatcher, pdu, Kind::Plain(plain), adopt)
@@ -260,7 +260,7 @@ impl Inbound {
         dispatcher: Dispatcher,
         pdu: Pdu,
         kind: Kind,
-        adopt: Option<(u64, oneshot::Receiver<Direct>)>,
+        adopt: Option<oneshot::Receiver<Direct>>,
     ) -> Commit {
         let storing = dispatcher.storing();
         let queued = match kind {
@@ -297,7 +297,7 @@ impl Inbound {
                     if let Some(id) = delivery {
                         metrics::gauge!("optgate_stored_deliveries").increment(1.0);
                         match adopt {
-                            Some((direct, rx)) => dispatcher.adopt(direct, id, pdu, rx).await,
+                            Some(rx) => dispatcher.adopt(id, pdu, rx).await,
                             None => {
                                 dispatcher.try_send(DispatchMsg::Stored { id, pdu });
                             }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use bytes::Bytes;
 
@@ -20,8 +20,38 @@ pub enum ToPlatform {
     /// wake-up instead of one per answer).
     Responses(Vec<Pdu>),
     /// An MO or receipt to hand over. The session gives it a sequence number
-    /// and reports the platform's answer to the account's dispatcher under `id`.
-    Deliver { id: u64, pdu: Pdu },
+    /// and reports the platform's answer under `id`: to the account's
+    /// dispatcher for a stored row (`done` is `None`), straight to whoever
+    /// waits on `done` for a direct delivery (see [`crate::deliver`]).
+    Deliver {
+        id: u64,
+        pdu: Pdu,
+        done: Option<oneshot::Sender<Direct>>,
+    },
+}
+
+/// How a direct delivery ended (see [`crate::deliver`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direct {
+    /// The platform answered `ESME_ROK`.
+    Delivered,
+    /// The platform refused it for good (`ESME_RX_R_APPN`): the carrier
+    /// gets that answer, as from the platform itself.
+    Refused(u32),
+    /// Not delivered (not taken, a temporary error, the session ended):
+    /// store it.
+    Fallback,
+}
+
+impl Direct {
+    /// What the platform's answer `code` means for a direct delivery.
+    pub fn from_status(code: u32) -> Direct {
+        match code {
+            crate::pdu::status::ESME_ROK => Direct::Delivered,
+            crate::pdu::status::ESME_RX_R_APPN => Direct::Refused(code),
+            _ => Direct::Fallback,
+        }
+    }
 }
 
 /// Where the answers to a platform session's requests go, and whose

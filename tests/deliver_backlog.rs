@@ -32,7 +32,11 @@ async fn an_overflowing_queue_is_paged_from_the_store_and_fully_delivered() {
     // A platform session that takes deliveries but does not answer yet.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<ToPlatform>(4096);
     dispatcher
-        .send(DispatchMsg::Register { session: 1, tx })
+        .send(DispatchMsg::Register {
+            session: 1,
+            tx,
+            window: Default::default(),
+        })
         .await;
 
     // Store the rows (commits shared in batches) and tell the dispatcher, as

@@ -81,6 +81,7 @@ both!(
     a_backlog_is_not_overtaken,
     zero_wait_stores_first,
     a_platform_that_binds_again_is_served_straight_away,
+    a_full_window_does_not_strand_what_waits_behind_it,
 );
 
 async fn straight_through_the_carrier_waits_for_the_platform(backend: Backend) {
@@ -277,5 +278,50 @@ async fn a_platform_that_binds_again_is_served_straight_away(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     assert_eq!(next_delivery_id(&d).await, 1, "a row was stored");
+    d.shutdown(Duration::from_secs(2)).await;
+}
+
+/// A session's window full of direct deliveries: the next message is
+/// stored and waits for room. A direct delivery's answer goes from the
+/// session straight to its waiter, not through the dispatcher, so the
+/// session must tell the dispatcher when its full window has room again;
+/// else the stored message would wait for the next traffic (on SQLite,
+/// for ever).
+async fn a_full_window_does_not_strand_what_waits_behind_it(backend: Backend) {
+    let carrier = std::sync::Arc::new(FakeCarrier::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config_on(&carrier, dir.path(), backend, "30s");
+    // The bind keeps reading while twice its window is owed an answer.
+    cfg.upstream.window = 200;
+    let d = start_daemon(&carrier, &cfg).await;
+    let mut p = bound(&d).await;
+    let window = optgate::deliver::SESSION_WINDOW;
+    let mut answers = Vec::new();
+    let mut held = Vec::new();
+    for i in 0..window {
+        answers.push(deliver_later(
+            &carrier,
+            mo("14155554444", "14155550100", &format!("d{i}")),
+        ));
+        held.push(p.expect_deliver().await);
+    }
+    assert_eq!(next_delivery_id(&d).await, 1, "a row was stored");
+    let last = deliver_later(&carrier, mo("14155554444", "14155550100", "behind"));
+    // Not taken directly (no room): stored. (Its carrier answer waits
+    // behind the 256 before it: answers go out in order.)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while count_rows(&d).await < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "not stored");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for got in &held {
+        p.ack(got).await;
+    }
+    let got = p.take_deliver().await;
+    assert_eq!(text_of(&got), "behind");
+    answers.push(last);
+    for a in answers {
+        assert_eq!(a.await.unwrap().command_status, status::ESME_ROK);
+    }
     d.shutdown(Duration::from_secs(2)).await;
 }

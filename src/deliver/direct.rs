@@ -9,22 +9,11 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tracing::warn;
 
-use super::{DispatchMsg, Dispatcher, Task, SESSION_WINDOW};
+use super::{DispatchMsg, Dispatcher, Task, DIRECT, SESSION_WINDOW};
 use crate::pdu::Pdu;
 use crate::route::ToPlatform;
 
-/// How a direct delivery ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direct {
-    /// The platform answered `ESME_ROK`.
-    Delivered,
-    /// The platform refused it for good (`ESME_RX_R_APPN`): the carrier
-    /// gets that answer, as from the platform itself.
-    Refused(u32),
-    /// Not delivered (not taken, a temporary error, the session ended):
-    /// store it.
-    Fallback,
-}
+pub use crate::route::Direct;
 
 /// Counts one store write of an account's delivery from its queueing until
 /// its row was handed to the dispatcher (or failed): dropped, it counts off.
@@ -47,44 +36,58 @@ impl Dispatcher {
 
     /// Hands over a stored row whose direct delivery is still open
     /// ([`DispatchMsg::Adopt`]); waits for room like [`Self::send`].
-    pub async fn adopt(&self, direct: u64, id: u64, pdu: Pdu, done: oneshot::Receiver<Direct>) {
-        self.send(DispatchMsg::Adopt {
-            direct,
-            id,
-            pdu,
-            done,
-        })
-        .await;
+    pub async fn adopt(&self, id: u64, pdu: Pdu, done: oneshot::Receiver<Direct>) {
+        self.send(DispatchMsg::Adopt { id, pdu, done }).await;
     }
 
     /// Offers `pdu` for the direct path. `None`: not taken (store writes
     /// are on their way, which it must not overtake, or the task's queue is
-    /// full); else its direct id, and the answer comes on the receiver (a dropped sender, at
-    /// shutdown, means [`Direct::Fallback`]).
-    pub fn try_direct(&self, pdu: Pdu) -> Option<(u64, oneshot::Receiver<Direct>)> {
+    /// full); else the answer comes on the receiver, from the session that
+    /// delivered it (a dropped sender: the session ended, or shutdown, means
+    /// [`Direct::Fallback`]).
+    pub fn try_direct(&self, pdu: Pdu) -> Option<oneshot::Receiver<Direct>> {
         if self.storing.load(Ordering::Acquire) != 0
             || self.missed.load(Ordering::Acquire) != u64::MAX
         {
             return None;
         }
-        let id = self.next_direct.fetch_add(1, Ordering::Relaxed);
         let (done, rx) = oneshot::channel();
-        self.tx
-            .try_send(DispatchMsg::Direct { id, pdu, done })
-            .ok()?;
-        Some((id, rx))
+        self.tx.try_send(DispatchMsg::Direct { pdu, done }).ok()?;
+        Some(rx)
     }
 }
 
 impl Task {
-    /// A stored row whose direct delivery ended `how`.
+    /// Row `id`, stored after its direct delivery was sent: settled by the
+    /// platform's answer, now if it came (or the session is gone), else
+    /// when it comes ([`DispatchMsg::Settle`]). Meanwhile the row is in
+    /// flight, so a page read does not deliver it a second time.
+    pub(super) fn adopt(&mut self, id: u64, pdu: Pdu, mut done: oneshot::Receiver<Direct>) {
+        use oneshot::error::TryRecvError;
+        match done.try_recv() {
+            Ok(how) => self.settle_adopted(id, pdu, how),
+            Err(TryRecvError::Closed) => self.settle_adopted(id, pdu, Direct::Fallback),
+            Err(TryRecvError::Empty) => {
+                self.inflight.insert(id);
+                let me = self.me.clone();
+                // Rare (a platform slower than direct_delivery_wait): a
+                // task of its own rather than a future in every turn.
+                tokio::spawn(async move {
+                    let how = done.await.unwrap_or(Direct::Fallback);
+                    if let Some(tx) = me.upgrade() {
+                        let _ = tx.send(DispatchMsg::Settle { id, pdu, how }).await;
+                    }
+                });
+            }
+        }
+    }
+
+    /// A stored row whose direct delivery ended `how` (the session counted
+    /// it delivered).
     pub(super) fn settle_adopted(&mut self, id: u64, pdu: Pdu, how: Direct) {
         self.inflight.remove(&id);
         match how {
-            Direct::Delivered => {
-                metrics::counter!("optgate_deliveries_total", "path" => "direct").increment(1);
-                self.delivered(id);
-            }
+            Direct::Delivered => self.delivered(id),
             Direct::Refused(_) => {
                 warn!(account = %self.account, id, "platform rejected a delivery permanently; dropped");
                 self.delivered(id);
@@ -98,7 +101,7 @@ impl Task {
 
     /// The direct path: to a session with room now, if nothing of this
     /// account waits ahead of it; else the sender is told to store it.
-    pub(super) fn direct(&mut self, id: u64, pdu: Pdu, done: oneshot::Sender<Direct>) {
+    pub(super) fn direct(&mut self, pdu: Pdu, done: oneshot::Sender<Direct>) {
         let clear = self.owner
             && !self.backlog
             && self.queue.is_empty()
@@ -108,43 +111,42 @@ impl Task {
             let _ = done.send(Direct::Fallback);
             return;
         }
-        let mut pdu = Some(pdu);
+        let mut offer = Some((pdu, done));
         let n = self.sessions.len();
         for i in 0..n {
             let idx = (self.rr + i) % n;
-            let slot = &mut self.sessions[idx];
-            if slot.inflight >= SESSION_WINDOW {
+            let slot = &self.sessions[idx];
+            if slot.window.used() >= SESSION_WINDOW {
                 continue;
             }
-            let Some(p) = pdu.take() else { break };
-            match slot.tx.try_send(ToPlatform::Deliver { id, pdu: p }) {
+            let Some((pdu, done)) = offer.take() else {
+                return;
+            };
+            let out = ToPlatform::Deliver {
+                id: DIRECT,
+                pdu,
+                done: Some(done),
+            };
+            match slot.tx.try_send(out) {
                 Ok(()) => {
-                    slot.inflight += 1;
+                    slot.window.take();
                     self.rr = idx + 1;
-                    self.direct.insert(id, done);
                     return;
                 }
                 Err(e) => {
-                    if let ToPlatform::Deliver { pdu: p, .. } = e.into_inner() {
-                        pdu = Some(p);
+                    if let ToPlatform::Deliver {
+                        pdu,
+                        done: Some(done),
+                        ..
+                    } = e.into_inner()
+                    {
+                        offer = Some((pdu, done));
                     }
                 }
             }
         }
-        let _ = done.send(Direct::Fallback);
-    }
-
-    /// Tells whoever waits for direct delivery `id` how it ended (nobody,
-    /// when the inbound path stopped waiting and stored it already).
-    pub(super) fn direct_done(&mut self, id: u64, how: Direct) {
-        if let Some((row, pdu)) = self.adopted.remove(&id) {
-            return self.settle_adopted(row, pdu, how);
-        }
-        if let Some(done) = self.direct.remove(&id) {
-            if how == Direct::Delivered {
-                metrics::counter!("optgate_deliveries_total", "path" => "direct").increment(1);
-            }
-            let _ = done.send(how);
+        if let Some((_, done)) = offer {
+            let _ = done.send(Direct::Fallback);
         }
     }
 }

@@ -16,14 +16,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::telemetry::limit::platform_warnings;
 
 use super::ServerCtx;
 use crate::codec::{FrameCodec, Received, SmppCodec};
-use crate::deliver::{DispatchMsg, Dispatcher, SESSION_WINDOW};
+use crate::deliver::{Direct, DispatchMsg, Dispatcher, Window, SESSION_WINDOW};
 use crate::link::turn::{self, DRAIN_BUDGET};
 use crate::link::{End, Link};
 use crate::pdu::{command as cmd, status, Body, CommandId, Pdu};
@@ -40,7 +40,11 @@ type Flow = Result<(), End>;
 /// A delivery handed to the platform, waiting for its deliver_sm_resp.
 struct Delivering {
     id: u64,
-    pdu: Pdu,
+    /// A stored row's copy, handed back for a retry unless the platform
+    /// takes it. A direct delivery keeps none: its waiter stores its own.
+    pdu: Option<Pdu>,
+    /// Who waits for a direct delivery's answer.
+    done: Option<oneshot::Sender<Direct>>,
     sent: Instant,
 }
 
@@ -63,6 +67,9 @@ pub(super) struct Session {
     /// Requests forwarded to the carrier and not answered yet.
     outstanding: usize,
     delivering: HashMap<u32, Delivering>,
+    /// What this session has outstanding of its account's deliveries
+    /// (shared with the dispatcher, see [`Window`]).
+    window: Window,
     connected: Instant,
     /// Metrics of this session, published once per loop turn.
     tel: telemetry::Local,
@@ -105,6 +112,7 @@ impl Session {
             out_rx,
             outstanding: 0,
             delivering: HashMap::new(),
+            window: Window::default(),
             // Set at accept: a TLS handshake counts against bind_timeout.
             connected,
             tel: telemetry::Local::default(),
@@ -210,15 +218,16 @@ impl Session {
                 }
                 flow
             }
-            ToPlatform::Deliver { id, mut pdu } => {
+            ToPlatform::Deliver { id, mut pdu, done } => {
                 let seq = self.link.next_seq();
                 pdu.sequence_number = seq;
-                let copy = pdu.clone();
+                let copy = done.is_none().then(|| pdu.clone());
                 self.delivering.insert(
                     seq,
                     Delivering {
                         id,
                         pdu: copy,
+                        done,
                         sent: Instant::now(),
                     },
                 );
@@ -272,9 +281,25 @@ impl Session {
         Ok(())
     }
 
+    /// The platform's answer `code` to delivery `d`: a direct delivery's
+    /// waiter hears it at once (the dispatcher only when this session's
+    /// full window has room again); a stored row's goes to the dispatcher.
     async fn report(&mut self, d: Delivering, code: u32) {
+        if let Some(done) = d.done {
+            let how = Direct::from_status(code);
+            if how == Direct::Delivered {
+                metrics::counter!("optgate_deliveries_total", "path" => "direct").increment(1);
+            }
+            let _ = done.send(how);
+            if self.window.answered() {
+                if let Some(disp) = &self.dispatcher {
+                    disp.try_send(DispatchMsg::Room);
+                }
+            }
+            return;
+        }
         if let Some(disp) = &self.dispatcher {
-            let pdu = (code != status::ESME_ROK).then_some(d.pdu);
+            let pdu = d.pdu.filter(|_| code != status::ESME_ROK);
             disp.send(DispatchMsg::Answered {
                 session: self.id,
                 id: d.id,
@@ -370,14 +395,21 @@ impl Session {
         // sends fail and it keeps the rows itself.
         self.out_rx.close();
         if let Some(d) = self.dispatcher.take() {
+            // Stored rows go back; direct deliveries' waiters find their
+            // senders dropped (Fallback: they store their own copies).
             let mut returned: Vec<(u64, Pdu)> = self
                 .delivering
                 .drain()
-                .map(|(_, d)| (d.id, d.pdu))
+                .filter_map(|(_, d)| Some((d.id, d.pdu?)))
                 .collect();
             // Deliveries queued for this session but never written go back too.
             while let Ok(out) = self.out_rx.try_recv() {
-                if let ToPlatform::Deliver { id, pdu } = out {
+                if let ToPlatform::Deliver {
+                    id,
+                    pdu,
+                    done: None,
+                } = out
+                {
                     returned.push((id, pdu));
                 }
             }

@@ -86,6 +86,7 @@ impl Session {
                 d.send(DispatchMsg::Register {
                     session: self.id,
                     tx: self.out_tx.clone(),
+                    window: self.window.clone(),
                 })
                 .await;
             }
