@@ -185,7 +185,7 @@ impl Inbound {
     /// are absorbed; released held messages' receipts carry the optgate id.
     async fn receipt(
         self: &Arc<Self>,
-        routes: &Routes,
+        routes: &Arc<Routes>,
         owner: Option<Owner>,
         carrier_id: Bytes,
         pdu: Pdu,
@@ -212,7 +212,7 @@ impl Inbound {
     /// does not take, is stored ([`Self::store`]).
     async fn transact(
         self: &Arc<Self>,
-        routes: &Routes,
+        routes: &Arc<Routes>,
         account: Option<Arc<str>>,
         pdu: Pdu,
         kind: Kind,
@@ -222,7 +222,7 @@ impl Inbound {
             metrics::counter!("optgate_unroutable_total").increment(1);
             return now(status::ESME_RINVDSTADR);
         };
-        let Some(dispatcher) = routes.dispatchers.get(&account).cloned() else {
+        let Some(dispatcher) = routes.dispatchers.get(&account) else {
             return now(status::ESME_RX_T_APPN);
         };
         let wait = routes.direct_wait;
@@ -230,6 +230,9 @@ impl Inbound {
             if let Some(mut rx) = dispatcher.try_direct(pdu.clone()) {
                 let plain = *plain;
                 let this = self.clone();
+                // The routes, not a clone of the dispatcher handle: most
+                // direct deliveries never need it again.
+                let routes = routes.clone();
                 return Box::pin(async move {
                     let adopt = match tokio::time::timeout(wait, &mut rx).await {
                         Ok(Ok(Direct::Delivered)) => return status::ESME_ROK,
@@ -240,12 +243,16 @@ impl Inbound {
                         Err(_) => Some(rx),
                     };
                     debug!(account = %account, "direct delivery not taken; storing");
+                    let Some(dispatcher) = routes.dispatchers.get(&account).cloned() else {
+                        return status::ESME_RX_T_APPN;
+                    };
                     this.store(account, dispatcher, pdu, Kind::Plain(plain), adopt)
                         .await
                         .await
                 });
             }
         }
+        let dispatcher = dispatcher.clone();
         self.store(account, dispatcher, pdu, kind, None).await
     }
 

@@ -49,18 +49,33 @@ pub fn of(a: &crate::pdu::Address, default_country_code: &str) -> String {
 /// An unknown `default_country_code` leaves national digits unchanged.
 pub fn normalise(addr: &str, ton: u8, default_country_code: &str) -> String {
     let addr = addr.trim_matches(|c: char| c.is_whitespace() || c == '\0');
+    if ton != TON_ALPHANUMERIC {
+        // The usual case, digits with or without a '+': no scan for
+        // letters, no copy character by character.
+        let bare = addr.strip_prefix('+');
+        let body = bare.unwrap_or(addr);
+        if body.bytes().all(|b| b.is_ascii_digit()) {
+            return of_digits(body, bare.is_some(), ton, default_country_code);
+        }
+    }
     if ton == TON_ALPHANUMERIC || addr.chars().any(char::is_alphabetic) {
         return addr.to_lowercase();
     }
     let plus = addr.starts_with('+');
     let digits: String = addr.chars().filter(char::is_ascii_digit).collect();
+    of_digits(&digits, plus, ton, default_country_code)
+}
+
+/// [`normalise`] of an address reduced to its `digits`; `plus`: it was
+/// written with a leading '+'.
+fn of_digits(digits: &str, plus: bool, ton: u8, default_country_code: &str) -> String {
     if let Some(rest) = digits.strip_prefix("00") {
         return rest.to_owned();
     }
     if plus || !matches!(ton, 0 | TON_NATIONAL) {
-        return digits;
+        return digits.to_owned();
     }
-    national_cached(&digits, default_country_code).unwrap_or(digits)
+    national_cached(digits, default_country_code).unwrap_or_else(|| digits.to_owned())
 }
 
 /// Whether `code` is a country calling code known to the metadata, spelled

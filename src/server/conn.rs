@@ -288,7 +288,7 @@ impl Session {
         if let Some(done) = d.done {
             let how = Direct::from_status(code);
             if how == Direct::Delivered {
-                metrics::counter!("optgate_deliveries_total", "path" => "direct").increment(1);
+                self.tel.delivered_direct += 1;
             }
             let _ = done.send(how);
             if self.window.answered() {

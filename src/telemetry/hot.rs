@@ -49,6 +49,8 @@ pub struct Hot {
     pub mt_forwarded: Counter,
     /// `optgate_inflight_requests{side="platform"}`.
     pub inflight_platform: Gauge,
+    /// `optgate_deliveries_total{path="direct"}`.
+    delivered_direct: Counter,
 }
 
 impl std::fmt::Debug for Hot {
@@ -95,6 +97,7 @@ pub fn hot() -> &'static Hot {
                 .collect(),
             mt_forwarded: metrics::counter!("optgate_mt_total", "outcome" => "forwarded"),
             inflight_platform: metrics::gauge!("optgate_inflight_requests", "side" => "platform"),
+            delivered_direct: metrics::counter!("optgate_deliveries_total", "path" => "direct"),
         }
     })
 }
@@ -128,6 +131,8 @@ pub fn count_pdu(side: Side, direction: Direction, command_id: u32) {
 #[derive(Debug)]
 pub struct Local {
     pdus: [[u32; 4]; HOT_COMMANDS.len()],
+    /// `optgate_deliveries_total{path="direct"}`.
+    pub delivered_direct: u32,
     dirty: bool,
     /// `optgate_upstream_response_seconds` samples.
     pub upstream_response: LocalHist,
@@ -139,6 +144,7 @@ impl Default for Local {
     fn default() -> Self {
         Local {
             pdus: [[0; 4]; HOT_COMMANDS.len()],
+            delivered_direct: 0,
             dirty: false,
             upstream_response: LocalHist::new(&UPSTREAM_RESPONSE),
             added_latency: LocalHist::new(&ADDED_LATENCY),
@@ -160,6 +166,11 @@ impl Local {
 
     /// Publishes everything counted since the last flush.
     pub fn flush(&mut self) {
+        if self.delivered_direct > 0 {
+            hot()
+                .delivered_direct
+                .increment(u64::from(std::mem::take(&mut self.delivered_direct)));
+        }
         if self.dirty {
             self.dirty = false;
             let hot = hot();
