@@ -191,15 +191,15 @@ impl Session {
                 if let Some(suppressed) = platform_warnings().allow(self.peer.ip()) {
                     warn!(error = %bad, suppressed, "malformed PDU answered");
                 }
-                self.feed(bad.response()).await
+                self.feed(&bad.response()).await
             }
             Ok((Ok(pdu), frame)) => self.on_pdu(pdu, frame).await,
         }
     }
 
-    async fn feed(&mut self, pdu: Pdu) -> Flow {
+    async fn feed(&mut self, pdu: &Pdu) -> Flow {
         let id = pdu.command_id();
-        self.link.feed(&pdu).await?;
+        self.link.feed(pdu).await?;
         self.tel.pdu(Side::Platform, Direction::Out, id);
         Ok(())
     }
@@ -221,17 +221,19 @@ impl Session {
             ToPlatform::Deliver { id, mut pdu, done } => {
                 let seq = self.link.next_seq();
                 pdu.sequence_number = seq;
-                let copy = done.is_none().then(|| pdu.clone());
+                let fed = self.feed(&pdu).await;
+                // Recorded also when the write failed: the session's end
+                // hands a stored row back (the PDU itself, no copy).
                 self.delivering.insert(
                     seq,
                     Delivering {
                         id,
-                        pdu: copy,
+                        pdu: done.is_none().then_some(pdu),
                         done,
                         sent: Instant::now(),
                     },
                 );
-                self.feed(pdu).await
+                fed
             }
         }
     }
@@ -239,7 +241,7 @@ impl Session {
     /// The carrier's answer to one of this session's requests.
     async fn answer(&mut self, pdu: Pdu) -> Flow {
         self.outstanding = self.outstanding.saturating_sub(1);
-        self.feed(pdu).await
+        self.feed(&pdu).await
     }
 
     async fn on_tick(&mut self) -> Flow {
@@ -253,7 +255,7 @@ impl Session {
         if now.duration_since(self.link.last_rx()) >= s.inactivity_timeout {
             info!("inactivity timeout; unbinding");
             let unbind = Pdu::new(self.link.next_seq(), Body::Unbind);
-            let _ = self.feed(unbind).await;
+            let _ = self.feed(&unbind).await;
             return Err(End::Inactive(Side::Platform));
         }
         // Deliveries the platform never answered go back to the dispatcher.
@@ -315,20 +317,20 @@ impl Session {
         self.tel.pdu(Side::Platform, Direction::In, id);
         if let Verdict::Refuse(code) = self.state.check(id) {
             return self
-                .feed(crate::route::answer(id, code, pdu.sequence_number))
+                .feed(&crate::route::answer(id, code, pdu.sequence_number))
                 .await;
         }
         use CommandId as C;
         match pdu.command() {
             C::BindTransmitter | C::BindReceiver | C::BindTransceiver => self.on_bind(pdu).await,
             C::EnquireLink => {
-                self.feed(Pdu::new(pdu.sequence_number, Body::EnquireLinkResp))
+                self.feed(&Pdu::new(pdu.sequence_number, Body::EnquireLinkResp))
                     .await
             }
             C::Unbind => {
                 self.state = BindState::Unbinding;
                 let _ = self
-                    .feed(Pdu::new(pdu.sequence_number, Body::UnbindResp))
+                    .feed(&Pdu::new(pdu.sequence_number, Body::UnbindResp))
                     .await;
                 Err(End::Unbound(Side::Platform))
             }

@@ -60,7 +60,7 @@ impl Session {
                         suppressed, "bind refused"
                     );
                 }
-                let _ = self.feed(bind_resp(cid, seq, code, false)).await;
+                let _ = self.feed(&bind_resp(cid, seq, code, false)).await;
                 let _ = self.link.flush(self.ctx.settings.response_timeout).await;
                 return Err(End::BindRefused(Side::Platform));
             }
@@ -79,7 +79,7 @@ impl Session {
             .cloned();
         let tlv_ok = b.interface_version >= 0x34;
         let flow = self
-            .feed(bind_resp(cid, seq, status::ESME_ROK, tlv_ok))
+            .feed(&bind_resp(cid, seq, status::ESME_ROK, tlv_ok))
             .await;
         if kind.can_receive() {
             if let Some(d) = &dispatcher {

@@ -29,19 +29,19 @@ impl Session {
         let cid = pdu.command_id();
         let Some(link) = self.reply_to.clone() else {
             return self
-                .feed(crate::route::answer(cid, status::ESME_RINVBNDSTS, seq))
+                .feed(&crate::route::answer(cid, status::ESME_RINVBNDSTS, seq))
                 .await;
         };
         let account = &link.account;
         let Some(by_address) = self.sender_allowed(account, &pdu) else {
             debug!("submit from a sender the account does not own refused");
             return self
-                .feed(crate::route::answer(cid, status::ESME_RINVSRCADR, seq))
+                .feed(&crate::route::answer(cid, status::ESME_RINVSRCADR, seq))
                 .await;
         };
         if self.outstanding >= self.ctx.settings.window {
             return self
-                .feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
+                .feed(&crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
                 .await;
         }
         let mut unsuccess = Vec::new();
@@ -60,11 +60,11 @@ impl Session {
                         as_received = true;
                         pdu
                     }
-                    MtQuick::Reply(resp) => return self.feed(resp).await,
+                    MtQuick::Reply(resp) => return self.feed(&resp).await,
                     MtQuick::Store(prep) => {
                         match self.ctx.engine.mt_stored(account, prep, pdu).await {
                             MtAction::Forward(p) => p,
-                            MtAction::Reply(resp) => return self.feed(resp).await,
+                            MtAction::Reply(resp) => return self.feed(&resp).await,
                         }
                     }
                 }
@@ -74,11 +74,11 @@ impl Session {
                     unsuccess = u;
                     pdu
                 }
-                MultiAction::Reply(resp) => return self.feed(resp).await,
+                MultiAction::Reply(resp) => return self.feed(&resp).await,
             },
             cmd::QUERY_SM | cmd::CANCEL_SM | cmd::REPLACE_SM => {
                 match self.ctx.engine.on_held_request(account, pdu).await {
-                    Ok(resp) => return self.feed(resp).await,
+                    Ok(resp) => return self.feed(&resp).await,
                     Err(p) => p,
                 }
             }
@@ -108,7 +108,7 @@ impl Session {
             self.outstanding += 1;
             Ok(())
         } else {
-            self.feed(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
+            self.feed(&crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
                 .await
         }
     }

@@ -71,7 +71,7 @@ impl Session {
                         status::ESME_RTHROTTLED
                     };
                     let _ = self
-                        .feed(crate::route::answer(
+                        .feed(&crate::route::answer(
                             p.command_id(),
                             code,
                             p.sequence_number,
