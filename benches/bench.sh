@@ -15,7 +15,9 @@
 # machine, benches/pg.sh), printed beside the SQLite figures; skipped with
 # one line when PostgreSQL is not installed. (b-any) and (b-any-pg) repeat
 # (b) with the account on allow_any_sender, where every message's carrier id
-# is still written to the id map (in (b) the address routes the receipts).
+# is still written to the id map (in (b) the address routes the receipts);
+# (b+r-map) repeats (b+r) on the store (b-any) filled with id map rows, so
+# every carrier id is remembered in memory (receipts::MapHorizon).
 #
 #   benches/bench.sh            full run (release build, 10 s per scenario)
 #   benches/bench.sh --smoke    a few seconds (debug build unless PROFILE=release):
@@ -304,7 +306,17 @@ any_config "$TMP/consent.toml" "$TMP/consent_any.toml"
 echo "== (b-any) as (b), the account with allow_any_sender (id map written)"
 CONSENT_TOML="$TMP/consent_any.toml"; start_consent_gate "$CARRIER_PORT" optgate_any
 consent_run consent_any; ANY_TICKS=$RUN_TICKS; CONSENT_TOML="$TMP/consent.toml"
-echo "== (b+r) as (b), the simulator sending every receipt (durability = \"full\")"
+# (b+r) runs on a store of its own: (b-any) left an id map row for each of
+# its messages in store2, and a daemon started on such a store remembers
+# every message's carrier id in memory until those rows expire (see
+# receipts::MapHorizon), a cost a deployment whose receipts all go by
+# address does not pay. That case is measured too, as (b+r-map), below.
+sed "s|$TMP/store2/|$TMP/store_r/|" "$TMP/consent.toml" >"$TMP/consent_r.toml"
+grep -q "$TMP/store_r/" "$TMP/consent_r.toml" || die "(b+r) store not written"
+mkdir -p "$TMP/store_r"
+"$BIN" consent import -c "$TMP/consent_r.toml" --campaign bench "$TMP/active.csv" >/dev/null
+echo "== (b+r) as (b), the simulator sending every receipt (durability = \"full\"), a store without id map rows"
+CONSENT_TOML="$TMP/consent_r.toml"
 start_consent_gate "$RCARRIER_PORT" optgate_r
 consent_run receipts
 # The added latency with receipts on: the same fixed rate through the
@@ -314,12 +326,16 @@ run_load relay_r_fixed "$RRELAY_PORT" "${FIXED[@]}" --recipients "$RECIPIENTS" -
 run_load gate_r_fixed "$GATE2_PORT" "${FIXED[@]}" --recipients "$RECIPIENTS" --registered-delivery; result gate_r_fixed
 HWM_R_KB=$(awk '/VmHWM/ {print $2}' "/proc/$GATE2_PID/status")
 echo "== (b+r-normal) as (b+r), [store] durability = \"normal\""
-sed "s|^path = \"$TMP/store2/optgate.db\"|&\ndurability = \"normal\"|" "$TMP/consent.toml" >"$TMP/consent_normal.toml"
+sed "s|^path = \"$TMP/store_r/optgate.db\"|&\ndurability = \"normal\"|" "$TMP/consent_r.toml" >"$TMP/consent_normal.toml"
 grep -q '^durability = "normal"' "$TMP/consent_normal.toml" || die "durability not written"
 CONSENT_TOML="$TMP/consent_normal.toml"
 start_consent_gate "$RCARRIER_PORT" optgate_rn
 consent_run receipts_normal
+echo "== (b+r-map) as (b+r), on (b-any)'s store: id map rows there, so every carrier id is remembered"
 CONSENT_TOML="$TMP/consent.toml"
+start_consent_gate "$RCARRIER_PORT" optgate_rm
+consent_run receipts_map
+HWM_RM_KB=$(awk '/VmHWM/ {print $2}' "/proc/$GATE2_PID/status")
 # ---- PostgreSQL --------------------------------------------------------------
 # (b-pg) and (b+r-pg): (b) and (b+r) with the same daemon config, the store
 # in a PostgreSQL cluster started here (benches/pg.sh: initdb into a temp dir,
@@ -471,12 +487,14 @@ receipts_line() {
 }
 receipts_line receipts "(b+r) receipts, durability full"
 receipts_line receipts_normal "(b+r) receipts, durability normal"
+receipts_line receipts_map "(b+r-map) every carrier id remembered"
 RD50=$(field "$(result relay_r_fixed)" p50_us); RD99=$(field "$(result relay_r_fixed)" p99_us)
 RG50=$(field "$(result gate_r_fixed)" p50_us); RG99=$(field "$(result gate_r_fixed)" p99_us)
 printf '%-38s p50 %s us, p99 %s us\n' "fixed rate with receipts, relay (2r)" "$RD50" "$RD99"
 printf '%-38s p50 %s us, p99 %s us\n' "fixed rate with receipts, optgate" "$RG50" "$RG99"
 printf '%-38s p50 %s us, p99 %s us\n' "added by optgate with receipts" "$((RG50 - RD50))" "$((RG99 - RD99))"
 printf '%-38s %12s MiB\n' "optgate peak RSS after (b+r) full" "$((HWM_R_KB / 1024))"
+printf '%-38s %12s MiB\n' "optgate peak RSS after (b+r-map)" "$((HWM_RM_KB / 1024))"
 printf '%-38s %s\n' "(d) 4 x window 1 with consent" "$(grep '^RESULT' "$TMP/w1.out")"
 printf '%-38s %s\n' "(c) with MOs, 5% STOP" "$MOLINE"
 if [[ -z $PG_SKIP ]]; then
@@ -513,6 +531,7 @@ share upbinds "(e) 10 carrier binds / (2)" "$TP2"
 share consent "(b) consent / (2)" "$TP2"
 share receipts "(b+r) full / (2r)" "$TP2R"
 share receipts_normal "(b+r) normal / (2r)" "$TP2R"
+share receipts_map "(b+r-map) / (2r)" "$TP2R"
 [[ -z $PG_SKIP ]] && share receipts_pg "(b+r-pg) / (2r)" "$TP2R"
 [[ $MODE == smoke ]] && echo "smoke: all runs completed and counts add up"
 exit 0

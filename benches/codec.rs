@@ -1,6 +1,7 @@
 //! Codec throughput: decode/encode of a 160-character submit_sm and of a
 //! delivery receipt, and 1,000 mixed PDUs through the tokio-util Decoder.
 
+use optgate::pdu::Text;
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
@@ -15,10 +16,10 @@ fn submit_160() -> Pdu {
         Body::SubmitSm(Box::new(Sm {
             source_addr_ton: 1,
             source_addr_npi: 1,
-            source_addr: Bytes::from_static(b"447700900999"),
+            source_addr: Text::from_static(b"447700900999"),
             dest_addr_ton: 1,
             dest_addr_npi: 1,
-            destination_addr: Bytes::from_static(b"447700900123"),
+            destination_addr: Text::from_static(b"447700900123"),
             registered_delivery: 1,
             short_message: Bytes::from(vec![b'a'; 160]),
             ..Sm::default()
@@ -33,8 +34,8 @@ fn receipt() -> Pdu {
     Pdu::new(
         7,
         Body::DeliverSm(Box::new(Sm {
-            source_addr: Bytes::from_static(b"447700900123"),
-            destination_addr: Bytes::from_static(b"447700900999"),
+            source_addr: Text::from_static(b"447700900123"),
+            destination_addr: Text::from_static(b"447700900999"),
             esm_class: 0x04,
             short_message: Bytes::from_static(
                 b"id:0000000000000042 sub:001 dlvrd:001 submit date:2611270430 done date:2611270431 stat:DELIVRD err:000 text:Hello",

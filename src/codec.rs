@@ -158,7 +158,7 @@ impl Encoder<Pdu> for SmppCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdu::{status, Body, DecodeErrorKind};
+    use crate::pdu::{status, Body, DecodeErrorKind, Text};
 
     #[test]
     fn refuses_bad_lengths_before_allocating() {
@@ -191,8 +191,8 @@ mod tests {
         let pdu = Pdu::new(
             7,
             Body::SubmitSm(Box::new(crate::pdu::Sm {
-                source_addr: bytes::Bytes::from_static(b"14155550100"),
-                destination_addr: bytes::Bytes::from_static(b"15550000001"),
+                source_addr: Text::from_static(b"14155550100"),
+                destination_addr: Text::from_static(b"15550000001"),
                 short_message: bytes::Bytes::from_static(b"hello"),
                 ..Default::default()
             })),

@@ -6,6 +6,7 @@
 //! carrier bind answers with, in order, only after the commit; see
 //! [`crate::upstream::Commit`]).
 
+use crate::pdu::Text;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -94,7 +95,7 @@ impl Inbound {
     /// looked up there in vain.
     async fn remember_message(
         &self,
-        carrier_id: Bytes,
+        carrier_id: Text,
         account: &Arc<str>,
         optgate_id: &Option<Arc<str>>,
         map: bool,
@@ -103,9 +104,8 @@ impl Inbound {
         if !map && !self.horizon.look_up(now) {
             return;
         }
-        // A copy: the id is a slice of the read buffer, which it would keep
-        // alive for as long as it is cached.
-        let carrier_id = Bytes::copy_from_slice(&carrier_id);
+        // Not a view of the read buffer (which it would keep alive for as
+        // long as it is cached): a Text is inline, or its own copy.
         let entry = map.then(|| (account.clone(), optgate_id.clone()));
         let retired = self
             .ids
@@ -124,7 +124,11 @@ impl Inbound {
         }
         if let Err(e) = self
             .store
-            .map_message_id(carrier_id, account.clone(), optgate_id.clone())
+            .map_message_id(
+                Bytes::copy_from_slice(&carrier_id),
+                account.clone(),
+                optgate_id.clone(),
+            )
             .await
         {
             warn!(error = %e, "id map write failed; receipts will be routed by address");
@@ -187,7 +191,7 @@ impl Inbound {
         self: &Arc<Self>,
         routes: &Arc<Routes>,
         owner: Option<Owner>,
-        carrier_id: Bytes,
+        carrier_id: Text,
         pdu: Pdu,
     ) -> Commit {
         let (account, pdu) = match owner {
@@ -344,7 +348,7 @@ impl crate::upstream::CarrierEvents for Inbound {
 
     async fn submitted(
         &self,
-        carrier_id: Bytes,
+        carrier_id: Text,
         account: &Arc<str>,
         optgate_id: &Option<Arc<str>>,
         map: bool,

@@ -6,6 +6,7 @@
 //! data_sm alike. Writing receipt texts of optgate's own is
 //! [`crate::pdu::receipt`]'s job.
 
+use crate::pdu::Text;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ pub type Owner = (Arc<str>, Option<Arc<str>>);
 
 /// One generation of the id cache: an owner from the id map, or `None` for
 /// a message known to be routed by address (see [`MapHorizon`]).
-pub type Generation = HashMap<Bytes, Option<Owner>, foldhash::fast::RandomState>;
+pub type Generation = HashMap<Text, Option<Owner>, foldhash::fast::RandomState>;
 
 /// A generation the cache dropped, and whether it held id map entries
 /// (whose receipts must now be looked up in the store).
@@ -54,15 +55,24 @@ impl IdCache {
     }
 
     /// Inserts; returns the generation to drop (outside the lock).
+    ///
+    /// A generation is sized for all its ids when it starts (at the first
+    /// insert, so a cache never used takes no memory): growing a table of
+    /// tens of thousands of ids rehashes them all, on a carrier bind's
+    /// task and under the lock every bind shares, a stall of milliseconds
+    /// each time the table doubles.
     #[must_use]
-    pub fn insert(&mut self, id: Bytes, owner: Option<Owner>) -> Option<Retired> {
+    pub fn insert(&mut self, id: Text, owner: Option<Owner>) -> Option<Retired> {
         let mut retired = None;
         if self.cur.len() >= self.cap {
-            let full = std::mem::take(&mut self.cur);
+            let fresh = Generation::with_capacity_and_hasher(self.cap, Default::default());
+            let full = std::mem::replace(&mut self.cur, fresh);
             let ids = std::mem::replace(&mut self.old, full);
             let mapped = std::mem::replace(&mut self.old_mapped, self.cur_mapped);
             self.cur_mapped = false;
             retired = (!ids.is_empty()).then_some(Retired { ids, mapped });
+        } else if self.cur.capacity() == 0 {
+            self.cur.reserve(self.cap);
         }
         self.cur_mapped |= owner.is_some();
         self.cur.insert(id, owner);
@@ -180,22 +190,22 @@ pub fn is_receipt(pdu: &Pdu) -> bool {
 
 /// The carrier message id a receipt is about: the receipted_message_id TLV,
 /// else the `id:` field of the receipt text.
-pub fn receipt_id(pdu: &Pdu) -> Option<Bytes> {
+pub fn receipt_id(pdu: &Pdu) -> Option<Text> {
     let (tlvs, text) = match &pdu.body {
         Body::DeliverSm(sm) => (&sm.tlvs, sm.message_bytes()),
         Body::DataSm(sm) => (&sm.tlvs, sm.message_bytes()),
         _ => return None,
     };
     if let Some(id) = tlvs.receipted_message_id().filter(|id| !id.is_empty()) {
-        return Some(id);
+        return Some(Text::from(id));
     }
     text_id(text)
 }
 
 /// `XXXX` of `id:XXXX` in a receipt's text (key in any case, value up to a
 /// space).
-pub fn text_id(text: &Bytes) -> Option<Bytes> {
-    id_span(text).map(|(start, end)| text.slice(start..end))
+pub fn text_id(text: &[u8]) -> Option<Text> {
+    id_span(text).map(|(start, end)| Text::copy_from_slice(&text[start..end]))
 }
 
 /// Where the value of the text's `id:` field starts and ends; `None` when
@@ -440,26 +450,45 @@ mod tests {
     fn a_dropped_generation_says_whether_it_held_mappings() {
         let mut c = IdCache::new(4);
         let owner = || Some((Arc::<str>::from("pbx"), None));
-        assert!(c.insert(Bytes::from_static(b"a"), None).is_none());
-        assert!(c.insert(Bytes::from_static(b"b"), owner()).is_none());
+        assert!(c.insert(Text::from_static(b"a"), None).is_none());
+        assert!(c.insert(Text::from_static(b"b"), owner()).is_none());
         // cur {a, b} (mapped) becomes old; nothing dropped yet.
-        assert!(c.insert(Bytes::from_static(b"c"), None).is_none());
-        assert!(c.insert(Bytes::from_static(b"d"), None).is_none());
+        assert!(c.insert(Text::from_static(b"c"), None).is_none());
+        assert!(c.insert(Text::from_static(b"d"), None).is_none());
         assert_eq!(c.get(b"a"), Some(&None), "known to go by address");
         assert_eq!(
             c.get(b"b").cloned().flatten().map(|o| o.0),
             Some(Arc::from("pbx"))
         );
         let r = c
-            .insert(Bytes::from_static(b"e"), None)
+            .insert(Text::from_static(b"e"), None)
             .expect("a, b dropped");
         assert!(r.mapped && r.ids.len() == 2);
-        let r = c.insert(Bytes::from_static(b"f"), None);
+        let r = c.insert(Text::from_static(b"f"), None);
         assert!(r.is_none());
         let r = c
-            .insert(Bytes::from_static(b"g"), None)
+            .insert(Text::from_static(b"g"), None)
             .expect("c, d dropped");
         assert!(!r.mapped, "only address-routed ids");
         assert_eq!(c.get(b"zz"), None);
+    }
+
+    #[test]
+    fn a_generation_is_sized_once_and_never_rehashed() {
+        let mut c = IdCache::new(2_000);
+        assert_eq!(c.cur.capacity(), 0, "no memory until used");
+        let id = |i: usize| Text::from(i.to_string());
+        assert!(c.insert(id(0), None).is_none());
+        let sized = c.cur.capacity();
+        assert!(sized >= 1_000);
+        for i in 1..1_000 {
+            assert!(c.insert(id(i), None).is_none());
+            assert_eq!(c.cur.capacity(), sized, "grown at insert {i}");
+        }
+        // The next insert starts a generation, sized at once.
+        assert!(c.insert(id(1_000), None).is_none());
+        assert_eq!((c.cur.len(), c.old.len()), (1, 1_000));
+        assert!(c.cur.capacity() >= 1_000);
+        assert_eq!(c.get(b"999"), Some(&None));
     }
 }

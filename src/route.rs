@@ -1,5 +1,6 @@
 //! The messages that flow between tasks. Every channel carrying them is bounded.
 
+use crate::pdu::Text;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -216,7 +217,7 @@ pub fn answer(command_id: u32, status: u32, sequence_number: u32) -> Pdu {
     if status == crate::pdu::status::ESME_ROK {
         if let Body::DeliverSmResp(r) | Body::DataSmResp(r) | Body::SubmitSmResp(r) = &mut pdu.body
         {
-            r.message_id = Some(Bytes::new());
+            r.message_id = Some(Text::new());
         }
     }
     pdu

@@ -7,6 +7,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use optgate::codec::{encode_into, CodecError, SmppCodec};
+use optgate::pdu::Text;
 use optgate::pdu::{command, status, tags, Body, DecodeErrorKind, MessageIdResp, Pdu, Sm, Tlvs};
 use tokio::io::AsyncWriteExt;
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -41,7 +42,7 @@ fn big_payload_submit(seq: u32) -> Pdu {
     Pdu::new(
         seq,
         Body::SubmitSm(Box::new(Sm {
-            destination_addr: Bytes::from_static(b"447700900123"),
+            destination_addr: Text::from_static(b"447700900123"),
             tlvs,
             ..Sm::default()
         })),

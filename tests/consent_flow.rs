@@ -4,6 +4,7 @@
 
 mod common;
 
+use optgate::pdu::Text;
 use std::time::Duration;
 
 use common::postgres::Backend;
@@ -494,7 +495,6 @@ async fn cancel_and_query_of_a_held_message_stay_local() {
 }
 
 async fn cancel_and_query_of_a_held_message_stay_local_on(backend: Backend) {
-    use bytes::Bytes;
     use optgate::pdu::{CancelSm, QuerySm};
     let mut r = rig_on(backend).await;
     let to = "14155559010";
@@ -503,7 +503,7 @@ async fn cancel_and_query_of_a_held_message_stay_local_on(backend: Backend) {
     let q = Pdu::new(
         0,
         Body::QuerySm(Box::new(QuerySm {
-            message_id: Bytes::from(id.clone()),
+            message_id: Text::from(id.clone()),
             ..Default::default()
         })),
     );
@@ -515,7 +515,7 @@ async fn cancel_and_query_of_a_held_message_stay_local_on(backend: Backend) {
     let c = Pdu::new(
         0,
         Body::CancelSm(Box::new(CancelSm {
-            message_id: Bytes::from(id.clone()),
+            message_id: Text::from(id.clone()),
             ..Default::default()
         })),
     );
@@ -536,7 +536,7 @@ async fn cancel_and_query_of_a_held_message_stay_local_on(backend: Backend) {
     let q = Pdu::new(
         0,
         Body::QuerySm(Box::new(QuerySm {
-            message_id: Bytes::from(id),
+            message_id: Text::from(id),
             ..Default::default()
         })),
     );
@@ -570,12 +570,12 @@ async fn submit_multi_is_decided_per_destination_on(backend: Backend) {
     let dest = |a: &str| DestAddress::Sme {
         ton: 1,
         npi: 1,
-        addr: Bytes::copy_from_slice(a.as_bytes()),
+        addr: Text::copy_from_slice(a.as_bytes()),
     };
     let m = SubmitMulti {
         source_addr_ton: 1,
         source_addr_npi: 1,
-        source_addr: Bytes::from_static(b"14155550100"),
+        source_addr: Text::from_static(b"14155550100"),
         dests: vec![dest(active), dest(refused), dest(fresh)],
         short_message: Bytes::from_static(b"to many"),
         ..Default::default()
@@ -847,10 +847,10 @@ async fn data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold_on(backen
     let mut d = DataSm {
         source_addr_ton: 1,
         source_addr_npi: 1,
-        source_addr: Bytes::from_static(b"14155550100"),
+        source_addr: Text::from_static(b"14155550100"),
         dest_addr_ton: 1,
         dest_addr_npi: 1,
-        destination_addr: Bytes::copy_from_slice(to.as_bytes()),
+        destination_addr: Text::copy_from_slice(to.as_bytes()),
         ..Default::default()
     };
     d.tlvs
@@ -867,7 +867,7 @@ async fn data_sm_is_decided_like_submit_sm_and_replace_sm_edits_a_hold_on(backen
     let (a, _) = r.p.request(submit("14155550100", fresh, "old text")).await;
     let id = message_id(&a);
     let rep = ReplaceSm {
-        message_id: Bytes::from(id),
+        message_id: Text::from(id),
         short_message: Bytes::from_static(b"new text"),
         ..Default::default()
     };

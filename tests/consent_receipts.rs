@@ -6,6 +6,7 @@
 
 mod common;
 
+use optgate::pdu::Text;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -58,10 +59,10 @@ fn carrier_receipt(shape: Shape, id: &str) -> Pdu {
             let mut d = DataSm {
                 source_addr_ton: 1,
                 source_addr_npi: 1,
-                source_addr: Bytes::from_static(MOBILE.as_bytes()),
+                source_addr: Text::from_static(MOBILE.as_bytes()),
                 dest_addr_ton: 1,
                 dest_addr_npi: 1,
-                destination_addr: Bytes::from_static(BIZ.as_bytes()),
+                destination_addr: Text::from_static(BIZ.as_bytes()),
                 esm_class: 0x04,
                 ..Default::default()
             };

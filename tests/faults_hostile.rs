@@ -8,6 +8,7 @@
 mod common;
 mod http;
 
+use optgate::pdu::Text;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -349,10 +350,10 @@ fn data_sm(src: &str) -> Pdu {
         Body::DataSm(Box::new(DataSm {
             source_addr_ton: 1,
             source_addr_npi: 1,
-            source_addr: Bytes::copy_from_slice(src.as_bytes()),
+            source_addr: Text::copy_from_slice(src.as_bytes()),
             dest_addr_ton: 1,
             dest_addr_npi: 1,
-            destination_addr: Bytes::from_static(b"14155551234"),
+            destination_addr: Text::from_static(b"14155551234"),
             ..Default::default()
         })),
     )
@@ -364,11 +365,11 @@ fn submit_multi(src: &str) -> Pdu {
         Body::SubmitMulti(Box::new(SubmitMulti {
             source_addr_ton: 1,
             source_addr_npi: 1,
-            source_addr: Bytes::copy_from_slice(src.as_bytes()),
+            source_addr: Text::copy_from_slice(src.as_bytes()),
             dests: vec![DestAddress::Sme {
                 ton: 1,
                 npi: 1,
-                addr: Bytes::from_static(b"14155551234"),
+                addr: Text::from_static(b"14155551234"),
             }],
             short_message: Bytes::from_static(b"multi"),
             ..Default::default()

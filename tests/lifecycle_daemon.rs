@@ -210,8 +210,8 @@ async fn unacknowledged_deliveries_come_back_on_the_next_bind_on(backend: Backen
 
 fn bind_pdu(seq: u32) -> Pdu {
     let b = Bind {
-        system_id: bytes::Bytes::from_static(b"pbx"),
-        password: bytes::Bytes::from_static(b"secret"),
+        system_id: bytes::Bytes::from_static(b"pbx").into(),
+        password: bytes::Bytes::from_static(b"secret").into(),
         interface_version: 0x34,
         ..Default::default()
     };

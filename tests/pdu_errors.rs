@@ -14,7 +14,7 @@ fn round_trip(pdu: &Pdu) {
 
 fn sample_sm() -> Sm {
     Sm {
-        source_addr: Bytes::from_static(b"12345"),
+        source_addr: Text::from_static(b"12345"),
         short_message: Bytes::from_static(b"hi"),
         ..Sm::default()
     }

@@ -32,18 +32,18 @@ fn sample_sm() -> Sm {
     tlvs.push(0x1401, vec![9, 9]); // vendor tag kept raw
     tlvs.push(0x1401, vec![]); // duplicate, empty value
     Sm {
-        service_type: b("CMT"),
+        service_type: b("CMT").into(),
         source_addr_ton: 1,
         source_addr_npi: 1,
-        source_addr: b("447700900999"),
+        source_addr: b("447700900999").into(),
         dest_addr_ton: 2,
         dest_addr_npi: 1,
-        destination_addr: b("447700900123"),
+        destination_addr: b("447700900123").into(),
         esm_class: 0x40,
         protocol_id: 0,
         priority_flag: 1,
-        schedule_delivery_time: b("261127043000000+"),
-        validity_period: b("000001000000000R"),
+        schedule_delivery_time: b("261127043000000+").into(),
+        validity_period: b("000001000000000R").into(),
         registered_delivery: 1,
         replace_if_present_flag: 0,
         data_coding: 8,
@@ -56,13 +56,13 @@ fn sample_sm() -> Sm {
 #[test]
 fn every_request_type_round_trips() {
     let bind = Bind {
-        system_id: b("acct"),
-        password: b("pw"),
-        system_type: b("VMA"),
+        system_id: b("acct").into(),
+        password: b("pw").into(),
+        system_type: b("VMA").into(),
         interface_version: 0x34,
         addr_ton: 1,
         addr_npi: 1,
-        address_range: b("^44"),
+        address_range: b("^44").into(),
         tlvs: Tlvs::new(),
     };
     let mut data_tlvs = Tlvs::new();
@@ -71,9 +71,9 @@ fn every_request_type_round_trips() {
     data_tlvs.set_u16(tags::DESTINATION_PORT, 2948);
     data_tlvs.push(tags::ALERT_ON_MESSAGE_DELIVERY, Bytes::new());
     let data_sm = DataSm {
-        service_type: b("WAP"),
-        source_addr: b(&"9".repeat(64)),
-        destination_addr: b("447700900123"),
+        service_type: b("WAP").into(),
+        source_addr: b(&"9".repeat(64)).into(),
+        destination_addr: b("447700900123").into(),
         esm_class: 0x04,
         registered_delivery: 1,
         data_coding: 4,
@@ -89,8 +89,8 @@ fn every_request_type_round_trips() {
         Body::BindReceiver(Box::new(bind.clone())),
         Body::BindTransceiver(Box::new(bind)),
         Body::Outbind(Box::new(Outbind {
-            system_id: b("smsc"),
-            password: b("pw"),
+            system_id: b("smsc").into(),
+            password: b("pw").into(),
             tlvs: Tlvs::new(),
         })),
         Body::Unbind,
@@ -98,20 +98,20 @@ fn every_request_type_round_trips() {
         Body::SubmitSm(Box::new(sample_sm())),
         Body::DeliverSm(Box::new(sample_sm())),
         Body::SubmitMulti(Box::new(SubmitMulti {
-            service_type: b(""),
+            service_type: b("").into(),
             source_addr_ton: 5,
-            source_addr: b("BRAND"),
+            source_addr: b("BRAND").into(),
             dests: vec![
                 DestAddress::Sme {
                     ton: 1,
                     npi: 1,
-                    addr: b("447700900001"),
+                    addr: b("447700900001").into(),
                 },
-                DestAddress::DistributionList(b("friends")),
+                DestAddress::DistributionList(b("friends").into()),
                 DestAddress::Sme {
                     ton: 0,
                     npi: 0,
-                    addr: b(""),
+                    addr: b("").into(),
                 },
             ],
             short_message: b("hello all"),
@@ -121,27 +121,27 @@ fn every_request_type_round_trips() {
         })),
         Body::DataSm(Box::new(data_sm)),
         Body::QuerySm(Box::new(QuerySm {
-            message_id: b("abc123"),
-            source_addr: b("12345"),
+            message_id: b("abc123").into(),
+            source_addr: b("12345").into(),
             ..QuerySm::default()
         })),
         Body::CancelSm(Box::new(CancelSm {
-            message_id: b(""),
-            source_addr: b("12345"),
-            destination_addr: b("447700900123"),
+            message_id: b("").into(),
+            source_addr: b("12345").into(),
+            destination_addr: b("447700900123").into(),
             ..CancelSm::default()
         })),
         Body::ReplaceSm(Box::new(ReplaceSm {
-            message_id: b("42"),
-            source_addr: b("12345"),
+            message_id: b("42").into(),
+            source_addr: b("12345").into(),
             short_message: b("new text"),
             ..ReplaceSm::default()
         })),
         Body::AlertNotification(Box::new(AlertNotification {
             source_addr_ton: 1,
             source_addr_npi: 1,
-            source_addr: b("447700900123"),
-            esme_addr: b("12345"),
+            source_addr: b("447700900123").into(),
+            esme_addr: b("12345").into(),
             tlvs: an_tlvs,
             ..AlertNotification::default()
         })),
@@ -159,13 +159,13 @@ fn every_response_type_round_trips_full_empty_and_header_only() {
         UnsuccessSme {
             dest_addr_ton: 1,
             dest_addr_npi: 1,
-            destination_addr: b("447700900001"),
+            destination_addr: b("447700900001").into(),
             error_status_code: status::ESME_RINVDSTADR,
         },
         UnsuccessSme {
             dest_addr_ton: 0,
             dest_addr_npi: 0,
-            destination_addr: b(""),
+            destination_addr: b("").into(),
             error_status_code: 0x0000_0401,
         },
     ];
@@ -173,46 +173,46 @@ fn every_response_type_round_trips_full_empty_and_header_only() {
         Body::BindTransceiverResp(BindResp::new("optgate", Some(0x34))),
         Body::BindTransmitterResp(BindResp::new("optgate", None)),
         Body::BindReceiverResp(BindResp {
-            system_id: Some(b("")),
+            system_id: Some(b("").into()),
             tlvs: Tlvs::new(),
         }),
         Body::SubmitSmResp(MessageIdResp::new("0000000000000042")),
         Body::DeliverSmResp(MessageIdResp::new("")),
         Body::DataSmResp(MessageIdResp {
-            message_id: Some(b("7")),
+            message_id: Some(b("7").into()),
             tlvs: Tlvs(vec![
                 Tlv::new(tags::DELIVERY_FAILURE_REASON, vec![1]),
                 Tlv::new(tags::NETWORK_ERROR_CODE, vec![3, 0, 1]),
             ]),
         }),
         Body::SubmitMultiResp(Box::new(SubmitMultiResp {
-            message_id: Some(b("m1")),
+            message_id: Some(b("m1").into()),
             unsuccess_smes: Some(unsuccess),
             tlvs: Tlvs::new(),
         })),
         Body::SubmitMultiResp(Box::new(SubmitMultiResp {
-            message_id: Some(b("m2")),
+            message_id: Some(b("m2").into()),
             unsuccess_smes: Some(vec![]),
             tlvs: Tlvs::new(),
         })),
         Body::SubmitMultiResp(Box::new(SubmitMultiResp {
-            message_id: Some(b("m3")),
+            message_id: Some(b("m3").into()),
             unsuccess_smes: None,
             tlvs: Tlvs::new(),
         })),
         Body::QuerySmResp(Box::new(QuerySmResp {
-            message_id: Some(b("abc")),
+            message_id: Some(b("abc").into()),
             state: Some(QueryState {
-                final_date: b("261127043000000+"),
+                final_date: b("261127043000000+").into(),
                 message_state: 2,
                 error_code: 0,
             }),
             tlvs: Tlvs::new(),
         })),
         Body::QuerySmResp(Box::new(QuerySmResp {
-            message_id: Some(b("abc")),
+            message_id: Some(b("abc").into()),
             state: Some(QueryState {
-                final_date: b(""),
+                final_date: b("").into(),
                 message_state: 1,
                 error_code: 0,
             }),
@@ -256,7 +256,7 @@ fn every_response_type_round_trips_full_empty_and_header_only() {
 #[test]
 fn over_long_c_string_decodes_round_trips_and_fails_validation() {
     let mut s = sample_sm();
-    s.source_addr = b(&"1".repeat(40));
+    s.source_addr = b(&"1".repeat(40)).into();
     let pdu = Pdu::new(1, Body::SubmitSm(Box::new(s)));
     round_trip(&pdu);
     let err = pdu.validate().unwrap_err();

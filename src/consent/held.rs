@@ -1,6 +1,7 @@
 //! query_sm, cancel_sm and replace_sm of messages optgate holds: answered
 //! from the hold, never sent to the carrier (which has never seen them).
 
+use crate::pdu::Text;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -80,7 +81,7 @@ impl Engine {
         let resp = match outcome {
             Ok(Held::Found) => {
                 let state = QueryState {
-                    final_date: Bytes::new(),
+                    final_date: Text::new(),
                     message_state: 1,
                     error_code: 0,
                 };

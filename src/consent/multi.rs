@@ -3,9 +3,8 @@
 //! with their code, held ones are accepted (their receipts will carry the
 //! optgate id), and only the rest go to the carrier.
 
+use crate::pdu::Text;
 use std::sync::Arc;
-
-use bytes::Bytes;
 
 use super::mt::MtAction;
 use super::Engine;
@@ -95,7 +94,7 @@ impl Engine {
 }
 
 /// The submit_sm a submit_multi means for one destination.
-fn single(m: &SubmitMulti, ton: u8, npi: u8, addr: &Bytes, seq: u32) -> Pdu {
+fn single(m: &SubmitMulti, ton: u8, npi: u8, addr: &Text, seq: u32) -> Pdu {
     let sm = Sm {
         service_type: m.service_type.clone(),
         source_addr_ton: m.source_addr_ton,
@@ -119,7 +118,7 @@ fn single(m: &SubmitMulti, ton: u8, npi: u8, addr: &Bytes, seq: u32) -> Pdu {
     Pdu::new(seq, Body::SubmitSm(Box::new(sm)))
 }
 
-fn message_id(p: &Pdu) -> Option<Bytes> {
+fn message_id(p: &Pdu) -> Option<Text> {
     match &p.body {
         Body::SubmitSmResp(r) => r.message_id.clone(),
         _ => None,

@@ -1,9 +1,7 @@
 //! An SMPP address: type of number, numbering plan and the digits, as one
 //! value instead of three loose fields or a tuple.
 
-use bytes::Bytes;
-
-use super::{Body, DataSm, Sm, SubmitMulti};
+use super::{Body, DataSm, Sm, SubmitMulti, Text};
 
 /// One SMPP address (`*_addr_ton`, `*_addr_npi`, `*_addr`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -13,12 +11,12 @@ pub struct Address {
     /// Numbering plan indicator.
     pub npi: u8,
     /// The address as sent (C-string without its NUL).
-    pub addr: Bytes,
+    pub addr: Text,
 }
 
 impl Address {
     /// An address from its three fields.
-    pub fn new(ton: u8, npi: u8, addr: impl Into<Bytes>) -> Address {
+    pub fn new(ton: u8, npi: u8, addr: impl Into<Text>) -> Address {
         Address {
             ton,
             npi,

@@ -14,6 +14,7 @@ use super::decode::{Decode, Reader};
 use super::encode::{cstr_len, put_cstr, Wire};
 use super::error::DecodeErrorKind;
 use super::status as st;
+use super::text::Text;
 use super::tlv::{tags, Tlvs};
 use super::validate::{self, Check, ValidationError};
 
@@ -310,10 +311,10 @@ pub enum DestAddress {
         /// NPI.
         npi: u8,
         /// C(21) destination_addr.
-        addr: Bytes,
+        addr: Text,
     },
     /// dest_flag 2: C(21) distribution list name.
-    DistributionList(Bytes),
+    DistributionList(Text),
 }
 
 impl Decode for DestAddress {
@@ -410,7 +411,7 @@ impl MessageIdResp {
     /// A response carrying `message_id` (e.g. a successful submit_sm_resp).
     pub fn new(message_id: impl Into<Bytes>) -> MessageIdResp {
         MessageIdResp {
-            message_id: Some(message_id.into()),
+            message_id: Some(message_id.into().into()),
             tlvs: Tlvs::new(),
         }
     }
@@ -424,7 +425,7 @@ impl BindResp {
             tlvs.set_u8(tags::SC_INTERFACE_VERSION, v);
         }
         BindResp {
-            system_id: Some(system_id.into()),
+            system_id: Some(system_id.into().into()),
             tlvs,
         }
     }

@@ -53,7 +53,7 @@ impl<'a> Reader<'a> {
 
     /// A C-string without its NUL. Any length is accepted as long as the
     /// NUL is inside the body; maximum lengths are `validate()`'s job.
-    pub(super) fn cstr(&mut self, field: &'static str) -> Result<Bytes, Kind> {
+    pub(super) fn cstr(&mut self, field: &'static str) -> Result<super::Text, Kind> {
         // A plain scan beats a SIMD search on strings this short.
         let (rest, s) = take_till::<_, _, NomError>(|b| b == 0)(self.rest)
             .map_err(|_| Kind::UnterminatedCString { field })?;
@@ -62,7 +62,7 @@ impl<'a> Reader<'a> {
             return Err(Kind::UnterminatedCString { field });
         };
         self.rest = after_nul;
-        Ok(self.share(s))
+        Ok(super::Text::from_frame(self.frame, s))
     }
 
     /// sm_length followed by that many octets of short_message.

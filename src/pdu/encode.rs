@@ -18,11 +18,11 @@ pub(crate) trait Wire {
     fn put<B: BufMut>(&self, dst: &mut B);
 }
 
-pub(super) fn cstr_len(s: &Bytes) -> usize {
+pub(super) fn cstr_len(s: &[u8]) -> usize {
     s.len() + 1
 }
 
-pub(super) fn put_cstr<B: BufMut>(dst: &mut B, s: &Bytes) {
+pub(super) fn put_cstr<B: BufMut>(dst: &mut B, s: &[u8]) {
     dst.put_slice(s);
     dst.put_u8(0);
 }

@@ -26,8 +26,8 @@
 macro_rules! field_ty {
     (u8) => { u8 };
     (u32) => { u32 };
-    (cstr($($a:tt)*)) => { ::bytes::Bytes };
-    (time($($a:tt)*)) => { ::bytes::Bytes };
+    (cstr($($a:tt)*)) => { $crate::pdu::Text };
+    (time($($a:tt)*)) => { $crate::pdu::Text };
     (sm) => { ::bytes::Bytes };
     (tlvs) => { $crate::pdu::tlv::Tlvs };
     (list($count:ident, $t:ty $(, $($a:tt)*)?)) => { Vec<$t> };

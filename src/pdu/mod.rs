@@ -24,6 +24,7 @@ mod error;
 mod header;
 pub mod receipt;
 pub mod status;
+mod text;
 pub mod tlv;
 mod validate;
 
@@ -35,6 +36,7 @@ pub use command::CommandId;
 pub use error::{DecodeError, DecodeErrorKind};
 pub use header::{peek_header, Header, HEADER_LEN};
 pub use status::status_name;
+pub use text::Text;
 pub use tlv::{tags, NetworkErrorCode, Tlv, Tlvs};
 pub use validate::ValidationError;
 

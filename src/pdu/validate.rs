@@ -39,7 +39,7 @@ pub(super) fn fail(field: &'static str, reason: &'static str, status: u32) -> Ch
 }
 
 /// `max` counts the NUL, as in the spec's `C(n)`.
-pub(super) fn cstr(field: &'static str, v: &Bytes, max: usize, status: u32) -> Checked {
+pub(super) fn cstr(field: &'static str, v: &[u8], max: usize, status: u32) -> Checked {
     if v.len() >= max {
         return fail(field, "longer than the spec maximum", status);
     }
@@ -50,7 +50,7 @@ pub(super) fn cstr(field: &'static str, v: &Bytes, max: usize, status: u32) -> C
 }
 
 /// A time field is empty (`00`) or exactly 16 characters.
-pub(super) fn time(field: &'static str, v: &Bytes, status: u32) -> Checked {
+pub(super) fn time(field: &'static str, v: &[u8], status: u32) -> Checked {
     if v.is_empty() || v.len() == 16 {
         Ok(())
     } else {
@@ -119,13 +119,13 @@ mod tests {
     use super::*;
     use crate::pdu::{
         Body, DestAddress, MessageIdResp, QuerySmResp, QueryState, Sm, SubmitMulti,
-        SubmitMultiResp, UnsuccessSme,
+        SubmitMultiResp, Text, UnsuccessSme,
     };
 
     fn submit(f: impl FnOnce(&mut Sm)) -> Pdu {
         let mut s = Sm {
-            source_addr: Bytes::from_static(b"12345"),
-            destination_addr: Bytes::from_static(b"447700900123"),
+            source_addr: Text::from_static(b"12345"),
+            destination_addr: Text::from_static(b"447700900123"),
             short_message: Bytes::from_static(b"hi"),
             ..Sm::default()
         };
@@ -138,15 +138,15 @@ mod tests {
         assert_eq!(submit(|_| ()).validate(), Ok(()));
         let status = |p: Pdu| p.validate().unwrap_err().status;
         assert_eq!(
-            status(submit(|s| s.source_addr = Bytes::from(vec![b'1'; 21]))),
+            status(submit(|s| s.source_addr = Text::from(vec![b'1'; 21]))),
             st::ESME_RINVSRCADR
         );
         assert_eq!(
-            status(submit(|s| s.destination_addr = Bytes::from(vec![b'1'; 30]))),
+            status(submit(|s| s.destination_addr = Text::from(vec![b'1'; 30]))),
             st::ESME_RINVDSTADR
         );
         assert_eq!(
-            status(submit(|s| s.validity_period = Bytes::from_static(b"0101"))),
+            status(submit(|s| s.validity_period = Text::from_static(b"0101"))),
             st::ESME_RINVEXPIRY
         );
         assert_eq!(
@@ -163,7 +163,7 @@ mod tests {
         );
         // 20 characters is the C(21) maximum and is fine.
         assert_eq!(
-            submit(|s| s.source_addr = Bytes::from(vec![b'1'; 20])).validate(),
+            submit(|s| s.source_addr = Text::from(vec![b'1'; 20])).validate(),
             Ok(())
         );
         let multi = Pdu::new(1, Body::SubmitMulti(Box::default()));
@@ -182,9 +182,9 @@ mod tests {
             Err(("message_id", st::ESME_RINVMSGID))
         );
         let q = QuerySmResp {
-            message_id: Some(Bytes::from_static(b"42")),
+            message_id: Some(Text::from_static(b"42")),
             state: Some(QueryState {
-                final_date: Bytes::from_static(b"2611"),
+                final_date: Text::from_static(b"2611"),
                 ..QueryState::default()
             }),
             ..QuerySmResp::default()
@@ -194,9 +194,9 @@ mod tests {
             Err(("final_date", st::ESME_RINVPARLEN))
         );
         let m = SubmitMultiResp {
-            message_id: Some(Bytes::from_static(b"42")),
+            message_id: Some(Text::from_static(b"42")),
             unsuccess_smes: Some(vec![UnsuccessSme {
-                destination_addr: Bytes::from(vec![b'1'; 21]),
+                destination_addr: Text::from(vec![b'1'; 21]),
                 ..UnsuccessSme::default()
             }]),
             ..SubmitMultiResp::default()
@@ -214,7 +214,7 @@ mod tests {
         let sme = DestAddress::Sme {
             ton: 1,
             npi: 1,
-            addr: Bytes::from_static(b"447700900123"),
+            addr: Text::from_static(b"447700900123"),
         };
         assert_eq!(check(multi(vec![sme.clone(); 254])), Ok(()));
         assert_eq!(
@@ -222,7 +222,7 @@ mod tests {
             Err(("number_of_dests", st::ESME_RINVNUMDESTS))
         );
         assert_eq!(
-            check(multi(vec![DestAddress::DistributionList(long())])),
+            check(multi(vec![DestAddress::DistributionList(long().into())])),
             Err(("dl_name", st::ESME_RINVDLNAME))
         );
     }
@@ -232,7 +232,7 @@ mod tests {
         // message_id present, no unsuccess list: the TLVs after it are not
         // written, and the length counted is what is written.
         let mut m = SubmitMultiResp {
-            message_id: Some(Bytes::from_static(b"42")),
+            message_id: Some(Text::from_static(b"42")),
             ..SubmitMultiResp::default()
         };
         m.tlvs.set_u8(tags::MESSAGE_STATE, 2);

@@ -2,6 +2,7 @@
 //! submits one message, prints the answer, unbinds. Handy to try optgate by
 //! hand and in scripts (exit code 0 only when the message was accepted).
 
+use crate::pdu::Text;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -110,13 +111,13 @@ pub async fn send(opts: &SendOpts) -> Result<Sent, String> {
         .map_err(|e| format!("connect to {}: {e}", opts.target))?;
     let mut conn = Framed::new(stream, SmppCodec::new(70_000));
     let bind = Bind {
-        system_id: Bytes::from(opts.system_id.clone()),
-        password: Bytes::from(opts.password.clone()),
-        system_type: Bytes::new(),
+        system_id: Text::from(opts.system_id.clone()),
+        password: Text::from(opts.password.clone()),
+        system_type: Text::new(),
         interface_version: 0x34,
         addr_ton: 0,
         addr_npi: 0,
-        address_range: Bytes::new(),
+        address_range: Text::new(),
         tlvs: Default::default(),
     };
     let req = Pdu::new(1, Body::BindTransmitter(Box::new(bind)));
@@ -132,10 +133,10 @@ pub async fn send(opts: &SendOpts) -> Result<Sent, String> {
     let sm = Sm {
         source_addr_ton: 1,
         source_addr_npi: 1,
-        source_addr: Bytes::from(opts.from.clone()),
+        source_addr: Text::from(opts.from.clone()),
         dest_addr_ton: 1,
         dest_addr_npi: 1,
-        destination_addr: Bytes::from(opts.to.clone()),
+        destination_addr: Text::from(opts.to.clone()),
         data_coding,
         short_message: Bytes::from(bytes),
         ..Sm::default()

@@ -5,11 +5,11 @@
 //! through [`CarrierEvents`], whose commit waits the bind keeps in order
 //! (at most its window of them) and answers as they finish.
 
+use crate::pdu::Text;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
@@ -418,7 +418,7 @@ impl<E: CarrierEvents> BindTask<E> {
                 r.unsuccess_smes
                     .get_or_insert_with(Vec::new)
                     .extend(entry.unsuccess);
-                r.message_id.get_or_insert_with(Bytes::new);
+                r.message_id.get_or_insert_with(Text::new);
             }
         }
         replies.push(entry.reply, pdu);

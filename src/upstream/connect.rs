@@ -2,9 +2,9 @@
 //! SMPP bind with a typed error saying what failed, and the backoff between
 //! attempts.
 
+use crate::pdu::Text;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -130,13 +130,13 @@ pub async fn connect_and_bind(
         2,
     );
     let bind = Bind {
-        system_id: Bytes::from(s.system_id.clone()),
-        password: Bytes::from(s.password.clone()),
-        system_type: Bytes::from(s.system_type.clone()),
+        system_id: Text::from(s.system_id.clone()),
+        password: Text::from(s.password.clone()),
+        system_type: Text::from(s.system_type.clone()),
         interface_version: 0x34,
         addr_ton: 0,
         addr_npi: 0,
-        address_range: Bytes::new(),
+        address_range: Text::new(),
         tlvs: Default::default(),
     };
     let body = match role {

@@ -1,6 +1,7 @@
 //! What a carrier bind keeps per request in flight and per carrier delivery
 //! waiting for its commit.
 
+use crate::pdu::Text;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -8,7 +9,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
 use tracing::warn;
 
 use super::Commit;
@@ -61,7 +61,7 @@ pub(super) fn fail_all(inflight: &mut InFlightMap, code: u32) {
 }
 
 /// Carrier message id out of a submit_sm_resp / data_sm_resp.
-pub(super) fn message_id_of(pdu: &Pdu) -> Option<Bytes> {
+pub(super) fn message_id_of(pdu: &Pdu) -> Option<Text> {
     match &pdu.body {
         Body::SubmitSmResp(r) => r.message_id.clone().filter(|m| !m.is_empty()),
         Body::DataSmResp(r) => r.message_id.clone().filter(|m| !m.is_empty()),

@@ -9,6 +9,7 @@ pub mod connect;
 mod inflight;
 pub mod tps;
 
+use crate::pdu::Text;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -18,8 +19,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use connect::{BindError, BindRole, UpstreamSettings};
-
-use bytes::Bytes;
 
 use crate::lifecycle::Phase;
 use crate::pdu::Pdu;
@@ -46,7 +45,7 @@ pub trait CarrierEvents: Send + Sync + 'static {
     /// they are routed by address.
     fn submitted(
         &self,
-        carrier_id: Bytes,
+        carrier_id: Text,
         account: &Arc<str>,
         optgate_id: &Option<Arc<str>>,
         map: bool,

@@ -9,6 +9,7 @@
 
 pub mod script;
 
+use optgate::pdu::Text;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -450,8 +451,8 @@ impl Esme {
     /// Binds with `command` and returns the bind_resp.
     pub async fn bind(&mut self, command: u32, system_id: &str, password: &str) -> Pdu {
         let b = Bind {
-            system_id: Bytes::copy_from_slice(system_id.as_bytes()),
-            password: Bytes::copy_from_slice(password.as_bytes()),
+            system_id: Text::copy_from_slice(system_id.as_bytes()),
+            password: Text::copy_from_slice(password.as_bytes()),
             interface_version: 0x34,
             ..Default::default()
         };
@@ -516,8 +517,8 @@ impl Esme {
 /// A bind_transceiver request (sequence number 1).
 pub fn bind_pdu(system_id: &str, password: &str) -> Pdu {
     let b = Bind {
-        system_id: Bytes::copy_from_slice(system_id.as_bytes()),
-        password: Bytes::copy_from_slice(password.as_bytes()),
+        system_id: Text::copy_from_slice(system_id.as_bytes()),
+        password: Text::copy_from_slice(password.as_bytes()),
         interface_version: 0x34,
         ..Default::default()
     };
@@ -566,10 +567,10 @@ pub fn sm(src: &str, dst: &str, text: &str) -> Sm {
     Sm {
         source_addr_ton: 1,
         source_addr_npi: 1,
-        source_addr: Bytes::copy_from_slice(src.as_bytes()),
+        source_addr: Text::copy_from_slice(src.as_bytes()),
         dest_addr_ton: 1,
         dest_addr_npi: 1,
-        destination_addr: Bytes::copy_from_slice(dst.as_bytes()),
+        destination_addr: Text::copy_from_slice(dst.as_bytes()),
         short_message: Bytes::copy_from_slice(text.as_bytes()),
         ..Default::default()
     }

@@ -1,6 +1,7 @@
 //! A platform's request on its way to the carrier: the sender check, the
 //! consent engine's decision, and the hand-over to the bind pool.
 
+use crate::pdu::Text;
 use bytes::Bytes;
 use tracing::debug;
 
@@ -14,7 +15,7 @@ use crate::route::{Outgoing, UpRequest};
 pub(super) struct SenderMemo {
     version: u64,
     ton: u8,
-    addr: Bytes,
+    addr: Text,
     allowed: bool,
     /// Its receipts find the account by address (no id map needed).
     by_address: bool,
@@ -131,7 +132,7 @@ impl Session {
         // Platforms send from the same few numbers: the last answer is kept
         // for as long as the sender and the accounts stay the same.
         if let Some(m) = &self.last_sender {
-            if m.version == version && m.ton == ton && m.addr == addr {
+            if m.version == version && m.ton == ton && m.addr == *addr {
                 return m.allowed.then_some(m.by_address);
             }
         }
@@ -145,7 +146,7 @@ impl Session {
             ton,
             // A copy: the address is a slice of the read buffer, which the
             // memo would keep alive for the life of the session.
-            addr: Bytes::copy_from_slice(addr),
+            addr: addr.clone(),
             allowed,
             by_address,
         });

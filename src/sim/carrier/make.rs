@@ -1,5 +1,6 @@
 //! The deliver_sm PDUs the carrier originates: delivery receipts and MOs.
 
+use crate::pdu::Text;
 use bytes::Bytes;
 
 use crate::pdu::{tags, Body, Pdu, Sm, Tlvs, ESM_CLASS_RECEIPT};
@@ -68,10 +69,10 @@ pub fn mo(from: u64, to: &str, texts: &[String], n: u64, stop: bool, seq: u32) -
     let sm = Sm {
         source_addr_ton: 1,
         source_addr_npi: 1,
-        source_addr: Bytes::from(from.to_string()),
+        source_addr: Text::from(from.to_string()),
         dest_addr_ton: 1,
         dest_addr_npi: 1,
-        destination_addr: Bytes::copy_from_slice(to.as_bytes()),
+        destination_addr: Text::copy_from_slice(to.as_bytes()),
         short_message: Bytes::copy_from_slice(text.as_bytes()),
         ..Sm::default()
     };
@@ -89,10 +90,10 @@ pub fn mo_text(from: &str, to: &str, text: &str, seq: u32) -> Pdu {
     let sm = Sm {
         source_addr_ton: 1,
         source_addr_npi: 1,
-        source_addr: Bytes::copy_from_slice(from.as_bytes()),
+        source_addr: Text::copy_from_slice(from.as_bytes()),
         dest_addr_ton: 1,
         dest_addr_npi: 1,
-        destination_addr: Bytes::copy_from_slice(to.as_bytes()),
+        destination_addr: Text::copy_from_slice(to.as_bytes()),
         data_coding,
         short_message: Bytes::from(bytes),
         ..Sm::default()

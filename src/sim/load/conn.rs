@@ -4,6 +4,7 @@
 //! frame of each read in place. Send times live in a ring indexed by
 //! sequence number, so matching a response allocates nothing.
 
+use crate::pdu::Text;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -87,8 +88,8 @@ pub(super) async fn connect(
     let is_tls = tls.is_some();
     let (mut rd, mut wr) = stream.split();
     let bind = Bind {
-        system_id: Bytes::copy_from_slice(system_id.as_bytes()),
-        password: Bytes::copy_from_slice(password.as_bytes()),
+        system_id: Text::copy_from_slice(system_id.as_bytes()),
+        password: Text::copy_from_slice(password.as_bytes()),
         interface_version: 0x34,
         ..Bind::default()
     };

@@ -75,7 +75,7 @@ fn templates_for(
         let sm = Sm {
             source_addr_ton: 1,
             source_addr_npi: 1,
-            source_addr: bytes::Bytes::copy_from_slice(sender.as_bytes()),
+            source_addr: bytes::Bytes::copy_from_slice(sender.as_bytes()).into(),
             dest_addr_ton: 1,
             dest_addr_npi: 1,
             destination_addr: RECIPIENT_BASE.to_string().into(),
