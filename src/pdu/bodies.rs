@@ -2,8 +2,8 @@
 //! once with [`body!`](super::layout) (struct, decode, encode, length and
 //! field checks all come from the one table below).
 //!
-//! C-strings are stored WITHOUT their NUL as `Bytes` slices of the received
-//! frame; time fields are C-strings kept verbatim (`""` means the one-octet
+//! C-strings are stored WITHOUT their NUL as [`Text`] (inline when short,
+//! else a slice of the received frame); time fields are C-strings kept verbatim (`""` means the one-octet
 //! `00`). Response bodies use `Option` so that a header-only response
 //! (`None`) and a response carrying an empty C-string (`Some("")`, one `00`
 //! octet) both re-encode exactly. Fields after a `None` are not encoded.

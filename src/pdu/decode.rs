@@ -1,8 +1,11 @@
 //! nom decoders over one length-checked frame.
 //!
 //! Every parser runs on the body slice only, with nom's `complete` parsers,
-//! so running out of input is an error, never a request for more. Variable
-//! fields become `Bytes` slices of the frame (no copy, no allocation).
+//! so running out of input is an error, never a request for more.
+//! short_message and TLV values become `Bytes` slices of the frame (no
+//! copy, no allocation); C-strings become [`Text`](super::Text), copied
+//! inline when short (no allocation, and no reference count on the frame
+//! to take and release per field).
 
 use bytes::Bytes;
 use nom::bytes::complete::{take, take_till};

@@ -7,9 +7,9 @@
 //!
 //! Field kinds (the Rust type in brackets):
 //! - `u8`, `u32` [`u8`, `u32`]: big-endian integers.
-//! - `cstr(n, STATUS)` [`Bytes`]: a C-string of at most `C(n)` (n counts the
+//! - `cstr(n, STATUS)` [`Text`](super::Text): a C-string of at most `C(n)` (n counts the
 //!   NUL); a longer one decodes, and `validate` answers `STATUS`.
-//! - `time(STATUS)` [`Bytes`]: a time C-string, empty or 16 characters.
+//! - `time(STATUS)` [`Text`](super::Text): a time C-string, empty or 16 characters.
 //! - `sm` [`Bytes`]: sm_length and short_message (at most 254 octets).
 //! - `tlvs` [`Tlvs`](super::Tlvs): the TLVs up to the end of the body.
 //! - `list(count, T)` / `list(count, T, range, STATUS)` [`Vec<T>`]: a u8
