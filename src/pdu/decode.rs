@@ -58,14 +58,15 @@ impl<'a> Reader<'a> {
     /// NUL is inside the body; maximum lengths are `validate()`'s job.
     pub(super) fn cstr(&mut self, field: &'static str) -> Result<super::Text, Kind> {
         // A plain scan beats a SIMD search on strings this short.
-        let (rest, s) = take_till::<_, _, NomError>(|b| b == 0)(self.rest)
+        let from = self.rest;
+        let (rest, s) = take_till::<_, _, NomError>(|b| b == 0)(from)
             .map_err(|_| Kind::UnterminatedCString { field })?;
         // `rest` is empty when no NUL was found before the body's end.
         let Some(after_nul) = rest.get(1..) else {
             return Err(Kind::UnterminatedCString { field });
         };
         self.rest = after_nul;
-        Ok(super::Text::from_frame(self.frame, s))
+        Ok(super::Text::from_frame(self.frame, from, s.len()))
     }
 
     /// sm_length followed by that many octets of short_message.

@@ -64,13 +64,27 @@ impl Text {
         }
     }
 
-    /// Decoder side: `s`, a sub-slice of `frame`, inline when short, else
-    /// a view of the frame.
-    pub(crate) fn from_frame(frame: &Bytes, s: &[u8]) -> Text {
-        if s.len() <= Text::INLINE {
-            Text::copy_from_slice(s)
-        } else {
-            Text(Repr::Shared(frame.slice_ref(s)))
+    /// Decoder side: the first `len` octets of `from`, a sub-slice of
+    /// `frame`; inline when short, else a view of the frame. When `from`
+    /// holds a whole inline buffer's worth (the usual case: other fields
+    /// follow), that many octets are copied at once, a fixed-size copy the
+    /// compiler turns into two vector moves; octets past `len` are never
+    /// read.
+    pub(crate) fn from_frame(frame: &Bytes, from: &[u8], len: usize) -> Text {
+        let s = &from[..len];
+        if len > Text::INLINE {
+            return Text(Repr::Shared(frame.slice_ref(s)));
+        }
+        match from.get(..Text::INLINE) {
+            Some(window) => {
+                let mut buf = [0; Text::INLINE];
+                buf.copy_from_slice(window);
+                Text(Repr::Inline {
+                    len: len as u8,
+                    buf,
+                })
+            }
+            None => Text::copy_from_slice(s),
         }
     }
 }
@@ -253,10 +267,18 @@ mod tests {
     #[test]
     fn short_values_are_inline_and_long_ones_shared() {
         let frame = Bytes::from(vec![b'x'; 200]);
-        let short = Text::from_frame(&frame, &frame[..Text::INLINE]);
+        let short = Text::from_frame(&frame, &frame[..Text::INLINE], Text::INLINE);
         assert!(matches!(short.0, Repr::Inline { .. }));
         assert_eq!(&*short, &frame[..Text::INLINE]);
-        let long = Text::from_frame(&frame, &frame[..Text::INLINE + 1]);
+        // A short value with more of the frame after it, and at its end.
+        let frame = Bytes::from(b"abc\0defghijklmnopqrstuvwxyz0123456789".to_vec());
+        let mid = Text::from_frame(&frame, &frame, 3);
+        assert_eq!((&*mid, mid.len()), (&b"abc"[..], 3));
+        assert_eq!(mid, Text::from("abc"));
+        let end = Text::from_frame(&frame, &frame[frame.len() - 2..], 2);
+        assert_eq!(&*end, b"89");
+        let frame = Bytes::from(vec![b'x'; 200]);
+        let long = Text::from_frame(&frame, &frame, Text::INLINE + 1);
         assert!(matches!(long.0, Repr::Shared(_)));
         assert_eq!(long.len(), Text::INLINE + 1);
         assert_eq!(long, Text::copy_from_slice(&frame[..Text::INLINE + 1]));
