@@ -1,13 +1,12 @@
 //! Codec throughput: decode/encode of a 160-character submit_sm and of a
 //! delivery receipt, and 1,000 mixed PDUs through the tokio-util Decoder.
 
-use optgate::pdu::Text;
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use optgate::codec::{encode_into, SmppCodec};
-use optgate::pdu::{tags, Body, MessageIdResp, Pdu, Sm, Tlvs};
+use optgate::pdu::{tags, Body, MessageIdResp, Pdu, Sm, Text, Tlvs};
 use tokio_util::codec::Decoder;
 
 fn submit_160() -> Pdu {

@@ -6,7 +6,6 @@
 //! carrier bind answers with, in order, only after the commit; see
 //! [`crate::upstream::Commit`]).
 
-use crate::pdu::Text;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -15,7 +14,7 @@ use tracing::{debug, warn};
 
 use crate::consent::{mo, Engine};
 use crate::deliver::{Direct, DispatchMsg, Dispatcher};
-use crate::pdu::{status, Pdu};
+use crate::pdu::{status, Pdu, Text};
 use crate::receipts::{self, IdCache, MapHorizon, Owner};
 use crate::store::{DeliveryKind, Store, StoreError};
 use crate::upstream::Commit;

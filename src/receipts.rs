@@ -6,13 +6,12 @@
 //! data_sm alike. Writing receipt texts of optgate's own is
 //! [`crate::pdu::receipt`]'s job.
 
-use crate::pdu::Text;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::pdu::{tags, Body, Pdu, Tlvs};
+use crate::pdu::{tags, Body, Pdu, Text, Tlvs};
 
 /// Who a carrier message id belongs to: the account, and the optgate id its
 /// platform knows it by (released held messages).

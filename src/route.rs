@@ -1,6 +1,5 @@
 //! The messages that flow between tasks. Every channel carrying them is bounded.
 
-use crate::pdu::Text;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use bytes::Bytes;
 
-use crate::pdu::{peek_header, Body, Pdu};
+use crate::pdu::{peek_header, Body, Pdu, Text};
 
 /// Work for a platform session's writer.
 #[derive(Debug)]

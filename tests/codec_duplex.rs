@@ -7,8 +7,9 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use optgate::codec::{encode_into, CodecError, SmppCodec};
-use optgate::pdu::Text;
-use optgate::pdu::{command, status, tags, Body, DecodeErrorKind, MessageIdResp, Pdu, Sm, Tlvs};
+use optgate::pdu::{
+    command, status, tags, Body, DecodeErrorKind, MessageIdResp, Pdu, Sm, Text, Tlvs,
+};
 use tokio::io::AsyncWriteExt;
 use tokio_util::codec::{FramedRead, FramedWrite};
 

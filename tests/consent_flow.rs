@@ -4,13 +4,12 @@
 
 mod common;
 
-use optgate::pdu::Text;
 use std::time::Duration;
 
 use common::postgres::Backend;
 use common::*;
 use optgate::daemon::Daemon;
-use optgate::pdu::{command as cmd, status, Body, Pdu};
+use optgate::pdu::{command as cmd, status, Body, Pdu, Text};
 
 const CAMPAIGNS: &str = r#"
 [[server.accounts]]

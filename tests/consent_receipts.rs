@@ -6,12 +6,11 @@
 
 mod common;
 
-use optgate::pdu::Text;
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use optgate::pdu::{command as cmd, tags, Body, DataSm, MessageIdResp, Pdu};
+use optgate::pdu::{command as cmd, tags, Body, DataSm, MessageIdResp, Pdu, Text};
 
 const OPTIN: &str = r#"
 [[server.accounts]]

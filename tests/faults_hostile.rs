@@ -8,7 +8,6 @@
 mod common;
 mod http;
 
-use optgate::pdu::Text;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,7 +18,7 @@ use common::*;
 use futures_util::StreamExt;
 use optgate::config::Config;
 use optgate::daemon::Daemon;
-use optgate::pdu::{command as cmd, status, Body, DataSm, DestAddress, Pdu, SubmitMulti};
+use optgate::pdu::{command as cmd, status, Body, DataSm, DestAddress, Pdu, SubmitMulti, Text};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

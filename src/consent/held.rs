@@ -1,13 +1,12 @@
 //! query_sm, cancel_sm and replace_sm of messages optgate holds: answered
 //! from the hold, never sent to the carrier (which has never seen them).
 
-use crate::pdu::Text;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::{msgs, mt::event_row, Engine};
-use crate::pdu::{command as cmd, status, Body, Pdu, QuerySmResp, QueryState};
+use crate::pdu::{command as cmd, status, Body, Pdu, QuerySmResp, QueryState, Text};
 use crate::store::Durable;
 use crate::store::StoreTxn;
 

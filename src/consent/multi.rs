@@ -3,12 +3,11 @@
 //! with their code, held ones are accepted (their receipts will carry the
 //! optgate id), and only the rest go to the carrier.
 
-use crate::pdu::Text;
 use std::sync::Arc;
 
 use super::mt::MtAction;
 use super::Engine;
-use crate::pdu::{Body, DestAddress, Pdu, Sm, SubmitMulti, SubmitMultiResp, UnsuccessSme};
+use crate::pdu::{Body, DestAddress, Pdu, Sm, SubmitMulti, SubmitMultiResp, Text, UnsuccessSme};
 use crate::policy::Lookup;
 
 /// What the session does with a submit_multi.

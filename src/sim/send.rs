@@ -2,7 +2,6 @@
 //! submits one message, prints the answer, unbinds. Handy to try optgate by
 //! hand and in scripts (exit code 0 only when the message was accepted).
 
-use crate::pdu::Text;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use crate::codec::SmppCodec;
-use crate::pdu::{command as cmd, status, Bind, Body, Pdu, Sm};
+use crate::pdu::{command as cmd, status, Bind, Body, Pdu, Sm, Text};
 
 /// How long each step (connect, bind, submit, unbind) may take.
 const STEP: Duration = Duration::from_secs(10);

@@ -5,7 +5,6 @@
 //! through [`CarrierEvents`], whose commit waits the bind keeps in order
 //! (at most its window of them) and answers as they finish.
 
-use crate::pdu::Text;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +22,7 @@ use crate::codec::Reseq;
 use crate::lifecycle::Phase;
 use crate::link::turn::{self, DRAIN_BUDGET};
 use crate::link::End;
-use crate::pdu::{command as cmd, status, Body, CommandId, DecodeError, Pdu};
+use crate::pdu::{command as cmd, status, Body, CommandId, DecodeError, Pdu, Text};
 use crate::route::{Outgoing, Replies, UpRequest};
 use crate::telemetry::{self, Direction, Side};
 

@@ -2,7 +2,6 @@
 //! SMPP bind with a typed error saying what failed, and the backoff between
 //! attempts.
 
-use crate::pdu::Text;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -11,7 +10,7 @@ use tokio::time::timeout;
 use super::tps::TokenBucket;
 use crate::codec::SmppCodec;
 use crate::link::{End, Link};
-use crate::pdu::{command as cmd, status, Bind, Body, Pdu};
+use crate::pdu::{command as cmd, status, Bind, Body, Pdu, Text};
 use crate::telemetry::Side;
 use crate::transport::Stream;
 

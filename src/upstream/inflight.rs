@@ -1,7 +1,6 @@
 //! What a carrier bind keeps per request in flight and per carrier delivery
 //! waiting for its commit.
 
-use crate::pdu::Text;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +11,7 @@ use std::time::Instant;
 use tracing::warn;
 
 use super::Commit;
-use crate::pdu::{status, Body, Pdu};
+use crate::pdu::{status, Body, Pdu, Text};
 use crate::route::ReplyTo;
 
 /// A request waiting for the carrier's answer.

@@ -9,7 +9,6 @@ pub mod connect;
 mod inflight;
 pub mod tps;
 
-use crate::pdu::Text;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,7 +20,7 @@ use tokio::task::JoinHandle;
 pub use connect::{BindError, BindRole, UpstreamSettings};
 
 use crate::lifecycle::Phase;
-use crate::pdu::Pdu;
+use crate::pdu::{Pdu, Text};
 use crate::route::{Carrier, UpRequest};
 
 /// The wait for one carrier delivery's store commit; it resolves to the

@@ -9,7 +9,6 @@
 
 pub mod script;
 
-use optgate::pdu::Text;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +17,9 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use optgate::codec::SmppCodec;
 use optgate::config::Config;
-use optgate::pdu::{command as cmd, status, tags, Bind, BindResp, Body, MessageIdResp, Pdu, Sm};
+use optgate::pdu::{
+    command as cmd, status, tags, Bind, BindResp, Body, MessageIdResp, Pdu, Sm, Text,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;

@@ -1,14 +1,13 @@
 //! A platform's request on its way to the carrier: the sender check, the
 //! consent engine's decision, and the hand-over to the bind pool.
 
-use crate::pdu::Text;
 use bytes::Bytes;
 use tracing::debug;
 
 use super::{Flow, Session};
 use crate::consent::mt::{MtAction, MtQuick};
 use crate::consent::multi::MultiAction;
-use crate::pdu::{command as cmd, status, Body, Pdu};
+use crate::pdu::{command as cmd, status, Body, Pdu, Text};
 use crate::route::{Outgoing, UpRequest};
 
 /// The sender check of the last submit (see `Session::sender_allowed`).

@@ -1,9 +1,8 @@
 //! The deliver_sm PDUs the carrier originates: delivery receipts and MOs.
 
-use crate::pdu::Text;
 use bytes::Bytes;
 
-use crate::pdu::{tags, Body, Pdu, Sm, Tlvs, ESM_CLASS_RECEIPT};
+use crate::pdu::{tags, Body, Pdu, Sm, Text, Tlvs, ESM_CLASS_RECEIPT};
 use crate::sim::wire::receipt_date;
 
 /// message_state DELIVERED.

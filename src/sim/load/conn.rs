@@ -4,7 +4,6 @@
 //! frame of each read in place. Send times live in a ring indexed by
 //! sequence number, so matching a response allocates nothing.
 
-use crate::pdu::Text;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,7 +17,8 @@ use tokio::time::{sleep_until, timeout, Instant};
 use super::template::Templates;
 use super::LoadError;
 use crate::pdu::{
-    command as c, status as s, Bind, Body, Header, Pdu, ESM_CLASS_RECEIPT, ESM_CLASS_TYPE_MASK,
+    command as c, status as s, Bind, Body, Header, Pdu, Text, ESM_CLASS_RECEIPT,
+    ESM_CLASS_TYPE_MASK,
 };
 use crate::sim::hist::Histogram;
 use crate::sim::wire::{self, Pacer, READ_BUF};
