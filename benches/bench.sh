@@ -189,9 +189,13 @@ HZ=$(getconf CLK_TCK)
 echo "== (1) load -> simulator"; run_load direct "$CARRIER_PORT" "${LOAD[@]}"; result direct
 echo "== (2) load -> socat relay -> simulator"; run_load relay "$RELAY_PORT" "${LOAD[@]}"; result relay
 echo "== (2r) load -> socat relay -> simulator sending every receipt"
-run_load relay_r "$RRELAY_PORT" "${LOAD[@]}" --recipients 1000 --registered-delivery; result relay_r
-RLINE=$(result relay_r)
-[[ $(field "$RLINE" receipts) -eq $(field "$RLINE" ok) ]] || die "(2r): a receipt per submit expected: $RLINE"
+# relay_receipts NAME: one (2r) run, every submit's receipt checked for.
+relay_receipts() {
+    run_load "$1" "$RRELAY_PORT" "${LOAD[@]}" --recipients 1000 --registered-delivery; result "$1"
+    local line; line=$(result "$1")
+    [[ $(field "$line" receipts) -eq $(field "$line" ok) ]] || die "(2r): a receipt per submit expected: $line"
+}
+relay_receipts relay_r
 echo "== (3) load -> optgate -> simulator"
 T0=$(cpu_ticks "$GATE_PID")
 run_load gate "$GATE_PORT" "${LOAD[@]}"
@@ -319,7 +323,7 @@ mkdir -p "$TMP/store_r"
 # shared machine: the receipt runs' shares are taken of the mean of three
 # relay runs, (2r) at the start and these two around the receipt runs.
 echo "== (2r) again, right before the receipt runs"
-run_load relay_r2 "$RRELAY_PORT" "${LOAD[@]}" --recipients 1000 --registered-delivery; result relay_r2
+relay_receipts relay_r2
 echo "== (b+r) as (b), the simulator sending every receipt (durability = \"full\"), a store without id map rows"
 CONSENT_TOML="$TMP/consent_r.toml"
 start_consent_gate "$RCARRIER_PORT" optgate_r
@@ -342,7 +346,7 @@ start_consent_gate "$RCARRIER_PORT" optgate_rm
 consent_run receipts_map
 HWM_RM_KB=$(awk '/VmHWM/ {print $2}' "/proc/$GATE2_PID/status")
 echo "== (2r) again, right after the receipt runs"
-run_load relay_r3 "$RRELAY_PORT" "${LOAD[@]}" --recipients 1000 --registered-delivery; result relay_r3
+relay_receipts relay_r3
 # ---- PostgreSQL --------------------------------------------------------------
 # (b-pg) and (b+r-pg): (b) and (b+r) with the same daemon config, the store
 # in a PostgreSQL cluster started here (benches/pg.sh: initdb into a temp dir,

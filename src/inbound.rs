@@ -8,7 +8,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
@@ -123,11 +122,7 @@ impl Inbound {
         }
         if let Err(e) = self
             .store
-            .map_message_id(
-                Bytes::copy_from_slice(&carrier_id),
-                account.clone(),
-                optgate_id.clone(),
-            )
+            .map_message_id(carrier_id.to_bytes(), account.clone(), optgate_id.clone())
             .await
         {
             warn!(error = %e, "id map write failed; receipts will be routed by address");

@@ -195,8 +195,12 @@ pub fn receipt_id(pdu: &Pdu) -> Option<Text> {
         Body::DataSm(sm) => (&sm.tlvs, sm.message_bytes()),
         _ => return None,
     };
-    if let Some(id) = tlvs.receipted_message_id().filter(|id| !id.is_empty()) {
-        return Some(Text::from(id));
+    // Borrowed, then copied inline: no reference count on the frame.
+    if let Some(id) = tlvs
+        .cstring_ref(tags::RECEIPTED_MESSAGE_ID)
+        .filter(|id| !id.is_empty())
+    {
+        return Some(Text::copy_from_slice(id));
     }
     text_id(text)
 }

@@ -3,8 +3,8 @@
 //! field checks all come from the one table below).
 //!
 //! C-strings are stored WITHOUT their NUL as [`Text`] (inline when short,
-//! else a slice of the received frame); time fields are C-strings kept verbatim (`""` means the one-octet
-//! `00`). Response bodies use `Option` so that a header-only response
+//! else a slice of the received frame); time fields are C-strings kept
+//! verbatim (`""` means the one-octet `00`). Response bodies use `Option` so that a header-only response
 //! (`None`) and a response carrying an empty C-string (`Some("")`, one `00`
 //! octet) both re-encode exactly. Fields after a `None` are not encoded.
 
@@ -409,9 +409,9 @@ impl DataSm {
 
 impl MessageIdResp {
     /// A response carrying `message_id` (e.g. a successful submit_sm_resp).
-    pub fn new(message_id: impl Into<Bytes>) -> MessageIdResp {
+    pub fn new(message_id: impl Into<Text>) -> MessageIdResp {
         MessageIdResp {
-            message_id: Some(message_id.into().into()),
+            message_id: Some(message_id.into()),
             tlvs: Tlvs::new(),
         }
     }
@@ -419,13 +419,13 @@ impl MessageIdResp {
 
 impl BindResp {
     /// A bind response with `system_id` and, when given, sc_interface_version.
-    pub fn new(system_id: impl Into<Bytes>, sc_interface_version: Option<u8>) -> BindResp {
+    pub fn new(system_id: impl Into<Text>, sc_interface_version: Option<u8>) -> BindResp {
         let mut tlvs = Tlvs::new();
         if let Some(v) = sc_interface_version {
             tlvs.set_u8(tags::SC_INTERFACE_VERSION, v);
         }
         BindResp {
-            system_id: Some(system_id.into().into()),
+            system_id: Some(system_id.into()),
             tlvs,
         }
     }

@@ -145,8 +145,13 @@ impl Tlvs {
     /// NUL (or all of them if the sender left the NUL out).
     pub fn get_cstring(&self, tag: u16) -> Option<Bytes> {
         let v = self.get(tag)?;
-        let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-        Some(v.slice(..end))
+        Some(v.slice(..cstring_len(v)))
+    }
+
+    /// As [`Tlvs::get_cstring`], borrowed: no reference count taken.
+    pub fn cstring_ref(&self, tag: u16) -> Option<&[u8]> {
+        let v = self.get(tag)?;
+        Some(&v[..cstring_len(v)])
     }
 
     /// `message_payload` (0x0424): the message when it is not in short_message.
@@ -288,6 +293,12 @@ pub mod tags {
     pub const CONGESTION_STATE: u16 = 0x0428;
 }
 
+/// The length of a C-string TLV value without its NUL (the whole value when
+/// it has none).
+fn cstring_len(v: &[u8]) -> usize {
+    v.iter().position(|&b| b == 0).unwrap_or(v.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +312,13 @@ mod tests {
         t.push(tags::SAR_MSG_REF_NUM, vec![1, 2, 3]);
         t.push(tags::NETWORK_ERROR_CODE, vec![3, 0, 0x22]);
         assert_eq!(t.receipted_message_id().unwrap(), &b"abc"[..]);
+        assert_eq!(t.cstring_ref(tags::RECEIPTED_MESSAGE_ID), Some(&b"abc"[..]));
+        assert_eq!(
+            t.cstring_ref(tags::SAR_MSG_REF_NUM),
+            Some(&[1, 2, 3][..]),
+            "no NUL: all of it"
+        );
+        assert_eq!(t.cstring_ref(tags::MESSAGE_PAYLOAD), None);
         assert_eq!(t.get(tags::RECEIPTED_MESSAGE_ID).unwrap(), &b"abc\0"[..]);
         assert_eq!(t.message_state(), Some(2));
         assert_eq!(t.sar_msg_ref_num(), None, "3-octet value is not a u16");
