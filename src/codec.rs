@@ -104,7 +104,7 @@ impl Decoder for FrameCodec {
     type Error = CodecError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Received>, CodecError> {
-        Ok(self.0.frame(src)?.map(|f| (Pdu::decode(f.clone()), f)))
+        Ok(self.0.frame(src)?.map(|f| (Pdu::decode_ref(&f), f)))
     }
 }
 

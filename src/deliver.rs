@@ -15,7 +15,9 @@
 //! the platform's `deliver_sm_resp` ([`Direct`]); otherwise, or when the
 //! platform answers with a temporary error, ends its session or is slower
 //! than `[server] direct_delivery_wait`, the inbound path stores it as
-//! before. Direct deliveries have ids with [`DIRECT`] set: no store row.
+//! before. A direct delivery goes to the session as the bytes the carrier
+//! sent (its own sequence number set as it is written), not as a copy of
+//! the decoded PDU, which the inbound path keeps for that fallback.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -55,8 +57,6 @@ const OWNER_REREAD: Duration = Duration::from_secs(5);
 /// not keep up with 8,000 MOs/s plus ~30,000 receipts/s (the round trip
 /// through a busy platform session bounds each window); 256 could.
 pub const SESSION_WINDOW: usize = 256;
-/// The bit that marks a delivery id as direct (no store row behind it).
-pub const DIRECT: u64 = 1 << 63;
 
 /// What sessions and the inbound path tell a dispatcher.
 #[derive(Debug)]
@@ -87,9 +87,10 @@ pub enum DispatchMsg {
     /// Another instance stored a row for this account, or gave up
     /// delivering it (PostgreSQL's notification, see `store::postgres::listen`).
     Elsewhere,
-    /// A message offered for the direct path; `done` says how it ended.
+    /// A message offered for the direct path, as its bytes; `done` says
+    /// how it ended.
     Direct {
-        pdu: Pdu,
+        frame: bytes::Bytes,
         done: oneshot::Sender<Direct>,
     },
     /// The inbound path stopped waiting for a direct delivery and stored
@@ -328,7 +329,7 @@ impl Task {
                 pdu,
             } => self.answered(session, id, status, pdu),
             DispatchMsg::Elsewhere => self.elsewhere = true,
-            DispatchMsg::Direct { pdu, done } => self.direct(pdu, done),
+            DispatchMsg::Direct { frame, done } => self.direct(frame, done),
             DispatchMsg::Adopt { id, pdu, done } => self.adopt(id, pdu, done),
             DispatchMsg::Settle { id, pdu, how } => self.settle_adopted(id, pdu, how),
             DispatchMsg::Room => {}
@@ -388,11 +389,7 @@ impl Task {
                 let Some((id, pdu)) = self.queue.pop_first() else {
                     return;
                 };
-                match slot.tx.try_send(ToPlatform::Deliver {
-                    id,
-                    pdu,
-                    done: None,
-                }) {
+                match slot.tx.try_send(ToPlatform::Deliver { id, pdu }) {
                     Ok(()) => {
                         slot.window.take();
                         self.inflight.insert(id);

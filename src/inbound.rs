@@ -8,6 +8,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
@@ -135,7 +136,8 @@ impl Inbound {
     /// its address tells). Step 2, transact: its store write is queued now,
     /// so writes keep the carrier's order. The returned wait does the rest:
     /// the commit, the dispatch, and the status the carrier is answered with.
-    pub async fn accept(self: &Arc<Self>, pdu: Pdu) -> Commit {
+    /// `frame`: the PDU's bytes as received.
+    pub async fn accept(self: &Arc<Self>, pdu: Pdu, frame: Bytes) -> Commit {
         let routes = self.routes();
         if !receipts::is_receipt(&pdu) {
             let account = dest_account(&routes, &pdu);
@@ -144,28 +146,29 @@ impl Inbound {
                 .filter(|a| routes.dispatchers.contains_key(*a))
                 .and_then(|a| self.engine.mo_work(a, &pdu));
             let kind = work.map_or(Kind::Plain(DeliveryKind::Mo), Kind::Campaign);
-            return self.transact(&routes, account, pdu, kind).await;
+            return self.transact(&routes, account, pdu, frame, kind).await;
         }
         let Some(id) = receipts::receipt_id(&pdu) else {
             let account = dest_account(&routes, &pdu);
             return self
-                .transact(&routes, account, pdu, Kind::Plain(DeliveryKind::Dlr))
+                .transact(&routes, account, pdu, frame, Kind::Plain(DeliveryKind::Dlr))
                 .await;
         };
         let cached = self.ids.lock().ok().and_then(|ids| ids.get(&id).cloned());
         if let Some(owner) = cached {
             // A mapped message, or one known to go by address.
-            return self.receipt(&routes, owner, id, pdu).await;
+            return self.receipt(&routes, owner, id, pdu, frame).await;
         }
         if !self.horizon.look_up(crate::store::consent::now_ms() / 1000) {
             // Every mapping is in memory: an MT that was never mapped, whose
             // receipt goes by its address (see receipts::routed_by_address).
-            return self.receipt(&routes, None, id, pdu).await;
+            return self.receipt(&routes, None, id, pdu, frame).await;
         }
-        // Not in memory: the store is asked within the wait, so the bind
-        // reads on meanwhile (its answer still goes out in order).
+        // Not in memory: the store is asked on a task of its own, so the
+        // bind reads on meanwhile (its answer still goes out in order) and
+        // the lookup does not wait for the commits owed before it.
         let this = self.clone();
-        Box::pin(async move {
+        let looked_up = tokio::spawn(async move {
             let key = String::from_utf8_lossy(&id).into_owned();
             let found = match this.store.lookup_message_id(key).await {
                 Ok(Some(o)) => Some((
@@ -175,8 +178,9 @@ impl Inbound {
                 _ => None,
             };
             let routes = this.routes();
-            this.receipt(&routes, found, id, pdu).await.await
-        })
+            this.receipt(&routes, found, id, pdu, frame).await.await
+        });
+        Box::pin(async move { looked_up.await.unwrap_or(status::ESME_RX_T_APPN) })
     }
 
     /// Classifies a receipt by its owner: optgate's own messages' receipts
@@ -187,19 +191,23 @@ impl Inbound {
         owner: Option<Owner>,
         carrier_id: Text,
         pdu: Pdu,
+        frame: Bytes,
     ) -> Commit {
-        let (account, pdu) = match owner {
+        let (account, pdu, frame) = match owner {
             Some((account, _)) if &*account == crate::consent::INTERNAL_ACCOUNT => {
                 debug!("receipt for one of optgate's own messages absorbed");
                 return now(status::ESME_ROK);
             }
             Some((account, Some(oid))) => {
-                (Some(account), receipts::rewrite(&pdu, &carrier_id, &oid))
+                // Rewritten: it goes out as encoded now, not as received.
+                let pdu = receipts::rewrite(&pdu, &carrier_id, &oid);
+                let frame = pdu.to_bytes();
+                (Some(account), pdu, frame)
             }
-            Some((account, None)) => (Some(account), pdu),
-            None => (dest_account(routes, &pdu), pdu),
+            Some((account, None)) => (Some(account), pdu, frame),
+            None => (dest_account(routes, &pdu), pdu, frame),
         };
-        self.transact(routes, account, pdu, Kind::Plain(DeliveryKind::Dlr))
+        self.transact(routes, account, pdu, frame, Kind::Plain(DeliveryKind::Dlr))
             .await
     }
 
@@ -207,12 +215,15 @@ impl Inbound {
     /// first offered for the direct path (see [`crate::deliver`]): handed to
     /// a platform session at once, the carrier answered after the
     /// platform's `deliver_sm_resp`. Anything else, or what the direct path
-    /// does not take, is stored ([`Self::store`]).
+    /// does not take, is stored ([`Self::store`]). `frame` is `pdu`'s
+    /// bytes: what a direct delivery writes (under the session's sequence
+    /// number), so `pdu` itself stays here for the fallback, uncopied.
     async fn transact(
         self: &Arc<Self>,
         routes: &Arc<Routes>,
         account: Option<Arc<str>>,
         pdu: Pdu,
+        frame: Bytes,
         kind: Kind,
     ) -> Commit {
         let Some(account) = account else {
@@ -225,14 +236,16 @@ impl Inbound {
         };
         let wait = routes.direct_wait;
         if let (Kind::Plain(plain), false) = (&kind, wait.is_zero()) {
-            if let Some(mut rx) = dispatcher.try_direct(pdu.clone()) {
+            if let Some(mut rx) = dispatcher.try_direct(frame) {
                 let plain = *plain;
                 let this = self.clone();
                 // The routes, not a clone of the dispatcher handle: most
                 // direct deliveries never need it again.
                 let routes = routes.clone();
+                // From now, not from the commit's first poll (see Commit).
+                let deadline = tokio::time::Instant::now() + wait;
                 return Box::pin(async move {
-                    let adopt = match tokio::time::timeout(wait, &mut rx).await {
+                    let adopt = match tokio::time::timeout_at(deadline, &mut rx).await {
                         Ok(Ok(Direct::Delivered)) => return status::ESME_ROK,
                         Ok(Ok(Direct::Refused(code))) => return code,
                         Ok(Ok(Direct::Fallback) | Err(_)) => None,
@@ -336,8 +349,8 @@ fn dest_account(routes: &Routes, pdu: &Pdu) -> Option<Arc<str>> {
 }
 
 impl crate::upstream::CarrierEvents for Inbound {
-    async fn deliver(self: &Arc<Self>, pdu: Pdu) -> Commit {
-        self.accept(pdu).await
+    async fn deliver(self: &Arc<Self>, pdu: Pdu, frame: Bytes) -> Commit {
+        self.accept(pdu, frame).await
     }
 
     async fn submitted(

@@ -19,14 +19,17 @@ pub enum ToPlatform {
     /// of a carrier bind collected for this session (one queue slot and one
     /// wake-up instead of one per answer).
     Responses(Vec<Pdu>),
-    /// An MO or receipt to hand over. The session gives it a sequence number
-    /// and reports the platform's answer under `id`: to the account's
-    /// dispatcher for a stored row (`done` is `None`), straight to whoever
-    /// waits on `done` for a direct delivery (see [`crate::deliver`]).
-    Deliver {
-        id: u64,
-        pdu: Pdu,
-        done: Option<oneshot::Sender<Direct>>,
+    /// A stored MO or receipt (row `id`) to hand over. The session gives it
+    /// a sequence number and reports the platform's answer to the account's
+    /// dispatcher.
+    Deliver { id: u64, pdu: Pdu },
+    /// An MO or receipt on the direct path (see [`crate::deliver`]), as the
+    /// bytes the carrier sent (or the rewritten receipt's): written under
+    /// the session's own sequence number; the platform's answer goes
+    /// straight to whoever waits on `done`.
+    Direct {
+        frame: Bytes,
+        done: oneshot::Sender<Direct>,
     },
 }
 
@@ -231,7 +234,7 @@ mod tests {
         match msg {
             ToPlatform::Response(p) => vec![p.sequence_number],
             ToPlatform::Responses(ps) => ps.iter().map(|p| p.sequence_number).collect(),
-            ToPlatform::Deliver { .. } => Vec::new(),
+            ToPlatform::Deliver { .. } | ToPlatform::Direct { .. } => Vec::new(),
         }
     }
 

@@ -6,10 +6,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::sync::oneshot;
 use tracing::warn;
 
-use super::{DispatchMsg, Dispatcher, Task, DIRECT, SESSION_WINDOW};
+use super::{DispatchMsg, Dispatcher, Task, SESSION_WINDOW};
 use crate::pdu::Pdu;
 use crate::route::ToPlatform;
 
@@ -40,19 +41,21 @@ impl Dispatcher {
         self.send(DispatchMsg::Adopt { id, pdu, done }).await;
     }
 
-    /// Offers `pdu` for the direct path. `None`: not taken (store writes
+    /// Offers a message for the direct path, as the bytes the platform
+    /// is to get (`frame`, whose sequence number the session sets). `None`:
+    /// not taken (store writes
     /// are on their way, which it must not overtake, or the task's queue is
     /// full); else the answer comes on the receiver, from the session that
     /// delivered it (a dropped sender: the session ended, or shutdown, means
     /// [`Direct::Fallback`]).
-    pub fn try_direct(&self, pdu: Pdu) -> Option<oneshot::Receiver<Direct>> {
+    pub fn try_direct(&self, frame: Bytes) -> Option<oneshot::Receiver<Direct>> {
         if self.storing.load(Ordering::Acquire) != 0
             || self.missed.load(Ordering::Acquire) != u64::MAX
         {
             return None;
         }
         let (done, rx) = oneshot::channel();
-        self.tx.try_send(DispatchMsg::Direct { pdu, done }).ok()?;
+        self.tx.try_send(DispatchMsg::Direct { frame, done }).ok()?;
         Some(rx)
     }
 }
@@ -101,7 +104,7 @@ impl Task {
 
     /// The direct path: to a session with room now, if nothing of this
     /// account waits ahead of it; else the sender is told to store it.
-    pub(super) fn direct(&mut self, pdu: Pdu, done: oneshot::Sender<Direct>) {
+    pub(super) fn direct(&mut self, frame: Bytes, done: oneshot::Sender<Direct>) {
         let clear = self.owner
             && !self.backlog
             && self.queue.is_empty()
@@ -111,7 +114,7 @@ impl Task {
             let _ = done.send(Direct::Fallback);
             return;
         }
-        let mut offer = Some((pdu, done));
+        let mut offer = Some((frame, done));
         let n = self.sessions.len();
         for i in 0..n {
             let idx = (self.rr + i) % n;
@@ -119,28 +122,18 @@ impl Task {
             if slot.window.used() >= SESSION_WINDOW {
                 continue;
             }
-            let Some((pdu, done)) = offer.take() else {
+            let Some((frame, done)) = offer.take() else {
                 return;
             };
-            let out = ToPlatform::Deliver {
-                id: DIRECT,
-                pdu,
-                done: Some(done),
-            };
-            match slot.tx.try_send(out) {
+            match slot.tx.try_send(ToPlatform::Direct { frame, done }) {
                 Ok(()) => {
                     slot.window.take();
                     self.rr = idx + 1;
                     return;
                 }
                 Err(e) => {
-                    if let ToPlatform::Deliver {
-                        pdu,
-                        done: Some(done),
-                        ..
-                    } = e.into_inner()
-                    {
-                        offer = Some((pdu, done));
+                    if let ToPlatform::Direct { frame, done } = e.into_inner() {
+                        offer = Some((frame, done));
                     }
                 }
             }

@@ -183,7 +183,13 @@ impl Pdu {
     /// Decodes exactly one whole PDU (16-byte header included). The body's
     /// variable fields share `frame`'s buffer. Never panics.
     pub fn decode(frame: Bytes) -> Result<Pdu, DecodeError> {
-        let Some(h) = peek_header(&frame) else {
+        Pdu::decode_ref(&frame)
+    }
+
+    /// [`Pdu::decode`] for a caller that keeps the frame too (no reference
+    /// count taken and given back for the call).
+    pub fn decode_ref(frame: &Bytes) -> Result<Pdu, DecodeError> {
+        let Some(h) = peek_header(frame) else {
             let command_id = frame
                 .get(4..8)
                 .and_then(|w| w.try_into().ok())
@@ -206,7 +212,7 @@ impl Pdu {
             }));
         }
         let body_slice = frame.get(HEADER_LEN..).unwrap_or_default();
-        let mut reader = decode::Reader::new(&frame, body_slice);
+        let mut reader = decode::Reader::new(frame, body_slice);
         let body = decode_body(h.command_id, &mut reader).map_err(err)?;
         Ok(Pdu {
             command_status: h.command_status,

@@ -22,7 +22,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 use crate::telemetry::limit::platform_warnings;
 
 use super::ServerCtx;
-use crate::codec::{FrameCodec, Received, SmppCodec};
+use crate::codec::{FrameCodec, Received, Reseq, SmppCodec};
 use crate::deliver::{Direct, DispatchMsg, Dispatcher, Window, SESSION_WINDOW};
 use crate::link::turn::{self, DRAIN_BUDGET};
 use crate::link::{End, Link};
@@ -39,13 +39,18 @@ type Flow = Result<(), End>;
 
 /// A delivery handed to the platform, waiting for its deliver_sm_resp.
 struct Delivering {
-    id: u64,
-    /// A stored row's copy, handed back for a retry unless the platform
-    /// takes it. A direct delivery keeps none: its waiter stores its own.
-    pdu: Option<Pdu>,
-    /// Who waits for a direct delivery's answer.
-    done: Option<oneshot::Sender<Direct>>,
+    of: Delivered,
     sent: Instant,
+}
+
+/// What a delivery handed to the platform was.
+enum Delivered {
+    /// Stored row `id`, whose PDU is handed back for a retry unless the
+    /// platform takes it.
+    Row { id: u64, pdu: Pdu },
+    /// A direct delivery: its waiter hears the answer, and stores the
+    /// message itself if need be (the session keeps no copy).
+    Direct(oneshot::Sender<Direct>),
 }
 
 /// The state of one platform connection.
@@ -218,7 +223,7 @@ impl Session {
                 }
                 flow
             }
-            ToPlatform::Deliver { id, mut pdu, done } => {
+            ToPlatform::Deliver { id, mut pdu } => {
                 let seq = self.link.next_seq();
                 pdu.sequence_number = seq;
                 let fed = self.feed(&pdu).await;
@@ -227,9 +232,28 @@ impl Session {
                 self.delivering.insert(
                     seq,
                     Delivering {
-                        id,
-                        pdu: done.is_none().then_some(pdu),
-                        done,
+                        of: Delivered::Row { id, pdu },
+                        sent: Instant::now(),
+                    },
+                );
+                fed
+            }
+            ToPlatform::Direct { frame, done } => {
+                let seq = self.link.next_seq();
+                let reseq = Reseq {
+                    frame: &frame,
+                    sequence_number: seq,
+                };
+                let fed = self.link.feed(reseq).await;
+                if let Some(h) = crate::pdu::peek_header(&frame) {
+                    self.tel.pdu(Side::Platform, Direction::Out, h.command_id);
+                }
+                // Recorded also when the write failed: the session's end
+                // drops `done`, and the waiter stores its copy.
+                self.delivering.insert(
+                    seq,
+                    Delivering {
+                        of: Delivered::Direct(done),
                         sent: Instant::now(),
                     },
                 );
@@ -287,24 +311,27 @@ impl Session {
     /// waiter hears it at once (the dispatcher only when this session's
     /// full window has room again); a stored row's goes to the dispatcher.
     async fn report(&mut self, d: Delivering, code: u32) {
-        if let Some(done) = d.done {
-            let how = Direct::from_status(code);
-            if how == Direct::Delivered {
-                self.tel.delivered_direct += 1;
-            }
-            let _ = done.send(how);
-            if self.window.answered() {
-                if let Some(disp) = &self.dispatcher {
-                    disp.try_send(DispatchMsg::Room);
+        let (id, pdu) = match d.of {
+            Delivered::Direct(done) => {
+                let how = Direct::from_status(code);
+                if how == Direct::Delivered {
+                    self.tel.delivered_direct += 1;
                 }
+                let _ = done.send(how);
+                if self.window.answered() {
+                    if let Some(disp) = &self.dispatcher {
+                        disp.try_send(DispatchMsg::Room);
+                    }
+                }
+                return;
             }
-            return;
-        }
+            Delivered::Row { id, pdu } => (id, pdu),
+        };
         if let Some(disp) = &self.dispatcher {
-            let pdu = d.pdu.filter(|_| code != status::ESME_ROK);
+            let pdu = (code != status::ESME_ROK).then_some(pdu);
             disp.send(DispatchMsg::Answered {
                 session: self.id,
-                id: d.id,
+                id,
                 status: code,
                 pdu,
             })
@@ -402,16 +429,15 @@ impl Session {
             let mut returned: Vec<(u64, Pdu)> = self
                 .delivering
                 .drain()
-                .filter_map(|(_, d)| Some((d.id, d.pdu?)))
+                .filter_map(|(_, d)| match d.of {
+                    Delivered::Row { id, pdu } => Some((id, pdu)),
+                    Delivered::Direct(_) => None,
+                })
                 .collect();
-            // Deliveries queued for this session but never written go back too.
+            // Deliveries queued for this session but never written go back
+            // too (direct ones' waiters find `done` dropped).
             while let Ok(out) = self.out_rx.try_recv() {
-                if let ToPlatform::Deliver {
-                    id,
-                    pdu,
-                    done: None,
-                } = out
-                {
+                if let ToPlatform::Deliver { id, pdu } = out {
                     returned.push((id, pdu));
                 }
             }

@@ -9,20 +9,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::stream::FuturesOrdered;
+use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout};
 use tracing::{debug, info, warn};
 
 use super::connect::{connect_and_bind, jitter, BindRole, CarrierLink, UpstreamSettings};
-use super::inflight::{expire, fail_all, message_id_of, InFlight, InFlightMap, Owed};
+use super::inflight::{expire, fail_all, message_id_of, InFlight, InFlightMap, Owed, OwedQueue};
 use super::CarrierEvents;
-use crate::codec::Reseq;
+use crate::codec::{Received, Reseq};
 use crate::lifecycle::Phase;
 use crate::link::turn::{self, DRAIN_BUDGET};
 use crate::link::End;
-use crate::pdu::{command as cmd, status, Body, CommandId, DecodeError, Pdu, Text};
+use crate::pdu::{command as cmd, status, Body, CommandId, Pdu, Text};
 use crate::route::{Outgoing, Replies, UpRequest};
 use crate::telemetry::{self, Direction, Side};
 
@@ -47,7 +47,7 @@ struct State {
     paused_until: Option<tokio::time::Instant>,
     /// Carrier deliveries whose commits are on their way, in the order
     /// they came: their answers go out in that order.
-    owed: FuturesOrdered<Owed>,
+    owed: OwedQueue,
     /// Most deliveries owed an answer before the bind stops reading.
     max_owed: usize,
     /// Metrics of this bind, published once per loop turn.
@@ -140,7 +140,7 @@ impl<E: CarrierEvents> BindTask<E> {
             link,
             inflight: InFlightMap::with_capacity_and_hasher(s.window, Default::default()),
             paused_until: None,
-            owed: FuturesOrdered::new(),
+            owed: OwedQueue::default(),
             max_owed: s.window.max(16) * 2,
             tel: telemetry::Local::default(),
             replies: Replies::default(),
@@ -234,8 +234,8 @@ impl<E: CarrierEvents> BindTask<E> {
         Ok(())
     }
 
-    /// One item from the carrier's stream.
-    async fn on_item(&self, item: Result<Pdu, DecodeError>, st: &mut State) -> Result<(), End> {
+    /// One item from the carrier's stream: a PDU and its bytes as received.
+    async fn on_item(&self, (item, frame): Received, st: &mut State) -> Result<(), End> {
         let pdu = match item {
             Err(bad) => {
                 if let Some(suppressed) = telemetry::limit::carrier_warnings().allow(self.index) {
@@ -246,7 +246,7 @@ impl<E: CarrierEvents> BindTask<E> {
             Ok(pdu) => pdu,
         };
         st.tel.pdu(Side::Carrier, Direction::In, pdu.command_id());
-        self.on_carrier_pdu(pdu, st).await
+        self.on_carrier_pdu(pdu, frame, st).await
     }
 
     /// Sends a platform request to the carrier under a new sequence number.
@@ -290,8 +290,13 @@ impl<E: CarrierEvents> BindTask<E> {
         }
     }
 
-    /// Timeouts and keep-alive.
+    /// Timeouts, keep-alive, and the commits owed behind the oldest.
     async fn on_tick(&self, st: &mut State) -> Result<(), End> {
+        std::future::poll_fn(|cx| {
+            st.owed.sweep(cx);
+            std::task::Poll::Ready(())
+        })
+        .await;
         let now = Instant::now();
         expire(&mut st.inflight, now);
         let s = &self.settings;
@@ -300,8 +305,8 @@ impl<E: CarrierEvents> BindTask<E> {
             .await
     }
 
-    /// Handles one PDU from the carrier.
-    async fn on_carrier_pdu(&self, pdu: Pdu, st: &mut State) -> Result<(), End> {
+    /// Handles one PDU from the carrier (`frame`: its bytes as received).
+    async fn on_carrier_pdu(&self, pdu: Pdu, frame: Bytes, st: &mut State) -> Result<(), End> {
         use CommandId as C;
         let seq = pdu.sequence_number;
         match pdu.command() {
@@ -335,12 +340,8 @@ impl<E: CarrierEvents> BindTask<E> {
                 Err(End::Unbound(Side::Carrier))
             }
             command @ (C::DeliverSm | C::DataSm) => {
-                let commit = self.events.deliver(pdu).await;
-                st.owed.push_back(Owed {
-                    commit,
-                    sequence_number: seq,
-                    command_id: command.into(),
-                });
+                let commit = self.events.deliver(pdu, frame).await;
+                st.owed.push_back(Owed::new(commit, seq, command.into()));
                 Ok(())
             }
             command @ (C::AlertNotification | C::Outbind) => {
@@ -452,7 +453,7 @@ impl<E: CarrierEvents> BindTask<E> {
                 Ok(Ok(item)) => item,
             };
             match item {
-                Ok(Ok(pdu)) if cmd::is_response(pdu.command_id()) => {
+                Ok((Ok(pdu), _)) if cmd::is_response(pdu.command_id()) => {
                     if let Some(entry) = st.inflight.remove(&pdu.sequence_number) {
                         let mut added = telemetry::ADDED_LATENCY.local();
                         let mut replies = Replies::default();
@@ -475,7 +476,7 @@ impl<E: CarrierEvents> BindTask<E> {
         let within = unbind_by.saturating_duration_since(now);
         if st.link.send(&unbind, within).await.is_ok() {
             let _ = tokio::time::timeout_at(unbind_by, async {
-                while let Ok(Ok(pdu)) = st.link.read().await {
+                while let Ok((Ok(pdu), _)) = st.link.read().await {
                     if pdu.command_id() == cmd::UNBIND_RESP {
                         break;
                     }

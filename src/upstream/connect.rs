@@ -8,7 +8,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use super::tps::TokenBucket;
-use crate::codec::SmppCodec;
+use crate::codec::{FrameCodec, SmppCodec};
 use crate::link::{End, Link};
 use crate::pdu::{command as cmd, status, Bind, Body, Pdu, Text};
 use crate::telemetry::Side;
@@ -53,8 +53,9 @@ impl BindRole {
     }
 }
 
-/// A carrier link, decoding PDUs.
-pub type CarrierLink = Link<SmppCodec>;
+/// A carrier link, decoding PDUs and keeping each one's bytes (a receipt
+/// that goes to a platform unchanged is written as it came).
+pub type CarrierLink = Link<FrameCodec>;
 
 /// Why a carrier bind could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +125,7 @@ pub async fn connect_and_bind(
     let mut link = Link::new(
         Side::Carrier,
         stream,
-        SmppCodec::new(s.max_pdu_len),
+        FrameCodec(SmppCodec::new(s.max_pdu_len)),
         s.max_pdu_len,
         2,
     );
@@ -150,6 +151,7 @@ pub async fn connect_and_bind(
         .await
         .map_err(|_| BindError::NoAnswer)?
         .map_err(BindError::Read)?
+        .0
         .map_err(BindError::Malformed)?;
     if resp.command_id() != (role.command() | 0x8000_0000) {
         return Err(BindError::Unexpected(resp.command_id()));

@@ -1,8 +1,7 @@
 //! What a carrier bind keeps per request in flight and per carrier delivery
 //! waiting for its commit.
 
-use std::collections::HashMap;
-use std::future::Future;
+use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -68,23 +67,89 @@ pub(super) fn message_id_of(pdu: &Pdu) -> Option<Text> {
     }
 }
 
-/// A carrier delivery waiting for its commit; resolves to the answer the
-/// carrier gets (kept in a `FuturesOrdered`, so answers go out in order).
+/// A carrier delivery waiting for its commit, which resolves to the status
+/// the carrier is answered with (kept in an [`OwedQueue`], so answers go
+/// out in order).
 pub(super) struct Owed {
-    pub commit: Commit,
-    pub sequence_number: u32,
-    pub command_id: u32,
+    commit: Commit,
+    /// The commit's outcome, once known.
+    code: Option<u32>,
+    sequence_number: u32,
+    command_id: u32,
 }
 
-impl Future for Owed {
-    type Output = Pdu;
+impl Owed {
+    /// The answer to request `command_id` / `sequence_number` waits for `commit`.
+    pub fn new(commit: Commit, sequence_number: u32, command_id: u32) -> Owed {
+        Owed {
+            commit,
+            code: None,
+            sequence_number,
+            command_id,
+        }
+    }
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Pdu> {
-        let (id, seq) = (self.command_id, self.sequence_number);
-        self.commit
-            .as_mut()
-            .poll(cx)
-            .map(|code| crate::route::answer(id, code, seq))
+    /// Drives the commit; its outcome is kept, so this may be called again.
+    fn poll_code(&mut self, cx: &mut Context<'_>) -> Poll<u32> {
+        if let Some(code) = self.code {
+            return Poll::Ready(code);
+        }
+        let code = std::task::ready!(self.commit.as_mut().poll(cx));
+        self.code = Some(code);
+        Poll::Ready(code)
+    }
+}
+
+/// The deliveries a bind owes the carrier an answer for, in the order they
+/// came. Each loop turn polls only the oldest, with the bind task's own
+/// waker: the answers go out in order anyway, so a later commit that
+/// finished first has nothing to gain from being noticed early. That spares
+/// each delivery the waker, the task allocation and the wake-up of its own
+/// that a `FuturesOrdered` gives every future, and a direct delivery
+/// answered before it reaches the front never arms its timeout (`Timeout`
+/// polls the wait before the timer). The others are polled by
+/// [`OwedQueue::sweep`] on the bind's timer, so work a commit does itself
+/// (a store write after a direct delivery was not taken, the hand-over of
+/// a committed row to its dispatcher) waits at most one tick for the
+/// deliveries ahead of it. A deadline in a commit is fixed when it is made,
+/// not at its first poll.
+#[derive(Default)]
+pub(super) struct OwedQueue(VecDeque<Owed>);
+
+impl OwedQueue {
+    pub fn push_back(&mut self, owed: Owed) {
+        self.0.push_back(owed);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Polls every delivery behind the oldest once, keeping what finished.
+    pub fn sweep(&mut self, cx: &mut Context<'_>) {
+        for owed in self.0.iter_mut().skip(1) {
+            let _ = owed.poll_code(cx);
+        }
+    }
+}
+
+impl futures_util::Stream for OwedQueue {
+    type Item = Pdu;
+
+    /// The oldest delivery's answer once its commit is done; `None` when
+    /// nothing is owed.
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Pdu>> {
+        let Some(front) = self.0.front_mut() else {
+            return Poll::Ready(None);
+        };
+        let code = std::task::ready!(front.poll_code(cx));
+        let (id, seq) = (front.command_id, front.sequence_number);
+        self.0.pop_front();
+        Poll::Ready(Some(crate::route::answer(id, code, seq)))
     }
 }
 
@@ -92,7 +157,6 @@ impl Future for Owed {
 mod tests {
     use super::*;
     use crate::pdu::command as cmd;
-    use futures_util::stream::FuturesOrdered;
     use futures_util::StreamExt;
     use tokio::sync::oneshot;
 
@@ -105,17 +169,9 @@ mod tests {
     async fn answers_go_out_in_delivery_order_whatever_order_commits_finish() {
         let (first_tx, first_rx) = oneshot::channel();
         let (second_tx, second_rx) = oneshot::channel();
-        let mut owed = FuturesOrdered::new();
-        owed.push_back(Owed {
-            commit: commit(first_rx),
-            sequence_number: 7,
-            command_id: cmd::DELIVER_SM,
-        });
-        owed.push_back(Owed {
-            commit: commit(second_rx),
-            sequence_number: 8,
-            command_id: cmd::DATA_SM,
-        });
+        let mut owed = OwedQueue::default();
+        owed.push_back(Owed::new(commit(first_rx), 7, cmd::DELIVER_SM));
+        owed.push_back(Owed::new(commit(second_rx), 8, cmd::DATA_SM));
         // The second commit finishes first: nothing may be answered yet.
         second_tx.send(status::ESME_RMSGQFUL).unwrap();
         assert!(futures_util::FutureExt::now_or_never(owed.next()).is_none());

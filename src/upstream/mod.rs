@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -27,15 +28,20 @@ use crate::route::{Carrier, UpRequest};
 /// command_status the carrier is answered with. A bind keeps these in an
 /// ordered set (at most its window) and writes the answers in the order
 /// the deliveries came, as each one's commit (and the ones before it) is
-/// done: no task per message.
+/// done: no task per message. Only the oldest is polled (see
+/// `inflight::OwedQueue`), so a commit must make progress without being
+/// polled: its work queued or spawned when it is made, any deadline in it
+/// fixed then.
 pub type Commit = Pin<Box<dyn Future<Output = u32> + Send>>;
 
 /// What a carrier bind hands to the layer above it.
 pub trait CarrierEvents: Send + Sync + 'static {
     /// A deliver_sm or data_sm from the carrier, in the order the bind read
-    /// it. Its store write is queued before this returns (so writes keep
-    /// the carrier's order); the returned [`Commit`] waits for the rest.
-    fn deliver(self: &Arc<Self>, pdu: Pdu) -> impl Future<Output = Commit> + Send;
+    /// it, and its bytes as received (`frame`, which a delivery passed on
+    /// unchanged is written as). Its store write is queued before this
+    /// returns (so writes keep the carrier's order); the returned [`Commit`]
+    /// waits for the rest.
+    fn deliver(self: &Arc<Self>, pdu: Pdu, frame: Bytes) -> impl Future<Output = Commit> + Send;
 
     /// The carrier accepted a request that asked for receipts under
     /// `carrier_id`: its receipts belong to `account`, which knows the
