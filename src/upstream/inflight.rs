@@ -188,4 +188,46 @@ mod tests {
         );
         assert!(owed.is_empty());
     }
+
+    /// Only the oldest is polled per turn; the sweep drives the others, so
+    /// the work a later commit does itself is not held up by the first.
+    #[tokio::test]
+    async fn the_sweep_drives_commits_behind_the_oldest() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (_first_tx, first_rx) = oneshot::channel::<u32>();
+        let (second_tx, second_rx) = oneshot::channel::<u32>();
+        let worked = Arc::new(AtomicUsize::new(0));
+        let w = worked.clone();
+        let mut owed = OwedQueue::default();
+        owed.push_back(Owed::new(commit(first_rx), 1, cmd::DELIVER_SM));
+        owed.push_back(Owed::new(
+            Box::pin(async move {
+                let code = second_rx.await.unwrap_or(status::ESME_RX_T_APPN);
+                // The commit's own work after its wait (a store write, a
+                // hand-over to the dispatcher).
+                w.fetch_add(1, Ordering::SeqCst);
+                code
+            }),
+            2,
+            cmd::DELIVER_SM,
+        ));
+        second_tx.send(status::ESME_ROK).unwrap();
+        assert!(futures_util::FutureExt::now_or_never(owed.next()).is_none());
+        assert_eq!(worked.load(Ordering::SeqCst), 0, "only the oldest polled");
+        std::future::poll_fn(|cx| {
+            owed.sweep(cx);
+            std::task::Poll::Ready(())
+        })
+        .await;
+        assert_eq!(worked.load(Ordering::SeqCst), 1, "the sweep drove it");
+        // Its outcome is kept (the commit is not polled again once done):
+        // it still waits for the first.
+        std::future::poll_fn(|cx| {
+            owed.sweep(cx);
+            std::task::Poll::Ready(())
+        })
+        .await;
+        assert_eq!(worked.load(Ordering::SeqCst), 1);
+        assert_eq!(owed.len(), 2);
+    }
 }
