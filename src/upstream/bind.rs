@@ -155,6 +155,10 @@ impl<E: CarrierEvents> BindTask<E> {
             let step = tokio::select! {
                 biased;
                 _ = self.stop.begun() => Err(End::Shutdown),
+                // Before the traffic: under a steady load something is
+                // always ready, and the timer (timeouts, keep-alive, the
+                // owed answers' sweep) must still run.
+                _ = tick.tick() => self.on_tick(&mut st).await,
                 item = st.link.read(), if can_read => match item {
                     Ok(item) => self.on_item(item, &mut st).await,
                     Err(e) => Err(e),
@@ -166,7 +170,6 @@ impl<E: CarrierEvents> BindTask<E> {
                     self.accepting.store(self.role != BindRole::Receiver, Ordering::Release);
                     Ok(())
                 }
-                _ = tick.tick() => self.on_tick(&mut st).await,
             };
             let step = match step {
                 Ok(()) => self.drain(&mut st).await,
