@@ -138,7 +138,7 @@ impl<E: CarrierEvents> BindTask<E> {
         let s = self.settings.clone();
         let mut st = State {
             link,
-            inflight: InFlightMap::with_capacity_and_hasher(s.window, Default::default()),
+            inflight: InFlightMap::new(s.window),
             paused_until: None,
             owed: OwedQueue::default(),
             max_owed: s.window.max(16) * 2,
@@ -274,7 +274,6 @@ impl<E: CarrierEvents> BindTask<E> {
                 unsuccess: req.unsuccess,
                 received: req.received,
                 sent: now,
-                deadline: now + s.response_timeout,
             },
         );
         st.tel.pdu(Side::Carrier, Direction::Out, command_id);
@@ -301,7 +300,7 @@ impl<E: CarrierEvents> BindTask<E> {
         })
         .await;
         let now = Instant::now();
-        expire(&mut st.inflight, now);
+        expire(&mut st.inflight, now, self.settings.response_timeout);
         let s = &self.settings;
         st.link
             .keep_alive(now, s.enquire_link_interval, s.response_timeout)
@@ -371,7 +370,7 @@ impl<E: CarrierEvents> BindTask<E> {
     /// The carrier's answer to one of the requests in flight.
     async fn on_answer(&self, pdu: Pdu, st: &mut State) {
         let seq = pdu.sequence_number;
-        let Some(entry) = st.inflight.remove(&seq) else {
+        let Some(entry) = st.inflight.remove(seq) else {
             debug!(
                 bind = self.index,
                 seq, "late or unknown response from carrier dropped"
@@ -457,7 +456,7 @@ impl<E: CarrierEvents> BindTask<E> {
             };
             match item {
                 Ok((Ok(pdu), _)) if cmd::is_response(pdu.command_id()) => {
-                    if let Some(entry) = st.inflight.remove(&pdu.sequence_number) {
+                    if let Some(entry) = st.inflight.remove(pdu.sequence_number) {
                         let mut added = telemetry::ADDED_LATENCY.local();
                         let mut replies = Replies::default();
                         self.answer_platform(entry, pdu, Instant::now(), &mut added, &mut replies)

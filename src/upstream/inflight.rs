@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::warn;
 
@@ -28,32 +28,115 @@ pub(super) struct InFlight {
     /// `optgate_added_latency_seconds`.
     pub received: Instant,
     pub sent: Instant,
-    pub deadline: Instant,
 }
 
-/// Requests in flight by the sequence number optgate gave them (foldhash:
-/// the keys are our own counter, so no hash flooding to defend against).
-pub(super) type InFlightMap = HashMap<u32, InFlight, foldhash::fast::RandomState>;
+/// Most slots of an [`InFlightMap`]'s ring.
+const RING_MAX: usize = 4096;
 
-/// Answers every request whose deadline passed with a temporary error.
-pub(super) fn expire(inflight: &mut InFlightMap, now: Instant) {
-    let late: Vec<u32> = inflight
-        .iter()
-        .filter(|(_, e)| e.deadline <= now)
-        .map(|(k, _)| *k)
-        .collect();
-    for seq in late {
-        if let Some(e) = inflight.remove(&seq) {
-            warn!(seq, "carrier response timeout");
-            e.reply
-                .refuse(e.command_id, status::ESME_RSYSERR, e.orig_seq);
+/// Requests in flight by the sequence number optgate gave them. The
+/// numbers are the bind's own counter, one after the other, so a request
+/// sits in a ring slot picked by its number's low bits (twice the window,
+/// rounded up to a power of two): no hashing or probing per request. One
+/// that finds its slot taken (a request many numbers older still
+/// unanswered, or a window wider than the ring) goes to a map beside it.
+pub(super) struct InFlightMap {
+    ring: Vec<Option<(u32, InFlight)>>,
+    mask: usize,
+    /// foldhash: the keys are our own counter, no flooding to defend against.
+    overflow: HashMap<u32, InFlight, foldhash::fast::RandomState>,
+    len: usize,
+}
+
+impl InFlightMap {
+    /// A map for `window` requests in flight.
+    pub fn new(window: usize) -> InFlightMap {
+        let slots = (window.max(8) * 2).next_power_of_two().min(RING_MAX);
+        InFlightMap {
+            ring: std::iter::repeat_with(|| None).take(slots).collect(),
+            mask: slots - 1,
+            overflow: HashMap::default(),
+            len: 0,
         }
+    }
+
+    fn slot(&self, seq: u32) -> usize {
+        seq as usize & self.mask
+    }
+
+    pub fn insert(&mut self, seq: u32, entry: InFlight) {
+        let i = self.slot(seq);
+        self.len += 1;
+        match &mut self.ring[i] {
+            free @ None => *free = Some((seq, entry)),
+            Some((held, _)) if *held == seq => {
+                // The same number again (after 2^31 requests): the old one
+                // is long dead.
+                self.len -= 1;
+                self.ring[i] = Some((seq, entry));
+            }
+            Some(_) => {
+                if self.overflow.insert(seq, entry).is_some() {
+                    self.len -= 1;
+                }
+            }
+        }
+    }
+
+    pub fn remove(&mut self, seq: u32) -> Option<InFlight> {
+        let i = self.slot(seq);
+        let found = match &self.ring[i] {
+            Some((held, _)) if *held == seq => self.ring[i].take().map(|(_, e)| e),
+            _ if self.overflow.is_empty() => None,
+            _ => self.overflow.remove(&seq),
+        };
+        if found.is_some() {
+            self.len -= 1;
+        }
+        found
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Takes out every entry `f` picks, with its sequence number.
+    fn take_where(&mut self, mut f: impl FnMut(&InFlight) -> bool) -> Vec<(u32, InFlight)> {
+        let mut out = Vec::new();
+        for slot in &mut self.ring {
+            if slot.as_ref().is_some_and(|(_, e)| f(e)) {
+                out.extend(slot.take());
+            }
+        }
+        let late: Vec<u32> = self
+            .overflow
+            .iter()
+            .filter(|(_, e)| f(e))
+            .map(|(k, _)| *k)
+            .collect();
+        for seq in late {
+            out.extend(self.overflow.remove(&seq).map(|e| (seq, e)));
+        }
+        self.len -= out.len();
+        out
+    }
+}
+
+/// Answers every request older than `timeout` with a temporary error.
+pub(super) fn expire(inflight: &mut InFlightMap, now: Instant, timeout: Duration) {
+    for (seq, e) in inflight.take_where(|e| now.saturating_duration_since(e.sent) >= timeout) {
+        warn!(seq, "carrier response timeout");
+        e.reply
+            .refuse(e.command_id, status::ESME_RSYSERR, e.orig_seq);
     }
 }
 
 /// Answers every outstanding request with `code` (the connection is gone).
 pub(super) fn fail_all(inflight: &mut InFlightMap, code: u32) {
-    for (_, e) in inflight.drain() {
+    for (_, e) in inflight.take_where(|_| true) {
         e.reply.refuse(e.command_id, code, e.orig_seq);
     }
 }
@@ -159,6 +242,63 @@ mod tests {
     use crate::pdu::command as cmd;
     use futures_util::StreamExt;
     use tokio::sync::oneshot;
+
+    fn entry(orig_seq: u32, sent: Instant) -> InFlight {
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        InFlight {
+            orig_seq,
+            reply: ReplyTo::new(tx, Arc::from("a")),
+            optgate_id: None,
+            unsuccess: Vec::new(),
+            command_id: cmd::SUBMIT_SM,
+            wants_receipt: false,
+            id_map: false,
+            received: sent,
+            sent,
+        }
+    }
+
+    #[test]
+    fn the_ring_keeps_every_request_also_when_slots_collide() {
+        let now = Instant::now();
+        let mut m = InFlightMap::new(4);
+        let slots = m.ring.len() as u32;
+        assert_eq!(slots, 16);
+        // Two windows' worth of numbers, one left unanswered: the request
+        // a ring's length later finds its slot taken and goes beside it.
+        for seq in 2..2 + slots {
+            m.insert(seq, entry(seq, now));
+        }
+        for seq in 3..2 + slots {
+            assert_eq!(m.remove(seq).map(|e| e.orig_seq), Some(seq));
+        }
+        m.insert(2 + slots, entry(100, now));
+        assert_eq!((m.len(), m.overflow.len()), (2, 1));
+        assert!(m.remove(2 + 2 * slots).is_none(), "never sent");
+        assert_eq!(m.remove(2 + slots).map(|e| e.orig_seq), Some(100));
+        assert_eq!(m.remove(2).map(|e| e.orig_seq), Some(2));
+        assert!(m.remove(2).is_none(), "answered once");
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn expiry_takes_only_the_late_ones_from_ring_and_overflow() {
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_secs(10);
+        let mut m = InFlightMap::new(4);
+        m.insert(1, entry(1, t0));
+        m.insert(17, entry(17, t0)); // slot of 1: beside the ring
+        m.insert(2, entry(2, later));
+        m.insert(18, entry(18, later));
+        let late =
+            m.take_where(|e| later.saturating_duration_since(e.sent) >= Duration::from_secs(5));
+        let mut seqs: Vec<u32> = late.iter().map(|(s, _)| *s).collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, vec![1, 17]);
+        assert_eq!(m.len(), 2);
+        assert!(m.remove(2).is_some() && m.remove(18).is_some());
+        assert!(m.is_empty());
+    }
 
     /// A commit that resolves to what `rx` is sent.
     fn commit(rx: oneshot::Receiver<u32>) -> Commit {
