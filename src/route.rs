@@ -124,8 +124,9 @@ impl Replies {
 /// own sequence number).
 #[derive(Debug)]
 pub enum Outgoing {
-    /// A request optgate built or changed: encoded on the way out.
-    Pdu(Pdu),
+    /// A request optgate built or changed: encoded on the way out (boxed:
+    /// the rarer kind, and a request is moved several times on its way).
+    Pdu(Box<Pdu>),
     /// A request that passes unchanged: its bytes as the platform sent
     /// them (see [`crate::codec::Reseq`]). Saves encoding it again, and the
     /// decoded form never leaves the session that read it.
@@ -180,20 +181,43 @@ pub struct UpRequest {
     pub request: Outgoing,
     /// Where the answer goes, and the account that sent it.
     pub reply: Arc<ReplyTo>,
-    /// For a released held message: the id its platform was given, which
-    /// its receipt must carry instead of the carrier's.
-    pub optgate_id: Option<Arc<str>>,
+    /// What few requests carry (boxed, so a request is small to move
+    /// through the channel and the bind's table).
+    pub extra: Option<Box<UpExtra>>,
     /// Whether its receipts need the id map (carrier id → account and
     /// optgate id): released held messages, optgate's own, and senders the
     /// sender check does not tie to the account (see
     /// [`crate::receipts::routed_by_address`]). Without it the receipts are
     /// routed by their destination address and the carrier id is not kept.
     pub id_map: bool,
+    /// When optgate received it, for the added-latency histogram.
+    pub received: Instant,
+}
+
+/// What only some platform requests carry on their way to the carrier.
+#[derive(Debug, Default)]
+pub struct UpExtra {
+    /// For a released held message: the id its platform was given, which
+    /// its receipt must carry instead of the carrier's.
+    pub optgate_id: Option<Arc<str>>,
     /// submit_multi destinations optgate refused itself, to add to the
     /// carrier's `unsuccess_sme` list.
     pub unsuccess: Vec<crate::pdu::UnsuccessSme>,
-    /// When optgate received it, for the added-latency histogram.
-    pub received: Instant,
+}
+
+impl UpExtra {
+    /// `None` when there is nothing to carry.
+    pub fn boxed(
+        optgate_id: Option<Arc<str>>,
+        unsuccess: Vec<crate::pdu::UnsuccessSme>,
+    ) -> Option<Box<UpExtra>> {
+        (optgate_id.is_some() || !unsuccess.is_empty()).then(|| {
+            Box::new(UpExtra {
+                optgate_id,
+                unsuccess,
+            })
+        })
+    }
 }
 
 /// The carrier side as optgate's own senders (the outbox) see it: the

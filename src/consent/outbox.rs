@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{mt::event_row, timeline, Engine};
 use crate::pdu::{status, Pdu};
-use crate::route::{Carrier, Outgoing, ReplyTo, ToPlatform, UpRequest};
+use crate::route::{Carrier, Outgoing, ReplyTo, ToPlatform, UpExtra, UpRequest};
 use crate::store::consent::OutboxRow;
 use crate::store::{Durable, StoreError, StoreTxn};
 
@@ -185,13 +185,12 @@ impl Engine {
             return Sent::Refused(status::ESME_RSYSERR);
         };
         let req = UpRequest {
-            request: Outgoing::Pdu(pdu),
+            request: Outgoing::Pdu(Box::new(pdu)),
             reply: ReplyTo::new(tx.clone(), Arc::from(row.account.as_str())),
-            optgate_id: row.optgate_id.as_deref().map(Arc::from),
+            extra: UpExtra::boxed(row.optgate_id.as_deref().map(Arc::from), Vec::new()),
             // Optgate's own (receipts absorbed) or released held messages
             // (receipts rewritten): always mapped.
             id_map: true,
-            unsuccess: Vec::new(),
             received: Instant::now(),
         };
         if !pool.submit(req) {

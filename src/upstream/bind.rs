@@ -270,8 +270,7 @@ impl<E: CarrierEvents> BindTask<E> {
                 wants_receipt: req.request.wants_receipt(),
                 id_map: req.id_map,
                 reply: req.reply,
-                optgate_id: req.optgate_id,
-                unsuccess: req.unsuccess,
+                extra: req.extra,
                 received: req.received,
                 sent: now,
             },
@@ -280,7 +279,7 @@ impl<E: CarrierEvents> BindTask<E> {
         match req.request {
             Outgoing::Pdu(mut pdu) => {
                 pdu.sequence_number = up_seq;
-                st.link.feed(&pdu).await
+                st.link.feed(&*pdu).await
             }
             Outgoing::Frame { frame, .. } => {
                 let reseq = Reseq {
@@ -410,16 +409,17 @@ impl<E: CarrierEvents> BindTask<E> {
             // Only messages that asked for receipts will get one: the id map
             // is only for them.
             if let (true, Some(mid)) = (entry.wants_receipt, message_id_of(&pdu)) {
+                let optgate_id = entry.extra.as_ref().and_then(|x| x.optgate_id.clone());
                 self.events
-                    .submitted(mid, &entry.reply.account, &entry.optgate_id, entry.id_map)
+                    .submitted(mid, &entry.reply.account, &optgate_id, entry.id_map)
                     .await;
             }
         }
-        if !entry.unsuccess.is_empty() {
+        if let Some(extra) = entry.extra.filter(|x| !x.unsuccess.is_empty()) {
             if let Body::SubmitMultiResp(r) = &mut pdu.body {
                 r.unsuccess_smes
                     .get_or_insert_with(Vec::new)
-                    .extend(entry.unsuccess);
+                    .extend(extra.unsuccess);
                 r.message_id.get_or_insert_with(Text::new);
             }
         }

@@ -11,14 +11,14 @@ use tracing::warn;
 
 use super::Commit;
 use crate::pdu::{status, Body, Pdu, Text};
-use crate::route::ReplyTo;
+use crate::route::{ReplyTo, UpExtra};
 
 /// A request waiting for the carrier's answer.
 pub(super) struct InFlight {
     pub orig_seq: u32,
     pub reply: Arc<ReplyTo>,
-    pub optgate_id: Option<Arc<str>>,
-    pub unsuccess: Vec<crate::pdu::UnsuccessSme>,
+    /// The released held message's id, submit_multi's refused destinations.
+    pub extra: Option<Box<UpExtra>>,
     pub command_id: u32,
     /// The request asked for receipts, so its message id is reported.
     pub wants_receipt: bool,
@@ -248,8 +248,7 @@ mod tests {
         InFlight {
             orig_seq,
             reply: ReplyTo::new(tx, Arc::from("a")),
-            optgate_id: None,
-            unsuccess: Vec::new(),
+            extra: None,
             command_id: cmd::SUBMIT_SM,
             wants_receipt: false,
             id_map: false,

@@ -190,10 +190,9 @@ mod tests {
     fn req() -> UpRequest {
         let (tx, _rx) = mpsc::channel(1);
         UpRequest {
-            request: Outgoing::Pdu(Pdu::new(1, crate::pdu::Body::EnquireLink)),
+            request: Outgoing::Pdu(Box::new(Pdu::new(1, crate::pdu::Body::EnquireLink))),
             reply: ReplyTo::new(tx, Arc::from("a")),
-            optgate_id: None,
-            unsuccess: Vec::new(),
+            extra: None,
             id_map: false,
             received: std::time::Instant::now(),
         }

@@ -8,7 +8,7 @@ use super::{Flow, Session};
 use crate::consent::mt::{MtAction, MtQuick};
 use crate::consent::multi::MultiAction;
 use crate::pdu::{command as cmd, status, Body, Pdu, Text};
-use crate::route::{Outgoing, UpRequest};
+use crate::route::{Outgoing, UpExtra, UpRequest};
 
 /// The sender check of the last submit (see `Session::sender_allowed`).
 pub(super) struct SenderMemo {
@@ -93,14 +93,13 @@ impl Session {
                 frame,
             }
         } else {
-            Outgoing::Pdu(pdu)
+            Outgoing::Pdu(Box::new(pdu))
         };
         let req = UpRequest {
             request,
             reply: link,
-            optgate_id: None,
+            extra: UpExtra::boxed(None, unsuccess),
             id_map: !by_address,
-            unsuccess,
             received,
         };
         // Each session keeps to one carrier bind while it has room.
