@@ -245,7 +245,22 @@ impl Inbound {
                 // From now, not from the commit's first poll (see Commit).
                 let deadline = tokio::time::Instant::now() + wait;
                 return Box::pin(async move {
-                    let adopt = match tokio::time::timeout_at(deadline, &mut rx).await {
+                    // Most platforms have answered by the time the bind
+                    // looks: no timer is made for those.
+                    let first = std::future::poll_fn(|cx| {
+                        std::task::Poll::Ready(std::future::Future::poll(
+                            std::pin::Pin::new(&mut rx),
+                            cx,
+                        ))
+                    })
+                    .await;
+                    let answered = match first {
+                        std::task::Poll::Ready(r) => Ok(r),
+                        std::task::Poll::Pending => {
+                            tokio::time::timeout_at(deadline, &mut rx).await
+                        }
+                    };
+                    let adopt = match answered {
                         Ok(Ok(Direct::Delivered)) => return status::ESME_ROK,
                         Ok(Ok(Direct::Refused(code))) => return code,
                         Ok(Ok(Direct::Fallback) | Err(_)) => None,

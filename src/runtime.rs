@@ -59,9 +59,9 @@ impl Account {
 #[derive(Debug, Default)]
 pub struct Routes {
     /// Normalised sender number → account system_id.
-    pub numbers: HashMap<String, Arc<str>>,
+    pub numbers: RouteMap<String, Arc<str>>,
     /// Account system_id → its dispatcher.
-    pub dispatchers: HashMap<Arc<str>, Dispatcher>,
+    pub dispatchers: RouteMap<Arc<str>, Dispatcher>,
     /// `[numbers] default_country_code`, for normalising addresses.
     pub country_code: String,
     /// `[upstream] id_map_always`: every receipt-asking MT is mapped.
@@ -71,6 +71,11 @@ pub struct Routes {
     /// stored instead; zero: always stored first.
     pub direct_wait: std::time::Duration,
 }
+
+/// A map of [`Routes`], looked up for every carrier message. foldhash, not
+/// SipHash: its keys come from the configuration, and lookups with the
+/// addresses a carrier sends can not flood a table they do not fill.
+pub type RouteMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 impl Routes {
     /// The account that owns the business number `a`.
