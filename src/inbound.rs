@@ -9,6 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
@@ -247,18 +248,9 @@ impl Inbound {
                 return Box::pin(async move {
                     // Most platforms have answered by the time the bind
                     // looks: no timer is made for those.
-                    let first = std::future::poll_fn(|cx| {
-                        std::task::Poll::Ready(std::future::Future::poll(
-                            std::pin::Pin::new(&mut rx),
-                            cx,
-                        ))
-                    })
-                    .await;
-                    let answered = match first {
-                        std::task::Poll::Ready(r) => Ok(r),
-                        std::task::Poll::Pending => {
-                            tokio::time::timeout_at(deadline, &mut rx).await
-                        }
+                    let answered = match (&mut rx).now_or_never() {
+                        Some(r) => Ok(r),
+                        None => tokio::time::timeout_at(deadline, &mut rx).await,
                     };
                     let adopt = match answered {
                         Ok(Ok(Direct::Delivered)) => return status::ESME_ROK,

@@ -146,6 +146,9 @@ impl<E: CarrierEvents> BindTask<E> {
             replies: Replies::default(),
         };
         let mut tick = tokio::time::interval(Duration::from_millis(100));
+        // First in the loop's order: after a stall it fires once, not once
+        // for every tick missed.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut inflight_share = telemetry::InflightShare::new(Side::Carrier);
         let end = loop {
             let can_take = st.inflight.len() < s.window && st.paused_until.is_none();
