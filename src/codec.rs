@@ -90,21 +90,19 @@ impl Decoder for SmppCodec {
     }
 }
 
-/// A frame as received: what it decodes to, and its bytes (a view of the
-/// read buffer, no copy).
-pub type Received = (Result<Pdu, DecodeError>, Bytes);
-
-/// [`SmppCodec`] that also yields each frame's bytes, so a request that
-/// passes unchanged can be forwarded as received (see [`Reseq`]).
+/// [`SmppCodec`]'s framing alone: each whole frame's bytes (a view of the
+/// read buffer, no copy), decoded by the reader when and as far as it needs
+/// (see [`crate::pdu::SubmitHead`]). A request that passes unchanged is
+/// forwarded as received (see [`Reseq`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameCodec(pub SmppCodec);
 
 impl Decoder for FrameCodec {
-    type Item = Received;
+    type Item = Bytes;
     type Error = CodecError;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Received>, CodecError> {
-        Ok(self.0.frame(src)?.map(|f| (Pdu::decode_ref(&f), f)))
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
+        self.0.frame(src)
     }
 }
 
@@ -199,11 +197,11 @@ mod tests {
         );
         let wire = pdu.to_bytes();
         let mut buf = BytesMut::from(&wire[..]);
-        let (decoded, frame) = FrameCodec(SmppCodec::default())
+        let frame = FrameCodec(SmppCodec::default())
             .decode(&mut buf)
             .unwrap()
             .unwrap();
-        assert_eq!(decoded.unwrap(), pdu);
+        assert_eq!(Pdu::decode_ref(&frame).unwrap(), pdu);
         assert_eq!(&frame[..], &wire[..]);
         let mut out = BytesMut::new();
         SmppCodec::default()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::{msgs, store_key, Engine, EngineConfig};
-use crate::pdu::{status, Body, MessageIdResp, Pdu};
+use crate::pdu::{status, Address, Body, MessageIdResp, Pdu};
 use crate::policy::{self, ConsentStatus, Decision, Lookup, MtFacts, ResponseKind};
 use crate::store::consent::{now_ms, Event, Flag, Key, NewHeld};
 use crate::store::{Durable, StoreError, StoreTxn, TxnEnv};
@@ -84,6 +84,20 @@ pub struct Prepared {
     sender: String,
     recipient: String,
     group: Option<(u16, u8)>,
+}
+
+impl EngineConfig {
+    /// True when no campaign applies to an MT from `source`, so it passes
+    /// as it is: the first step of [`Engine::mt_quick`], for a caller that
+    /// has read only the sender (see [`crate::pdu::SubmitHead`]).
+    pub fn passes(&self, source: &Address) -> bool {
+        self.campaigns.passes_all()
+            || matches!(
+                self.campaigns
+                    .lookup(&crate::numbers::of(source, &self.country_code)),
+                Lookup::PassThrough
+            )
+    }
 }
 
 impl Engine {

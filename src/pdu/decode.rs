@@ -57,6 +57,18 @@ impl<'a> Reader<'a> {
     /// A C-string without its NUL. Any length is accepted as long as the
     /// NUL is inside the body; maximum lengths are `validate()`'s job.
     pub(super) fn cstr(&mut self, field: &'static str) -> Result<super::Text, Kind> {
+        let (from, len) = self.cstr_span(field)?;
+        Ok(super::Text::from_frame(self.frame, from, len))
+    }
+
+    /// Steps over a C-string.
+    pub(super) fn skip_cstr(&mut self, field: &'static str) -> Result<(), Kind> {
+        self.cstr_span(field).map(|_| ())
+    }
+
+    /// Steps over a C-string: the body from where it starts, and its
+    /// length without the NUL.
+    fn cstr_span(&mut self, field: &'static str) -> Result<(&'a [u8], usize), Kind> {
         // A plain scan beats a SIMD search on strings this short.
         let from = self.rest;
         let (rest, s) = take_till::<_, _, NomError>(|b| b == 0)(from)
@@ -66,11 +78,17 @@ impl<'a> Reader<'a> {
             return Err(Kind::UnterminatedCString { field });
         };
         self.rest = after_nul;
-        Ok(super::Text::from_frame(self.frame, from, s.len()))
+        Ok((from, s.len()))
     }
 
     /// sm_length followed by that many octets of short_message.
     pub(super) fn short_message(&mut self) -> Result<Bytes, Kind> {
+        let s = self.sm_slice()?;
+        Ok(self.share(s))
+    }
+
+    /// short_message as a slice of the body (no reference count taken).
+    pub(super) fn sm_slice(&mut self) -> Result<&'a [u8], Kind> {
         let sm_length = self.u8("sm_length")?;
         let available = self.rest.len();
         let (rest, s) = take::<_, _, NomError>(sm_length)(self.rest).map_err(|_| {
@@ -80,36 +98,44 @@ impl<'a> Reader<'a> {
             }
         })?;
         self.rest = rest;
-        Ok(self.share(s))
+        Ok(s)
     }
 
     /// TLVs until the body is exhausted.
     pub(super) fn tlvs(&mut self) -> Result<Tlvs, Kind> {
         let mut out = Vec::new();
-        while !self.rest.is_empty() {
-            if self.rest.len() < 4 {
-                return Err(Kind::TrailingBytes {
-                    len: self.rest.len(),
-                });
-            }
-            let (rest, tag) =
-                be_u16::<_, NomError>(self.rest).map_err(|_| Kind::Truncated { field: "tlv" })?;
-            let (rest, length) =
-                be_u16::<_, NomError>(rest).map_err(|_| Kind::Truncated { field: "tlv" })?;
-            let available = rest.len();
-            let (rest, value) =
-                take::<_, _, NomError>(length)(rest).map_err(|_| Kind::TlvOverrun {
-                    tag,
-                    length,
-                    available,
-                })?;
-            self.rest = rest;
+        while let Some((tag, value)) = self.next_tlv()? {
             out.push(Tlv {
                 tag,
                 value: self.share(value),
             });
         }
         Ok(Tlvs(out))
+    }
+
+    /// The next TLV's tag and value (a slice of the body); `None` at the
+    /// body's end.
+    pub(super) fn next_tlv(&mut self) -> Result<Option<(u16, &'a [u8])>, Kind> {
+        if self.rest.is_empty() {
+            return Ok(None);
+        }
+        if self.rest.len() < 4 {
+            return Err(Kind::TrailingBytes {
+                len: self.rest.len(),
+            });
+        }
+        let (rest, tag) =
+            be_u16::<_, NomError>(self.rest).map_err(|_| Kind::Truncated { field: "tlv" })?;
+        let (rest, length) =
+            be_u16::<_, NomError>(rest).map_err(|_| Kind::Truncated { field: "tlv" })?;
+        let available = rest.len();
+        let (rest, value) = take::<_, _, NomError>(length)(rest).map_err(|_| Kind::TlvOverrun {
+            tag,
+            length,
+            available,
+        })?;
+        self.rest = rest;
+        Ok(Some((tag, value)))
     }
 
     pub(super) fn header_only(&self, body: Body) -> Result<Body, Kind> {

@@ -22,11 +22,11 @@ use tracing::{debug, info, info_span, warn, Instrument};
 use crate::telemetry::limit::platform_warnings;
 
 use super::ServerCtx;
-use crate::codec::{FrameCodec, Received, Reseq, SmppCodec};
+use crate::codec::{FrameCodec, Reseq, SmppCodec};
 use crate::deliver::{Direct, DispatchMsg, Dispatcher, Window, SESSION_WINDOW};
 use crate::link::turn::{self, DRAIN_BUDGET};
 use crate::link::{End, Link};
-use crate::pdu::{command as cmd, status, Body, CommandId, Pdu};
+use crate::pdu::{command as cmd, status, Body, CommandId, Pdu, SubmitHead};
 use crate::route::{ReplyTo, ToPlatform};
 use crate::session::{BindState, Verdict};
 use crate::tls::PeerIdentity;
@@ -178,9 +178,9 @@ impl Session {
         }
     }
 
-    /// One item from the platform's stream; `Err` ends the session.
-    async fn on_item(&mut self, item: Result<Received, End>) -> Flow {
-        match item {
+    /// One frame from the platform's stream; `Err` ends the session.
+    async fn on_item(&mut self, item: Result<Bytes, End>) -> Flow {
+        let frame = match item {
             Err(end @ End::Framing { .. }) => {
                 // Framing is lost (bad command_length): nothing more can be read.
                 if let Some(suppressed) = platform_warnings().allow(self.peer.ip()) {
@@ -189,16 +189,23 @@ impl Session {
                 let nack = Pdu::generic_nack(0, status::ESME_RINVCMDLEN);
                 let within = self.ctx.settings.response_timeout;
                 let _ = self.link.send(&nack, within).await;
-                Err(end)
+                return Err(end);
             }
-            Err(end) => Err(end),
-            Ok((Err(bad), _)) => {
+            Err(end) => return Err(end),
+            Ok(frame) => frame,
+        };
+        // Most frames are submit_sm: read as far as a pass-through needs.
+        if let Some(head) = SubmitHead::read(&frame) {
+            return self.on_submit_head(head, frame).await;
+        }
+        match Pdu::decode_ref(&frame) {
+            Err(bad) => {
                 if let Some(suppressed) = platform_warnings().allow(self.peer.ip()) {
                     warn!(error = %bad, suppressed, "malformed PDU answered");
                 }
                 self.feed(&bad.response()).await
             }
-            Ok((Ok(pdu), frame)) => self.on_pdu(pdu, frame).await,
+            Ok(pdu) => self.on_pdu(pdu, frame).await,
         }
     }
 
@@ -339,13 +346,20 @@ impl Session {
         }
     }
 
+    /// Counts a PDU in, and whether the bind's state allows it: `Some`
+    /// answer when it does not.
+    fn check_state(&mut self, id: u32, seq: u32) -> Option<Pdu> {
+        self.tel.pdu(Side::Platform, Direction::In, id);
+        match self.state.check(id) {
+            Verdict::Refuse(code) => Some(crate::route::answer(id, code, seq)),
+            Verdict::Allow => None,
+        }
+    }
+
     async fn on_pdu(&mut self, pdu: Pdu, frame: Bytes) -> Flow {
         let id = pdu.command_id();
-        self.tel.pdu(Side::Platform, Direction::In, id);
-        if let Verdict::Refuse(code) = self.state.check(id) {
-            return self
-                .feed(&crate::route::answer(id, code, pdu.sequence_number))
-                .await;
+        if let Some(refusal) = self.check_state(id, pdu.sequence_number) {
+            return self.feed(&refusal).await;
         }
         use CommandId as C;
         match pdu.command() {

@@ -18,11 +18,11 @@ use tracing::{debug, info, warn};
 use super::connect::{connect_and_bind, jitter, BindRole, CarrierLink, UpstreamSettings};
 use super::inflight::{expire, fail_all, message_id_of, InFlight, InFlightMap, Owed, OwedQueue};
 use super::CarrierEvents;
-use crate::codec::{Received, Reseq};
+use crate::codec::Reseq;
 use crate::lifecycle::Phase;
 use crate::link::turn::{self, DRAIN_BUDGET};
 use crate::link::End;
-use crate::pdu::{command as cmd, status, Body, CommandId, Pdu, Text};
+use crate::pdu::{command as cmd, peek_header, status, Body, CommandId, Pdu, Text};
 use crate::route::{Outgoing, Replies, UpRequest};
 use crate::telemetry::{self, Direction, Side};
 
@@ -240,9 +240,9 @@ impl<E: CarrierEvents> BindTask<E> {
         Ok(())
     }
 
-    /// One item from the carrier's stream: a PDU and its bytes as received.
-    async fn on_item(&self, (item, frame): Received, st: &mut State) -> Result<(), End> {
-        let pdu = match item {
+    /// One frame from the carrier's stream, as received.
+    async fn on_item(&self, frame: Bytes, st: &mut State) -> Result<(), End> {
+        let pdu = match Pdu::decode_ref(&frame) {
             Err(bad) => {
                 if let Some(suppressed) = telemetry::limit::carrier_warnings().allow(self.index) {
                     warn!(bind = self.index, error = %bad, suppressed, "malformed PDU from carrier");
@@ -457,8 +457,8 @@ impl<E: CarrierEvents> BindTask<E> {
                 }
                 Ok(Ok(item)) => item,
             };
-            match item {
-                Ok((Ok(pdu), _)) if cmd::is_response(pdu.command_id()) => {
+            match item.map(|frame| Pdu::decode_ref(&frame)) {
+                Ok(Ok(pdu)) if cmd::is_response(pdu.command_id()) => {
                     if let Some(entry) = st.inflight.remove(pdu.sequence_number) {
                         let mut added = telemetry::ADDED_LATENCY.local();
                         let mut replies = Replies::default();
@@ -481,8 +481,8 @@ impl<E: CarrierEvents> BindTask<E> {
         let within = unbind_by.saturating_duration_since(now);
         if st.link.send(&unbind, within).await.is_ok() {
             let _ = tokio::time::timeout_at(unbind_by, async {
-                while let Ok((Ok(pdu), _)) = st.link.read().await {
-                    if pdu.command_id() == cmd::UNBIND_RESP {
+                while let Ok(frame) = st.link.read().await {
+                    if peek_header(&frame).map(|h| h.command_id) == Some(cmd::UNBIND_RESP) {
                         break;
                     }
                 }

@@ -147,12 +147,11 @@ pub async fn connect_and_bind(
     link.send(&Pdu::new(1, body), s.response_timeout)
         .await
         .map_err(BindError::Write)?;
-    let resp = timeout(s.response_timeout, link.read())
+    let frame = timeout(s.response_timeout, link.read())
         .await
         .map_err(|_| BindError::NoAnswer)?
-        .map_err(BindError::Read)?
-        .0
-        .map_err(BindError::Malformed)?;
+        .map_err(BindError::Read)?;
+    let resp = Pdu::decode_ref(&frame).map_err(BindError::Malformed)?;
     if resp.command_id() != (role.command() | 0x8000_0000) {
         return Err(BindError::Unexpected(resp.command_id()));
     }

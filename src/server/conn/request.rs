@@ -1,14 +1,16 @@
 //! A platform's request on its way to the carrier: the sender check, the
 //! consent engine's decision, and the hand-over to the bind pool.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use tracing::debug;
 
 use super::{Flow, Session};
 use crate::consent::mt::{MtAction, MtQuick};
 use crate::consent::multi::MultiAction;
-use crate::pdu::{command as cmd, status, Body, Pdu, Text};
-use crate::route::{Outgoing, UpExtra, UpRequest};
+use crate::pdu::{command as cmd, status, Body, Pdu, SubmitHead, Text};
+use crate::route::{Outgoing, ReplyTo, UpExtra, UpRequest};
 
 /// The sender check of the last submit (see `Session::sender_allowed`).
 pub(super) struct SenderMemo {
@@ -21,29 +23,57 @@ pub(super) struct SenderMemo {
 }
 
 impl Session {
+    /// A submit_sm read only as far as its head (`frame`: its bytes as
+    /// received). When no campaign applies to its sender it goes to the
+    /// carrier as received, never decoded whole; otherwise it is decoded
+    /// and takes [`Session::on_request`]'s way.
+    pub(super) async fn on_submit_head(&mut self, head: SubmitHead, frame: Bytes) -> Flow {
+        let (cid, seq) = (cmd::SUBMIT_SM, head.sequence_number);
+        if let Some(refusal) = self.check_state(cid, seq) {
+            return self.feed(&refusal).await;
+        }
+        if !self.runtime.load().engine.passes(&head.source) {
+            return match Pdu::decode_ref(&frame) {
+                Ok(pdu) => self.on_request(pdu, frame).await,
+                // Not reached: a head is read only from a frame that decodes.
+                Err(bad) => self.feed(&bad.response()).await,
+            };
+        }
+        let source = Some((&head.source.addr, head.source.ton));
+        let (link, by_address) = match self.admit(cid, seq, source) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return self.feed(&refusal).await,
+        };
+        let request = Outgoing::Frame {
+            wants_receipt: head.registered_delivery != 0,
+            frame,
+        };
+        self.hand_up(
+            cid,
+            seq,
+            link,
+            request,
+            UpExtra::boxed(None, Vec::new()),
+            by_address,
+        )
+        .await
+    }
+
     /// A request for the carrier; `frame` is its bytes as received.
     pub(super) async fn on_request(&mut self, pdu: Pdu, frame: Bytes) -> Flow {
-        // When the bytes of this request came off the socket (see `Stamped`).
-        let received = self.link.last_rx();
         let seq = pdu.sequence_number;
         let cid = pdu.command_id();
-        let Some(link) = self.reply_to.clone() else {
-            return self
-                .feed(&crate::route::answer(cid, status::ESME_RINVBNDSTS, seq))
-                .await;
+        let source = match &pdu.body {
+            Body::SubmitSm(s) => Some((&s.source_addr, s.source_addr_ton)),
+            Body::DataSm(d) => Some((&d.source_addr, d.source_addr_ton)),
+            Body::SubmitMulti(m) => Some((&m.source_addr, m.source_addr_ton)),
+            _ => None,
+        };
+        let (link, by_address) = match self.admit(cid, seq, source) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return self.feed(&refusal).await,
         };
         let account = &link.account;
-        let Some(by_address) = self.sender_allowed(account, &pdu) else {
-            debug!("submit from a sender the account does not own refused");
-            return self
-                .feed(&crate::route::answer(cid, status::ESME_RINVSRCADR, seq))
-                .await;
-        };
-        if self.outstanding >= self.ctx.settings.window {
-            return self
-                .feed(&crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
-                .await;
-        }
         let mut unsuccess = Vec::new();
         // Only a request that passes exactly as received goes out as its
         // original bytes; anything optgate decided on in the store, changed
@@ -95,14 +125,54 @@ impl Session {
         } else {
             Outgoing::Pdu(Box::new(pdu))
         };
+        let extra = UpExtra::boxed(None, unsuccess);
+        self.hand_up(cid, seq, link, request, extra, by_address)
+            .await
+    }
+
+    /// Whether this session may send a request now, from `source` (the
+    /// sender of a submit_sm, data_sm or submit_multi): its carrier link
+    /// and whether the request's receipts are routed by address, or the
+    /// answer that refuses it.
+    fn admit(
+        &mut self,
+        cid: u32,
+        seq: u32,
+        source: Option<(&Text, u8)>,
+    ) -> Result<(Arc<ReplyTo>, bool), Pdu> {
+        let refuse = |code| crate::route::answer(cid, code, seq);
+        let Some(link) = self.reply_to.clone() else {
+            return Err(refuse(status::ESME_RINVBNDSTS));
+        };
+        let Some(by_address) = self.sender_allowed(&link.account, source) else {
+            debug!("submit from a sender the account does not own refused");
+            return Err(refuse(status::ESME_RINVSRCADR));
+        };
+        if self.outstanding >= self.ctx.settings.window {
+            return Err(refuse(status::ESME_RTHROTTLED));
+        }
+        Ok((link, by_address))
+    }
+
+    /// Hands a request to the carrier binds; each session keeps to one
+    /// carrier bind while it has room.
+    async fn hand_up(
+        &mut self,
+        cid: u32,
+        seq: u32,
+        reply: Arc<ReplyTo>,
+        request: Outgoing,
+        extra: Option<Box<UpExtra>>,
+        by_address: bool,
+    ) -> Flow {
         let req = UpRequest {
             request,
-            reply: link,
-            extra: UpExtra::boxed(None, unsuccess),
+            reply,
+            extra,
             id_map: !by_address,
-            received,
+            // When the bytes of this request came off the socket (see `Stamped`).
+            received: self.link.last_rx(),
         };
-        // Each session keeps to one carrier bind while it has room.
         if self.ctx.pool.submit_from(self.id as usize, req) {
             self.outstanding += 1;
             Ok(())
@@ -117,12 +187,9 @@ impl Session {
     /// [`auth::Account::may_send_from`]); other requests pass. `None`:
     /// refused; `Some(by_address)`: allowed, and whether its receipts are
     /// routed by address alone ([`crate::receipts::routed_by_address`]).
-    fn sender_allowed(&mut self, account: &str, pdu: &Pdu) -> Option<bool> {
-        let (addr, ton) = match &pdu.body {
-            Body::SubmitSm(s) => (&s.source_addr, s.source_addr_ton),
-            Body::DataSm(d) => (&d.source_addr, d.source_addr_ton),
-            Body::SubmitMulti(m) => (&m.source_addr, m.source_addr_ton),
-            _ => return Some(false),
+    fn sender_allowed(&mut self, account: &str, source: Option<(&Text, u8)>) -> Option<bool> {
+        let Some((addr, ton)) = source else {
+            return Some(false);
         };
         // The session's copy, refreshed after a reload.
         let rt = self.runtime.load();

@@ -45,9 +45,9 @@ impl Session {
             let step = tokio::time::timeout_at(until, async {
                 tokio::select! {
                     Some(out) = self.out_rx.recv() => Step::Out(out),
-                    item = self.link.read() => match item {
-                        Ok((Ok(p), _)) if p.command_id() == cmd::UNBIND_RESP => Step::UnbindResp,
-                        Ok((Ok(p), _)) if !cmd::is_response(p.command_id()) => Step::Request(p),
+                    item = self.link.read() => match item.map(|frame| Pdu::decode_ref(&frame)) {
+                        Ok(Ok(p)) if p.command_id() == cmd::UNBIND_RESP => Step::UnbindResp,
+                        Ok(Ok(p)) if !cmd::is_response(p.command_id()) => Step::Request(p),
                         Ok(_) => Step::Other,
                         Err(_) => Step::Gone,
                     },
