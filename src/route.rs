@@ -12,13 +12,12 @@ use crate::pdu::{peek_header, Body, Pdu, Text};
 /// Work for a platform session's writer.
 #[derive(Debug)]
 pub enum ToPlatform {
-    /// The answer to one of this session's requests; its sequence number is
-    /// already the platform's own.
-    Response(Pdu),
+    /// The answer to one of this session's requests.
+    Response(Answer),
     /// Several answers, in the order the carrier gave them: what one turn
     /// of a carrier bind collected for this session (one queue slot and one
     /// wake-up instead of one per answer).
-    Responses(Vec<Pdu>),
+    Responses(Vec<Answer>),
     /// A stored MO or receipt (row `id`) to hand over. The session gives it
     /// a sequence number and reports the platform's answer to the account's
     /// dispatcher.
@@ -31,6 +30,50 @@ pub enum ToPlatform {
         frame: Bytes,
         done: oneshot::Sender<Direct>,
     },
+}
+
+/// The answer to one of a session's requests, under the platform's own
+/// sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Optgate's own answer, or the carrier's as optgate changed it (a
+    /// submit_multi_resp's refused destinations): encoded by the session.
+    Pdu(Pdu),
+    /// The carrier's answer as received (a submit_sm_resp, see
+    /// [`crate::pdu::SubmitRespHead`]): written under `sequence_number`
+    /// (see [`crate::codec::Reseq`]), never decoded or encoded again.
+    Frame {
+        /// The whole frame, header included.
+        frame: Bytes,
+        /// The platform's sequence number.
+        sequence_number: u32,
+    },
+}
+
+impl Answer {
+    /// The platform's sequence number.
+    pub fn sequence_number(&self) -> u32 {
+        match self {
+            Answer::Pdu(p) => p.sequence_number,
+            Answer::Frame {
+                sequence_number, ..
+            } => *sequence_number,
+        }
+    }
+
+    /// The command_status.
+    pub fn command_status(&self) -> u32 {
+        match self {
+            Answer::Pdu(p) => p.command_status,
+            Answer::Frame { frame, .. } => peek_header(frame).map_or(0, |h| h.command_status),
+        }
+    }
+}
+
+impl From<Pdu> for Answer {
+    fn from(pdu: Pdu) -> Answer {
+        Answer::Pdu(pdu)
+    }
 }
 
 /// How a direct delivery ended (see [`crate::deliver`]).
@@ -80,22 +123,22 @@ impl ReplyTo {
     /// carrier's. The session's queue has room for every request it has in
     /// flight, so a full or closed queue means the session is gone.
     pub fn refuse(&self, command_id: u32, status: u32, sequence_number: u32) {
-        let _ = self.tx.try_send(ToPlatform::Response(answer(
+        let _ = self.tx.try_send(ToPlatform::Response(Answer::Pdu(answer(
             command_id,
             status,
             sequence_number,
-        )));
+        ))));
     }
 }
 
 /// Carrier answers collected during one turn of a carrier bind, per
 /// session, handed over at the end of the turn.
 #[derive(Debug, Default)]
-pub struct Replies(Vec<(Arc<ReplyTo>, Vec<Pdu>)>);
+pub struct Replies(Vec<(Arc<ReplyTo>, Vec<Answer>)>);
 
 impl Replies {
     /// Queues `pdu` for `to`.
-    pub fn push(&mut self, to: Arc<ReplyTo>, pdu: Pdu) {
+    pub fn push(&mut self, to: Arc<ReplyTo>, pdu: Answer) {
         // A bind serves a handful of sessions per turn: a scan beats a map.
         match self.0.iter_mut().find(|(t, _)| Arc::ptr_eq(t, &to)) {
             Some((_, pdus)) => pdus.push(pdu),
@@ -256,8 +299,8 @@ mod tests {
 
     fn seqs(msg: ToPlatform) -> Vec<u32> {
         match msg {
-            ToPlatform::Response(p) => vec![p.sequence_number],
-            ToPlatform::Responses(ps) => ps.iter().map(|p| p.sequence_number).collect(),
+            ToPlatform::Response(p) => vec![p.sequence_number()],
+            ToPlatform::Responses(ps) => ps.iter().map(Answer::sequence_number).collect(),
             ToPlatform::Deliver { .. } | ToPlatform::Direct { .. } => Vec::new(),
         }
     }
@@ -270,14 +313,14 @@ mod tests {
         let b = ReplyTo::new(tx_b, Arc::from("b"));
         let mut replies = Replies::default();
         for (to, seq) in [(&a, 1), (&b, 2), (&a, 3), (&a, 4)] {
-            replies.push(to.clone(), answer(cmd::SUBMIT_SM, status::ESME_ROK, seq));
+            replies.push(to.clone(), answer(cmd::SUBMIT_SM, status::ESME_ROK, seq).into());
         }
         replies.send_all();
         let got_a = rx_a.try_recv().map(seqs).ok();
         assert_eq!(got_a, Some(vec![1, 3, 4]));
         assert!(rx_a.try_recv().is_err(), "one queue slot for the batch");
         // A single answer travels as a plain Response.
-        assert!(matches!(rx_b.try_recv(), Ok(ToPlatform::Response(p)) if p.sequence_number == 2));
+        assert!(matches!(rx_b.try_recv(), Ok(ToPlatform::Response(p)) if p.sequence_number() == 2));
         // Sent means gone: a second send_all sends nothing.
         replies.send_all();
         assert!(rx_a.try_recv().is_err() && rx_b.try_recv().is_err());

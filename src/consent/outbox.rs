@@ -203,10 +203,12 @@ impl Engine {
             _ => None,
         };
         match answer {
-            Some(resp) if resp.command_status == status::ESME_ROK => Sent::Accepted,
-            Some(resp) if resp.command_status == status::ESME_RSYSERR => Sent::Unanswered,
-            Some(resp) if is_temporary(resp.command_status) => Sent::Temporary,
-            Some(resp) => Sent::Refused(resp.command_status),
+            Some(resp) => match resp.command_status() {
+                status::ESME_ROK => Sent::Accepted,
+                status::ESME_RSYSERR => Sent::Unanswered,
+                code if is_temporary(code) => Sent::Temporary,
+                code => Sent::Refused(code),
+            },
             None => Sent::Unanswered,
         }
     }

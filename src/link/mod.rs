@@ -112,6 +112,14 @@ impl<D: Decoder<Error = CodecError>> Link<D> {
         SmppCodec: Encoder<I, Error = CodecError>,
     {
         let side = self.side;
+        if self.writer.write_buffer().len() < WRITE_BOUNDARY {
+            // Room below the boundary: what the sink's `feed` does then,
+            // without a future to poll per PDU.
+            let mut codec = *self.writer.encoder();
+            return codec
+                .encode(item, self.writer.write_buffer_mut())
+                .map_err(|source| End::Write { side, source });
+        }
         self.writer
             .feed(item)
             .await

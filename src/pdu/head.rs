@@ -1,5 +1,6 @@
 //! [`SubmitHead`]: what a submit_sm that passes unchanged is checked on,
-//! read off its frame without building the PDU.
+//! and [`SubmitRespHead`]: what a carrier's submit_sm_resp is routed on,
+//! each read off its frame without building the PDU.
 //!
 //! A submit_sm that no campaign applies to goes to the carrier as its own
 //! bytes; optgate only needs its sender (the account's sender check) and
@@ -12,11 +13,11 @@
 
 use bytes::Bytes;
 
-use super::command::SUBMIT_SM;
+use super::command::{SUBMIT_SM, SUBMIT_SM_RESP};
 use super::decode::Reader;
 use super::error::DecodeErrorKind;
 use super::header::{peek_header, HEADER_LEN};
-use super::Address;
+use super::{Address, Text};
 
 /// The fields of a submit_sm that decide whether it may pass as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,11 +72,90 @@ impl SubmitHead {
     }
 }
 
+/// The fields of a submit_sm_resp that optgate acts on; the platform
+/// gets the carrier's frame itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitRespHead {
+    /// From the header.
+    pub command_status: u32,
+    /// From the header.
+    pub sequence_number: u32,
+    /// The carrier's message id; `None` when absent or empty.
+    pub message_id: Option<Text>,
+}
+
+impl SubmitRespHead {
+    /// The head of `frame`, a whole PDU. `None` when it is not a
+    /// submit_sm_resp [`Pdu::decode`](super::Pdu::decode) accepts.
+    pub fn read(frame: &Bytes) -> Option<SubmitRespHead> {
+        let h = peek_header(frame)?;
+        if h.command_id != SUBMIT_SM_RESP || h.command_length as usize != frame.len() {
+            return None;
+        }
+        let body = frame.get(HEADER_LEN..)?;
+        let mut r = Reader::new(frame, body);
+        // As `MessageIdResp`: a header-only response, or message_id and TLVs.
+        let message_id = if r.is_empty() {
+            None
+        } else {
+            let id = r.cstr("message_id").ok()?;
+            while r.next_tlv().ok()?.is_some() {}
+            Some(id).filter(|m| !m.is_empty())
+        };
+        Some(SubmitRespHead {
+            command_status: h.command_status,
+            sequence_number: h.sequence_number,
+            message_id,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdu::{Body, Pdu, Sm, Tlv, Tlvs};
+    use crate::pdu::{Body, MessageIdResp, Pdu, Sm, Tlv, Tlvs};
     use proptest::prelude::*;
+
+    #[test]
+    fn reads_a_submit_resp_as_the_decoder_does() {
+        let with_id = |id: Option<&str>, tlvs: Vec<Tlv>| {
+            Pdu {
+                command_status: 0x58,
+                sequence_number: 9,
+                body: Body::SubmitSmResp(MessageIdResp {
+                    message_id: id.map(Text::from),
+                    tlvs: Tlvs(tlvs),
+                }),
+            }
+            .to_bytes()
+        };
+        let tlv = Tlv {
+            tag: 0x0425,
+            value: Bytes::from_static(&[1]),
+        };
+        let head = SubmitRespHead::read(&with_id(Some("abc123"), vec![tlv])).unwrap();
+        assert_eq!(
+            head,
+            SubmitRespHead {
+                command_status: 0x58,
+                sequence_number: 9,
+                message_id: Some(Text::from("abc123")),
+            }
+        );
+        assert_eq!(SubmitRespHead::read(&with_id(None, vec![])).unwrap().message_id, None);
+        assert_eq!(SubmitRespHead::read(&with_id(Some(""), vec![])).unwrap().message_id, None);
+        // An id without its NUL, and a TLV cut short: the decoder's to answer.
+        let bad = Bytes::from_static(&[0, 0, 0, 19, 0x80, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 1, b'a', b'b', b'c']);
+        assert!(Pdu::decode(bad.clone()).is_err());
+        assert_eq!(SubmitRespHead::read(&bad), None);
+        let cut = with_id(Some("x"), vec![Tlv { tag: 1, value: Bytes::from_static(&[1, 2]) }]);
+        let mut cut = cut[..cut.len() - 1].to_vec();
+        cut[3] -= 1;
+        let cut = Bytes::from(cut);
+        assert!(Pdu::decode(cut.clone()).is_err());
+        assert_eq!(SubmitRespHead::read(&cut), None);
+        assert_eq!(SubmitRespHead::read(&submit(Sm::default())), None);
+    }
 
     fn submit(sm: Sm) -> Bytes {
         Pdu::new(7, Body::SubmitSm(Box::new(sm))).to_bytes()
@@ -124,16 +204,18 @@ mod tests {
 
     proptest! {
         // A head is read exactly from the frames the decoder accepts as a
-        // submit_sm, and it agrees with the decoded PDU.
+        // submit_sm (or submit_sm_resp), and it agrees with the decoded PDU.
         #[test]
         fn agrees_with_the_decoder(
+            resp in any::<bool>(),
             seq in any::<u32>(),
             body in proptest::collection::vec(any::<u8>(), 0..120),
             cut in any::<prop::sample::Index>(),
         ) {
             let mut frame = Vec::with_capacity(16 + body.len());
             frame.extend_from_slice(&((16 + body.len()) as u32).to_be_bytes());
-            frame.extend_from_slice(&SUBMIT_SM.to_be_bytes());
+            let id = if resp { SUBMIT_SM_RESP } else { SUBMIT_SM };
+            frame.extend_from_slice(&id.to_be_bytes());
             frame.extend_from_slice(&0u32.to_be_bytes());
             frame.extend_from_slice(&seq.to_be_bytes());
             // Mostly NULs and small values, so that many bodies decode.
@@ -149,7 +231,9 @@ mod tests {
     }
 
     fn check(frame: &Bytes) -> Result<(), TestCaseError> {
-        match (SubmitHead::read(frame), Pdu::decode(frame.clone())) {
+        let decoded = Pdu::decode(frame.clone());
+        let resp_head = SubmitRespHead::read(frame);
+        match (SubmitHead::read(frame), &decoded) {
             (Some(head), Ok(pdu)) => {
                 let Body::SubmitSm(sm) = &pdu.body else {
                     return Err(TestCaseError::fail("not a submit_sm"));
@@ -158,12 +242,27 @@ mod tests {
                 prop_assert_eq!(&head.source, &sm.source());
                 prop_assert_eq!(head.registered_delivery, sm.registered_delivery);
             }
-            (None, Err(_)) => {}
-            (head, pdu) => {
-                return Err(TestCaseError::fail(format!(
-                    "head {head:?} but decode {pdu:?}"
-                )))
+            (None, Ok(pdu)) => prop_assert!(!matches!(pdu.body, Body::SubmitSm(_))),
+            (Some(head), Err(e)) => {
+                return Err(TestCaseError::fail(format!("head {head:?} but {e}")))
             }
+            (None, Err(_)) => {}
+        }
+        match (resp_head, &decoded) {
+            (Some(head), Ok(pdu)) => {
+                let Body::SubmitSmResp(r) = &pdu.body else {
+                    return Err(TestCaseError::fail("not a submit_sm_resp"));
+                };
+                prop_assert_eq!(head.sequence_number, pdu.sequence_number);
+                prop_assert_eq!(head.command_status, pdu.command_status);
+                let id = r.message_id.clone().filter(|m| !m.is_empty());
+                prop_assert_eq!(head.message_id, id);
+            }
+            (None, Ok(pdu)) => prop_assert!(!matches!(pdu.body, Body::SubmitSmResp(_))),
+            (Some(head), Err(e)) => {
+                return Err(TestCaseError::fail(format!("head {head:?} but {e}")))
+            }
+            (None, Err(_)) => {}
         }
         Ok(())
     }

@@ -35,7 +35,7 @@ pub use address::Address;
 pub use bodies::*;
 pub use command::CommandId;
 pub use error::{DecodeError, DecodeErrorKind};
-pub use head::SubmitHead;
+pub use head::{SubmitHead, SubmitRespHead};
 pub use header::{peek_header, Header, HEADER_LEN};
 pub use status::status_name;
 pub use text::Text;

@@ -27,7 +27,7 @@ use crate::deliver::{Direct, DispatchMsg, Dispatcher, Window, SESSION_WINDOW};
 use crate::link::turn::{self, DRAIN_BUDGET};
 use crate::link::{End, Link};
 use crate::pdu::{command as cmd, status, Body, CommandId, Pdu, SubmitHead};
-use crate::route::{ReplyTo, ToPlatform};
+use crate::route::{Answer, ReplyTo, ToPlatform};
 use crate::session::{BindState, Verdict};
 use crate::tls::PeerIdentity;
 use crate::transport::Stream;
@@ -247,14 +247,7 @@ impl Session {
             }
             ToPlatform::Direct { frame, done } => {
                 let seq = self.link.next_seq();
-                let reseq = Reseq {
-                    frame: &frame,
-                    sequence_number: seq,
-                };
-                let fed = self.link.feed(reseq).await;
-                if let Some(h) = crate::pdu::peek_header(&frame) {
-                    self.tel.pdu(Side::Platform, Direction::Out, h.command_id);
-                }
+                let fed = self.feed_frame(&frame, seq).await;
                 // Recorded also when the write failed: the session's end
                 // drops `done`, and the waiter stores its copy.
                 self.delivering.insert(
@@ -270,9 +263,30 @@ impl Session {
     }
 
     /// The carrier's answer to one of this session's requests.
-    async fn answer(&mut self, pdu: Pdu) -> Flow {
+    async fn answer(&mut self, answer: Answer) -> Flow {
         self.outstanding = self.outstanding.saturating_sub(1);
-        self.feed(&pdu).await
+        match answer {
+            Answer::Pdu(pdu) => self.feed(&pdu).await,
+            Answer::Frame {
+                frame,
+                sequence_number,
+            } => self.feed_frame(&frame, sequence_number).await,
+        }
+    }
+
+    /// Writes a frame optgate passes on (a carrier's answer or delivery)
+    /// under this session's `sequence_number`.
+    async fn feed_frame(&mut self, frame: &Bytes, sequence_number: u32) -> Flow {
+        self.link
+            .feed(Reseq {
+                frame,
+                sequence_number,
+            })
+            .await?;
+        if let Some(h) = crate::pdu::peek_header(frame) {
+            self.tel.pdu(Side::Platform, Direction::Out, h.command_id);
+        }
+        Ok(())
     }
 
     async fn on_tick(&mut self) -> Flow {

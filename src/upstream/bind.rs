@@ -16,14 +16,14 @@ use tokio::time::{sleep_until, timeout};
 use tracing::{debug, info, warn};
 
 use super::connect::{connect_and_bind, jitter, BindRole, CarrierLink, UpstreamSettings};
-use super::inflight::{expire, fail_all, message_id_of, InFlight, InFlightMap, Owed, OwedQueue};
+use super::inflight::{expire, fail_all, Answered, InFlight, InFlightMap, Owed, OwedQueue};
 use super::CarrierEvents;
 use crate::codec::Reseq;
 use crate::lifecycle::Phase;
 use crate::link::turn::{self, DRAIN_BUDGET};
 use crate::link::End;
-use crate::pdu::{command as cmd, peek_header, status, Body, CommandId, Pdu, Text};
-use crate::route::{Outgoing, Replies, UpRequest};
+use crate::pdu::{command as cmd, peek_header, status, Body, CommandId, Pdu, SubmitRespHead, Text};
+use crate::route::{Answer, Outgoing, Replies, UpRequest};
 use crate::telemetry::{self, Direction, Side};
 
 /// The task of one carrier connection.
@@ -242,6 +242,13 @@ impl<E: CarrierEvents> BindTask<E> {
 
     /// One frame from the carrier's stream, as received.
     async fn on_item(&self, frame: Bytes, st: &mut State) -> Result<(), End> {
+        // Most frames are submit_sm_resps: read as far as routing needs.
+        if let Some(head) = SubmitRespHead::read(&frame) {
+            st.tel.pdu(Side::Carrier, Direction::In, cmd::SUBMIT_SM_RESP);
+            let submitted = self.on_answer(Answered::Head(head, frame), st);
+            self.remember(submitted).await;
+            return Ok(());
+        }
         let pdu = match Pdu::decode_ref(&frame) {
             Err(bad) => {
                 if let Some(suppressed) = telemetry::limit::carrier_warnings().allow(self.index) {
@@ -330,11 +337,13 @@ impl<E: CarrierEvents> BindTask<E> {
             | C::BindReceiverResp
             | C::BindTransmitterResp
             | C::BindTransceiverResp => {
-                self.on_answer(pdu, st).await;
+                let submitted = self.on_answer(Answered::Pdu(pdu), st);
+                self.remember(submitted).await;
                 Ok(())
             }
             C::Unknown(id) if cmd::is_response(id) => {
-                self.on_answer(pdu, st).await;
+                let submitted = self.on_answer(Answered::Pdu(pdu), st);
+                self.remember(submitted).await;
                 Ok(())
             }
             C::EnquireLink => st.link.feed(&Pdu::new(seq, Body::EnquireLinkResp)).await,
@@ -369,17 +378,18 @@ impl<E: CarrierEvents> BindTask<E> {
         }
     }
 
-    /// The carrier's answer to one of the requests in flight.
-    async fn on_answer(&self, pdu: Pdu, st: &mut State) {
-        let seq = pdu.sequence_number;
+    /// The carrier's answer to one of the requests in flight; what it
+    /// leaves to remember, see [`BindTask::answer_platform`].
+    fn on_answer(&self, answered: Answered, st: &mut State) -> Option<Submitted> {
+        let seq = answered.sequence_number();
         let Some(entry) = st.inflight.remove(seq) else {
             debug!(
                 bind = self.index,
                 seq, "late or unknown response from carrier dropped"
             );
-            return;
+            return None;
         };
-        if pdu.command_status == status::ESME_RTHROTTLED {
+        if answered.command_status() == status::ESME_RTHROTTLED {
             // The carrier is pushing back: pause this bind for a moment.
             st.paused_until = Some(tokio::time::Instant::now() + Duration::from_millis(500));
             self.accepting.store(false, Ordering::Release);
@@ -389,44 +399,24 @@ impl<E: CarrierEvents> BindTask<E> {
         st.tel
             .upstream_response
             .record(now.saturating_duration_since(entry.sent));
-        self.answer_platform(entry, pdu, now, &mut st.tel.added_latency, &mut st.replies)
-            .await;
+        answer_platform(
+            entry,
+            answered,
+            now,
+            &mut st.tel.added_latency,
+            &mut st.replies,
+        )
     }
 
-    /// Routes a carrier answer back to the platform that asked.
-    async fn answer_platform(
-        &self,
-        entry: InFlight,
-        mut pdu: Pdu,
-        now: Instant,
-        added_latency: &mut telemetry::LocalHist,
-        replies: &mut Replies,
-    ) {
-        // What optgate added: the platform's whole wait minus the carrier's share.
-        let added = now
-            .saturating_duration_since(entry.received)
-            .saturating_sub(now.saturating_duration_since(entry.sent));
-        added_latency.record(added);
-        pdu.sequence_number = entry.orig_seq;
-        if pdu.command_status == status::ESME_ROK {
-            // Only messages that asked for receipts will get one: the id map
-            // is only for them.
-            if let (true, Some(mid)) = (entry.wants_receipt, message_id_of(&pdu)) {
-                let optgate_id = entry.extra.as_ref().and_then(|x| x.optgate_id.clone());
-                self.events
-                    .submitted(mid, &entry.reply.account, &optgate_id, entry.id_map)
-                    .await;
-            }
+    /// Remembers the carrier's id of a message that asked for a receipt
+    /// (see [`CarrierEvents::submitted`]), before its answer reaches the
+    /// platform (answers go at the end of the bind's turn).
+    async fn remember(&self, submitted: Option<Submitted>) {
+        if let Some(s) = submitted {
+            self.events
+                .submitted(s.carrier_id, &s.account, &s.optgate_id, s.id_map)
+                .await;
         }
-        if let Some(extra) = entry.extra.filter(|x| !x.unsuccess.is_empty()) {
-            if let Body::SubmitMultiResp(r) = &mut pdu.body {
-                r.unsuccess_smes
-                    .get_or_insert_with(Vec::new)
-                    .extend(extra.unsuccess);
-                r.message_id.get_or_insert_with(Text::new);
-            }
-        }
-        replies.push(entry.reply, pdu);
     }
 
     /// Graceful end: relay the carrier's answers to what is in flight until
@@ -462,8 +452,10 @@ impl<E: CarrierEvents> BindTask<E> {
                     if let Some(entry) = st.inflight.remove(pdu.sequence_number) {
                         let mut added = telemetry::ADDED_LATENCY.local();
                         let mut replies = Replies::default();
-                        self.answer_platform(entry, pdu, Instant::now(), &mut added, &mut replies)
-                            .await;
+                        let answered = Answered::Pdu(pdu);
+                        let submitted =
+                            answer_platform(entry, answered, Instant::now(), &mut added, &mut replies);
+                        self.remember(submitted).await;
                         replies.send_all();
                     }
                 }
@@ -490,4 +482,61 @@ impl<E: CarrierEvents> BindTask<E> {
             .await;
         }
     }
+}
+
+/// A submitted message that asked for a receipt: its carrier id, for
+/// [`CarrierEvents::submitted`].
+struct Submitted {
+    carrier_id: Text,
+    account: Arc<str>,
+    optgate_id: Option<Arc<str>>,
+    id_map: bool,
+}
+
+/// Routes a carrier answer back to the platform that asked (into
+/// `replies`); the carrier id to remember when the message asked for a
+/// receipt and the carrier took it.
+fn answer_platform(
+    entry: InFlight,
+    answered: Answered,
+    now: Instant,
+    added_latency: &mut telemetry::LocalHist,
+    replies: &mut Replies,
+) -> Option<Submitted> {
+    // What optgate added: the platform's whole wait minus the carrier's share.
+    let added = now
+        .saturating_duration_since(entry.received)
+        .saturating_sub(now.saturating_duration_since(entry.sent));
+    added_latency.record(added);
+    // Only messages that asked for receipts will get one: the id map is
+    // only for them.
+    let submitted = (answered.command_status() == status::ESME_ROK && entry.wants_receipt)
+        .then(|| answered.message_id())
+        .flatten()
+        .map(|carrier_id| Submitted {
+            carrier_id,
+            account: entry.reply.account.clone(),
+            optgate_id: entry.extra.as_ref().and_then(|x| x.optgate_id.clone()),
+            id_map: entry.id_map,
+        });
+    let answer = match answered {
+        Answered::Head(_, frame) => Answer::Frame {
+            frame,
+            sequence_number: entry.orig_seq,
+        },
+        Answered::Pdu(mut pdu) => {
+            pdu.sequence_number = entry.orig_seq;
+            if let Some(extra) = entry.extra.filter(|x| !x.unsuccess.is_empty()) {
+                if let Body::SubmitMultiResp(r) = &mut pdu.body {
+                    r.unsuccess_smes
+                        .get_or_insert_with(Vec::new)
+                        .extend(extra.unsuccess);
+                    r.message_id.get_or_insert_with(Text::new);
+                }
+            }
+            Answer::Pdu(pdu)
+        }
+    };
+    replies.push(entry.reply, answer);
+    submitted
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tracing::warn;
 
 use super::Commit;
-use crate::pdu::{status, Body, Pdu, Text};
+use crate::pdu::{status, Body, Pdu, SubmitRespHead, Text};
 use crate::route::{ReplyTo, UpExtra};
 
 /// A request waiting for the carrier's answer.
@@ -141,12 +142,42 @@ pub(super) fn fail_all(inflight: &mut InFlightMap, code: u32) {
     }
 }
 
-/// Carrier message id out of a submit_sm_resp / data_sm_resp.
-pub(super) fn message_id_of(pdu: &Pdu) -> Option<Text> {
-    match &pdu.body {
-        Body::SubmitSmResp(r) => r.message_id.clone().filter(|m| !m.is_empty()),
-        Body::DataSmResp(r) => r.message_id.clone().filter(|m| !m.is_empty()),
-        _ => None,
+/// A carrier's answer, as far as it was read.
+#[derive(Debug)]
+pub(super) enum Answered {
+    /// Decoded whole.
+    Pdu(Pdu),
+    /// A submit_sm_resp read only as far as its head; the platform gets
+    /// the frame as received.
+    Head(SubmitRespHead, Bytes),
+}
+
+impl Answered {
+    pub(super) fn sequence_number(&self) -> u32 {
+        match self {
+            Answered::Pdu(p) => p.sequence_number,
+            Answered::Head(h, _) => h.sequence_number,
+        }
+    }
+
+    pub(super) fn command_status(&self) -> u32 {
+        match self {
+            Answered::Pdu(p) => p.command_status,
+            Answered::Head(h, _) => h.command_status,
+        }
+    }
+
+    /// The carrier's message id of a submit_sm_resp / data_sm_resp, when
+    /// it gave one.
+    pub(super) fn message_id(&self) -> Option<Text> {
+        match self {
+            Answered::Head(h, _) => h.message_id.clone(),
+            Answered::Pdu(pdu) => match &pdu.body {
+                Body::SubmitSmResp(r) => r.message_id.clone().filter(|m| !m.is_empty()),
+                Body::DataSmResp(r) => r.message_id.clone().filter(|m| !m.is_empty()),
+                _ => None,
+            },
+        }
     }
 }
 

@@ -22,41 +22,56 @@ pub(super) struct SenderMemo {
     by_address: bool,
 }
 
+/// What became of a submit_sm read as far as its head.
+enum HeadStep {
+    /// Handed to the carrier binds.
+    Taken,
+    /// Answered by optgate.
+    Answer(Pdu),
+    /// A campaign applies: decode it whole.
+    Decode(Bytes),
+}
+
 impl Session {
     /// A submit_sm read only as far as its head (`frame`: its bytes as
     /// received). When no campaign applies to its sender it goes to the
     /// carrier as received, never decoded whole; otherwise it is decoded
     /// and takes [`Session::on_request`]'s way.
     pub(super) async fn on_submit_head(&mut self, head: SubmitHead, frame: Bytes) -> Flow {
-        let (cid, seq) = (cmd::SUBMIT_SM, head.sequence_number);
-        if let Some(refusal) = self.check_state(cid, seq) {
-            return self.feed(&refusal).await;
-        }
-        if !self.runtime.load().engine.passes(&head.source) {
-            return match Pdu::decode_ref(&frame) {
+        match self.take_submit_head(head, frame) {
+            HeadStep::Taken => Ok(()),
+            HeadStep::Answer(answer) => self.feed(&answer).await,
+            HeadStep::Decode(frame) => match Pdu::decode_ref(&frame) {
                 Ok(pdu) => self.on_request(pdu, frame).await,
                 // Not reached: a head is read only from a frame that decodes.
                 Err(bad) => self.feed(&bad.response()).await,
-            };
+            },
+        }
+    }
+
+    // Synchronous: the common case costs no future.
+    fn take_submit_head(&mut self, head: SubmitHead, frame: Bytes) -> HeadStep {
+        let (cid, seq) = (cmd::SUBMIT_SM, head.sequence_number);
+        if let Some(refusal) = self.check_state(cid, seq) {
+            return HeadStep::Answer(refusal);
+        }
+        if !self.runtime.load().engine.passes(&head.source) {
+            return HeadStep::Decode(frame);
         }
         let source = Some((&head.source.addr, head.source.ton));
         let (link, by_address) = match self.admit(cid, seq, source) {
             Ok(admitted) => admitted,
-            Err(refusal) => return self.feed(&refusal).await,
+            Err(refusal) => return HeadStep::Answer(refusal),
         };
         let request = Outgoing::Frame {
             wants_receipt: head.registered_delivery != 0,
             frame,
         };
-        self.hand_up(
-            cid,
-            seq,
-            link,
-            request,
-            UpExtra::boxed(None, Vec::new()),
-            by_address,
-        )
-        .await
+        if self.try_hand_up(link, request, None, by_address) {
+            HeadStep::Taken
+        } else {
+            HeadStep::Answer(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
+        }
     }
 
     /// A request for the carrier; `frame` is its bytes as received.
@@ -154,8 +169,9 @@ impl Session {
         Ok((link, by_address))
     }
 
-    /// Hands a request to the carrier binds; each session keeps to one
-    /// carrier bind while it has room.
+    /// Hands a request to the carrier binds (each session keeps to one
+    /// carrier bind while it has room), or answers it ESME_RTHROTTLED when
+    /// none can take it.
     async fn hand_up(
         &mut self,
         cid: u32,
@@ -165,6 +181,21 @@ impl Session {
         extra: Option<Box<UpExtra>>,
         by_address: bool,
     ) -> Flow {
+        if self.try_hand_up(reply, request, extra, by_address) {
+            Ok(())
+        } else {
+            self.feed(&crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
+                .await
+        }
+    }
+
+    fn try_hand_up(
+        &mut self,
+        reply: Arc<ReplyTo>,
+        request: Outgoing,
+        extra: Option<Box<UpExtra>>,
+        by_address: bool,
+    ) -> bool {
         let req = UpRequest {
             request,
             reply,
@@ -173,13 +204,11 @@ impl Session {
             // When the bytes of this request came off the socket (see `Stamped`).
             received: self.link.last_rx(),
         };
-        if self.ctx.pool.submit_from(self.id as usize, req) {
+        let taken = self.ctx.pool.submit_from(self.id as usize, req);
+        if taken {
             self.outstanding += 1;
-            Ok(())
-        } else {
-            self.feed(&crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
-                .await
         }
+        taken
     }
 
     /// submit_sm, data_sm and submit_multi must come from one of the
