@@ -313,7 +313,10 @@ mod tests {
         let b = ReplyTo::new(tx_b, Arc::from("b"));
         let mut replies = Replies::default();
         for (to, seq) in [(&a, 1), (&b, 2), (&a, 3), (&a, 4)] {
-            replies.push(to.clone(), answer(cmd::SUBMIT_SM, status::ESME_ROK, seq).into());
+            replies.push(
+                to.clone(),
+                answer(cmd::SUBMIT_SM, status::ESME_ROK, seq).into(),
+            );
         }
         replies.send_all();
         let got_a = rx_a.try_recv().map(seqs).ok();

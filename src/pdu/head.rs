@@ -142,13 +142,31 @@ mod tests {
                 message_id: Some(Text::from("abc123")),
             }
         );
-        assert_eq!(SubmitRespHead::read(&with_id(None, vec![])).unwrap().message_id, None);
-        assert_eq!(SubmitRespHead::read(&with_id(Some(""), vec![])).unwrap().message_id, None);
+        assert_eq!(
+            SubmitRespHead::read(&with_id(None, vec![]))
+                .unwrap()
+                .message_id,
+            None
+        );
+        assert_eq!(
+            SubmitRespHead::read(&with_id(Some(""), vec![]))
+                .unwrap()
+                .message_id,
+            None
+        );
         // An id without its NUL, and a TLV cut short: the decoder's to answer.
-        let bad = Bytes::from_static(&[0, 0, 0, 19, 0x80, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 1, b'a', b'b', b'c']);
+        let bad = Bytes::from_static(&[
+            0, 0, 0, 19, 0x80, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 1, b'a', b'b', b'c',
+        ]);
         assert!(Pdu::decode(bad.clone()).is_err());
         assert_eq!(SubmitRespHead::read(&bad), None);
-        let cut = with_id(Some("x"), vec![Tlv { tag: 1, value: Bytes::from_static(&[1, 2]) }]);
+        let cut = with_id(
+            Some("x"),
+            vec![Tlv {
+                tag: 1,
+                value: Bytes::from_static(&[1, 2]),
+            }],
+        );
         let mut cut = cut[..cut.len() - 1].to_vec();
         cut[3] -= 1;
         let cut = Bytes::from(cut);

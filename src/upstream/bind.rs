@@ -244,7 +244,8 @@ impl<E: CarrierEvents> BindTask<E> {
     async fn on_item(&self, frame: Bytes, st: &mut State) -> Result<(), End> {
         // Most frames are submit_sm_resps: read as far as routing needs.
         if let Some(head) = SubmitRespHead::read(&frame) {
-            st.tel.pdu(Side::Carrier, Direction::In, cmd::SUBMIT_SM_RESP);
+            st.tel
+                .pdu(Side::Carrier, Direction::In, cmd::SUBMIT_SM_RESP);
             let submitted = self.on_answer(Answered::Head(head, frame), st);
             self.remember(submitted).await;
             return Ok(());
@@ -453,8 +454,13 @@ impl<E: CarrierEvents> BindTask<E> {
                         let mut added = telemetry::ADDED_LATENCY.local();
                         let mut replies = Replies::default();
                         let answered = Answered::Pdu(pdu);
-                        let submitted =
-                            answer_platform(entry, answered, Instant::now(), &mut added, &mut replies);
+                        let submitted = answer_platform(
+                            entry,
+                            answered,
+                            Instant::now(),
+                            &mut added,
+                            &mut replies,
+                        );
                         self.remember(submitted).await;
                         replies.send_all();
                     }
