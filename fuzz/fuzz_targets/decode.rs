@@ -1,16 +1,20 @@
 //! Feeds arbitrary bytes to `Pdu::decode` (as one frame) and to the codec
 //! (as a stream). Decoding must never panic, and every PDU that decodes must
-//! re-encode to exactly the bytes it came from.
+//! re-encode to exactly the bytes it came from. The pass-through readers
+//! (`SubmitHead`, `SubmitRespHead`) must read a frame only when it decodes.
 #![no_main]
 
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
 use optgate::codec::SmppCodec;
-use optgate::pdu::Pdu;
+use optgate::pdu::{Pdu, SubmitHead, SubmitRespHead};
 use tokio_util::codec::Decoder;
 
 fuzz_target!(|data: &[u8]| {
     let frame = Bytes::copy_from_slice(data);
+    if SubmitHead::read(&frame).is_some() || SubmitRespHead::read(&frame).is_some() {
+        assert!(Pdu::decode(frame.clone()).is_ok(), "a head read off a frame that does not decode");
+    }
     if let Ok(pdu) = Pdu::decode(frame.clone()) {
         assert_eq!(pdu.to_bytes(), frame, "round trip of a single frame");
         assert_eq!(pdu.encoded_len(), frame.len());
