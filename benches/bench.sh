@@ -25,7 +25,8 @@
 # Env: PROFILE=debug|release, OPTGATE_BIN=path (a binary to measure instead of
 #      building one, for A/B runs), SIM_BIN=path (the binary whose load generator
 #      and simulator are used; default the measured one), DURATION=10s, FIXED_RATE=50000, BINDS=4, WINDOW=100,
-#      UP_BINDS=10 (the many-upstream-binds run).
+#      UP_BINDS=10 (the many-upstream-binds run), MO_RATE=2000/s ((c)'s MOs per
+#      carrier bind; 500/s in smoke mode).
 set -euo pipefail
 
 MODE=full
