@@ -5,6 +5,7 @@
 //! the submodules.
 
 mod bind;
+mod order;
 mod request;
 mod shutdown;
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, info_span, warn, Instrument};
 
@@ -85,6 +87,11 @@ pub(super) struct Session {
     /// (refreshed after a reload; see `crate::runtime`).
     runtime: crate::runtime::Cached,
     last_sender: Option<request::SenderMemo>,
+    /// Requests being decided in the store, in the order they came (see
+    /// [`order`]).
+    deciding: futures_util::stream::FuturesOrdered<order::Deciding>,
+    /// A request waiting for every decision ahead of it (see [`order`]).
+    parked: Option<Bytes>,
 }
 
 impl Session {
@@ -124,6 +131,8 @@ impl Session {
             inflight_share: telemetry::InflightShare::new(Side::Platform),
             runtime,
             last_sender: None,
+            deciding: Default::default(),
+            parked: None,
         }
     }
 
@@ -141,11 +150,13 @@ impl Session {
     async fn serve(&mut self) -> End {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
+            let can_read = !self.parked();
             let flow = tokio::select! {
                 biased;
                 _ = self.shutdown.changed() => return self.unbind_for_shutdown().await,
                 Some(out) = self.out_rx.recv() => self.on_outgoing(out).await,
-                item = self.link.read() => self.on_item(item).await,
+                Some(d) = self.deciding.next(), if !self.deciding.is_empty() => self.on_decided(d).await,
+                item = self.link.read(), if can_read => self.on_item(item).await,
                 _ = tick.tick() => self.on_tick().await,
             };
             if let Err(end) = flow {
@@ -155,11 +166,16 @@ impl Session {
             // all with one flush.
             let mut yielded = 0;
             for taken in 0..DRAIN_BUDGET {
-                let flow = if let Some(item) = self.link.read_now() {
+                let flow = if let Some(d) = self.decided_now() {
+                    self.on_decided(d).await
+                } else if let Some(frame) = self.unpark() {
+                    self.on_item(Ok(frame)).await
+                } else if let Some(item) = (!self.parked()).then(|| self.link.read_now()).flatten()
+                {
                     self.on_item(item).await
                 } else if let Ok(out) = self.out_rx.try_recv() {
                     self.on_outgoing(out).await
-                } else if turn::settle(taken, yielded, self.outstanding) {
+                } else if turn::settle(taken, yielded, self.in_window()) {
                     yielded += 1;
                     tokio::task::yield_now().await;
                     continue;
@@ -193,6 +209,10 @@ impl Session {
             }
             Err(end) => return Err(end),
             Ok(frame) => frame,
+        };
+        // Behind requests being decided, some requests wait their turn.
+        let Some(frame) = self.park(frame) else {
+            return Ok(());
         };
         // Most frames are submit_sm: read as far as a pass-through needs.
         if let Some(head) = SubmitHead::read(&frame) {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tracing::debug;
 
+use super::order::{Decided, Next};
 use super::{Flow, Session};
 use crate::consent::mt::{MtAction, MtQuick};
 use crate::consent::multi::MultiAction;
@@ -67,6 +68,16 @@ impl Session {
             wants_receipt: head.registered_delivery != 0,
             frame,
         };
+        if self.deciding() {
+            self.queue_decided(Decided {
+                cid,
+                seq,
+                link,
+                by_address,
+                next: Next::Up(request, None),
+            });
+            return HeadStep::Taken;
+        }
         if self.try_hand_up(link, request, None, by_address) {
             HeadStep::Taken
         } else {
@@ -107,10 +118,24 @@ impl Session {
                     }
                     MtQuick::Reply(resp) => return self.feed(&resp).await,
                     MtQuick::Store(prep) => {
-                        match self.ctx.engine.mt_stored(account, prep, pdu).await {
-                            MtAction::Forward(p) => p,
-                            MtAction::Reply(resp) => return self.feed(&resp).await,
-                        }
+                        // Decided in the store while the session reads on
+                        // (see `order`).
+                        let engine = self.ctx.engine.clone();
+                        let account = account.clone();
+                        self.queue(Box::pin(async move {
+                            let next = match engine.mt_stored(&account, prep, pdu).await {
+                                MtAction::Forward(p) => Next::Up(Outgoing::Pdu(Box::new(p)), None),
+                                MtAction::Reply(resp) => Next::Reply(resp),
+                            };
+                            Decided {
+                                cid,
+                                seq,
+                                link,
+                                by_address,
+                                next,
+                            }
+                        }));
+                        return Ok(());
                     }
                 }
             }
@@ -141,6 +166,17 @@ impl Session {
             Outgoing::Pdu(Box::new(pdu))
         };
         let extra = UpExtra::boxed(None, unsuccess);
+        if self.deciding() {
+            // Behind the requests being decided (see `order`).
+            self.queue_decided(Decided {
+                cid,
+                seq,
+                link,
+                by_address,
+                next: Next::Up(request, extra),
+            });
+            return Ok(());
+        }
         self.hand_up(cid, seq, link, request, extra, by_address)
             .await
     }
@@ -163,7 +199,7 @@ impl Session {
             debug!("submit from a sender the account does not own refused");
             return Err(refuse(status::ESME_RINVSRCADR));
         };
-        if self.outstanding >= self.ctx.settings.window {
+        if self.in_window() >= self.ctx.settings.window {
             return Err(refuse(status::ESME_RTHROTTLED));
         }
         Ok((link, by_address))
@@ -172,7 +208,7 @@ impl Session {
     /// Hands a request to the carrier binds (each session keeps to one
     /// carrier bind while it has room), or answers it ESME_RTHROTTLED when
     /// none can take it.
-    async fn hand_up(
+    pub(super) async fn hand_up(
         &mut self,
         cid: u32,
         seq: u32,

@@ -22,6 +22,19 @@ impl Session {
     /// grace period, with an error if they must), wait briefly for its
     /// unbind_resp (some clients never send one).
     pub(super) async fn unbind_for_shutdown(&mut self) -> End {
+        // Requests being decided go on their way first (the binds may
+        // refuse them now); one waiting behind them is refused like those
+        // that come after the unbind.
+        self.finish_decisions().await;
+        if let Some(frame) = self.parked.take() {
+            match Pdu::decode_ref(&frame) {
+                Ok(p) if !cmd::is_response(p.command_id()) => self.refuse_at_shutdown(&p).await,
+                Ok(_) => {}
+                Err(bad) => {
+                    let _ = self.feed(&bad.response()).await;
+                }
+            }
+        }
         if matches!(self.state, BindState::Bound(_)) {
             self.state = BindState::Unbinding;
             let unbind = Pdu::new(self.link.next_seq(), Body::Unbind);
@@ -63,20 +76,7 @@ impl Session {
                 }
                 Ok(Step::UnbindResp) => unbind_answered = true,
                 Ok(Step::Request(p)) => {
-                    // Sent before the platform saw our unbind: answer it with a
-                    // temporary error so it is retried, never silently dropped.
-                    let code = if p.command_id() == cmd::ENQUIRE_LINK {
-                        status::ESME_ROK
-                    } else {
-                        status::ESME_RTHROTTLED
-                    };
-                    let _ = self
-                        .feed(&crate::route::answer(
-                            p.command_id(),
-                            code,
-                            p.sequence_number,
-                        ))
-                        .await;
+                    self.refuse_at_shutdown(&p).await;
                     let _ = self.link.flush(self.ctx.settings.response_timeout).await;
                 }
                 Ok(Step::Other) => {}
@@ -84,5 +84,22 @@ impl Session {
             }
         }
         End::Shutdown
+    }
+
+    /// A request sent before the platform saw our unbind: answered with a
+    /// temporary error so it is retried, never silently dropped.
+    async fn refuse_at_shutdown(&mut self, p: &Pdu) {
+        let code = if p.command_id() == cmd::ENQUIRE_LINK {
+            status::ESME_ROK
+        } else {
+            status::ESME_RTHROTTLED
+        };
+        let _ = self
+            .feed(&crate::route::answer(
+                p.command_id(),
+                code,
+                p.sequence_number,
+            ))
+            .await;
     }
 }
