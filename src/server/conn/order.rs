@@ -29,7 +29,7 @@ use futures_util::FutureExt;
 use futures_util::StreamExt;
 
 use super::{Flow, Session};
-use crate::pdu::{command as cmd, peek_header, Pdu};
+use crate::pdu::{command as cmd, peek_header, status, Pdu};
 use crate::route::{Outgoing, ReplyTo, UpExtra};
 
 /// A request being decided (a store trip, or already done).
@@ -115,22 +115,46 @@ impl Session {
         self.deciding.next().now_or_never().flatten()
     }
 
-    /// Hands a decided request on: answered, or to the carrier binds.
-    pub(super) async fn on_decided(&mut self, d: Decided) -> Flow {
+    /// Hands a decided request on in its turn: behind the requests being
+    /// decided, if any (see the module's rules), else now. `Some` answer
+    /// to write (optgate's own, or ESME_RTHROTTLED when no carrier bind
+    /// could take it).
+    pub(super) fn hand_on(&mut self, d: Decided) -> Option<Pdu> {
+        if self.deciding() {
+            self.queue_decided(d);
+            return None;
+        }
+        self.hand_on_now(d)
+    }
+
+    /// Hands a request whose turn it is on: answered, or to the carrier
+    /// binds (each session keeps to one carrier bind while it has room).
+    fn hand_on_now(&mut self, d: Decided) -> Option<Pdu> {
         match d.next {
-            Next::Reply(answer) => self.feed(&answer).await,
-            Next::Up(request, extra) => {
-                self.hand_up(d.cid, d.seq, d.link, request, extra, d.by_address)
-                    .await
-            }
+            Next::Reply(answer) => Some(answer),
+            Next::Up(request, extra) => (!self.try_hand_up(d.link, request, extra, d.by_address))
+                .then(|| crate::route::answer(d.cid, status::ESME_RTHROTTLED, d.seq)),
         }
     }
 
-    /// Every decision still out, handed on (at shutdown, before the unbind).
-    pub(super) async fn finish_decisions(&mut self) {
-        while let Some(d) = self.deciding.next().await {
-            let _ = self.on_decided(d).await;
+    /// The oldest decision once done, handed on.
+    pub(super) async fn on_decided(&mut self, d: Decided) -> Flow {
+        match self.hand_on_now(d) {
+            Some(answer) => self.feed(&answer).await,
+            None => Ok(()),
         }
+    }
+
+    /// Every decision still out, handed on (at shutdown, before the
+    /// unbind), for at most `within`: what is not decided by then was
+    /// never answered, and the platform sends it again.
+    pub(super) async fn finish_decisions(&mut self, within: std::time::Duration) {
+        let _ = tokio::time::timeout(within, async {
+            while let Some(d) = self.deciding.next().await {
+                let _ = self.on_decided(d).await;
+            }
+        })
+        .await;
     }
 }
 

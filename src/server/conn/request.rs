@@ -68,20 +68,15 @@ impl Session {
             wants_receipt: head.registered_delivery != 0,
             frame,
         };
-        if self.deciding() {
-            self.queue_decided(Decided {
-                cid,
-                seq,
-                link,
-                by_address,
-                next: Next::Up(request, None),
-            });
-            return HeadStep::Taken;
-        }
-        if self.try_hand_up(link, request, None, by_address) {
-            HeadStep::Taken
-        } else {
-            HeadStep::Answer(crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
+        match self.hand_on(Decided {
+            cid,
+            seq,
+            link,
+            by_address,
+            next: Next::Up(request, None),
+        }) {
+            None => HeadStep::Taken,
+            Some(answer) => HeadStep::Answer(answer),
         }
     }
 
@@ -166,19 +161,16 @@ impl Session {
             Outgoing::Pdu(Box::new(pdu))
         };
         let extra = UpExtra::boxed(None, unsuccess);
-        if self.deciding() {
-            // Behind the requests being decided (see `order`).
-            self.queue_decided(Decided {
-                cid,
-                seq,
-                link,
-                by_address,
-                next: Next::Up(request, extra),
-            });
-            return Ok(());
+        match self.hand_on(Decided {
+            cid,
+            seq,
+            link,
+            by_address,
+            next: Next::Up(request, extra),
+        }) {
+            None => Ok(()),
+            Some(answer) => self.feed(&answer).await,
         }
-        self.hand_up(cid, seq, link, request, extra, by_address)
-            .await
     }
 
     /// Whether this session may send a request now, from `source` (the
@@ -206,26 +198,8 @@ impl Session {
     }
 
     /// Hands a request to the carrier binds (each session keeps to one
-    /// carrier bind while it has room), or answers it ESME_RTHROTTLED when
-    /// none can take it.
-    pub(super) async fn hand_up(
-        &mut self,
-        cid: u32,
-        seq: u32,
-        reply: Arc<ReplyTo>,
-        request: Outgoing,
-        extra: Option<Box<UpExtra>>,
-        by_address: bool,
-    ) -> Flow {
-        if self.try_hand_up(reply, request, extra, by_address) {
-            Ok(())
-        } else {
-            self.feed(&crate::route::answer(cid, status::ESME_RTHROTTLED, seq))
-                .await
-        }
-    }
-
-    fn try_hand_up(
+    /// carrier bind while it has room); false when none can take it.
+    pub(super) fn try_hand_up(
         &mut self,
         reply: Arc<ReplyTo>,
         request: Outgoing,

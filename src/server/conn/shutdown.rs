@@ -25,7 +25,8 @@ impl Session {
         // Requests being decided go on their way first (the binds may
         // refuse them now); one waiting behind them is refused like those
         // that come after the unbind.
-        self.finish_decisions().await;
+        self.finish_decisions(self.ctx.settings.shutdown_grace)
+            .await;
         if let Some(frame) = self.parked.take() {
             match Pdu::decode_ref(&frame) {
                 Ok(p) if !cmd::is_response(p.command_id()) => self.refuse_at_shutdown(&p).await,
