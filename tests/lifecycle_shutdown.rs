@@ -45,11 +45,18 @@ fn temporary(code: u32) -> bool {
 async fn sigterm_mid_burst_answers_every_submit() {
     let s = Setup::new(ACCOUNTS).await;
     // A window of 400 on the platform side: the whole burst is in flight
-    // at once. The carrier answers one submit per 20 ms, so at SIGTERM some
-    // submits are with the carrier, some wait in the bind's queue and the
-    // rest were refused at once (queue full).
+    // at once. The carrier answers one submit per 5 ms, so at SIGTERM some
+    // submits are with the carrier (100, half a second of its work), some
+    // wait in the bind's queue or the session and the rest were refused at
+    // once (queue full). The carrier answers one at a time and reaches
+    // optgate's unbind only after every submit sent before it, which must
+    // be by three quarters of `shutdown_grace` (2.25 s), when phase 2 stops
+    // waiting: at 5 ms even the whole burst takes 1.5 s. (At 20 ms a submit
+    // the test depended on how many of the waiting requests the bind still
+    // sent in phase 1: 101 in most runs, 113–147 in some, which ran past
+    // 2.25 s.)
     s.write(400, ACCOUNTS);
-    s.carrier.delay_ms.store(20, Ordering::Relaxed);
+    s.carrier.delay_ms.store(5, Ordering::Relaxed);
     let mut og = s.start().await;
     let (mut p, st) = og.bind("pbx", "secret").await;
     assert_eq!(st, status::ESME_ROK);
@@ -148,17 +155,17 @@ async fn sigterm_mid_burst_answers_every_submit() {
     assert!(bad.is_empty(), "final refusals: {bad:?}");
     assert!(ok >= 20, "the carrier's answers are relayed ({ok} OK)");
     // The bind takes 100 requests in flight and queues 100 more (upstream
-    // window 100); the rest of the burst is refused at once. More refusals
-    // than that: requests waiting in the queue at shutdown were answered
-    // ESME_RTHROTTLED rather than dropped.
+    // window 100); the rest of the burst is refused at once. What waits at
+    // SIGTERM is either still sent in phase 1, as the carrier's answers free
+    // the window, or refused with ESME_RTHROTTLED: which is a matter of
+    // timing (where each request was at the signal; 101 to 201 reached the
+    // carrier in runs of this test), so the split is not asserted, only that each was answered once (above)
+    // and that the refusals are the temporary ESME_RTHROTTLED.
     let throttled = answers
         .values()
         .filter(|v| v[0] == status::ESME_RTHROTTLED)
         .count();
-    assert!(
-        throttled > (BURST - 200) as usize,
-        "queued requests refused at shutdown ({throttled} ESME_RTHROTTLED)"
-    );
+    assert!(throttled > 0, "the burst overflows the bind's queue");
     assert_eq!(s.carrier.log.lock().unwrap().unbinds, 1, "carrier unbound");
     let mo_resp = mo_during_drain.await.unwrap();
     assert_eq!(
