@@ -155,7 +155,7 @@ impl Session {
                 biased;
                 _ = self.shutdown.changed() => return self.unbind_for_shutdown().await,
                 Some(out) = self.out_rx.recv() => self.on_outgoing(out).await,
-                Some(d) = self.deciding.next(), if !self.deciding.is_empty() => self.on_decided(d).await,
+                Some(d) = self.deciding.next(), if self.deciding() => self.on_decided(d).await,
                 item = self.link.read(), if can_read => self.on_item(item).await,
                 _ = tick.tick() => self.on_tick().await,
             };
@@ -170,8 +170,7 @@ impl Session {
                     self.on_decided(d).await
                 } else if let Some(frame) = self.unpark() {
                     self.on_item(Ok(frame)).await
-                } else if let Some(item) = (!self.parked()).then(|| self.link.read_now()).flatten()
-                {
+                } else if let Some(item) = self.read_now() {
                     self.on_item(item).await
                 } else if let Ok(out) = self.out_rx.try_recv() {
                     self.on_outgoing(out).await

@@ -89,6 +89,15 @@ impl Session {
         self.parked.is_some()
     }
 
+    /// A frame already received, unless one is parked (then nothing more
+    /// is read until it was handled).
+    pub(super) fn read_now(&mut self) -> Option<Result<Bytes, super::End>> {
+        if self.parked() {
+            return None;
+        }
+        self.link.read_now()
+    }
+
     /// The parked frame, once every decision ahead of it is done.
     pub(super) fn unpark(&mut self) -> Option<Bytes> {
         if self.deciding() {
